@@ -1,0 +1,35 @@
+# The two commands of the README:  `make run`  and  `make test`.
+# Both install what they need into .venv first (Python 3.11+, git, node/npm and the
+# PostgreSQL 15 binaries are all a fresh machine must have).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: install run test lint format bench
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip setuptools wheel
+	$(BIN)/pip install -q -e '.[dev,azure]'
+	touch $@
+
+run: install
+	$(BIN)/dakora serve --demo
+
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(BIN)/python tests/perf/bench_render.py

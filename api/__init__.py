@@ -1,0 +1,1 @@
+"""dakora.api — the FastAPI app, git smart HTTP mount and background workers."""

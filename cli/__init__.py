@@ -1,0 +1,1 @@
+"""dakora.cli — the ``dakora`` command."""

@@ -1,0 +1,1 @@
+"""dakora.client — the Python SDK (httpx): ``Dakora`` and ``AsyncDakora``."""

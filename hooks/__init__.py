@@ -1,0 +1,1 @@
+"""dakora.hooks — the receive pipeline (checks new commits, applies refs atomically)."""

@@ -1,0 +1,42 @@
+"""Check findings: what ``dakora lint``, the receive pipeline and API writes report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Severity = Literal["error", "warning", "info"]
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """One problem in a prompt repository.
+
+    ``path`` is repository-relative with forward slashes; ``line`` is 1-based or None
+    when the problem has no line (a missing file, a whole-repo rule). ``rule`` is a
+    stable id such as ``yaml-syntax`` or ``undeclared-variable`` (see checks.RULES).
+    """
+
+    path: str
+    line: int | None
+    severity: Severity
+    message: str
+    rule: str
+
+    def format(self) -> str:
+        """``path:line: severity: message [rule]`` — the lint and ``remote:`` format."""
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.severity}: {self.message} [{self.rule}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "line": self.line,
+            "severity": self.severity,
+            "message": self.message,
+            "rule": self.rule,
+        }
+
+
+def has_errors(findings: list[Finding]) -> bool:
+    return any(f.severity == "error" for f in findings)
