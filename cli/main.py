@@ -1,12 +1,17 @@
 """The ``dakora`` Typer app: wires the command modules together.
 
-Every command module registers on ``app``; ``run()`` is the console-script entry point
-and the one place that turns a ``DakoraError`` into a message and an exit code.
+Every command module registers on ``app`` (or adds a sub-Typer to it); ``run()`` is the
+console-script entry point and the one place that turns a ``DakoraError`` into a message
+on stderr and an exit code (2 for bad input, 1 for other failures).
 """
 
 from __future__ import annotations
 
+import sys
+
 import typer
+
+from dakora.registry.errors import DakoraError
 
 app = typer.Typer(
     name="dakora",
@@ -18,8 +23,30 @@ app = typer.Typer(
 )
 
 
+def report_error(exc: DakoraError) -> int:
+    """Print a DakoraError for a person (stderr) and return its exit code."""
+    from rich.console import Console
+
+    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    console.print(f"[bold red]error:[/] {exc.message}", markup=True)
+    for finding in (
+        getattr(exc, "findings", [])[1:]
+        if len(getattr(exc, "findings", [])) > 1
+        else []
+    ):
+        console.print(f"  {finding.format()}", markup=False)
+    for problem in (
+        getattr(exc, "problems", []) if len(getattr(exc, "problems", [])) > 1 else []
+    ):
+        console.print(f"  - {problem.message}", markup=False)
+    return exc.exit_code
+
+
 def run() -> None:
     """Console-script entry point."""
     from dakora.cli import commands  # noqa: F401  (registers the commands)
 
-    app()
+    try:
+        app()
+    except DakoraError as exc:
+        sys.exit(report_error(exc))

@@ -1,0 +1,1 @@
+"""dakora CLI commands: admin (filled in by its owner)."""

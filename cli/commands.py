@@ -1,0 +1,10 @@
+"""Imports every command module so each registers its commands on ``main.app``."""
+
+from dakora.cli import (  # noqa: F401
+    admin,
+    git_cmds,
+    local,
+    mirror,
+    review,
+    server,
+)

@@ -1,0 +1,1 @@
+"""dakora CLI commands: git_cmds (filled in by its owner)."""

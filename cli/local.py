@@ -1,0 +1,1 @@
+"""dakora CLI commands: local (filled in by its owner)."""

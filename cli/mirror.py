@@ -1,0 +1,1 @@
+"""dakora CLI commands: mirror (filled in by its owner)."""

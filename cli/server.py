@@ -1,0 +1,1 @@
+"""dakora CLI commands: server (filled in by its owner)."""
