@@ -26,19 +26,15 @@ app = typer.Typer(
 def report_error(exc: DakoraError) -> int:
     """Print a DakoraError for a person (stderr) and return its exit code."""
     from rich.console import Console
+    from rich.markup import escape
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    console.print(f"[bold red]error:[/] {exc.message}", markup=True)
-    for finding in (
-        getattr(exc, "findings", [])[1:]
-        if len(getattr(exc, "findings", [])) > 1
-        else []
-    ):
-        console.print(f"  {finding.format()}", markup=False)
-    for problem in (
-        getattr(exc, "problems", []) if len(getattr(exc, "problems", [])) > 1 else []
-    ):
-        console.print(f"  - {problem.message}", markup=False)
+    console.print(f"[bold red]error:[/] {escape(exc.message)}")
+    details: list[str] = [f.format() for f in getattr(exc, "findings", [])]
+    details += [p.message for p in getattr(exc, "problems", [])]
+    if len(details) > 1:
+        for line in details:
+            console.print(f"  {escape(line)}")
     return exc.exit_code
 
 

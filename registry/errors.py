@@ -84,8 +84,13 @@ class InvalidPrompt(DakoraError):
     def __init__(self, findings: list[Finding], message: str | None = None) -> None:
         errors = [f for f in findings if f.severity == "error"] or findings
         if message is None:
-            message = errors[0].format() if len(errors) == 1 else (
-                f"{len(errors)} problems: " + "; ".join(f.format() for f in errors[:5])
+            message = (
+                errors[0].format()
+                if len(errors) == 1
+                else (
+                    f"{len(errors)} problems: "
+                    + "; ".join(f.format() for f in errors[:5])
+                )
             )
         super().__init__(message)
         self.findings = list(findings)

@@ -59,6 +59,8 @@ def load_prompt_findings(
     raise NotImplementedError
 
 
-def load_config(data: bytes | None, path: str = "dakora.yaml") -> tuple[RepoConfig, list[Finding]]:
+def load_config(
+    data: bytes | None, path: str = "dakora.yaml"
+) -> tuple[RepoConfig, list[Finding]]:
     """Parse ``dakora.yaml``; missing file (None) gives the defaults and no findings."""
     raise NotImplementedError

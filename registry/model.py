@@ -20,7 +20,13 @@ SEMVER_PATTERN = re.compile(
 )
 
 InputType = Literal["string", "number", "boolean", "array<string>", "object"]
-INPUT_TYPES: tuple[str, ...] = ("string", "number", "boolean", "array<string>", "object")
+INPUT_TYPES: tuple[str, ...] = (
+    "string",
+    "number",
+    "boolean",
+    "array<string>",
+    "object",
+)
 TOP_LEVEL_KEYS: frozenset[str] = frozenset(
     {
         "id",
@@ -146,7 +152,9 @@ def semver_gt(new: str, old: str) -> bool:
     return a > b
 
 
-def bump_kind(old: str, new: str) -> Literal["major", "minor", "patch", "none", "invalid"]:
+def bump_kind(
+    old: str, new: str
+) -> Literal["major", "minor", "patch", "none", "invalid"]:
     """How big the step from old to new is (a 0.x minor counts as major, as semver)."""
     a, b = parse_semver(old), parse_semver(new)
     if a is None or b is None:
