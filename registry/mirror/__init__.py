@@ -1,0 +1,34 @@
+"""dakora.registry.mirror — mirror project repositories to blob storage and back.
+
+Layout per project prefix ``<workspace>/<project>/`` (DESIGN §10):
+
+- ``objects/pack/pack-<sha>.pack`` and ``.idx`` — immutable, uploaded create-only,
+  the ``.pack`` before its ``.idx``;
+- ``refs.json`` — the refs manifest, written last with an ETag condition
+  (compare-and-swap; a 412 re-reads and retries);
+- ``prompts/<id>/<version>.yaml`` — a readable copy of each prompt version.
+
+Backends implement ``BlobStore``: a local folder (embedded default) and Azure Blob.
+"""
+
+from dakora.registry.mirror.backends import BlobStore, LocalFolderStore, open_store
+from dakora.registry.mirror.sync import (
+    MANIFEST_NAME,
+    Manifest,
+    SyncResult,
+    read_manifest,
+    restore_project,
+    sync_project,
+)
+
+__all__ = [
+    "MANIFEST_NAME",
+    "BlobStore",
+    "LocalFolderStore",
+    "Manifest",
+    "SyncResult",
+    "open_store",
+    "read_manifest",
+    "restore_project",
+    "sync_project",
+]

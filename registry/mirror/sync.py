@@ -1,0 +1,219 @@
+"""Mirror one project repository to a ``BlobStore``, and rebuild it from one.
+
+Incremental by construction: packs are immutable and named by their checksum, so a
+sync uploads only the packs the manifest does not list yet. Loose objects (written by
+API commits or imports) are first packed into a new pack. The manifest goes last, with
+compare-and-swap, so a reader of the mirror never sees a ref whose objects are missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from dulwich.repo import Repo
+
+from dakora.registry.errors import NotFound, RefConflict, StorageError
+from dakora.registry.mirror.backends import BlobStore
+
+MANIFEST_NAME = "refs.json"
+MAX_CAS_ATTEMPTS = 10
+
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+
+
+@dataclass
+class Manifest:
+    refs: dict[str, str] = field(default_factory=dict)
+    head: str | None = None
+    packs: list[str] = field(default_factory=list)
+    updated_at: str | None = None
+
+    def to_bytes(self) -> bytes:
+        body = {
+            "version": 1,
+            "head": self.head,
+            "refs": dict(sorted(self.refs.items())),
+            "packs": sorted(set(self.packs)),
+            "updated_at": self.updated_at,
+        }
+        return json.dumps(body, indent=2).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Manifest:
+        body = json.loads(data)
+        return cls(
+            refs=dict(body.get("refs", {})),
+            head=body.get("head"),
+            packs=list(body.get("packs", [])),
+            updated_at=body.get("updated_at"),
+        )
+
+
+@dataclass
+class SyncResult:
+    packs_uploaded: int = 0
+    bytes_uploaded: int = 0
+    prompts_written: int = 0
+    refs: dict[str, str] = field(default_factory=dict)
+    cas_retries: int = 0
+
+
+def _norm_prefix(prefix: str) -> str:
+    return prefix.strip("/") + "/"
+
+
+def read_manifest(store: BlobStore, prefix: str) -> tuple[Manifest, str | None]:
+    """The project's manifest and its etag; an empty manifest and None if absent."""
+    got = store.get(_norm_prefix(prefix) + MANIFEST_NAME)
+    if got is None:
+        return Manifest(), None
+    data, etag = got
+    return Manifest.from_bytes(data), etag
+
+
+def _local_refs(repo: Repo) -> tuple[dict[str, str], str | None]:
+    refs: dict[str, str] = {}
+    for name, sha in repo.refs.as_dict().items():
+        if name == b"HEAD":
+            continue
+        refs[name.decode()] = sha.decode()
+    head: str | None = None
+    try:
+        chain, _ = repo.refs.follow(b"HEAD")
+        if len(chain) > 1:
+            head = chain[1].decode()
+    except KeyError:
+        head = None
+    return refs, head
+
+
+def _pack_names(pack_dir: Path) -> list[str]:
+    if not pack_dir.is_dir():
+        return []
+    return sorted(
+        p.stem for p in pack_dir.glob("pack-*.pack") if p.with_suffix(".idx").is_file()
+    )
+
+
+def sync_project(
+    store: BlobStore,
+    prefix: str,
+    repo_path: Path,
+    *,
+    prompt_versions: Iterable[tuple[str, str, str]] = (),
+    progress: Progress | None = None,
+) -> SyncResult:
+    """Upload what the mirror lacks, then move the manifest's refs forward.
+
+    ``prompt_versions`` are (prompt id, version, blob sha) triples to publish as readable
+    copies; already-present copies are left alone (create-only).
+    """
+    prefix = _norm_prefix(prefix)
+    result = SyncResult()
+    repo = Repo(str(repo_path))
+    try:
+        store_obj = repo.object_store
+        if any(True for _ in store_obj._iter_loose_objects()):  # type: ignore[attr-defined]
+            store_obj.pack_loose_objects()  # type: ignore[attr-defined]
+        pack_dir = Path(repo_path) / "objects" / "pack"
+        local_packs = _pack_names(pack_dir)
+        manifest, etag = read_manifest(store, prefix)
+        missing = [p for p in local_packs if p not in set(manifest.packs)]
+        for i, pack in enumerate(missing):
+            for suffix in (".pack", ".idx"):
+                data = (pack_dir / f"{pack}{suffix}").read_bytes()
+                if store.put_new(f"{prefix}objects/pack/{pack}{suffix}", data):
+                    result.bytes_uploaded += len(data)
+            result.packs_uploaded += 1
+            if progress:
+                progress("packs", i + 1, len(missing))
+
+        versions = list(prompt_versions)
+        for i, (prompt_id, version, blob_sha) in enumerate(versions):
+            name = f"{prefix}prompts/{prompt_id}/{version}.yaml"
+            data = repo.object_store[blob_sha.encode()].as_raw_string()
+            if store.put_new(name, data):
+                result.prompts_written += 1
+                result.bytes_uploaded += len(data)
+            if progress:
+                progress("prompts", i + 1, len(versions))
+
+        refs, head = _local_refs(repo)
+        for attempt in range(MAX_CAS_ATTEMPTS):
+            new = Manifest(
+                refs=refs,
+                head=head,
+                packs=sorted(set(manifest.packs) | set(local_packs)),
+                updated_at=datetime.now(UTC).isoformat(),
+            )
+            try:
+                store.put_if(prefix + MANIFEST_NAME, new.to_bytes(), etag)
+                break
+            except RefConflict:
+                result.cas_retries = attempt + 1
+                manifest, etag = read_manifest(store, prefix)
+        else:
+            raise StorageError(
+                f"mirror manifest for {prefix} kept changing; gave up after "
+                f"{MAX_CAS_ATTEMPTS} attempts"
+            )
+        result.refs = refs
+        return result
+    finally:
+        repo.close()
+
+
+def restore_project(
+    store: BlobStore,
+    prefix: str,
+    repo_path: Path,
+    *,
+    progress: Progress | None = None,
+) -> Manifest:
+    """Rebuild a bare repository at ``repo_path`` from the mirror.
+
+    The folder must not exist or be empty. Packs are written before refs, and every ref
+    target is verified before it is set.
+    """
+    prefix = _norm_prefix(prefix)
+    manifest, etag = read_manifest(store, prefix)
+    if etag is None:
+        raise NotFound(f"no mirror of {prefix.rstrip('/')} (no {MANIFEST_NAME})")
+    repo_path = Path(repo_path)
+    if repo_path.exists() and any(repo_path.iterdir()):
+        raise StorageError(f"{repo_path} exists and is not empty; move it away first")
+    repo_path.mkdir(parents=True, exist_ok=True)
+    repo = Repo.init_bare(str(repo_path))
+    try:
+        pack_dir = repo_path / "objects" / "pack"
+        pack_dir.mkdir(parents=True, exist_ok=True)
+        for i, pack in enumerate(manifest.packs):
+            for suffix in (".pack", ".idx"):
+                got = store.get(f"{prefix}objects/pack/{pack}{suffix}")
+                if got is None:
+                    raise StorageError(f"mirror is missing {pack}{suffix}")
+                tmp = pack_dir / f".restore-{pack}{suffix}"
+                tmp.write_bytes(got[0])
+                os.replace(tmp, pack_dir / f"{pack}{suffix}")
+            if progress:
+                progress("packs", i + 1, len(manifest.packs))
+        repo.object_store._update_pack_cache()  # type: ignore[attr-defined]
+        for name, sha in manifest.refs.items():
+            if sha.encode() not in repo.object_store:
+                raise StorageError(f"mirror ref {name} points at missing object {sha}")
+            repo.refs[name.encode()] = sha.encode()
+        if manifest.head:
+            repo.refs.set_symbolic_ref(b"HEAD", manifest.head.encode())
+        return manifest
+    finally:
+        repo.close()
+
+
+def manifest_summary(manifest: Manifest) -> dict[str, Any]:
+    return {"refs": manifest.refs, "packs": len(manifest.packs), "head": manifest.head}

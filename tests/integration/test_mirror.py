@@ -1,0 +1,158 @@
+"""Mirror backends and sync/restore against a local folder and real Azurite."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from azure.storage.blob import ContainerClient
+
+from dakora.registry.errors import RefConflict
+from dakora.registry.mirror import (
+    BlobStore,
+    LocalFolderStore,
+    read_manifest,
+    restore_project,
+    sync_project,
+)
+from dakora.registry.mirror.azure_store import API_VERSION, AzureBlobStore
+from tests.fixtures.azurite import Azurite
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(params=["local", "azure"])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, azure_container_name: str
+) -> Iterator[BlobStore]:
+    if request.param == "local":
+        yield LocalFolderStore(tmp_path / "mirror")
+        return
+    server: Azurite = request.getfixturevalue("azurite")
+    container = ContainerClient.from_connection_string(
+        server.connection_string, azure_container_name, api_version=API_VERSION
+    )
+    yield AzureBlobStore(container)
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def make_prompt(pid: str, version: str, body: str) -> str:
+    return (
+        f"id: {pid}\nversion: '{version}'\ntemplate: |\n  {body} {{{{ name }}}}\n"
+        "inputs:\n  name: {type: string}\n"
+    )
+
+
+@pytest.fixture
+def pushed_repo(tmp_path: Path) -> tuple[Path, Path]:
+    """A work tree and the bare repo it pushes to (objects arrive as packs)."""
+    bare = tmp_path / "project.git"
+    git(tmp_path, "init", "-q", "--bare", str(bare))
+    work = tmp_path / "work"
+    git(tmp_path, "init", "-q", str(work))
+    (work / "prompts").mkdir()
+    (work / "prompts" / "greeting.yaml").write_text(
+        make_prompt("greeting", "1.0.0", "Hi")
+    )
+    git(work, "add", "-A")
+    git(work, "commit", "-qm", "first")
+    git(work, "remote", "add", "origin", str(bare))
+    git(work, "push", "-q", "origin", "main")
+    return work, bare
+
+
+def test_create_only_and_cas(store: BlobStore) -> None:
+    assert store.put_new("a/b/one.bin", b"1") is True
+    assert store.put_new("a/b/one.bin", b"2") is False
+    got = store.get("a/b/one.bin")
+    assert got is not None and got[0] == b"1"
+    assert store.get("a/missing") is None
+    etag = store.put_if("a/manifest.json", b"v1", None)
+    with pytest.raises(RefConflict):
+        store.put_if("a/manifest.json", b"v1-again", None)
+    etag2 = store.put_if("a/manifest.json", b"v2", etag)
+    with pytest.raises(RefConflict):
+        store.put_if("a/manifest.json", b"stale", etag)
+    got = store.get("a/manifest.json")
+    assert got is not None and got[0] == b"v2" and got[1] == etag2
+    assert store.list("a/") == ["a/b/one.bin", "a/manifest.json"]
+    assert store.exists("a/b/one.bin") and not store.exists("a/b/two.bin")
+
+
+def test_sync_is_incremental_and_restore_round_trips(
+    store: BlobStore, pushed_repo: tuple[Path, Path], tmp_path: Path
+) -> None:
+    work, bare = pushed_repo
+    first = sync_project(store, "ws/proj", bare)
+    assert first.packs_uploaded >= 1 and first.bytes_uploaded > 0
+    assert first.refs["refs/heads/main"] == git(work, "rev-parse", "HEAD")
+
+    again = sync_project(store, "ws/proj", bare)
+    assert again.packs_uploaded == 0 and again.bytes_uploaded == 0
+
+    (work / "prompts" / "greeting.yaml").write_text(
+        make_prompt("greeting", "1.1.0", "Hello")
+    )
+    git(work, "commit", "-qam", "bump")
+    git(work, "tag", "-a", "v1.1", "-m", "release")
+    git(work, "checkout", "-qb", "feature")
+    git(work, "push", "-q", "origin", "main", "feature", "--tags")
+    blob = git(work, "rev-parse", "HEAD:prompts/greeting.yaml")
+    third = sync_project(
+        store, "ws/proj", bare, prompt_versions=[("greeting", "1.1.0", blob)]
+    )
+    assert third.packs_uploaded == 1
+    assert third.prompts_written == 1
+    copy = store.get("ws/proj/prompts/greeting/1.1.0.yaml")
+    assert copy is not None and b"Hello" in copy[0]
+    manifest, _ = read_manifest(store, "ws/proj")
+    assert set(manifest.refs) == {
+        "refs/heads/main",
+        "refs/heads/feature",
+        "refs/tags/v1.1",
+    }
+
+    restored = tmp_path / "restored.git"
+    restore_project(store, "ws/proj", restored)
+    for ref in ("refs/heads/main", "refs/heads/feature", "refs/tags/v1.1"):
+        assert git(restored, "rev-parse", ref) == git(bare, "rev-parse", ref)
+    git(restored, "fsck", "--strict")
+    assert git(restored, "log", "--format=%s", "main") == "bump\nfirst"
+
+
+def test_manifest_cas_conflict_rereads_and_retries(
+    store: BlobStore, pushed_repo: tuple[Path, Path]
+) -> None:
+    _work, bare = pushed_repo
+    sync_project(store, "ws/proj", bare)
+
+    class Racing:
+        """Another replica writes the manifest between our read and our write."""
+
+        def __init__(self, inner: BlobStore) -> None:
+            self.inner = inner
+            self.raced = False
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(self.inner, name)
+
+        def put_if(self, name: str, data: bytes, etag: str | None) -> str:
+            if not self.raced:
+                self.raced = True
+                current = self.inner.get(name)
+                assert current is not None
+                self.inner.put_if(name, current[0] + b" ", current[1])
+            return self.inner.put_if(name, data, etag)
+
+    racing = Racing(store)
+    result = sync_project(racing, "ws/proj", bare)  # type: ignore[arg-type]
+    assert racing.raced and result.cas_retries == 1
+    manifest, _ = read_manifest(store, "ws/proj")
+    assert manifest.refs == result.refs
