@@ -1,0 +1,858 @@
+"""Pull-request review of prompt changes: what BASE → HEAD changes for the callers.
+
+Pure: takes two snapshots, gives back a ``ReviewReport`` (Pydantic, JSON schema version
+``SCHEMA_VERSION``, documented in ``docs/review-schema.md``). Formatting lives in
+``review_format`` (markdown, JSON) and the CLI (Rich text).
+
+What a review holds, per prompt changed between BASE and HEAD (matched by id):
+
+- status: added / modified / removed / renamed (same id, another path) / affected (file
+  unchanged, but a part it includes, transitively, changed) / invalid (the HEAD file
+  no longer loads: the lint findings say why);
+- the version step old → new, whether it is valid (DESIGN §5: changed content needs a
+  semver-greater version) and sized right (a breaking change needs a major bump; a 0.x
+  minor counts as major);
+- per-input compatibility (``classify_input``), the YAML and template diffs;
+- rendered before/after of each example of HEAD (BASE's for a removed prompt; the
+  defaults, with placeholders for required inputs, when there are none);
+- issues, each with a level: ``error`` > ``breaking`` > ``risky`` > ``info``.
+  ``--fail-on LEVEL`` blocks on every issue at that level or above.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dakora.registry.checks import check_snapshot
+from dakora.registry.errors import DakoraError, InputError
+from dakora.registry.findings import Finding
+from dakora.registry.inputs import coerce_inputs
+from dakora.registry.loader import LoadedPrompt
+from dakora.registry.model import InputSpec, Prompt, bump_kind, semver_gt
+from dakora.registry.renderer import Renderer, RenderResult, analyze_template
+from dakora.registry.snapshot import PartsSource, Snapshot
+
+SCHEMA_VERSION = 1
+
+Status = Literal["added", "modified", "removed", "renamed", "affected", "invalid"]
+Compat = Literal["breaking", "risky", "compatible"]
+Verdict = Literal["breaking", "risky", "compatible", "unchanged"]
+Level = Literal["error", "breaking", "risky", "info"]
+FailOn = Literal["error", "breaking", "risky", "never"]
+Bump = Literal["major", "minor", "patch", "none", "invalid"]
+
+FAIL_ON_LEVELS: tuple[str, ...] = ("error", "breaking", "risky", "never")
+_LEVEL_RANK: dict[str, int] = {"error": 3, "breaking": 2, "risky": 1, "info": 0}
+_FAIL_ON_RANK: dict[str, int] = {"error": 3, "breaking": 2, "risky": 1, "never": 99}
+_COMPAT_RANK: dict[str, int] = {
+    "breaking": 3,
+    "risky": 2,
+    "compatible": 1,
+    "unchanged": 0,
+}
+_STATUS_ORDER = ("removed", "invalid", "added", "renamed", "modified", "affected")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InputChange(_Model):
+    """One change of one input, classified."""
+
+    kind: str  # removed, added-required, added-optional, type-changed, now-required,
+    # now-optional, enum-added, enum-removed, enum-values-removed, enum-values-added,
+    # default-changed, description-changed
+    compat: Compat
+    message: str
+
+
+class InputReport(_Model):
+    name: str
+    verdict: Verdict
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    changes: list[InputChange] = Field(default_factory=list)
+
+
+class VersionReport(_Model):
+    old: str | None
+    new: str | None
+    bump: Bump | None  # how big the step old → new is; None for added/removed
+    valid: bool  # False: content changed without a semver-greater version
+    required_bump: Literal["major", "none"]  # major when a breaking change is in it
+    sized_ok: bool  # False: a breaking change with a patch/minor bump
+    message: str | None = None
+
+
+class RenderReport(_Model):
+    """One example rendered on both sides."""
+
+    label: str  # "example 1", "defaults"
+    inputs: dict[str, Any]
+    dropped_base: list[str] = Field(default_factory=list)  # not declared on BASE
+    dropped_head: list[str] = Field(default_factory=list)  # not declared on HEAD
+    placeholders: list[str] = Field(default_factory=list)  # filled in for "defaults"
+    before: str | None = None
+    after: str | None = None
+    before_error: str | None = None
+    after_error: str | None = None
+    changed: bool = False
+    diff: str = ""
+
+
+class Issue(_Model):
+    level: Level
+    code: str
+    message: str
+    prompt: str | None = None
+    path: str | None = None
+
+
+class PromptReview(_Model):
+    id: str
+    status: Status
+    path: str | None  # HEAD path (None when removed)
+    old_path: str | None  # BASE path (None when added)
+    kind: Literal["text", "chat"] | None
+    content_changed: bool
+    changed_fields: list[str] = Field(default_factory=list)
+    version: VersionReport
+    compatibility: Verdict
+    inputs: list[InputReport] = Field(default_factory=list)
+    via_parts: list[str] = Field(default_factory=list)
+    yaml_diff: str = ""
+    template_diff: str = ""
+    renders: list[RenderReport] = Field(default_factory=list)
+
+
+class PartChange(_Model):
+    name: str
+    status: Literal["added", "modified", "removed"]
+    path: str | None
+    old_path: str | None
+    diff: str = ""
+    affects: list[str] = Field(default_factory=list)  # prompt ids including it
+
+
+class Side(_Model):
+    rev: str | None
+    commit: str | None
+
+
+class Summary(_Model):
+    prompts: int = 0
+    added: int = 0
+    modified: int = 0
+    removed: int = 0
+    renamed: int = 0
+    affected: int = 0
+    invalid: int = 0
+    breaking: int = 0
+    risky: int = 0
+    compatible: int = 0
+    parts_changed: int = 0
+    errors: int = 0
+    lint_errors: int = 0
+    lint_warnings: int = 0
+
+
+class ReviewReport(_Model):
+    schema_version: int = SCHEMA_VERSION
+    base: Side
+    head: Side
+    fail_on: FailOn
+    allow_removals: bool
+    blocking: bool
+    blocking_reasons: list[str]
+    summary: Summary
+    prompts: list[PromptReview]
+    parts: list[PartChange]
+    lint: list[dict[str, Any]]
+    issues: list[Issue]
+
+    def issues_for(self, prompt_id: str) -> list[Issue]:
+        return [i for i in self.issues if i.prompt == prompt_id]
+
+    def blocking_issues(self, fail_on: FailOn | str | None = None) -> list[Issue]:
+        return blocking_issues(self.issues, fail_on or self.fail_on)
+
+
+def blocking_issues(issues: list[Issue], fail_on: str) -> list[Issue]:
+    """The issues at ``fail_on`` level or above (none for ``never``)."""
+    if fail_on not in _FAIL_ON_RANK:
+        raise ValueError(f"unknown --fail-on level {fail_on!r}")
+    threshold = _FAIL_ON_RANK[fail_on]
+    return [i for i in issues if _LEVEL_RANK[i.level] >= threshold]
+
+
+# --- input compatibility -------------------------------------------------------------
+
+
+def _fmt(value: Any) -> str:
+    return repr(value) if isinstance(value, str) else _json_like(value)
+
+
+def _json_like(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return str(value)
+
+
+def classify_input(
+    name: str, old: InputSpec | None, new: InputSpec | None
+) -> list[InputChange]:
+    """Every change of one input between BASE (old) and HEAD (new), classified.
+
+    breaking: removed (inputs are strict: callers still sending it get an error), type
+    changed, optional → required, new required input without default, enum values
+    removed (or an enum added where there was none); risky: default changed;
+    compatible: new optional input, required → optional, enum values added,
+    description-only changes.
+    """
+    out: list[InputChange] = []
+    if old is None and new is None:
+        return out
+    if old is None:
+        assert new is not None
+        if new.is_required:
+            out.append(
+                InputChange(
+                    kind="added-required",
+                    compat="breaking",
+                    message=f"new required input '{name}' without default: callers "
+                    "that don't send it now get an error",
+                )
+            )
+        else:
+            out.append(
+                InputChange(
+                    kind="added-optional",
+                    compat="compatible",
+                    message=f"new optional input '{name}'",
+                )
+            )
+        return out
+    if new is None:
+        out.append(
+            InputChange(
+                kind="removed",
+                compat="breaking",
+                message=f"input '{name}' removed: callers still sending it now get "
+                f"an error (unknown input '{name}')",
+            )
+        )
+        return out
+    if old.type != new.type:
+        out.append(
+            InputChange(
+                kind="type-changed",
+                compat="breaking",
+                message=f"type changed: {old.type} → {new.type}",
+            )
+        )
+    if not old.is_required and new.is_required:
+        out.append(
+            InputChange(
+                kind="now-required",
+                compat="breaking",
+                message="optional → required: callers that omit it now get an error",
+            )
+        )
+    elif old.is_required and not new.is_required:
+        out.append(
+            InputChange(
+                kind="now-optional",
+                compat="compatible",
+                message="required → optional",
+            )
+        )
+    if old.enum is not None and new.enum is not None:
+        removed = [v for v in old.enum if v not in new.enum]
+        added = [v for v in new.enum if v not in old.enum]
+        if removed:
+            out.append(
+                InputChange(
+                    kind="enum-values-removed",
+                    compat="breaking",
+                    message="enum values removed: "
+                    + ", ".join(_fmt(v) for v in removed),
+                )
+            )
+        if added:
+            out.append(
+                InputChange(
+                    kind="enum-values-added",
+                    compat="compatible",
+                    message="enum values added: " + ", ".join(_fmt(v) for v in added),
+                )
+            )
+    elif old.enum is None and new.enum is not None:
+        out.append(
+            InputChange(
+                kind="enum-added",
+                compat="breaking",
+                message="enum added: only "
+                + ", ".join(_fmt(v) for v in new.enum)
+                + " accepted now",
+            )
+        )
+    elif old.enum is not None and new.enum is None:
+        out.append(
+            InputChange(
+                kind="enum-removed",
+                compat="compatible",
+                message="enum removed: any value accepted now",
+            )
+        )
+    if not old.is_required and not new.is_required:
+        old_default = old.default if old.has_default else None
+        new_default = new.default if new.has_default else None
+        if old.has_default != new.has_default or old_default != new_default:
+            out.append(
+                InputChange(
+                    kind="default-changed",
+                    compat="risky",
+                    message=f"default changed: {_fmt(old_default)} → "
+                    f"{_fmt(new_default)} (callers relying on it get other output)",
+                )
+            )
+    if (old.description or None) != (new.description or None):
+        out.append(
+            InputChange(
+                kind="description-changed",
+                compat="compatible",
+                message="description changed",
+            )
+        )
+    return out
+
+
+def _worst(values: list[str]) -> Verdict:
+    best: Verdict = "unchanged"
+    for v in values:
+        if _COMPAT_RANK[v] > _COMPAT_RANK[best]:
+            best = v  # type: ignore[assignment]
+    return best
+
+
+def compare_inputs(old: Prompt | None, new: Prompt | None) -> list[InputReport]:
+    """An ``InputReport`` for every input that changed, in HEAD order, then removed."""
+    old_inputs = old.inputs if old is not None else {}
+    new_inputs = new.inputs if new is not None else {}
+    names = list(new_inputs) + [n for n in old_inputs if n not in new_inputs]
+    reports: list[InputReport] = []
+    for name in names:
+        o, n = old_inputs.get(name), new_inputs.get(name)
+        changes = classify_input(name, o, n)
+        if not changes:
+            continue
+        reports.append(
+            InputReport(
+                name=name,
+                verdict=_worst([c.compat for c in changes]),
+                before=o.public_dict() if o is not None else None,
+                after=n.public_dict() if n is not None else None,
+                changes=changes,
+            )
+        )
+    return reports
+
+
+# --- text helpers --------------------------------------------------------------------
+
+
+def unified_diff(old: str | None, new: str | None, old_name: str, new_name: str) -> str:
+    """A git-style unified diff (``-`` old, ``+`` new); "" when equal."""
+    a = (old or "").splitlines()
+    b = (new or "").splitlines()
+    if a == b:
+        return ""
+    lines = difflib.unified_diff(
+        a,
+        b,
+        fromfile=old_name if old is not None else "/dev/null",
+        tofile=new_name if new is not None else "/dev/null",
+        lineterm="",
+    )
+    return "\n".join(lines) + "\n"
+
+
+def template_text(prompt: Prompt | None) -> str | None:
+    """The template, or the messages as ``[role]`` blocks, for diffing."""
+    if prompt is None:
+        return None
+    if prompt.messages is None:
+        return prompt.template or ""
+    return "\n".join(
+        f"[{m.role}]\n{m.content.rstrip(chr(10))}" for m in prompt.messages
+    )
+
+
+def rendered_text(result: RenderResult) -> str:
+    if result.kind == "chat":
+        return "\n".join(
+            f"[{m['role']}]\n{m['content'].rstrip(chr(10))}"
+            for m in result.messages or []
+        )
+    return result.rendered or ""
+
+
+def _decode(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
+
+
+# --- rendering examples --------------------------------------------------------------
+
+_PLACEHOLDERS: dict[str, Any] = {
+    "number": 0,
+    "boolean": False,
+    "object": {},
+}
+
+
+def _placeholder(name: str, spec: InputSpec) -> Any:
+    if spec.enum:
+        return spec.enum[0]
+    if spec.type == "array<string>":
+        return [f"<{name}>"]
+    if spec.type in _PLACEHOLDERS:
+        return _PLACEHOLDERS[spec.type]
+    return f"<{name}>"
+
+
+def _example_sets(prompt: Prompt) -> list[tuple[str, dict[str, Any], list[str]]]:
+    """(label, inputs, placeholder names) for each example, or the defaults."""
+    if prompt.examples:
+        return [
+            (f"example {i + 1}", dict(ex), []) for i, ex in enumerate(prompt.examples)
+        ]
+    values: dict[str, Any] = {}
+    filled: list[str] = []
+    for name, spec in prompt.inputs.items():
+        if spec.is_required:
+            values[name] = _placeholder(name, spec)
+            filled.append(name)
+    return [("defaults", values, filled)]
+
+
+def _render_side(
+    renderer: Renderer,
+    loaded: LoadedPrompt,
+    raw: Mapping[str, Any],
+    parts: PartsSource,
+) -> tuple[str | None, str | None, list[str]]:
+    """(rendered text, error, dropped input names) for one side."""
+    prompt = loaded.prompt
+    dropped = sorted(k for k in raw if k not in prompt.inputs)
+    inputs = {k: v for k, v in raw.items() if k in prompt.inputs}
+    try:
+        coerced = coerce_inputs(prompt.inputs, inputs, source="json")
+        result = renderer.render(prompt, coerced, parts, cache_key=loaded.blob_sha)
+    except InputError as exc:
+        return None, f"inputs: {exc.message}", dropped
+    except DakoraError as exc:
+        return None, exc.message, dropped
+    return rendered_text(result), None, dropped
+
+
+def render_examples(
+    renderer: Renderer,
+    old: LoadedPrompt | None,
+    new: LoadedPrompt | None,
+    base_parts: PartsSource,
+    head_parts: PartsSource,
+) -> list[RenderReport]:
+    source = new if new is not None else old
+    if source is None:
+        return []
+    reports: list[RenderReport] = []
+    for label, raw, placeholders in _example_sets(source.prompt):
+        rep = RenderReport(label=label, inputs=raw, placeholders=placeholders)
+        if old is not None:
+            rep.before, rep.before_error, rep.dropped_base = _render_side(
+                renderer, old, raw, base_parts
+            )
+        if new is not None:
+            rep.after, rep.after_error, rep.dropped_head = _render_side(
+                renderer, new, raw, head_parts
+            )
+        rep.diff = unified_diff(
+            rep.before if old is not None else None,
+            rep.after if new is not None else None,
+            f"a/{label} (base)",
+            f"b/{label} (head)",
+        )
+        rep.changed = rep.before != rep.after
+        reports.append(rep)
+    return reports
+
+
+# --- parts ---------------------------------------------------------------------------
+
+
+def _parts_changes(base: PartsSource, head: PartsSource) -> list[PartChange]:
+    changes: list[PartChange] = []
+    base_names, head_names = set(base.names()), set(head.names())
+    for name in sorted(base_names | head_names):
+        old = base.get_source(name) if name in base_names else None
+        new = head.get_source(name) if name in head_names else None
+        if old is not None and new is not None and old[0] == new[0]:
+            continue
+        status: Literal["added", "modified", "removed"] = (
+            "added" if old is None else "removed" if new is None else "modified"
+        )
+        changes.append(
+            PartChange(
+                name=name,
+                status=status,
+                path=new[1] if new else None,
+                old_path=old[1] if old else None,
+                diff=unified_diff(
+                    old[0] if old else None,
+                    new[0] if new else None,
+                    f"a/{old[1]}" if old else "/dev/null",
+                    f"b/{new[1]}" if new else "/dev/null",
+                ),
+            )
+        )
+    return changes
+
+
+def _includes(prompt: Prompt, parts: PartsSource) -> set[str]:
+    names: set[str] = set()
+    for _label, source in prompt.sources():
+        try:
+            names.update(analyze_template(source, parts).includes)
+        except DakoraError:
+            continue  # a template that does not parse: lint reports it
+    return names
+
+
+# --- the review ----------------------------------------------------------------------
+
+
+def _changed_fields(old: Prompt, new: Prompt) -> list[str]:
+    a = old.model_dump(exclude={"version"})
+    b = new.model_dump(exclude={"version"})
+    return [k for k in a if a[k] != b[k]]
+
+
+def _prompts_by_id(snapshot: Snapshot) -> dict[str, LoadedPrompt]:
+    out: dict[str, LoadedPrompt] = {}
+    for loaded in snapshot.prompts():
+        out.setdefault(loaded.prompt.id, loaded)
+    return out
+
+
+def _version_report(
+    old: LoadedPrompt | None,
+    new: LoadedPrompt | None,
+    content_changed: bool,
+    breaking: bool,
+) -> VersionReport:
+    old_v = old.prompt.version if old else None
+    new_v = new.prompt.version if new else None
+    required: Literal["major", "none"] = "major" if breaking else "none"
+    if old_v is None or new_v is None:
+        return VersionReport(
+            old=old_v,
+            new=new_v,
+            bump=None,
+            valid=True,
+            required_bump=required,
+            sized_ok=True,
+        )
+    bump: Bump = bump_kind(old_v, new_v)
+    changed = content_changed or old_v != new_v
+    valid = not changed or semver_gt(new_v, old_v)
+    message: str | None = None
+    if not valid:
+        message = (
+            f"content changed but version {old_v} was not bumped"
+            if old_v == new_v
+            else f"version {new_v} is not semver-greater than {old_v}"
+        )
+    sized_ok = not breaking or bump == "major"
+    if valid and not sized_ok:
+        message = (
+            f"breaking change with a {bump} bump ({old_v} → {new_v}): "
+            "needs a major bump"
+        )
+    return VersionReport(
+        old=old_v,
+        new=new_v,
+        bump=bump,
+        valid=valid,
+        required_bump=required,
+        sized_ok=sized_ok,
+        message=message,
+    )
+
+
+def _review_prompt(
+    pid: str,
+    old: LoadedPrompt | None,
+    new: LoadedPrompt | None,
+    via_parts: list[str],
+    head_invalid: bool,
+    ctx: _Context,
+) -> PromptReview:
+    if new is None:
+        status: Status = "invalid" if head_invalid else "removed"
+    elif old is None:
+        status = "added"
+    elif old.path != new.path:
+        status = "renamed"
+    elif old.prompt != new.prompt or old.blob_sha != new.blob_sha:
+        status = "modified"
+    else:
+        status = "affected"
+    old_p = old.prompt if old else None
+    new_p = new.prompt if new else None
+    changed_fields = _changed_fields(old_p, new_p) if old_p and new_p else []
+    content_changed = bool(changed_fields)
+    inputs = compare_inputs(old_p, new_p) if old_p and new_p else []
+    verdicts = [r.verdict for r in inputs]
+    kind_changed = bool(old_p and new_p and old_p.kind != new_p.kind)
+    if kind_changed or status == "removed":
+        verdicts.append("breaking")
+    compat = _worst(verdicts)
+    version = _version_report(old, new, content_changed, compat == "breaking")
+    path = new.path if new else None
+    old_path = old.path if old else None
+    yaml_diff = ""
+    if status != "affected" and (
+        old is None
+        or new is None
+        or old.path != new.path
+        or old.blob_sha != new.blob_sha
+    ):
+        yaml_diff = unified_diff(
+            _decode(ctx.base.read(old.path)) if old else None,
+            _decode(ctx.head.read(new.path)) if new else None,
+            f"a/{old_path}",
+            f"b/{path}",
+        )
+    review = PromptReview(
+        id=pid,
+        status=status,
+        path=path,
+        old_path=old_path,
+        kind=(new_p or old_p).kind if (new_p or old_p) else None,
+        content_changed=content_changed,
+        changed_fields=changed_fields,
+        version=version,
+        compatibility=compat,
+        inputs=inputs,
+        via_parts=via_parts,
+        yaml_diff=yaml_diff,
+        template_diff=unified_diff(
+            template_text(old_p),
+            template_text(new_p),
+            f"a/{old_path}",
+            f"b/{path}",
+        ),
+    )
+    if status != "invalid":
+        review.renders = render_examples(
+            ctx.renderer, old, new, ctx.base.parts, ctx.head.parts
+        )
+    _prompt_issues(review, kind_changed, ctx)
+    return review
+
+
+def _prompt_issues(review: PromptReview, kind_changed: bool, ctx: _Context) -> None:
+    pid, where = review.id, review.path or review.old_path
+
+    def add(level: Level, code: str, message: str) -> None:
+        ctx.issues.append(
+            Issue(level=level, code=code, message=message, prompt=pid, path=where)
+        )
+
+    if review.status == "removed":
+        if ctx.allow_removals:
+            add("risky", "prompt-removed", f"prompt '{pid}' removed (allowed)")
+        else:
+            add(
+                "breaking",
+                "prompt-removed",
+                f"prompt '{pid}' removed: callers fetching it get 404 "
+                "(pass --allow-removals to accept)",
+            )
+    if review.status == "invalid":
+        add(
+            "error",
+            "invalid-prompt",
+            f"prompt '{pid}' no longer loads on HEAD (see the lint findings)",
+        )
+    v = review.version
+    if not v.valid:
+        add("error", "version-not-bumped", v.message or "invalid version bump")
+    if kind_changed:
+        add(
+            "breaking" if v.bump != "major" else "risky",
+            "kind-changed",
+            "prompt kind changed (text ↔ chat): callers get another response shape",
+        )
+    breaking = [
+        f"{r.name}: {c.message}"
+        for r in review.inputs
+        for c in r.changes
+        if c.compat == "breaking"
+    ]
+    if breaking and v.old is not None and v.new is not None:
+        if v.sized_ok:
+            add(
+                "risky",
+                "breaking-change",
+                f"breaking input change(s) with a major bump {v.old} → {v.new}: "
+                + "; ".join(breaking),
+            )
+        else:
+            add(
+                "breaking",
+                "breaking-change-needs-major",
+                f"breaking input change(s) need a major bump, got {v.bump} "
+                f"({v.old} → {v.new}): " + "; ".join(breaking),
+            )
+    for r in review.inputs:
+        for c in r.changes:
+            if c.compat == "risky":
+                add("risky", c.kind, f"{r.name}: {c.message}")
+    for rep in review.renders:
+        if rep.after_error is not None:
+            add(
+                "error",
+                "render-failed",
+                f"{rep.label} does not render on HEAD: {rep.after_error}",
+            )
+        elif rep.before_error is not None and review.status != "added":
+            add(
+                "info",
+                "render-failed-base",
+                f"{rep.label} did not render on BASE: {rep.before_error}",
+            )
+
+
+class _Context:
+    def __init__(
+        self, base: Snapshot, head: Snapshot, renderer: Renderer, allow_removals: bool
+    ) -> None:
+        self.base = base
+        self.head = head
+        self.renderer = renderer
+        self.allow_removals = allow_removals
+        self.issues: list[Issue] = []
+
+
+def review(
+    base: Snapshot,
+    head: Snapshot,
+    *,
+    allow_removals: bool = False,
+    fail_on: FailOn | str = "breaking",
+    base_rev: str | None = None,
+    head_rev: str | None = None,
+    renderer: Renderer | None = None,
+    lint: list[Finding] | None = None,
+) -> ReviewReport:
+    """Review every prompt change between ``base`` and ``head``.
+
+    ``lint``: the check findings on HEAD when the caller already has them; otherwise
+    ``check_snapshot(head)`` runs here.
+    """
+    if fail_on not in _FAIL_ON_RANK:
+        raise ValueError(f"unknown --fail-on level {fail_on!r}")
+    ctx = _Context(base, head, renderer or Renderer(), allow_removals)
+    old_by_id = _prompts_by_id(base)
+    new_by_id = _prompts_by_id(head)
+    head_paths = set(head.prompt_paths())
+    loaded_head_paths = {lp.path for lp in new_by_id.values()}
+
+    parts = _parts_changes(base.parts, head.parts)
+    changed_parts = {p.name for p in parts}
+    includes: dict[str, set[str]] = {}
+    if changed_parts:
+        for pid in sorted(set(old_by_id) | set(new_by_id)):
+            names: set[str] = set()
+            if pid in old_by_id:
+                names |= _includes(old_by_id[pid].prompt, base.parts)
+            if pid in new_by_id:
+                names |= _includes(new_by_id[pid].prompt, head.parts)
+            includes[pid] = names & changed_parts
+        for part in parts:
+            part.affects = sorted(p for p, n in includes.items() if part.name in n)
+
+    reviews: list[PromptReview] = []
+    for pid in sorted(set(old_by_id) | set(new_by_id)):
+        old, new = old_by_id.get(pid), new_by_id.get(pid)
+        via = sorted(includes.get(pid, set()))
+        if (
+            old is not None
+            and new is not None
+            and old.path == new.path
+            and old.blob_sha == new.blob_sha
+            and old.prompt == new.prompt
+            and not via
+        ):
+            continue
+        head_invalid = (
+            new is None
+            and old is not None
+            and old.path in head_paths
+            and old.path not in loaded_head_paths
+        )
+        reviews.append(_review_prompt(pid, old, new, via, head_invalid, ctx))
+    reviews.sort(key=lambda r: (_STATUS_ORDER.index(r.status), r.id))
+
+    findings = lint if lint is not None else check_snapshot(head)
+    findings = sorted(findings)
+    for f in findings:
+        if f.severity == "error":
+            ctx.issues.append(
+                Issue(
+                    level="error",
+                    code=f"lint:{f.rule}",
+                    message=f.format(),
+                    path=f.path,
+                )
+            )
+
+    summary = Summary(
+        prompts=len(reviews),
+        parts_changed=len(parts),
+        lint_errors=sum(1 for f in findings if f.severity == "error"),
+        lint_warnings=sum(1 for f in findings if f.severity == "warning"),
+    )
+    for r in reviews:
+        setattr(summary, r.status, getattr(summary, r.status) + 1)
+        if r.compatibility != "unchanged":
+            setattr(summary, r.compatibility, getattr(summary, r.compatibility) + 1)
+    summary.errors = sum(1 for i in ctx.issues if i.level == "error")
+    blockers = blocking_issues(ctx.issues, fail_on)
+    return ReviewReport(
+        base=Side(rev=base_rev, commit=base.commit),
+        head=Side(rev=head_rev, commit=head.commit),
+        fail_on=fail_on,  # type: ignore[arg-type]
+        allow_removals=allow_removals,
+        blocking=bool(blockers),
+        blocking_reasons=[_reason(i) for i in blockers],
+        summary=summary,
+        prompts=reviews,
+        parts=parts,
+        lint=[f.to_dict() for f in findings],
+        issues=ctx.issues,
+    )
+
+
+def _reason(issue: Issue) -> str:
+    return f"{issue.level}: {issue.message}"

@@ -1,0 +1,278 @@
+"""Render a ``ReviewReport`` as a pull-request comment (markdown) or as JSON.
+
+Both are deterministic: no timestamps, no absolute paths, stable ordering, so a CI job
+can update one PR comment in place and tests can compare with golden files. The
+schema of the JSON is documented in ``docs/review-schema.md``. The Rich text output
+lives in the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from dakora.registry.review import PromptReview, RenderReport, ReviewReport
+
+MARKER = "<!-- dakora-review -->"
+
+_STATUS_ICON = {
+    "added": "🆕",
+    "modified": "✏️",
+    "removed": "🗑️",
+    "renamed": "🔀",
+    "affected": "🔗",
+    "invalid": "⛔",
+}
+_COMPAT_ICON = {
+    "breaking": "🔴 breaking",
+    "risky": "🟠 risky",
+    "compatible": "🟢 compatible",
+    "unchanged": "⚪ unchanged",
+}
+_LEVEL_ICON = {"error": "❌", "breaking": "🔴", "risky": "🟠", "info": "ℹ️"}
+
+
+def to_json(report: ReviewReport) -> str:
+    """The report as JSON (schema ``docs/review-schema.md``), keys in schema order."""
+    return (
+        json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+    )
+
+
+def short_sha(sha: str | None) -> str:
+    return sha[:7] if sha else "working tree"
+
+
+def side_label(rev: str | None, commit: str | None) -> str:
+    if rev and commit:
+        return f"`{rev}` ({short_sha(commit)})"
+    if rev:
+        return f"`{rev}`"
+    return f"`{short_sha(commit)}`"
+
+
+def _fence(text: str, lang: str = "") -> str:
+    """A code fence longer than any backtick run inside ``text``."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    ticks = "`" * max(3, longest + 1)
+    body = text if text.endswith("\n") else text + "\n"
+    return f"{ticks}{lang}\n{body}{ticks}"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _code(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return "`" + _cell(text).replace("`", "'") + "`"
+
+
+def version_text(p: PromptReview) -> str:
+    v = p.version
+    if v.old and v.new:
+        text = f"{v.old} → {v.new}" if v.old != v.new else v.new
+        if v.bump and v.bump not in ("none", "invalid"):
+            text += f" ({v.bump})"
+    else:
+        text = v.new or v.old or "?"
+    if not v.valid:
+        text += " ❌ not bumped" if v.old == v.new else " ❌ invalid"
+    elif not v.sized_ok:
+        text += " ⚠️ needs major"
+    return text
+
+
+def render_summary(p: PromptReview) -> str:
+    if not p.renders:
+        return "—"
+    failed = sum(1 for r in p.renders if r.after_error is not None)
+    changed = sum(1 for r in p.renders if r.changed)
+    text = f"{changed} of {len(p.renders)} changed"
+    if failed:
+        text += f", ❌ {failed} failed"
+    return text
+
+
+def to_markdown(report: ReviewReport) -> str:
+    """A PR comment: verdict, summary table, one collapsible section per prompt."""
+    out: list[str] = [MARKER]
+    out.append(
+        f"## Dakora review: {side_label(report.base.rev, report.base.commit)} → "
+        f"{side_label(report.head.rev, report.head.commit)}"
+    )
+    out.append("")
+    s = report.summary
+    if report.blocking:
+        out.append(
+            f"**❌ Blocking** (`--fail-on {report.fail_on}`): "
+            f"{len(report.blocking_reasons)} finding(s) must be fixed."
+        )
+    else:
+        out.append(f"**✅ No blocking findings** (`--fail-on {report.fail_on}`).")
+    out.append("")
+    counts = [
+        f"{getattr(s, k)} {k}"
+        for k in ("added", "modified", "renamed", "removed", "affected", "invalid")
+        if getattr(s, k)
+    ]
+    out.append(
+        f"{s.prompts} prompt(s) changed"
+        + (f" ({', '.join(counts)})" if counts else "")
+        + f" · {s.breaking} breaking · {s.risky} risky · {s.parts_changed} part(s) "
+        f"changed · lint: {s.lint_errors} error(s), {s.lint_warnings} warning(s)"
+    )
+    out.append("")
+    if report.blocking_reasons:
+        for reason in report.blocking_reasons:
+            out.append(f"- {reason}")
+        out.append("")
+    if report.prompts:
+        out.append("| Prompt | Status | Version | Compatibility | Rendered examples |")
+        out.append("|---|---|---|---|---|")
+        for p in report.prompts:
+            out.append(
+                f"| `{p.id}` | {_STATUS_ICON[p.status]} {p.status} | "
+                f"{_cell(version_text(p))} | {_COMPAT_ICON[p.compatibility]} | "
+                f"{render_summary(p)} |"
+            )
+        out.append("")
+    else:
+        out.append("No prompt changes.")
+        out.append("")
+    for p in report.prompts:
+        out.extend(_prompt_section(report, p))
+    if report.parts:
+        out.append("### Parts changed")
+        out.append("")
+        for part in report.parts:
+            affects = ", ".join(f"`{a}`" for a in part.affects) or "no prompt"
+            out.append(
+                f"<details><summary><code>{part.name}</code> — {part.status} "
+                f"(affects {affects})</summary>"
+            )
+            out.append("")
+            if part.diff:
+                out.append(_fence(part.diff, "diff"))
+                out.append("")
+            out.append("</details>")
+            out.append("")
+    if report.lint:
+        out.append("### Lint on HEAD")
+        out.append("")
+        for f in report.lint:
+            where = f"{f['path']}:{f['line']}" if f["line"] else f["path"]
+            icon = "❌" if f["severity"] == "error" else "⚠️"
+            out.append(
+                f"- {icon} `{where}` {f['severity']}: {_cell(f['message'])} "
+                f"[{f['rule']}]"
+            )
+        out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _prompt_section(report: ReviewReport, p: PromptReview) -> list[str]:
+    out: list[str] = []
+    out.append(
+        f"<details><summary><b>{p.id}</b> — {p.status}, {version_text(p)}, "
+        f"{p.compatibility}</summary>"
+    )
+    out.append("")
+    if p.status == "renamed":
+        out.append(f"Path: `{p.old_path}` → `{p.path}`")
+    else:
+        out.append(f"Path: `{p.path or p.old_path}`")
+    if p.changed_fields:
+        out.append(
+            "Changed: " + ", ".join(f"`{f}`" for f in p.changed_fields) + "",
+        )
+    if p.via_parts:
+        out.append(
+            "Affected through parts: " + ", ".join(f"`{n}`" for n in p.via_parts)
+        )
+    out.append("")
+    if p.version.message:
+        out.append(f"**Version:** {p.version.message}")
+        out.append("")
+    issues = report.issues_for(p.id)
+    if issues:
+        for i in issues:
+            out.append(f"- {_LEVEL_ICON[i.level]} **{i.level}** {_cell(i.message)}")
+        out.append("")
+    if p.inputs:
+        out.append("**Inputs**")
+        out.append("")
+        out.append("| Input | Verdict | Before | After | Change |")
+        out.append("|---|---|---|---|---|")
+        for r in p.inputs:
+            before = _code(r.before) if r.before is not None else "—"
+            after = _code(r.after) if r.after is not None else "—"
+            changes = "; ".join(c.message for c in r.changes)
+            out.append(
+                f"| `{r.name}` | {_COMPAT_ICON[r.verdict]} | {before} | {after} | "
+                f"{_cell(changes)} |"
+            )
+        out.append("")
+    if p.template_diff:
+        label = "Messages" if p.kind == "chat" else "Template"
+        out.append(f"**{label} diff**")
+        out.append("")
+        out.append(_fence(p.template_diff, "diff"))
+        out.append("")
+    for r in p.renders:
+        out.extend(_render_section(r))
+    if p.yaml_diff:
+        out.append("<details><summary>YAML diff</summary>")
+        out.append("")
+        out.append(_fence(p.yaml_diff, "diff"))
+        out.append("")
+        out.append("</details>")
+        out.append("")
+    out.append("</details>")
+    out.append("")
+    return out
+
+
+def _render_section(r: RenderReport) -> list[str]:
+    state = "changed" if r.changed else "unchanged"
+    if r.after_error is not None:
+        state = "❌ fails on HEAD"
+    elif r.before_error is not None and r.after is not None:
+        state = "fails on BASE"
+    out = [f"<details><summary>Rendered: {r.label} — {state}</summary>", ""]
+    out.append(f"Inputs: {_code(r.inputs)}")
+    notes: list[str] = []
+    if r.placeholders:
+        notes.append(
+            "placeholders for required inputs: "
+            + ", ".join(f"`{n}`" for n in r.placeholders)
+        )
+    if r.dropped_base:
+        notes.append(
+            "not declared on BASE (dropped there): "
+            + ", ".join(f"`{n}`" for n in r.dropped_base)
+        )
+    if r.dropped_head:
+        notes.append(
+            "not declared on HEAD (dropped there): "
+            + ", ".join(f"`{n}`" for n in r.dropped_head)
+        )
+    for note in notes:
+        out.append(f"<br>Note: {note}")
+    out.append("")
+    if r.before_error is not None:
+        out.append(f"BASE error: {_code(r.before_error)}")
+        out.append("")
+    if r.after_error is not None:
+        out.append(f"HEAD error: {_code(r.after_error)}")
+        out.append("")
+    if r.diff:
+        out.append(_fence(r.diff, "diff"))
+        out.append("")
+    elif r.after is not None:
+        out.append(_fence(r.after))
+        out.append("")
+    out.append("</details>")
+    out.append("")
+    return out
