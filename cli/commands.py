@@ -2,6 +2,7 @@
 
 from dakora.cli import (  # noqa: F401
     admin,
+    deploy,
     git_cmds,
     local,
     mirror,

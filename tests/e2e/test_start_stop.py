@@ -1,0 +1,41 @@
+"""`dakora start` / `dakora stop` explain clearly when Docker is missing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+DAKORA = str(Path(sys.executable).parent / "dakora")
+
+
+@pytest.mark.parametrize("command", ["start", "stop"])
+def test_without_docker_on_path(command: str, tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path)}  # an empty PATH: no docker
+    proc = subprocess.run(
+        [DAKORA, command], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 1
+    assert "Docker is not installed" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_with_a_docker_client_but_no_engine(tmp_path: Path) -> None:
+    fake = tmp_path / "docker"
+    fake.write_text(
+        "#!/bin/sh\necho 'Cannot connect to the Docker daemon at "
+        "unix:///var/run/docker.sock. Is the docker daemon running?' >&2\nexit 1\n"
+    )
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:/usr/bin:/bin"}
+    proc = subprocess.run(
+        [DAKORA, "start"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 1
+    assert "no Docker engine is running" in proc.stderr
+    assert "Traceback" not in proc.stderr
