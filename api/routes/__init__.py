@@ -1,0 +1,1 @@
+"""HTTP routers of the Dakora API (one module per resource)."""

@@ -1,0 +1,115 @@
+"""The per-app runtime state: settings, engine, caches. One per ``create_app`` call.
+
+Nothing here is a module-level singleton: ``create_app(settings)`` builds a
+:class:`ServerState`, the lifespan opens it (engine, migrations, event watcher) and
+closes it. Routes reach it through ``request.app.state.dakora`` (see ``deps``).
+
+:func:`invalidate_project` is the one function writers (git push, API writes) call after
+a successful ref update, so every app in this process forgets the project's ref
+resolutions on the next request. Other processes learn it through the database event
+channel (``dakora.registry.events``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from typing import TYPE_CHECKING
+
+from sqlalchemy.engine import Engine
+
+from dakora.registry.errors import ConfigError
+from dakora.registry.settings import Settings
+
+if TYPE_CHECKING:
+    from dakora.api.auth import Authenticator
+    from dakora.api.content import ContentStore
+    from dakora.api.events import EventWatcher
+
+log = logging.getLogger("dakora.api")
+
+_LIVE_STATES: weakref.WeakSet[ServerState] = weakref.WeakSet()
+_LIVE_LOCK = threading.Lock()
+
+
+class ServerState:
+    """Everything one app instance holds between requests."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._engine: Engine | None = None
+        self.events: EventWatcher | None = None
+        self.auth: Authenticator | None = None
+        self.content: ContentStore | None = None
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise ConfigError("the server is not started (no database engine yet)")
+        return self._engine
+
+    def start(self) -> None:
+        """Make the engine, run migrations, build the caches and the event watcher."""
+        self.settings.ensure_data_dir()
+        try:
+            from dakora.registry.db import make_engine, upgrade
+        except ImportError:  # TODO(H7): the db package is landing; drop this fallback
+            from sqlalchemy import create_engine
+
+            engine = create_engine(self.settings.database_url)
+        else:
+            engine = make_engine(self.settings.database_url)
+            upgrade(engine)
+        self._engine = engine
+        with _LIVE_LOCK:
+            _LIVE_STATES.add(self)
+
+    def close(self) -> None:
+        with _LIVE_LOCK:
+            _LIVE_STATES.discard(self)
+        if self.events is not None:
+            self.events.close()
+            self.events = None
+        if self.content is not None:
+            self.content.close()
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    # -- invalidation ---------------------------------------------------------------
+
+    def invalidate_project(self, project_id: str) -> None:
+        """Forget what this app cached about a project's refs (after a push)."""
+        if self.content is not None:
+            self.content.invalidate_project(project_id)
+
+    def invalidate_keys(self) -> None:
+        """Forget every verified API key (after a revocation anywhere)."""
+        if self.auth is not None:
+            self.auth.invalidate()
+
+    def invalidate_all(self) -> None:
+        """Forget everything derived from the database (events may have been missed)."""
+        if self.content is not None:
+            self.content.invalidate_all()
+        self.invalidate_keys()
+
+
+def live_states() -> list[ServerState]:
+    with _LIVE_LOCK:
+        return list(_LIVE_STATES)
+
+
+def invalidate_project(project_id: str) -> None:
+    """Make every app in this process re-resolve the project's refs on its next request.
+
+    Call it after a ref update is committed (git push, API write, import). Blob-keyed
+    entries are immutable and stay. Other processes learn of the update from
+    ``dakora.registry.events.publish_project_changed`` (call that in the same DB
+    transaction as the index rows).
+    """
+    for state in live_states():
+        state.invalidate_project(project_id)
