@@ -1,1 +1,324 @@
-"""dakora CLI commands: review (filled in by its owner)."""
+"""``dakora review [BASE] [HEAD]``: what a pull request changes for the callers.
+
+Local by default (any git revisions of the repository at ``--repo``); with ``--remote``
+it asks a Dakora server's compare endpoint for refs pushed there. Output formats:
+``text`` (Rich on a terminal, plain when piped), ``markdown`` (a PR comment) and
+``json`` (``docs/review-schema.md``). Exit code 0 when clean, 1 when a finding at the
+``--fail-on`` level (or above) is present.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+import typer
+from rich.markup import escape
+
+from dakora.cli.main import app
+from dakora.cli.output import cli_errors, make_console, note, print_diff, write_text
+from dakora.registry.errors import (
+    BadRequest,
+    DakoraError,
+    NotFound,
+    StorageError,
+    Unauthenticated,
+)
+from dakora.registry.review import ReviewReport, blocking_issues
+from dakora.registry.review_format import (
+    render_summary,
+    side_label,
+    to_json,
+    to_markdown,
+    version_text,
+)
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+class FailOnLevel(StrEnum):
+    error = "error"
+    breaking = "breaking"
+    risky = "risky"
+    never = "never"
+
+
+@app.command("review")
+def review_command(
+    base: str | None = typer.Argument(
+        None,
+        help="BASE revision (branch, tag, sha…). Default: the default branch from "
+        "dakora.yaml, or main.",
+    ),
+    head: str | None = typer.Argument(
+        None, help="HEAD revision. Default: HEAD (or the working tree)."
+    ),
+    repo: str = typer.Option(
+        ".", "--repo", help="The repository (or a folder inside one)."
+    ),
+    fmt: OutputFormat = typer.Option(
+        OutputFormat.text, "--format", help="text (Rich), markdown (PR comment), json."
+    ),
+    fail_on: FailOnLevel = typer.Option(
+        FailOnLevel.breaking,
+        "--fail-on",
+        help="Exit 1 on findings at this level or above: error, breaking (errors + "
+        "breaking changes without a major bump), risky, never.",
+    ),
+    allow_removals: bool = typer.Option(
+        False, "--allow-removals", help="A removed prompt does not block."
+    ),
+    working_tree: bool = typer.Option(
+        False,
+        "--working-tree",
+        help="Compare BASE with the working tree (uncommitted edits) instead of HEAD.",
+    ),
+    remote: str | None = typer.Option(
+        None,
+        "--remote",
+        help="A Dakora server URL: review refs pushed there (needs --project).",
+    ),
+    project: str | None = typer.Option(
+        None, "--project", help="The server project (with --remote)."
+    ),
+    api_key: str | None = typer.Option(
+        None,
+        "--api-key",
+        envvar="DAKORA_API_KEY",
+        help="API key for --remote (env DAKORA_API_KEY).",
+    ),
+) -> None:
+    """Review prompt changes between two revisions (a PR): versions, input
+    compatibility, rendered before/after, parts, lint."""
+    with cli_errors(json_mode=fmt is OutputFormat.json):
+        if remote is not None:
+            if working_tree:
+                raise BadRequest("--working-tree cannot be used with --remote")
+            if not project:
+                raise BadRequest("--remote needs --project")
+            report = remote_review(
+                remote,
+                project,
+                base=base,
+                head=head,
+                fail_on=fail_on.value,
+                allow_removals=allow_removals,
+                api_key=api_key,
+            )
+        else:
+            if project is not None:
+                raise BadRequest("--project needs --remote")
+            report = local_review(
+                repo,
+                base=base,
+                head=head,
+                fail_on=fail_on.value,
+                allow_removals=allow_removals,
+                working_tree=working_tree,
+            )
+        if fmt is OutputFormat.json:
+            write_text(to_json(report))
+        elif fmt is OutputFormat.markdown:
+            write_text(to_markdown(report))
+        else:
+            print_text(report)
+    if report.blocking:
+        raise typer.Exit(1)
+
+
+def local_review(
+    repo: str,
+    *,
+    base: str | None,
+    head: str | None,
+    fail_on: str = "breaking",
+    allow_removals: bool = False,
+    working_tree: bool = False,
+) -> ReviewReport:
+    """Review two revisions of a local repository (HEAD may be the working tree)."""
+    from dakora.registry.gitrepo import PromptRepository
+    from dakora.registry.review import review
+
+    repository = PromptRepository.open(repo)
+    if working_tree:
+        if head is not None:
+            raise BadRequest("give either a HEAD revision or --working-tree, not both")
+        head_snap = repository.working_tree()
+        head_rev = "working tree"
+    else:
+        head_rev = head or "HEAD"
+        head_snap = repository.snapshot(repository.resolve(head_rev))
+    if base is None:
+        base = head_snap.config.default_branch or "main"
+    base_snap = repository.snapshot(repository.resolve(base))
+    return review(
+        base_snap,
+        head_snap,
+        allow_removals=allow_removals,
+        fail_on=fail_on,
+        base_rev=base,
+        head_rev=head_rev,
+    )
+
+
+def remote_review(
+    url: str,
+    project: str,
+    *,
+    base: str | None,
+    head: str | None,
+    fail_on: str = "breaking",
+    allow_removals: bool = False,
+    api_key: str | None = None,
+) -> ReviewReport:
+    """``GET /api/projects/{project}/compare`` on a Dakora server."""
+    import httpx
+
+    params: dict[str, str] = {"fail_on": fail_on}
+    if base:
+        params["base"] = base
+    if head:
+        params["head"] = head
+    if allow_removals:
+        params["allow_removals"] = "true"
+    headers = {"Accept": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    endpoint = f"{url.rstrip('/')}/api/projects/{project}/compare"
+    try:
+        response = httpx.get(endpoint, params=params, headers=headers, timeout=60.0)
+    except httpx.HTTPError as exc:
+        raise StorageError(f"cannot reach {url}: {exc}") from exc
+    if response.status_code != 200:
+        raise _remote_error(response)
+    try:
+        return ReviewReport.model_validate(response.json())
+    except ValueError as exc:
+        raise StorageError(f"{endpoint} did not answer with a review: {exc}") from exc
+
+
+def _remote_error(response: Any) -> DakoraError:
+    try:
+        body = response.json().get("error", {})
+        message = str(body.get("message") or response.text)
+    except ValueError:
+        message = response.text or f"HTTP {response.status_code}"
+    status = response.status_code
+    if status == 401:
+        return Unauthenticated(message)
+    if status == 404:
+        return NotFound(message)
+    if status < 500:
+        return BadRequest(message)
+    return StorageError(f"server error {status}: {message}")
+
+
+# --- text output ---------------------------------------------------------------------
+
+_LEVEL_STYLE = {
+    "error": "bold red",
+    "breaking": "red",
+    "risky": "yellow",
+    "info": "cyan",
+}
+_COMPAT_STYLE = {
+    "breaking": "red",
+    "risky": "yellow",
+    "compatible": "green",
+    "unchanged": "dim",
+}
+
+
+def print_text(report: ReviewReport) -> None:
+    """The review for a person: Rich on a terminal, plain when piped."""
+    console = make_console()
+    console.print(
+        f"[bold]Dakora review[/] {escape(side_label(report.base.rev, report.base.commit))}"
+        f" → {escape(side_label(report.head.rev, report.head.commit))}".replace("`", "")
+    )
+    s = report.summary
+    console.print(
+        f"{s.prompts} prompt(s) changed: {s.added} added, {s.modified} modified, "
+        f"{s.renamed} renamed, {s.removed} removed, {s.affected} affected, "
+        f"{s.invalid} invalid; {s.breaking} breaking, {s.risky} risky; "
+        f"{s.parts_changed} part(s) changed; lint {s.lint_errors} error(s), "
+        f"{s.lint_warnings} warning(s)"
+    )
+    console.print()
+    for p in report.prompts:
+        style = _COMPAT_STYLE[p.compatibility]
+        where = (
+            f"{p.old_path} → {p.path}"
+            if p.status == "renamed"
+            else p.path or p.old_path
+        )
+        console.print(
+            f"[bold]{escape(p.id)}[/]  {p.status}  {escape(version_text(p))}  "
+            f"[{style}]{p.compatibility}[/]  [dim]{escape(str(where))}[/]"
+        )
+        if p.via_parts:
+            console.print(f"  via parts: {escape(', '.join(p.via_parts))}")
+        for issue in report.issues_for(p.id):
+            console.print(
+                f"  [{_LEVEL_STYLE[issue.level]}]{issue.level}[/]: "
+                f"{escape(issue.message)}"
+            )
+        for r in p.inputs:
+            for c in r.changes:
+                console.print(
+                    f"  input [bold]{escape(r.name)}[/]: "
+                    f"[{_COMPAT_STYLE[c.compat]}]{c.compat}[/] — {escape(c.message)}"
+                )
+        if p.template_diff:
+            console.print("  template diff:")
+            print_diff(p.template_diff)
+        if p.renders:
+            console.print(f"  rendered: {render_summary(p)}")
+        for rep in p.renders:
+            if rep.dropped_base:
+                console.print(
+                    f"  {rep.label}: not declared on BASE, dropped there: "
+                    f"{escape(', '.join(rep.dropped_base))}"
+                )
+            if rep.dropped_head:
+                console.print(
+                    f"  {rep.label}: not declared on HEAD, dropped there: "
+                    f"{escape(', '.join(rep.dropped_head))}"
+                )
+            if rep.changed and rep.diff:
+                console.print(f"  rendered {rep.label}:")
+                print_diff(rep.diff)
+        console.print()
+    if report.parts:
+        console.print("[bold]Parts changed[/]")
+        for part in report.parts:
+            affects = ", ".join(part.affects) or "no prompt"
+            console.print(f"  {part.name}  {part.status}  (affects {escape(affects)})")
+        console.print()
+    if report.lint:
+        console.print("[bold]Lint on HEAD[/]")
+        for f in report.lint:
+            where = f"{f['path']}:{f['line']}" if f["line"] else f["path"]
+            console.print(
+                f"  {escape(where)}: {f['severity']}: {escape(f['message'])} "
+                + escape(f"[{f['rule']}]")
+            )
+        console.print()
+    blockers = blocking_issues(report.issues, report.fail_on)
+    if blockers:
+        console.print(
+            f"[bold red]BLOCKING[/] (--fail-on {report.fail_on}): "
+            f"{len(blockers)} finding(s)"
+        )
+        for issue in blockers:
+            console.print(f"  {issue.level}: {escape(issue.message)}")
+    else:
+        console.print(
+            f"[bold green]OK[/]: nothing blocking (--fail-on {report.fail_on})"
+        )
+    if not report.prompts and not report.parts:
+        note("no prompt or part changes between BASE and HEAD")
