@@ -1,0 +1,191 @@
+"""Output helpers shared by the CLI commands.
+
+One rule: Rich tables and colours on a terminal, plain text when piped (or when
+``NO_COLOR`` is set), so scripts and ``grep`` see stable, undecorated lines. Machine
+output (``--json``) and rendered prompts are written byte-exact with ``sys.stdout``;
+diagnostics go to stderr. ``cli_errors`` is the one place a command turns a
+``DakoraError`` into a message (human or JSON) and an exit code: 2 for bad input, 1 for
+anything else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, is_dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from dakora.registry.errors import DakoraError
+from dakora.registry.findings import Finding
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def _stream(stderr: bool) -> TextIO:
+    return sys.stderr if stderr else sys.stdout
+
+
+def is_rich(stderr: bool = False) -> bool:
+    """True when the stream is a terminal and colours are not disabled by NO_COLOR."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    stream = _stream(stderr)
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except ValueError:  # closed stream
+        return False
+
+
+def make_console(stderr: bool = False) -> Console:
+    """A Console bound to stdout/stderr: colours on a terminal, plain when piped.
+
+    Built per call (cheap), so it always writes to the current ``sys.stdout`` (the
+    test runner swaps it).
+    """
+    rich = is_rich(stderr)
+    return Console(
+        file=_stream(stderr),
+        highlight=False,
+        soft_wrap=True,
+        no_color=not rich,
+        force_terminal=rich,
+        emoji=False,
+    )
+
+
+def write_text(text: str) -> None:
+    """Write ``text`` to stdout exactly: no newline added, no markup interpreted."""
+    out = sys.stdout
+    out.write(text)
+    out.flush()
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Path):
+        return str(value)
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dumps_json(data: Any) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False, default=_json_default)
+
+
+def print_json(data: Any, *, stderr: bool = False) -> None:
+    """Pretty JSON (UTF-8, 2-space indent) and a newline, never coloured."""
+    stream = _stream(stderr)
+    stream.write(dumps_json(data) + "\n")
+    stream.flush()
+
+
+def note(message: str) -> None:
+    """A side remark on stderr (``note: …``), never mixed into stdout."""
+    make_console(stderr=True).print(f"[dim]note:[/] {escape(message)}")
+
+
+def print_table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    title: str | None = None,
+) -> None:
+    """A Rich table on a terminal; aligned plain columns (two spaces apart) otherwise."""
+    cells = [["" if c is None else str(c) for c in row] for row in rows]
+    if is_rich():
+        table = Table(title=title, header_style="bold", show_lines=False)
+        for name in columns:
+            table.add_column(name, overflow="fold")
+        for row in cells:
+            table.add_row(*(escape(c) for c in row))
+        make_console().print(table)
+        return
+    widths = [len(c) for c in columns]
+    for row in cells:
+        for i, cell in enumerate(row):
+            first_line = cell.splitlines()[0] if cell else ""
+            widths[i] = max(widths[i], len(first_line))
+    lines = []
+    for row in [list(columns), *cells]:
+        parts = [
+            (row[i].splitlines()[0] if row[i] else "").ljust(widths[i])
+            for i in range(len(columns))
+        ]
+        lines.append("  ".join(parts).rstrip())
+    write_text("\n".join(lines) + "\n")
+
+
+def print_findings(findings: Sequence[Finding]) -> None:
+    """One ``path:line: severity: message [rule]`` line per finding, on stdout."""
+    if not is_rich():
+        write_text("".join(f.format() + "\n" for f in findings))
+        return
+    console = make_console()
+    for f in findings:
+        where = f"{f.path}:{f.line}" if f.line else f.path
+        style = SEVERITY_STYLE.get(f.severity, "")
+        console.print(
+            f"[bold]{escape(where)}[/]: [{style}]{f.severity}[/]: "
+            f"{escape(f.message)} [dim]\\[{escape(f.rule)}][/]"
+        )
+
+
+def print_diff(text: str) -> None:
+    """A unified diff: coloured +/- lines on a terminal, byte-exact when piped."""
+    if not is_rich():
+        write_text(text)
+        return
+    console = make_console()
+    for line in text.splitlines():
+        if line.startswith(("+++", "---")):
+            style = "bold"
+        elif line.startswith("@@"):
+            style = "cyan"
+        elif line.startswith("+"):
+            style = "green"
+        elif line.startswith("-"):
+            style = "red"
+        else:
+            style = ""
+        console.print(f"[{style}]{escape(line)}[/]" if style else escape(line))
+
+
+def report_json_error(exc: DakoraError) -> int:
+    """``{"error": {...}}`` on stderr (the API's error body) and the exit code."""
+    print_json({"error": exc.to_dict()}, stderr=True)
+    return exc.exit_code
+
+
+@contextmanager
+def cli_errors(json_mode: bool = False) -> Iterator[None]:
+    """Turn a ``DakoraError`` into stderr output and ``typer.Exit(exit_code)``.
+
+    The console script's ``run()`` does the same for anything that slips through; doing
+    it here too keeps exit codes right under Typer's test runner and lets ``--json``
+    commands report errors as JSON.
+    """
+    try:
+        yield
+    except DakoraError as exc:
+        if json_mode:
+            code = report_json_error(exc)
+        else:
+            from dakora.cli.main import report_error
+
+            code = report_error(exc)
+        raise typer.Exit(code) from None
