@@ -10,11 +10,15 @@ translated into these at the seam where they occur, ``raise ... from exc``.
     │   ├── ProjectNotFound
     │   ├── PromptNotFound
     │   ├── PartNotFound
-    │   └── RefNotFound             (branch, tag, commit or version that does not exist)
+    │   ├── RefNotFound             (branch, tag, commit or version that does not exist)
+    │   ├── WorkspaceNotFound
+    │   ├── UserNotFound
+    │   └── KeyNotFound
     ├── InvalidPrompt               422  carries ``findings`` (path, line, rule)
     ├── InputError                  422  carries ``problems`` (one per bad/missing input)
     ├── RenderError                 400  template failed at render time (limits, sandbox)
     ├── RefConflict                 409  compare-and-swap lost / stale base
+    ├── AlreadyExists               409  a unique name is taken
     ├── PreconditionFailed          412  If-Match did not match
     ├── AuthError
     │   ├── Unauthenticated         401
@@ -73,6 +77,18 @@ class PartNotFound(NotFound):
 
 class RefNotFound(NotFound):
     code = "ref_not_found"
+
+
+class WorkspaceNotFound(NotFound):
+    code = "workspace_not_found"
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+
+
+class KeyNotFound(NotFound):
+    code = "key_not_found"
 
 
 class InvalidPrompt(DakoraError):
@@ -142,6 +158,13 @@ class RenderError(DakoraError):
 
 class RefConflict(DakoraError):
     code = "ref_conflict"
+    http_status = 409
+
+
+class AlreadyExists(DakoraError):
+    """A unique name (workspace or project slug, user email…) is taken."""
+
+    code = "already_exists"
     http_status = 409
 
 
