@@ -39,7 +39,7 @@ class AzureBlobStore:
         kwargs: dict[str, Any] = {"api_version": API_VERSION}
         if settings.azure_connection_string:
             container = ContainerClient.from_connection_string(
-                settings.azure_connection_string, name, **kwargs
+                settings.azure_connection_string.get_secret_value(), name, **kwargs
             )
         elif settings.azure_account_url:
             try:

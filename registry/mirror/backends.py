@@ -132,7 +132,7 @@ def open_store(settings: Settings) -> BlobStore | None:
     if backend == "none":
         return None
     if backend == "local":
-        return LocalFolderStore(Path(settings.data_dir) / "mirror")
+        return LocalFolderStore(settings.mirror_dir)
     if backend == "azure":
         from dakora.registry.mirror.azure_store import AzureBlobStore
 

@@ -101,39 +101,53 @@ def _pack_names(pack_dir: Path) -> list[str]:
     )
 
 
+class MirrorBehind(StorageError):
+    """This replica's repository is behind the index; the pushing replica mirrors it."""
+
+    code = "mirror_behind"
+
+
+def _peeled(repo: Repo, refs: dict[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, sha in refs.items():
+        obj = repo.object_store[sha.encode()]
+        while obj.type_name == b"tag":
+            obj = repo.object_store[obj.object[1]]  # type: ignore[attr-defined]
+        out[name] = obj.id.decode()
+    return out
+
+
+def _upload_file(store: BlobStore, name: str, path: Path) -> int:
+    if store.exists(name):
+        return 0
+    data = path.read_bytes()
+    return len(data) if store.put_new(name, data) else 0
+
+
 def sync_project(
     store: BlobStore,
     prefix: str,
     repo_path: Path,
     *,
     prompt_versions: Iterable[tuple[str, str, str]] = (),
+    expected_refs: Callable[[], dict[str, str]] | None = None,
     progress: Progress | None = None,
 ) -> SyncResult:
     """Upload what the mirror lacks, then move the manifest's refs forward.
 
-    ``prompt_versions`` are (prompt id, version, blob sha) triples to publish as readable
-    copies; already-present copies are left alone (create-only).
+    Order matters for concurrent pushes: refs are read *before* packs are listed (a
+    push moves its pack in before its refs), so every ref in the manifest has its
+    objects uploaded. ``expected_refs`` returns the authoritative peeled refs (the
+    index's refs table); when this repository disagrees it is behind another replica
+    and ``MirrorBehind`` is raised instead of moving the manifest backwards. It is
+    asked again on every compare-and-swap attempt.
+    ``prompt_versions`` are (prompt id, version, blob sha) triples published as
+    readable copies, create-only.
     """
     prefix = _norm_prefix(prefix)
     result = SyncResult()
     repo = Repo(str(repo_path))
     try:
-        store_obj = repo.object_store
-        if any(True for _ in store_obj._iter_loose_objects()):  # type: ignore[attr-defined]
-            store_obj.pack_loose_objects()  # type: ignore[attr-defined]
-        pack_dir = Path(repo_path) / "objects" / "pack"
-        local_packs = _pack_names(pack_dir)
-        manifest, etag = read_manifest(store, prefix)
-        missing = [p for p in local_packs if p not in set(manifest.packs)]
-        for i, pack in enumerate(missing):
-            for suffix in (".pack", ".idx"):
-                data = (pack_dir / f"{pack}{suffix}").read_bytes()
-                if store.put_new(f"{prefix}objects/pack/{pack}{suffix}", data):
-                    result.bytes_uploaded += len(data)
-            result.packs_uploaded += 1
-            if progress:
-                progress("packs", i + 1, len(missing))
-
         versions = list(prompt_versions)
         for i, (prompt_id, version, blob_sha) in enumerate(versions):
             name = f"{prefix}prompts/{prompt_id}/{version}.yaml"
@@ -144,14 +158,41 @@ def sync_project(
             if progress:
                 progress("prompts", i + 1, len(versions))
 
-        refs, head = _local_refs(repo)
+        manifest, etag = read_manifest(store, prefix)
+        pack_dir = Path(repo_path) / "objects" / "pack"
         for attempt in range(MAX_CAS_ATTEMPTS):
+            refs, head = _local_refs(repo)
+            if expected_refs is not None:
+                wanted = expected_refs()
+                if _peeled(repo, refs) != wanted:
+                    raise MirrorBehind(
+                        f"repository {repo_path} is behind the index for {prefix}"
+                    )
+            store_obj = repo.object_store
+            if any(True for _ in store_obj._iter_loose_objects()):  # type: ignore[attr-defined]
+                store_obj.pack_loose_objects()  # type: ignore[attr-defined]
+            local_packs = _pack_names(pack_dir)
+            known = set(manifest.packs)
+            missing = [p for p in local_packs if p not in known]
+            for i, pack in enumerate(missing):
+                # the .pack before its .idx: an .idx in the mirror means a whole pack
+                for suffix in (".pack", ".idx"):
+                    result.bytes_uploaded += _upload_file(
+                        store,
+                        f"{prefix}objects/pack/{pack}{suffix}",
+                        pack_dir / f"{pack}{suffix}",
+                    )
+                result.packs_uploaded += 1
+                if progress:
+                    progress("packs", i + 1, len(missing))
             new = Manifest(
                 refs=refs,
                 head=head,
-                packs=sorted(set(manifest.packs) | set(local_packs)),
+                packs=sorted(known | set(local_packs)),
                 updated_at=datetime.now(UTC).isoformat(),
             )
+            if new.refs == manifest.refs and set(new.packs) == known and etag:
+                break  # nothing changed: leave the manifest (and its etag) alone
             try:
                 store.put_if(prefix + MANIFEST_NAME, new.to_bytes(), etag)
                 break

@@ -18,6 +18,7 @@ from dakora.registry.mirror import (
     sync_project,
 )
 from dakora.registry.mirror.azure_store import API_VERSION, AzureBlobStore
+from dakora.registry.mirror.sync import MirrorBehind
 from tests.fixtures.azurite import Azurite
 
 pytestmark = pytest.mark.integration
@@ -130,8 +131,13 @@ def test_sync_is_incremental_and_restore_round_trips(
 def test_manifest_cas_conflict_rereads_and_retries(
     store: BlobStore, pushed_repo: tuple[Path, Path]
 ) -> None:
-    _work, bare = pushed_repo
+    work, bare = pushed_repo
     sync_project(store, "ws/proj", bare)
+    (work / "prompts" / "greeting.yaml").write_text(
+        make_prompt("greeting", "1.0.1", "Yo")
+    )
+    git(work, "commit", "-qam", "patch")
+    git(work, "push", "-q", "origin", "main")
 
     class Racing:
         """Another replica writes the manifest between our read and our write."""
@@ -156,3 +162,21 @@ def test_manifest_cas_conflict_rereads_and_retries(
     assert racing.raced and result.cas_retries == 1
     manifest, _ = read_manifest(store, "ws/proj")
     assert manifest.refs == result.refs
+    assert manifest.refs["refs/heads/main"] == git(work, "rev-parse", "HEAD")
+
+
+def test_a_replica_behind_the_index_never_moves_the_manifest_back(
+    store: BlobStore, pushed_repo: tuple[Path, Path]
+) -> None:
+    work, bare = pushed_repo
+    old = git(work, "rev-parse", "HEAD")
+    sync_project(store, "ws/proj", bare)
+    with pytest.raises(MirrorBehind):
+        sync_project(
+            store,
+            "ws/proj",
+            bare,
+            expected_refs=lambda: {"refs/heads/main": "f" * 40},
+        )
+    manifest, _ = read_manifest(store, "ws/proj")
+    assert manifest.refs == {"refs/heads/main": old}
