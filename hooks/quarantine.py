@@ -1,0 +1,178 @@
+"""Quarantine for pushed objects (DESIGN §6 step 1, §12).
+
+A push's pack is received into a temporary object store *inside* the repository's
+``objects/`` directory (``objects/incoming-dakora-*``), whose alternate is the real
+store: checks read old and new objects through it, readers of the repository never see
+the new objects. Accepting moves the ``.pack`` then its ``.idx`` into ``objects/pack``
+with ``os.replace`` (same file system, atomic); the temporary directory is always
+deleted. ``cleanup_stale`` removes what a killed process left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from types import TracebackType
+
+from dulwich.object_store import DiskObjectStore
+from dulwich.pack import PackData
+
+logger = logging.getLogger(__name__)
+
+QUARANTINE_PREFIX = "incoming-dakora-"
+
+
+class Quarantine:
+    """A temporary object store for one push. Use as a context manager."""
+
+    def __init__(self, objects_dir: str) -> None:
+        self.objects_dir = os.path.abspath(objects_dir)
+        self.path = tempfile.mkdtemp(prefix=QUARANTINE_PREFIX, dir=self.objects_dir)
+        os.mkdir(os.path.join(self.path, "pack"))
+        os.mkdir(os.path.join(self.path, "info"))
+        self.store = DiskObjectStore(self.path, alternates=[self.objects_dir])
+        self.object_count = 0
+        self._closed = False
+
+    # -- receiving ------------------------------------------------------------------
+
+    def receive_pack(
+        self,
+        read_all: Callable[[int], bytes],
+        read_some: Callable[[int], bytes] | None,
+        *,
+        max_input_size: int | None = None,
+    ) -> int:
+        """Read a (thin) pack from the wire, complete and index it. Returns the count
+        of objects received (0 for the empty pack git sends for existing commits)."""
+        pack = self.store.add_thin_pack(
+            read_all, read_some, max_input_size=max_input_size
+        )
+        try:
+            self.object_count = len(pack)
+        finally:
+            pack.close()
+        return self.object_count
+
+    def pack_bytes(self) -> int:
+        total = 0
+        pack_dir = os.path.join(self.path, "pack")
+        for name in os.listdir(pack_dir):
+            if name.endswith(".pack"):
+                total += os.path.getsize(os.path.join(pack_dir, name))
+        return total
+
+    # -- accept / drop ---------------------------------------------------------------
+
+    def accept(self) -> list[str]:
+        """Move the received objects into the repository. Returns moved pack names.
+
+        ``.pack`` files move before their ``.idx`` (a reader only opens packs that
+        have an index, so it never sees a half-moved pack); loose objects, if any,
+        move too. Empty packs are dropped.
+        """
+        moved: list[str] = []
+        pack_dir = os.path.join(self.path, "pack")
+        dest_dir = os.path.join(self.objects_dir, "pack")
+        os.makedirs(dest_dir, exist_ok=True)
+        names = sorted(os.listdir(pack_dir))
+        for name in names:
+            if not name.endswith(".pack"):
+                continue
+            base = name[: -len(".pack")]
+            src = os.path.join(pack_dir, base)
+            if not os.path.exists(src + ".idx"):
+                continue
+            with PackData(src + ".pack") as data:
+                count = len(data)
+            if count == 0:
+                continue
+            os.replace(src + ".pack", os.path.join(dest_dir, base + ".pack"))
+            for ext in (".rev", ".bitmap"):
+                if os.path.exists(src + ext):
+                    os.replace(src + ext, os.path.join(dest_dir, base + ext))
+            os.replace(src + ".idx", os.path.join(dest_dir, base + ".idx"))
+            moved.append(base)
+        for name in os.listdir(self.path):
+            if len(name) == 2 and all(c in "0123456789abcdef" for c in name):
+                sub = os.path.join(self.path, name)
+                target = os.path.join(self.objects_dir, name)
+                os.makedirs(target, exist_ok=True)
+                for obj in os.listdir(sub):
+                    if not os.path.exists(os.path.join(target, obj)):
+                        os.replace(os.path.join(sub, obj), os.path.join(target, obj))
+        return moved
+
+    def drop(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            self.store.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def __enter__(self) -> Quarantine:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.drop()
+
+
+def cleanup_stale(repo_path: str, *, max_lock_age: float = 0.0) -> list[str]:
+    """Remove what a killed push left in a repository; returns the removed paths.
+
+    Quarantine directories, ``tmp_pack_*`` files, ``.pack`` files without an index,
+    and ref ``.lock`` files older than ``max_lock_age`` seconds. Call it when no push
+    to this repository is running (at start-up, under the project lock).
+    """
+    removed: list[str] = []
+    control = repo_path
+    if os.path.isdir(os.path.join(repo_path, ".git")):
+        control = os.path.join(repo_path, ".git")
+    objects = os.path.join(control, "objects")
+    now = time.time()
+    if os.path.isdir(objects):
+        for name in os.listdir(objects):
+            if name.startswith(QUARANTINE_PREFIX):
+                shutil.rmtree(os.path.join(objects, name), ignore_errors=True)
+                removed.append(os.path.join(objects, name))
+        pack_dir = os.path.join(objects, "pack")
+        if os.path.isdir(pack_dir):
+            names = set(os.listdir(pack_dir))
+            for name in names:
+                path = os.path.join(pack_dir, name)
+                orphan = name.endswith(".pack") and name[:-5] + ".idx" not in names
+                if name.startswith("tmp_pack_") or orphan:
+                    with contextlib.suppress(OSError):
+                        os.remove(path)
+                        removed.append(path)
+    lock_roots = [os.path.join(control, "refs")]
+    for single in ("packed-refs.lock", "HEAD.lock"):
+        path = os.path.join(control, single)
+        if os.path.exists(path) and now - os.path.getmtime(path) >= max_lock_age:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+                removed.append(path)
+    for root in lock_roots:
+        for dirpath, _dirs, files in os.walk(root):
+            for name in files:
+                if not name.endswith(".lock"):
+                    continue
+                path = os.path.join(dirpath, name)
+                with contextlib.suppress(OSError):
+                    if now - os.path.getmtime(path) >= max_lock_age:
+                        os.remove(path)
+                        removed.append(path)
+    if removed:
+        logger.warning("removed stale push leftovers: %s", ", ".join(removed))
+    return removed

@@ -1,0 +1,459 @@
+"""The receive pipeline (DESIGN §6) and its dulwich ``ReceivePackHandler``.
+
+No web framework here: ``api/git_http.py`` plugs ``DakoraReceivePackHandler`` into
+dulwich's WSGI app; ``hooks/commit_writer.py`` (API writes) and the external
+``pre-receive`` hook call the same ``ReceivePipeline``.
+
+Phases and their failure rules (STYLE principle 10):
+
+1. the pack is read into a ``Quarantine`` (never into ``objects/pack``);
+2. ``checker(store, updates)`` runs *outside* the lock; any error rejects every ref:
+   each finding goes out as a side-band ``remote:`` line, every ref gets
+   ``ng <ref> prompt checks failed``, the quarantine is deleted;
+3. under the project lock: every old sha is re-checked, the pack moves in, each ref is
+   compare-and-swapped; a failure rolls back the refs already moved and every ref is
+   reported ``ng`` (never ``ok``); then ``on_accepted`` (the index writer: one DB
+   transaction) runs, and a failure there also rolls the refs back;
+4. the ``remote:`` summary (prompts added/changed/removed) is printed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dulwich.errors import ApplyDeltaError, ChecksumMismatch, ObjectFormatException
+from dulwich.file import FileLocked
+from dulwich.object_store import BaseObjectStore
+from dulwich.protocol import (
+    CAPABILITY_SIDE_BAND_64K,
+    SIDE_BAND_CHANNEL_PROGRESS,
+)
+from dulwich.repo import Repo
+from dulwich.server import Backend, ReceivePackHandler
+
+from dakora.hooks.locks import ProjectLock, default_project_lock
+from dakora.hooks.push_checks import (
+    Checker,
+    DefaultChecker,
+    PushLimits,
+    RefUpdate,
+    VersionLookup,
+    format_remote,
+)
+from dakora.hooks.quarantine import Quarantine
+from dakora.hooks.summary import prompt_changes, summary_lines
+from dakora.registry.findings import Finding, has_errors
+from dakora.registry.types import ZERO_SHA
+
+logger = logging.getLogger(__name__)
+
+CHECKS_FAILED = "prompt checks failed"
+STALE = "ref changed during the push; fetch first"
+LOCKED = "ref is locked by another update; try again"
+INTERNAL = "internal error; nothing was changed"
+UNPACK_FAILED = "unpacker error"
+
+
+@dataclass
+class PushContext:
+    """Who pushes where. Filled in by the transport (HTTP auth, API write, hook)."""
+
+    workspace: str | None = None
+    project: str | None = None
+    project_id: Any = None
+    user: str | None = None
+    user_id: Any = None
+    key_id: Any = None
+    default_branch: str | None = None
+    source: str = "git"  # "git" | "api" | "hook"
+
+
+@dataclass
+class PushResult:
+    """What happened to one push: statuses per ref (``ok`` or a reason)."""
+
+    updates: list[RefUpdate]
+    context: PushContext
+    accepted: bool = False
+    statuses: list[tuple[str, str]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    messages: list[str] = field(default_factory=list)
+    reason: str | None = None
+
+    def reject_all(self, reason: str) -> None:
+        self.accepted = False
+        self.reason = reason
+        self.statuses = [(u.ref, reason) for u in self.updates]
+
+
+PushHook = Callable[[Repo, PushResult], None]
+CheckerFactory = Callable[[Repo, PushContext, dict[str, str]], Checker]
+VersionLookupFactory = Callable[[Repo, PushContext], "VersionLookup | None"]
+Progress = Callable[[str], None]
+
+
+def repo_refs(repo: Repo) -> dict[str, str]:
+    """Every ref except HEAD, as text."""
+    out: dict[str, str] = {}
+    for name, sha in repo.get_refs().items():
+        if name == b"HEAD" or sha is None:
+            continue
+        out[name.decode("utf-8", "replace")] = sha.decode("ascii")
+    return out
+
+
+def repo_default_branch(repo: Repo) -> str:
+    """The branch HEAD points to (``main`` when HEAD is detached or unreadable)."""
+    try:
+        target = repo.refs.get_symrefs().get(b"HEAD")
+    except (KeyError, OSError):
+        target = None
+    if target and target.startswith(b"refs/heads/"):
+        return target[len(b"refs/heads/") :].decode("utf-8", "replace")
+    return "main"
+
+
+def objects_dir(repo: Repo) -> str:
+    return os.fspath(repo.object_store.path)  # type: ignore[attr-defined]
+
+
+class ReceivePipeline:
+    """Checks, applies and records pushes. One instance serves many repositories.
+
+    ``checker`` replaces the whole check phase; otherwise ``checker_factory`` (default:
+    ``DefaultChecker``) builds one per push. ``on_accepted`` runs under the project
+    lock after the refs moved (raising rolls them back); ``on_rejected`` records a
+    refused push (its errors are logged, never raised).
+    """
+
+    def __init__(
+        self,
+        *,
+        checker: Checker | None = None,
+        checker_factory: CheckerFactory | None = None,
+        limits: PushLimits | None = None,
+        lock: ProjectLock | None = None,
+        lock_key: Callable[[Repo, PushContext], str] | None = None,
+        on_accepted: PushHook | None = None,
+        on_rejected: PushHook | None = None,
+        version_lookup_factory: VersionLookupFactory | None = None,
+        summary: bool = True,
+    ) -> None:
+        self.checker = checker
+        self.checker_factory = checker_factory
+        self.limits = limits or PushLimits()
+        self.lock = lock or default_project_lock()
+        self.lock_key = lock_key or (
+            lambda repo, ctx: os.path.abspath(repo.controldir())
+        )
+        self.on_accepted = on_accepted
+        self.on_rejected = on_rejected
+        self.version_lookup_factory = version_lookup_factory
+        self.summary = summary
+
+    # -- phase 2: checks ---------------------------------------------------------------
+
+    def make_checker(
+        self, repo: Repo, context: PushContext, refs_before: dict[str, str]
+    ) -> Checker:
+        if self.checker is not None:
+            return self.checker
+        if self.checker_factory is not None:
+            return self.checker_factory(repo, context, refs_before)
+        lookup = (
+            self.version_lookup_factory(repo, context)
+            if self.version_lookup_factory is not None
+            else None
+        )
+        return DefaultChecker(
+            refs_before=refs_before,
+            default_branch=context.default_branch or repo_default_branch(repo),
+            limits=self.limits,
+            version_lookup=lookup,
+        )
+
+    def check(
+        self,
+        repo: Repo,
+        store: BaseObjectStore,
+        updates: list[RefUpdate],
+        context: PushContext,
+    ) -> list[Finding]:
+        refs_before = repo_refs(repo)
+        try:
+            checker = self.make_checker(repo, context, refs_before)
+            return checker(store, updates)
+        except Exception:  # a bug in a check must refuse the push, never crash it
+            logger.exception("checking a push failed")
+            return [
+                Finding(
+                    path="(push)",
+                    line=None,
+                    severity="error",
+                    message="internal error while checking the push",
+                    rule="internal",
+                )
+            ]
+
+    # -- the whole thing ---------------------------------------------------------------
+
+    def process(
+        self,
+        repo: Repo,
+        updates: list[RefUpdate],
+        *,
+        store: BaseObjectStore | None = None,
+        quarantine: Quarantine | None = None,
+        context: PushContext | None = None,
+        progress: Progress | None = None,
+    ) -> PushResult:
+        """Check and apply ``updates``; objects come from ``quarantine`` (if any)."""
+        context = context or PushContext()
+        say = progress or (lambda line: None)
+        result = PushResult(updates=list(updates), context=context)
+        if store is None:
+            store = quarantine.store if quarantine is not None else repo.object_store
+        findings = self.check(repo, store, result.updates, context)
+        result.findings = findings
+        for finding in findings:
+            line = format_remote(finding)
+            result.messages.append(line)
+            say(line)
+        if has_errors(findings):
+            result.reject_all(CHECKS_FAILED)
+            self._rejected(repo, result)
+            return result
+        with self.lock.hold(self.lock_key(repo, context)):
+            self._apply_locked(repo, quarantine, result, say)
+        if not result.accepted:
+            self._rejected(repo, result)
+            return result
+        if self.summary:
+            for update in result.updates:
+                for line in self._summary(repo, update):
+                    result.messages.append(line)
+                    say(line)
+        return result
+
+    # -- phase 3 -----------------------------------------------------------------------
+
+    def _apply_locked(
+        self,
+        repo: Repo,
+        quarantine: Quarantine | None,
+        result: PushResult,
+        say: Progress,
+    ) -> None:
+        current = repo_refs(repo)
+        for update in result.updates:
+            if current.get(update.ref, ZERO_SHA) != update.old:
+                say(f"error: {update.ref}: {STALE}")
+                result.messages.append(f"error: {update.ref}: {STALE}")
+                result.reject_all(STALE)
+                return
+        if quarantine is not None:
+            quarantine.accept()
+            repo.object_store._update_pack_cache()  # type: ignore[attr-defined]
+        applied: list[RefUpdate] = []
+        failure: str | None = None
+        for update in result.updates:
+            try:
+                ok = self._swap(repo, update.ref, update.old, update.new)
+            except FileLocked:
+                ok, failure = False, LOCKED
+            except (OSError, ValueError, KeyError) as exc:
+                logger.warning("updating %s failed: %s", update.ref, exc)
+                ok, failure = False, INTERNAL
+            if not ok:
+                failure = failure or STALE
+                break
+            applied.append(update)
+        if failure is not None:
+            self._rollback(repo, applied)
+            result.messages.append(f"error: {failure}")
+            say(f"error: {failure}")
+            result.reject_all(failure)
+            return
+        result.accepted = True
+        result.statuses = [(u.ref, "ok") for u in result.updates]
+        if self.on_accepted is not None:
+            try:
+                self.on_accepted(repo, result)
+            except Exception:
+                logger.exception("recording an accepted push failed; rolling back")
+                self._rollback(repo, applied)
+                result.messages.append(f"error: {INTERNAL}")
+                say(f"error: {INTERNAL}")
+                result.reject_all(INTERNAL)
+
+    @staticmethod
+    def _swap(repo: Repo, ref: str, old: str, new: str) -> bool:
+        name = ref.encode("utf-8")
+        if new == ZERO_SHA:
+            return bool(repo.refs.remove_if_equals(name, old.encode("ascii")))  # type: ignore[arg-type]
+        return bool(
+            repo.refs.set_if_equals(name, old.encode("ascii"), new.encode("ascii"))  # type: ignore[arg-type]
+        )
+
+    def _rollback(self, repo: Repo, applied: Sequence[RefUpdate]) -> None:
+        for update in reversed(applied):
+            try:
+                if not self._swap(repo, update.ref, update.new, update.old):
+                    logger.error("rollback of %s found it moved again", update.ref)
+            except (FileLocked, OSError, ValueError, KeyError):
+                logger.exception("rollback of %s failed", update.ref)
+
+    def _rejected(self, repo: Repo, result: PushResult) -> None:
+        if self.on_rejected is None:
+            return
+        try:
+            self.on_rejected(repo, result)
+        except Exception:
+            logger.exception("recording a rejected push failed")
+
+    def _summary(self, repo: Repo, update: RefUpdate) -> list[str]:
+        if update.is_delete:
+            return [f"dakora: {update.short_name}: deleted"]
+        try:
+            base: str | None = update.old
+            if update.is_create:
+                branch = repo_default_branch(repo)
+                base = repo_refs(repo).get(f"refs/heads/{branch}")
+                if base == update.new:
+                    base = None
+            return summary_lines(
+                update.ref, prompt_changes(repo.object_store, base, update.new)
+            )
+        except Exception:  # noqa: BLE001 - the summary never fails a push
+            logger.exception("push summary failed")
+            return []
+
+
+# -- dulwich ---------------------------------------------------------------------------
+
+_UNPACK_ERRORS = (
+    OSError,
+    ChecksumMismatch,
+    ApplyDeltaError,
+    AssertionError,
+    socket.error,
+    zlib.error,
+    ObjectFormatException,
+    ValueError,
+)
+
+
+class DakoraReceivePackHandler(ReceivePackHandler):
+    """dulwich's receive-pack with the pipeline in ``_apply_pack`` (DESIGN §12).
+
+    The pipeline and the push context come from the backend when it has
+    ``pipeline`` / ``push_context`` attributes (``api/git_http.py`` gives each
+    request its own backend), else from the class attributes below.
+    """
+
+    pipeline: ReceivePipeline | None = None
+    context: PushContext | None = None
+
+    def __init__(
+        self,
+        backend: Backend,
+        args: Sequence[str],
+        proto: Any,
+        stateless_rpc: bool = False,
+        advertise_refs: bool = False,
+    ) -> None:
+        super().__init__(
+            backend,
+            args,
+            proto,
+            stateless_rpc=stateless_rpc,
+            advertise_refs=advertise_refs,
+        )
+        self.pipeline = (
+            getattr(backend, "pipeline", None) or self.pipeline or ReceivePipeline()
+        )
+        self.context = (
+            getattr(backend, "push_context", None) or self.context or PushContext()
+        )
+        self.result: PushResult | None = None
+
+    # dulwich runs repository hook scripts around _apply_pack; ours is the pipeline.
+    def _on_pre_receive(self, client_refs: Any) -> None:
+        return None
+
+    def _on_post_receive(self, client_refs: Any) -> None:
+        return None
+
+    def progress(self, line: str) -> None:
+        """One ``remote:`` line (side-band channel 2), when the client asked for it."""
+        if self._client_capabilities is None:
+            return
+        if self.has_capability(CAPABILITY_SIDE_BAND_64K):
+            self.proto.write_sideband(
+                SIDE_BAND_CHANNEL_PROGRESS, line.encode("utf-8", "replace") + b"\n"
+            )
+
+    def _apply_pack(self, refs: list[Any]) -> Iterator[tuple[bytes, bytes]]:
+        assert self.pipeline is not None and self.context is not None
+        repo = self.repo
+        updates = [RefUpdate.parse(old, new, ref) for old, new, ref in refs]
+        quarantine: Quarantine | None = None
+        try:
+            if any(not u.is_delete for u in updates):
+                quarantine = Quarantine(objects_dir(repo))  # type: ignore[arg-type]
+                try:
+                    quarantine.receive_pack(
+                        self.proto.read,
+                        getattr(self.proto, "recv", None),
+                        max_input_size=self.pipeline.limits.max_pack_bytes,
+                    )
+                except _UNPACK_ERRORS as exc:
+                    message = _unpack_message(exc, self.pipeline.limits)
+                    self.progress(f"error: {message}")
+                    yield (b"unpack", message.encode("utf-8", "replace"))
+                    result = PushResult(updates=updates, context=self.context)
+                    result.messages.append(f"error: {message}")
+                    result.reject_all(UNPACK_FAILED)
+                    self.result = result
+                    self.pipeline._rejected(repo, result)  # type: ignore[arg-type]
+                    for update in updates:
+                        yield (update.ref.encode("utf-8"), UNPACK_FAILED.encode())
+                    return
+            yield (b"unpack", b"ok")
+            result = self.pipeline.process(
+                repo,  # type: ignore[arg-type]
+                updates,
+                quarantine=quarantine,
+                context=self.context,
+                progress=self.progress,
+            )
+            self.result = result
+            for ref, status in result.statuses:
+                yield (ref.encode("utf-8"), status.encode("utf-8", "replace"))
+        finally:
+            if quarantine is not None:
+                quarantine.drop()
+
+
+def _unpack_message(exc: BaseException, limits: PushLimits) -> str:
+    if type(exc).__name__ == "PackInputTooLarge":
+        return f"pack exceeds the size limit of {limits.max_pack_bytes} bytes"
+    text = str(exc).replace("\n", " ").strip() or type(exc).__name__
+    return f"unpack failed: {text}"[:200]
+
+
+def make_receive_handler(
+    pipeline: ReceivePipeline, context: PushContext | None = None
+) -> type[DakoraReceivePackHandler]:
+    """A handler class bound to one pipeline (for ``make_wsgi_chain(handlers=…)``)."""
+    return type(
+        "BoundDakoraReceivePackHandler",
+        (DakoraReceivePackHandler,),
+        {"pipeline": pipeline, "context": context},
+    )
