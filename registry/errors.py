@@ -13,7 +13,8 @@ translated into these at the seam where they occur, ``raise ... from exc``.
     │   ├── RefNotFound             (branch, tag, commit or version that does not exist)
     │   ├── WorkspaceNotFound
     │   ├── UserNotFound
-    │   └── KeyNotFound
+    │   ├── KeyNotFound
+    │   └── RepositoryNotFound      (a local path that is not inside a git repository)
     ├── InvalidPrompt               422  carries ``findings`` (path, line, rule)
     ├── InputError                  422  carries ``problems`` (one per bad/missing input)
     ├── RenderError                 400  template failed at render time (limits, sandbox)
@@ -89,6 +90,12 @@ class UserNotFound(NotFound):
 
 class KeyNotFound(NotFound):
     code = "key_not_found"
+
+
+class RepositoryNotFound(NotFound):
+    """A local path that is neither a git repository nor inside one."""
+
+    code = "repository_not_found"
 
 
 class InvalidPrompt(DakoraError):
