@@ -1,0 +1,161 @@
+"""Packaging proof: the wheel holds ``dakora.*`` only, installs, and its ``dakora`` works.
+
+Built once per module from a copy of the sources (so a concurrent build in the working
+tree cannot interfere), without build isolation (offline: setuptools and wheel come
+from the dev venv).
+
+Installing into a *fresh* venv fast and offline: the venv is created ``--without-pip``
+and the dev venv's pip installs the wheel into it (``pip --python``) with
+``--no-deps``. The dependencies are then made importable by a ``.pth`` file naming the
+dev venv's site-packages. That directory is appended *after* the fresh venv's own
+site-packages, and a plain path line in a ``.pth`` does not run the ``.pth`` hooks
+inside it, so the dev venv's editable ``dakora`` finder is never installed: imports of
+``dakora`` resolve to the wheel's files (asserted below), everything else (typer,
+dulwich, …) to the already-installed dependencies. No network, a few seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+DEV_PYTHON = ROOT / ".venv" / "bin" / "python"
+SAMPLE = ROOT / "sample-repo"
+# Source folder → import package (DESIGN §1).
+PACKAGE_DIRS = {
+    "registry": "dakora/registry",
+    "hooks": "dakora/hooks",
+    "api": "dakora/api",
+    "cli": "dakora/cli",
+    "client": "dakora/client",
+}
+
+
+def _run(cmd: list[str | Path], **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(c) for c in cmd],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=240,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def _copy_sources(dest: Path) -> None:
+    ignore = shutil.ignore_patterns(
+        "__pycache__", "*.pyc", ".venv", ".git", "build", "dist", "*.egg-info"
+    )
+    for name in ("pyproject.toml", "README.md", "setup.py", "setup.cfg", "MANIFEST.in"):
+        if (ROOT / name).exists():
+            shutil.copy2(ROOT / name, dest / name)
+    for folder in (*PACKAGE_DIRS, "alembic"):
+        if (ROOT / folder).is_dir():
+            shutil.copytree(ROOT / folder, dest / folder, ignore=ignore)
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    src = tmp_path_factory.mktemp("wheel-src")
+    out = tmp_path_factory.mktemp("wheel-out")
+    _copy_sources(src)
+    proc = _run(
+        [DEV_PYTHON, "-m", "build", "--wheel", "--no-isolation", "--outdir", out, src]
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    wheels = list(out.glob("dakora-*.whl"))
+    assert len(wheels) == 1, wheels
+    return wheels[0]
+
+
+@pytest.fixture(scope="module")
+def fresh_venv(tmp_path_factory: pytest.TempPathFactory, wheel: Path) -> Path:
+    venv = tmp_path_factory.mktemp("fresh") / "venv"
+    proc = _run([sys.executable, "-m", "venv", "--without-pip", venv])
+    assert proc.returncode == 0, proc.stderr
+    py = venv / "bin" / "python"
+    proc = _run(
+        [DEV_PYTHON, "-m", "pip", "--python", py, "install", "-q", "--no-deps", wheel]
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    fresh_site = _run(
+        [py, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
+    ).stdout.strip()
+    dev_site = _run(
+        [DEV_PYTHON, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]
+    ).stdout.strip()
+    assert fresh_site and dev_site and fresh_site != dev_site
+    (Path(fresh_site) / "_dakora_test_deps.pth").write_text(dev_site + "\n")
+    return venv
+
+
+def test_wheel_holds_only_dakora_packages(wheel: Path) -> None:
+    names = zipfile.ZipFile(wheel).namelist()
+    top_levels = {n.split("/")[0] for n in names}
+    assert top_levels <= {"dakora"} | {
+        n for n in top_levels if n.endswith(".dist-info")
+    }
+    for generic in ("api", "cli", "registry", "hooks", "client", "tests", "alembic"):
+        assert generic not in top_levels, f"generic top-level package {generic!r}"
+    for pkg in PACKAGE_DIRS.values():
+        assert f"{pkg}/__init__.py" in names, f"{pkg} missing from the wheel"
+    # Every sub-package in the source tree ships (a new folder needs a line in
+    # [tool.setuptools] packages of pyproject.toml).
+    missing = []
+    for folder, pkg in PACKAGE_DIRS.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            if "__pycache__" in init.parts:
+                continue
+            rel = init.relative_to(ROOT / folder).as_posix()
+            if f"{pkg}/{rel}" not in names:
+                missing.append(f"{pkg}/{rel}")
+    assert not missing, f"sub-packages missing from the wheel: {missing}"
+    entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    text = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "dakora = dakora.cli.main:run" in text
+
+
+def test_installed_dakora_help_and_render(fresh_venv: Path, tmp_path: Path) -> None:
+    py = fresh_venv / "bin" / "python"
+    exe = fresh_venv / "bin" / "dakora"
+    assert exe.exists()
+    # The package comes from the wheel, not from the source tree.
+    where = _run(
+        [py, "-c", "import dakora.cli, dakora.registry; print(dakora.cli.__file__)"],
+        cwd=tmp_path,
+    )
+    assert where.returncode == 0, where.stderr
+    assert where.stdout.strip().startswith(str(fresh_venv)), where.stdout
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+    proc = _run([exe, "--help"], cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stderr
+    for command in ("init", "lint", "render", "history", "diff"):
+        assert command in proc.stdout
+
+    repo = tmp_path / "prompts"
+    shutil.copytree(SAMPLE, repo)
+    for cmd in (
+        ["init", "-q", "-b", "main"],
+        ["add", "-A"],
+        ["commit", "-q", "-m", "sample prompts"],
+    ):
+        assert _run(["git", *cmd], cwd=repo).returncode == 0
+    proc = _run(
+        [exe, "render", "summarize", "--repo", repo, "-i", "text=Wheels work."],
+        cwd=tmp_path,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "Wheels work." in proc.stdout
+    assert "at most 3 sentences" in proc.stdout
+    assert "Traceback" not in proc.stderr
