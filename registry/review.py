@@ -22,6 +22,7 @@ What a review holds, per prompt changed between BASE and HEAD (matched by id):
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
@@ -197,6 +198,11 @@ def _fmt(value: Any) -> str:
     return repr(value) if isinstance(value, str) else _json_like(value)
 
 
+def _canon(value: Any) -> str:
+    """A comparison key that keeps 0, False and "0" apart."""
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 def _json_like(value: Any) -> str:
     if value is None:
         return "null"
@@ -316,7 +322,9 @@ def classify_input(
     if not old.is_required and not new.is_required:
         old_default = old.default if old.has_default else None
         new_default = new.default if new.has_default else None
-        if old.has_default != new.has_default or old_default != new_default:
+        if old.has_default != new.has_default or _canon(old_default) != _canon(
+            new_default
+        ):
             out.append(
                 InputChange(
                     kind="default-changed",

@@ -1,0 +1,156 @@
+"""The pure rules of ``dakora review``: input compatibility, version sizing, levels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dakora.registry.model import InputSpec
+from dakora.registry.review import (
+    Issue,
+    _version_report,
+    blocking_issues,
+    classify_input,
+    unified_diff,
+)
+from dakora.registry.review_format import _fence
+
+
+def spec(**kw: Any) -> InputSpec:
+    if "default" in kw:
+        kw["has_default"] = True
+    return InputSpec(**kw)
+
+
+def kinds(old: InputSpec | None, new: InputSpec | None) -> dict[str, str]:
+    return {c.kind: c.compat for c in classify_input("x", old, new)}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (spec(), None, {"removed": "breaking"}),
+        (None, spec(), {"added-required": "breaking"}),
+        (None, spec(required=False), {"added-optional": "compatible"}),
+        (None, spec(default="a"), {"added-optional": "compatible"}),
+        (spec(), spec(type="number"), {"type-changed": "breaking"}),
+        (spec(required=False), spec(), {"now-required": "breaking"}),
+        (spec(default="a"), spec(), {"now-required": "breaking"}),
+        (spec(), spec(required=False), {"now-optional": "compatible"}),
+        (
+            spec(default="a", enum=["a", "b"]),
+            spec(default="a", enum=["a", "c"]),
+            {"enum-values-removed": "breaking", "enum-values-added": "compatible"},
+        ),
+        (spec(default="a"), spec(default="a", enum=["a"]), {"enum-added": "breaking"}),
+        (
+            spec(default="a", enum=["a"]),
+            spec(default="a"),
+            {"enum-removed": "compatible"},
+        ),
+        (spec(default=3), spec(default=5), {"default-changed": "risky"}),
+        (spec(required=False), spec(default="x"), {"default-changed": "risky"}),
+        (
+            spec(description="a"),
+            spec(description="b"),
+            {"description-changed": "compatible"},
+        ),
+        (spec(required=True), spec(), {}),
+        (spec(default=0), spec(default=0), {}),
+    ],
+)
+def test_classify_input(
+    old: InputSpec | None, new: InputSpec | None, expected: dict[str, str]
+) -> None:
+    assert kinds(old, new) == expected
+
+
+def test_removed_input_message_says_callers_get_an_error() -> None:
+    (change,) = classify_input("legacy", spec(), None)
+    assert "unknown input 'legacy'" in change.message
+
+
+def test_default_change_keeps_zero_and_false_distinct_from_none() -> None:
+    assert kinds(spec(default=False), spec(default=0)) == {"default-changed": "risky"}
+    assert kinds(spec(default="1"), spec(default=1)) == {"default-changed": "risky"}
+    assert kinds(spec(default=False), spec(required=False)) == {
+        "default-changed": "risky"
+    }
+
+
+class _L:
+    def __init__(self, version: str) -> None:
+        from dakora.registry.model import Prompt
+
+        self.prompt = Prompt(id="p", version=version, template="x")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "changed", "breaking", "valid", "sized_ok", "bump"),
+    [
+        ("1.0.0", "1.0.0", True, False, False, True, "none"),
+        ("1.0.0", "0.9.0", True, False, False, True, "none"),
+        ("1.0.0", "1.0.0", False, False, True, True, "none"),
+        ("1.0.0", "1.0.1", True, False, True, True, "patch"),
+        ("1.0.0", "1.1.0", True, True, True, False, "minor"),
+        ("1.0.0", "1.0.1", True, True, True, False, "patch"),
+        ("1.0.0", "2.0.0", True, True, True, True, "major"),
+        ("0.3.0", "0.4.0", True, True, True, True, "major"),
+        ("0.3.0", "0.3.1", True, True, True, False, "patch"),
+        ("1.0.0", "1.0.1", False, False, True, True, "patch"),
+    ],
+)
+def test_version_rules(
+    old: str,
+    new: str,
+    changed: bool,
+    breaking: bool,
+    valid: bool,
+    sized_ok: bool,
+    bump: str,
+) -> None:
+    v = _version_report(_L(old), _L(new), changed, breaking)  # type: ignore[arg-type]
+    assert (v.valid, v.sized_ok, v.bump) == (valid, sized_ok, bump)
+    assert v.required_bump == ("major" if breaking else "none")
+    assert (v.message is None) == (valid and sized_ok)
+
+
+def test_fail_on_levels() -> None:
+    issues = [
+        Issue(level=level, code=level, message=level)
+        for level in ("error", "breaking", "risky", "info")
+    ]
+    assert [i.level for i in blocking_issues(issues, "error")] == ["error"]
+    assert [i.level for i in blocking_issues(issues, "breaking")] == [
+        "error",
+        "breaking",
+    ]
+    assert [i.level for i in blocking_issues(issues, "risky")] == [
+        "error",
+        "breaking",
+        "risky",
+    ]
+    assert blocking_issues(issues, "never") == []
+    with pytest.raises(ValueError):
+        blocking_issues(issues, "warning")
+
+
+def test_unified_diff_is_git_style() -> None:
+    assert unified_diff("a\n", "a\n", "a/x", "b/x") == ""
+    text = unified_diff("a\nb\n", "a\nc\n", "a/x", "b/x")
+    assert text.splitlines() == [
+        "--- a/x",
+        "+++ b/x",
+        "@@ -1,2 +1,2 @@",
+        " a",
+        "-b",
+        "+c",
+    ]
+    added = unified_diff(None, "new\n", "a/x", "b/x")
+    assert added.splitlines()[:2] == ["--- /dev/null", "+++ b/x"]
+
+
+def test_fence_is_longer_than_backticks_inside() -> None:
+    assert _fence("```diff\n+x\n```", "diff").startswith("````diff\n")
+    assert _fence("plain").startswith("```\n")
