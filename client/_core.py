@@ -1,0 +1,265 @@
+"""What the sync and async clients share: configuration, request shapes, results.
+
+No I/O here: the clients send the requests this module describes and hand the
+responses back to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from dakora.client._cache import Entry, ResponseCache
+from dakora.client._errors import (
+    DakoraAPIError,
+    DakoraClientError,
+    DakoraConnectionError,
+    ServerError,
+    error_from_response,
+)
+from dakora.client._fallback import (
+    Fallback,
+    FallbackSource,
+    FallbackUnavailable,
+    render_locally,
+)
+from dakora.client._models import Prompt, PromptList, RenderResult
+from dakora.client.config import resolve_remote
+
+log = logging.getLogger("dakora.client")
+
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_CACHE_TTL = 60.0
+DEFAULT_STALE_TTL = 300.0
+USER_AGENT = "dakora-python-sdk/0.1"
+FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+# Statuses after which a cached entry must not be served again.
+EVICTING_STATUSES = frozenset({401, 403, 404, 410})
+
+Selector = tuple[str, str] | None
+
+
+def make_selector(
+    ref: str | None = None, version: str | None = None, commit: str | None = None
+) -> Selector:
+    given = [
+        (k, v) for k, v in (("ref", ref), ("version", version), ("commit", commit))
+    ]
+    chosen = [(k, v) for k, v in given if v is not None]
+    if len(chosen) > 1:
+        raise ValueError("give at most one of ref=, version=, commit=")
+    return chosen[0] if chosen else None
+
+
+def is_immutable(selector: Selector) -> bool:
+    if selector is None:
+        return False
+    kind, value = selector
+    return kind == "version" or (kind == "commit" and bool(FULL_SHA.match(value)))
+
+
+def project_segment(project: str) -> str:
+    """The ``{project}`` path segment: a UUID, or ``workspace~slug`` (``ws/slug`` ok)."""
+    value = project.strip().strip("/")
+    if "/" in value:
+        workspace, _, slug = value.partition("/")
+        value = f"{workspace}~{slug}"
+    return quote(value, safe="~")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One cacheable GET: its cache key, path and query."""
+
+    key: Hashable
+    path: str
+    params: dict[str, str]
+    immutable: bool
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Errors after which the cache or the fallback may answer instead."""
+    return isinstance(exc, DakoraConnectionError | ServerError)
+
+
+class ClientCore:
+    """Configuration and sans-I/O logic shared by ``Dakora`` and ``AsyncDakora``."""
+
+    def __init__(
+        self,
+        base_url: str | None,
+        api_key: str | None,
+        project: str | None,
+        *,
+        timeout: float,
+        cache_ttl: float,
+        stale_ttl: float,
+        fallback: Fallback | None,
+        max_cache_entries: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        base_url, api_key, project = resolve_remote(base_url, api_key, project)
+        if not base_url:
+            raise DakoraClientError(
+                "no server URL: pass base_url, set DAKORA_URL or run `dakora link URL`"
+            )
+        if not project:
+            raise DakoraClientError(
+                "no project: pass project (its UUID or 'workspace/project'), "
+                "set DAKORA_PROJECT or run `dakora link URL --project P`"
+            )
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.project = project
+        self.timeout = timeout
+        self.cache = ResponseCache(
+            cache_ttl, stale_ttl, max_entries=max_cache_entries, clock=clock
+        )
+        self.fallback = FallbackSource(fallback) if fallback is not None else None
+        self._prefix = f"/api/projects/{project_segment(project)}"
+
+    # -- request shapes -------------------------------------------------------------
+
+    def headers(self) -> dict[str, str]:
+        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        return headers
+
+    def list_call(self, ref: str | None) -> Call:
+        params = {"ref": ref} if ref is not None else {}
+        return Call(("list", ref), f"{self._prefix}/prompts", params, False)
+
+    def get_call(self, prompt_id: str, selector: Selector) -> Call:
+        params = {selector[0]: selector[1]} if selector else {}
+        return Call(
+            ("prompt", prompt_id, selector),
+            f"{self._prefix}/prompts/{quote(prompt_id, safe='')}",
+            params,
+            is_immutable(selector),
+        )
+
+    def render_path(self, prompt_id: str) -> str:
+        return f"{self._prefix}/prompts/{quote(prompt_id, safe='')}/render"
+
+    def render_body(
+        self, inputs: Mapping[str, Any] | None, selector: Selector
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"inputs": dict(inputs or {})}
+        if selector:
+            body[selector[0]] = selector[1]
+        return body
+
+    def logs_path(self) -> str:
+        return f"{self._prefix}/logs"
+
+    # -- responses ------------------------------------------------------------------
+
+    @staticmethod
+    def json_body(response: httpx.Response) -> dict[str, Any]:
+        """The JSON object of a 2xx response; raises the typed error otherwise."""
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise DakoraAPIError(
+                response.status_code,
+                "invalid_response",
+                "the server's response is not JSON",
+            ) from exc
+        if not isinstance(data, dict):
+            raise DakoraAPIError(
+                response.status_code,
+                "invalid_response",
+                "the server's response is not a JSON object",
+            )
+        return data
+
+    def conditional_headers(self, entry: Entry | None) -> dict[str, str]:
+        if entry is not None and entry.etag:
+            return {"If-None-Match": entry.etag}
+        return {}
+
+    def store(self, call: Call, response: httpx.Response, entry: Entry | None) -> Entry:
+        """Update the cache from a (conditional) response and return the entry."""
+        if response.status_code == 304 and entry is not None:
+            return self.cache.touch(call.key, entry)
+        if response.status_code in EVICTING_STATUSES:
+            self.cache.pop(call.key)
+        data = self.json_body(response)
+        return self.cache.put(
+            call.key, data, response.headers.get("ETag"), call.immutable
+        )
+
+    # -- fallback -------------------------------------------------------------------
+
+    def fallback_prompt(
+        self, prompt_id: str, selector: Selector, exc: DakoraClientError
+    ) -> dict[str, Any]:
+        """A prompt from the fallback, or re-raise ``exc`` when it has none."""
+        if self.fallback is None:
+            raise exc
+        try:
+            data = self.fallback.prompt(prompt_id)
+        except Exception as fb_exc:  # a user callable or a broken file
+            log.warning("dakora fallback failed for %r: %s", prompt_id, fb_exc)
+            raise exc from fb_exc
+        if data is None:
+            raise exc
+        if (
+            selector is not None
+            and selector[0] == "version"
+            and str(data.get("version")) != selector[1]
+        ):
+            raise exc
+        data.setdefault("id", prompt_id)
+        return data
+
+    def fallback_list(self, exc: DakoraClientError) -> PromptList:
+        if self.fallback is None:
+            raise exc
+        try:
+            prompts = self.fallback.prompts()
+        except Exception as fb_exc:
+            raise exc from fb_exc
+        return PromptList.from_json(
+            {"prompts": prompts, "ref": None, "commit": None}, "fallback"
+        )
+
+    def render_offline(
+        self,
+        prompt_id: str,
+        inputs: Mapping[str, Any] | None,
+        selector: Selector,
+        exc: DakoraClientError,
+    ) -> RenderResult:
+        """Render from the cached prompt, else the fallback; re-raise ``exc`` if neither."""
+        cached = self.cache.peek(self.get_call(prompt_id, selector).key)
+        prompt = cached.data if cached is not None else None
+        source = "stale"
+        if prompt is None:
+            prompt = self.fallback_prompt(prompt_id, selector, exc)
+            source = "fallback"
+
+        def part(name: str) -> str | None:
+            return self.fallback.part(name) if self.fallback is not None else None
+
+        try:
+            data = render_locally(prompt, inputs or {}, part)
+        except FallbackUnavailable as fb_exc:
+            raise DakoraConnectionError(
+                f"{exc.message} (and rendering offline failed: {fb_exc})"
+            ) from exc
+        return RenderResult.from_json(data, source)  # type: ignore[arg-type]
+
+    @staticmethod
+    def prompt_from(entry: Entry, source: str) -> Prompt:
+        return Prompt.from_json(entry.data, source, entry.etag)  # type: ignore[arg-type]
