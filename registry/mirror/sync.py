@@ -256,5 +256,54 @@ def restore_project(
         repo.close()
 
 
+def hydrate_project(
+    store: BlobStore,
+    prefix: str,
+    repo_path: Path,
+    *,
+    progress: Progress | None = None,
+) -> int:
+    """Bring a replica's local repository up to the mirror: the read side of §11.
+
+    A missing repository is restored whole; an existing one downloads only the packs
+    it lacks, then moves its refs to the manifest's. Returns the number of packs
+    downloaded. Safe to call concurrently with readers (packs land before refs).
+    """
+    repo_path = Path(repo_path)
+    if not (repo_path / "objects").is_dir():
+        manifest = restore_project(store, prefix, repo_path, progress=progress)
+        return len(manifest.packs)
+    prefix = _norm_prefix(prefix)
+    manifest, etag = read_manifest(store, prefix)
+    if etag is None:
+        return 0
+    pack_dir = repo_path / "objects" / "pack"
+    pack_dir.mkdir(parents=True, exist_ok=True)
+    have = set(_pack_names(pack_dir))
+    missing = [p for p in manifest.packs if p not in have]
+    for i, pack in enumerate(missing):
+        for suffix in (".pack", ".idx"):
+            got = store.get(f"{prefix}objects/pack/{pack}{suffix}")
+            if got is None:
+                raise StorageError(f"mirror is missing {pack}{suffix}")
+            tmp = pack_dir / f".hydrate-{pack}{suffix}"
+            tmp.write_bytes(got[0])
+            os.replace(tmp, pack_dir / f"{pack}{suffix}")
+        if progress:
+            progress("packs", i + 1, len(missing))
+    repo = Repo(str(repo_path))
+    try:
+        repo.object_store._update_pack_cache()  # type: ignore[attr-defined]
+        current = {k.decode(): v.decode() for k, v in repo.refs.as_dict().items()}
+        for name, sha in manifest.refs.items():
+            if current.get(name) != sha and sha.encode() in repo.object_store:
+                repo.refs[name.encode()] = sha.encode()
+        for name in set(current) - set(manifest.refs) - {"HEAD"}:
+            repo.refs.remove_if_equals(name.encode(), current[name].encode())
+    finally:
+        repo.close()
+    return len(missing)
+
+
 def manifest_summary(manifest: Manifest) -> dict[str, Any]:
     return {"refs": manifest.refs, "packs": len(manifest.packs), "head": manifest.head}

@@ -13,6 +13,7 @@ from dakora.registry.errors import RefConflict
 from dakora.registry.mirror import (
     BlobStore,
     LocalFolderStore,
+    hydrate_project,
     read_manifest,
     restore_project,
     sync_project,
@@ -180,3 +181,30 @@ def test_a_replica_behind_the_index_never_moves_the_manifest_back(
         )
     manifest, _ = read_manifest(store, "ws/proj")
     assert manifest.refs == {"refs/heads/main": old}
+
+
+def test_hydrate_brings_a_stale_replica_up_to_the_mirror(
+    store: BlobStore, pushed_repo: tuple[Path, Path], tmp_path: Path
+) -> None:
+    work, bare = pushed_repo
+    sync_project(store, "ws/proj", bare)
+    replica = tmp_path / "replica.git"
+    assert hydrate_project(store, "ws/proj", replica) >= 1  # missing: restored whole
+    assert git(replica, "rev-parse", "main") == git(bare, "rev-parse", "main")
+
+    (work / "prompts" / "greeting.yaml").write_text(
+        make_prompt("greeting", "2.0.0", "Hey")
+    )
+    git(work, "commit", "-qam", "major")
+    git(work, "push", "-q", "origin", "main")
+    git(work, "push", "-q", "origin", "main:refs/heads/gone")
+    sync_project(store, "ws/proj", bare)
+    git(work, "push", "-q", "origin", ":refs/heads/gone")
+    sync_project(store, "ws/proj", bare)
+
+    # only the one new pack (pushing an existing commit to a new branch sends none)
+    assert hydrate_project(store, "ws/proj", replica) == 1
+    assert git(replica, "rev-parse", "main") == git(bare, "rev-parse", "main")
+    assert "gone" not in git(replica, "branch", "--list")
+    git(replica, "fsck", "--strict")
+    assert hydrate_project(store, "ws/proj", replica) == 0
