@@ -20,7 +20,6 @@ from collections.abc import Callable
 from types import TracebackType
 
 from dulwich.object_store import DiskObjectStore
-from dulwich.pack import PackData
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +36,7 @@ class Quarantine:
         os.mkdir(os.path.join(self.path, "info"))
         self.store = DiskObjectStore(self.path, alternates=[self.objects_dir])
         self.object_count = 0
+        self._received = False
         self._closed = False
 
     # -- receiving ------------------------------------------------------------------
@@ -55,6 +55,7 @@ class Quarantine:
         )
         try:
             self.object_count = len(pack)
+            self._received = True
         finally:
             pack.close()
         return self.object_count
@@ -88,9 +89,7 @@ class Quarantine:
             src = os.path.join(pack_dir, base)
             if not os.path.exists(src + ".idx"):
                 continue
-            with PackData(src + ".pack") as data:
-                count = len(data)
-            if count == 0:
+            if self.object_count == 0 and self._received:
                 continue
             os.replace(src + ".pack", os.path.join(dest_dir, base + ".pack"))
             for ext in (".rev", ".bitmap"):

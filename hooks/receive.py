@@ -426,13 +426,19 @@ class DakoraReceivePackHandler(ReceivePackHandler):
                         yield (update.ref.encode("utf-8"), UNPACK_FAILED.encode())
                     return
             yield (b"unpack", b"ok")
-            result = self.pipeline.process(
-                repo,  # type: ignore[arg-type]
-                updates,
-                quarantine=quarantine,
-                context=self.context,
-                progress=self.progress,
-            )
+            try:
+                result = self.pipeline.process(
+                    repo,  # type: ignore[arg-type]
+                    updates,
+                    quarantine=quarantine,
+                    context=self.context,
+                    progress=self.progress,
+                )
+            except Exception:  # never a 500 / "hung up": every ref gets an ng
+                logger.exception("processing a push failed")
+                self.progress(f"error: {INTERNAL}")
+                result = PushResult(updates=updates, context=self.context)
+                result.reject_all(INTERNAL)
             self.result = result
             for ref, status in result.statuses:
                 yield (ref.encode("utf-8"), status.encode("utf-8", "replace"))
