@@ -1,0 +1,127 @@
+"""``dakora review`` through the installed executable: exit codes, formats, errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.unit.review_scenario import build_review_repo, git
+
+pytestmark = pytest.mark.e2e
+
+DAKORA = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "dakora")
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_review_repo(tmp_path_factory.mktemp("review-cli") / "repo")
+
+
+def dakora(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [DAKORA, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["main", "compatible"], 0),
+        (["main", "removal"], 1),
+        (["main", "removal", "--allow-removals"], 0),
+        (["main", "removal", "--fail-on", "error"], 0),
+        (["main", "breaking-minor"], 1),
+        (["main", "breaking-minor", "--fail-on", "error"], 0),
+        (["main", "breaking-major"], 0),
+        (["main", "breaking-major", "--fail-on", "risky"], 1),
+        (["main", "risky"], 0),
+        (["main", "risky", "--fail-on", "risky"], 1),
+        (["main", "feature"], 1),
+        (["main", "feature", "--fail-on", "never"], 0),
+        (["main", "main"], 0),
+    ],
+)
+def test_exit_codes(repo: Path, args: list[str], code: int) -> None:
+    done = dakora("review", *args, "--repo", str(repo), "--format", "json")
+    assert done.returncode == code, done.stderr
+    report = json.loads(done.stdout)
+    assert report["blocking"] is bool(code)
+
+
+def test_text_output_is_plain_when_piped(repo: Path) -> None:
+    done = dakora("review", "main", "feature", "--repo", str(repo))
+    assert done.returncode == 1
+    out = done.stdout
+    assert "\x1b[" not in out
+    assert "Dakora review main" in out
+    assert "support-reply  modified  1.2.0 → 1.3.0 (minor) ⚠️ needs major" in out
+    assert "BLOCKING (--fail-on breaking)" in out
+    assert "+Be warm, kind and concise." in out  # rendered diff of an affected prompt
+
+
+def test_markdown_output(repo: Path) -> None:
+    done = dakora(
+        "review", "main", "feature", "--repo", str(repo), "--format", "markdown"
+    )
+    assert done.returncode == 1
+    assert done.stdout.startswith("<!-- dakora-review -->\n## Dakora review: `main`")
+    assert "| `support-reply` | ✏️ modified |" in done.stdout
+
+
+def test_defaults_base_from_dakora_yaml_and_head(tmp_path: Path, repo: Path) -> None:
+    clone = tmp_path / "clone"
+    shutil.copytree(repo, clone)
+    git(clone, "checkout", "-q", "risky")
+    # dakora.yaml says default_branch: main; BASE defaults to it, HEAD to HEAD
+    done = dakora("review", "--format", "json", "--fail-on", "risky", cwd=clone)
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["base"]["rev"], report["head"]["rev"]) == ("main", "HEAD")
+    assert [p["id"] for p in report["prompts"]] == ["translate"]
+    # a subfolder of the repository works too
+    done = dakora("review", "--repo", str(clone / "prompts"), "--format", "json")
+    assert done.returncode == 0, done.stderr
+
+
+def test_working_tree(tmp_path: Path, repo: Path) -> None:
+    clone = tmp_path / "clone"
+    shutil.copytree(repo, clone)
+    (clone / "prompts" / "old.yaml").unlink()
+    done = dakora("review", "--working-tree", "--repo", str(clone), "--format", "json")
+    assert done.returncode == 1, done.stderr
+    report = json.loads(done.stdout)
+    assert report["head"] == {"rev": "working tree", "commit": None}
+    assert [(p["id"], p["status"]) for p in report["prompts"]] == [
+        ("old-prompt", "removed")
+    ]
+
+
+def test_unknown_revision_is_a_clean_error(repo: Path) -> None:
+    done = dakora("review", "main", "no-such-branch", "--repo", str(repo))
+    assert done.returncode not in (0, None)
+    assert "no-such-branch" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_bad_option_combinations(repo: Path) -> None:
+    done = dakora("review", "--remote", "http://127.0.0.1:9", "--repo", str(repo))
+    assert done.returncode == 2 and "--project" in done.stderr
+    done = dakora("review", "--project", "p", "--repo", str(repo))
+    assert done.returncode == 2 and "--remote" in done.stderr
+    done = dakora("review", "--fail-on", "warning", "--repo", str(repo))
+    assert done.returncode == 2
+
+
+def test_remote_unreachable_is_a_clean_error() -> None:
+    done = dakora("review", "--remote", "http://127.0.0.1:9", "--project", "p")
+    assert done.returncode == 1
+    assert "cannot reach" in done.stderr and "Traceback" not in done.stderr
