@@ -47,7 +47,6 @@ from dakora.registry.errors import (
     AccessDenied,
     DakoraError,
     NotFound,
-    ProjectNotFound,
     Unauthenticated,
 )
 
@@ -277,32 +276,10 @@ class GitWSGIApp:
 
 
 def _lookup_project(engine: Any, workspace: str, project: str) -> Any:
-    """The project row (id, repo_path, default_branch) of ``workspace/project``."""
-    try:
-        from dakora.registry.tenancy import get_project  # type: ignore[attr-defined]
-    except ImportError:
-        get_project = None
-    if get_project is not None:
-        return get_project(engine, workspace, project)
-    from sqlalchemy import select
+    """The ``tenancy.Project`` of ``workspace/project`` (raises ProjectNotFound)."""
+    from dakora.registry.tenancy import get_project
 
-    from dakora.registry.db import projects, workspaces
-    from dakora.registry.db.engine import read
-
-    with read(engine) as conn:
-        row = conn.execute(
-            select(
-                projects.c.id,
-                projects.c.slug,
-                projects.c.repo_path,
-                projects.c.default_branch,
-            )
-            .select_from(projects.join(workspaces))
-            .where(workspaces.c.slug == workspace, projects.c.slug == project)
-        ).first()
-    if row is None:
-        raise ProjectNotFound(f"project {workspace}/{project} not found")
-    return row
+    return get_project(engine, f"{workspace}/{project}")
 
 
 def _repo_path(settings: Any, row: Any, workspace: str, project: str) -> str:

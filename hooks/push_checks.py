@@ -400,3 +400,37 @@ def format_remote(finding: Finding) -> str:
     """``error: prompts/x.yaml:4: message`` — one ``remote:`` line."""
     where = f"{finding.path}:{finding.line}" if finding.line else finding.path
     return f"{finding.severity}: {where}: {finding.message}"
+
+
+def repo_version_lookup(store: BaseObjectStore, refs: dict[str, str]) -> VersionLookup:
+    """A ``VersionLookup`` read from the repository's history (no database).
+
+    Built lazily on the first question: every version introduced on every ref. For
+    servers with an index, look versions up in the index instead (cheaper).
+    """
+    table: dict[tuple[str, str], str] | None = None
+
+    def build() -> dict[tuple[str, str], str]:
+        from dakora.registry.gitrepo import versions_in_range
+
+        out: dict[tuple[str, str], str] = {}
+        done: list[str] = []
+        for _name, sha in sorted(refs.items()):
+            try:
+                commit = peel(store, sha)
+            except KeyError:
+                continue
+            if commit is None or commit in done:
+                continue
+            for info in versions_in_range(store, commit, list(done)):
+                out.setdefault((info.prompt_id, info.version), info.blob_sha)
+            done.append(commit)
+        return out
+
+    def lookup(prompt_id: str, version: str) -> str | None:
+        nonlocal table
+        if table is None:
+            table = build()
+        return table.get((prompt_id, version))
+
+    return lookup
