@@ -93,7 +93,7 @@ def _from_mapping(
     elif isinstance(items, Mapping):
         for key, p in items.items():
             if isinstance(p, Mapping):
-                prompts[str(p.get("id") or key)] = {"id": str(key), **p}
+                prompts[str(key)] = {**p, "id": str(key)}
     return prompts, parts
 
 
