@@ -633,17 +633,22 @@ def _review_prompt(
     kind_changed = bool(old_p and new_p and old_p.kind != new_p.kind)
     if kind_changed or status == "removed":
         verdicts.append("breaking")
+    elif status == "added":
+        verdicts.append("compatible")
     compat = _worst(verdicts)
     version = _version_report(old, new, content_changed, compat == "breaking")
     path = new.path if new else None
     old_path = old.path if old else None
     yaml_diff = ""
-    if status != "affected" and (
-        old is None
-        or new is None
-        or old.path != new.path
-        or old.blob_sha != new.blob_sha
-    ):
+    if status == "invalid" and old is not None:
+        path = old.path  # the file is still there, it just does not load
+        yaml_diff = unified_diff(
+            _decode(ctx.base.read(old.path)),
+            _decode(ctx.head.read(old.path)),
+            f"a/{old.path}",
+            f"b/{old.path}",
+        )
+    elif status != "affected":
         yaml_diff = unified_diff(
             _decode(ctx.base.read(old.path)) if old else None,
             _decode(ctx.head.read(new.path)) if new else None,
@@ -663,7 +668,9 @@ def _review_prompt(
         inputs=inputs,
         via_parts=via_parts,
         yaml_diff=yaml_diff,
-        template_diff=unified_diff(
+        template_diff=""
+        if status == "invalid"
+        else unified_diff(
             template_text(old_p),
             template_text(new_p),
             f"a/{old_path}",
@@ -712,10 +719,7 @@ def _prompt_issues(review: PromptReview, kind_changed: bool, ctx: _Context) -> N
             "prompt kind changed (text ↔ chat): callers get another response shape",
         )
     breaking = [
-        f"{r.name}: {c.message}"
-        for r in review.inputs
-        for c in r.changes
-        if c.compat == "breaking"
+        r.name for r in review.inputs if any(c.compat == "breaking" for c in r.changes)
     ]
     if breaking and v.old is not None and v.new is not None:
         if v.sized_ok:
@@ -723,14 +727,14 @@ def _prompt_issues(review: PromptReview, kind_changed: bool, ctx: _Context) -> N
                 "risky",
                 "breaking-change",
                 f"breaking input change(s) with a major bump {v.old} → {v.new}: "
-                + "; ".join(breaking),
+                + ", ".join(breaking),
             )
         else:
             add(
                 "breaking",
                 "breaking-change-needs-major",
                 f"breaking input change(s) need a major bump, got {v.bump} "
-                f"({v.old} → {v.new}): " + "; ".join(breaking),
+                f"({v.old} → {v.new}): " + ", ".join(breaking),
             )
     for r in review.inputs:
         for c in r.changes:

@@ -180,16 +180,14 @@ def _prompt_section(report: ReviewReport, p: PromptReview) -> list[str]:
     )
     out.append("")
     if p.status == "renamed":
-        out.append(f"Path: `{p.old_path}` → `{p.path}`")
+        out.append(f"- Path: `{p.old_path}` → `{p.path}`")
     else:
-        out.append(f"Path: `{p.path or p.old_path}`")
+        out.append(f"- Path: `{p.path or p.old_path}`")
     if p.changed_fields:
-        out.append(
-            "Changed: " + ", ".join(f"`{f}`" for f in p.changed_fields) + "",
-        )
+        out.append("- Changed: " + ", ".join(f"`{f}`" for f in p.changed_fields))
     if p.via_parts:
         out.append(
-            "Affected through parts: " + ", ".join(f"`{n}`" for n in p.via_parts)
+            "- Affected through parts: " + ", ".join(f"`{n}`" for n in p.via_parts)
         )
     out.append("")
     if p.version.message:

@@ -192,17 +192,18 @@ messages:
 inputs:
   question: {type: string}
 examples:
-  - {question: Why is the sky blue?, persona: a physicist}
+  - {question: Why is the sky blue?}
 """,
-    # the example no longer renders on HEAD (value outside the new enum)
+    # the example no longer renders on HEAD (a missing attribute, strict undefined)
     "prompts/classify.yaml": """\
 id: classify
 version: "1.1.0"
 template: |
-  Classify {{ text }} as {{ label }}.
+  Classify {{ text }} as {{ label }} ({{ meta.scale }}).
 inputs:
   text: {type: string}
-  label: {type: string, default: low, enum: [low, high]}
+  label: {type: string, default: low, enum: [low, high, urgent]}
+  meta: {type: object, default: {}}
 examples:
   - {text: an email, label: urgent}
 """,

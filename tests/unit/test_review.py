@@ -136,10 +136,9 @@ def test_rendered_before_after(report: ReviewReport) -> None:
     assert ex.dropped_base == ["account_id", "language"] and ex.dropped_head == []
     assert ex.before is not None and ex.after is not None and ex.changed
     assert "+Account: A-1 Channel: email Level: low Mood: calm" in ex.diff
-    # the example's input that HEAD no longer declares is dropped on HEAD and noted
     (chat,) = by_id(report)["chat-bot"].renders
-    assert chat.dropped_head == ["persona"] and chat.dropped_base == []
-    assert "-You are a physicist." in chat.diff
+    assert chat.dropped_head == [] and chat.dropped_base == []
+    assert "-You are helpful." in chat.diff
     assert "+You are a helpful assistant." in chat.diff
 
 
@@ -148,7 +147,7 @@ def test_render_failing_on_head_blocks_and_on_base_is_reported(
 ) -> None:
     (cls,) = by_id(report)["classify"].renders
     assert cls.after_error is not None and cls.before_error is None
-    assert "label" in cls.after_error
+    assert "scale" in cls.after_error
     assert codes(report, "classify") == {
         "breaking-change-needs-major": "breaking",
         "render-failed": "error",
