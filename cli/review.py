@@ -100,6 +100,10 @@ def review_command(
                 raise BadRequest("--working-tree cannot be used with --remote")
             if not project:
                 raise BadRequest("--remote needs --project")
+            if not head:
+                raise BadRequest(
+                    "--remote needs a HEAD revision (the branch pushed for review)"
+                )
             report = remote_review(
                 remote,
                 project,

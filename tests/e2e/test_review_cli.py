@@ -123,5 +123,9 @@ def test_bad_option_combinations(repo: Path) -> None:
 
 def test_remote_unreachable_is_a_clean_error() -> None:
     done = dakora("review", "--remote", "http://127.0.0.1:9", "--project", "p")
+    assert done.returncode == 2 and "HEAD" in done.stderr
+    done = dakora(
+        "review", "main", "feature", "--remote", "http://127.0.0.1:9", "--project", "p"
+    )
     assert done.returncode == 1
     assert "cannot reach" in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,71 @@
+"""``GET /api/projects/{project}/compare?base=&head=``: the review of two refs.
+
+The same JSON as ``dakora review --format json`` (``docs/review-schema.md``), for
+branches pushed to the server as proposals: a review without a local clone
+(``dakora review --remote``). Needs read access to the project. ``base`` defaults to the
+project's default branch; both accept a branch, tag or commit sha.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+
+from dakora.api.state import ServerState
+from dakora.registry.errors import BadRequest, ConfigError
+from dakora.registry.review import FAIL_ON_LEVELS, ReviewReport, review
+from dakora.registry.review_format import to_json
+
+router = APIRouter(tags=["review"])
+
+
+def _state(request: Request) -> ServerState:
+    state: ServerState = request.app.state.dakora
+    if state.auth is None or state.content is None:
+        raise ConfigError("the server is not started")
+    return state
+
+
+@router.get(
+    "/api/projects/{project}/compare",
+    response_model=ReviewReport,
+    summary="Review the prompt changes between two refs (PR review)",
+    responses={404: {"description": "Project or ref not found"}},
+)
+def compare(
+    request: Request,
+    project: str,
+    head: Annotated[str, Query(min_length=1, description="HEAD ref or sha")],
+    base: Annotated[
+        str | None,
+        Query(min_length=1, description="BASE ref or sha; default: the default branch"),
+    ] = None,
+    fail_on: Annotated[
+        str, Query(description="error | breaking | risky | never")
+    ] = "breaking",
+    allow_removals: Annotated[bool, Query()] = False,
+) -> Response:
+    if fail_on not in FAIL_ON_LEVELS:
+        raise BadRequest(
+            f"unknown fail_on {fail_on!r}: use one of {', '.join(FAIL_ON_LEVELS)}"
+        )
+    state = _state(request)
+    assert state.auth is not None and state.content is not None
+    caller = state.auth.authenticate(request.headers)
+    info = state.auth.authorize(caller, project, "read")
+    repo = state.content.repo(info)
+    base_rev = base or info.default_branch
+    base_commit = repo.resolve(base_rev)
+    head_commit = repo.resolve(head)
+    report = review(
+        state.content.snapshot(info, str(base_commit)),
+        state.content.snapshot(info, str(head_commit)),
+        allow_removals=allow_removals,
+        fail_on=fail_on,
+        base_rev=base_rev,
+        head_rev=head,
+        renderer=state.content.renderer,
+    )
+    return Response(to_json(report).encode(), media_type="application/json")
