@@ -38,6 +38,7 @@ from dakora.registry.errors import (
     InputError,
     NotFound,
     RefNotFound,
+    RepositoryNotFound,
 )
 from dakora.registry.findings import Finding
 from dakora.registry.model import InputSpec
@@ -338,8 +339,8 @@ def _lint(path: Path, ref: str | None) -> tuple[list[Finding], list[str], int, s
     notes: list[str] = []
     try:
         repo = _open_repo(path)
-    except NotFound:
-        if ref is not None or not path.is_dir():
+    except RepositoryNotFound:
+        if ref is not None:
             raise
         # A plain folder: no history, so the version rules are skipped.
         snapshot = _folder_snapshot(path)
@@ -557,7 +558,7 @@ def _render(
     file_values = _read_inputs_file(inputs_file) if inputs_file is not None else {}
     try:
         repo = _open_repo(repo_path)
-    except NotFound:
+    except RepositoryNotFound:
         if ref is not None or version is not None or commit is not None:
             raise
         snapshot = _folder_snapshot(repo_path)
