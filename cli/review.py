@@ -77,6 +77,12 @@ def review_command(
         "--working-tree",
         help="Compare BASE with the working tree (uncommitted edits) instead of HEAD.",
     ),
+    merge_base: bool = typer.Option(
+        False,
+        "--merge-base",
+        help="Compare from the merge base of BASE and HEAD (what a pull request "
+        "shows when BASE moved on since the branch was made).",
+    ),
     remote: str | None = typer.Option(
         None,
         "--remote",
@@ -96,8 +102,10 @@ def review_command(
     compatibility, rendered before/after, parts, lint."""
     with cli_errors(json_mode=fmt is OutputFormat.json):
         if remote is not None:
-            if working_tree:
-                raise BadRequest("--working-tree cannot be used with --remote")
+            if working_tree or merge_base:
+                raise BadRequest(
+                    "--working-tree and --merge-base cannot be used with --remote"
+                )
             if not project:
                 raise BadRequest("--remote needs --project")
             if not head:
@@ -123,6 +131,7 @@ def review_command(
                 fail_on=fail_on.value,
                 allow_removals=allow_removals,
                 working_tree=working_tree,
+                merge_base=merge_base,
             )
         if fmt is OutputFormat.json:
             write_text(to_json(report))
@@ -142,6 +151,7 @@ def local_review(
     fail_on: str = "breaking",
     allow_removals: bool = False,
     working_tree: bool = False,
+    merge_base: bool = False,
 ) -> ReviewReport:
     """Review two revisions of a local repository (HEAD may be the working tree)."""
     from dakora.registry.gitrepo import PromptRepository
@@ -158,7 +168,12 @@ def local_review(
         head_snap = repository.snapshot(repository.resolve(head_rev))
     if base is None:
         base = head_snap.config.default_branch or "main"
-    base_snap = repository.snapshot(repository.resolve(base))
+    base_commit = repository.resolve(base)
+    if merge_base:
+        head_commit = repository.resolve("HEAD" if working_tree else head_rev)
+        base_commit = _merge_base(repository, base, base_commit, head_commit)
+        base = f"merge-base({base}, {head_rev})"
+    base_snap = repository.snapshot(base_commit)
     return review(
         base_snap,
         head_snap,
@@ -167,6 +182,15 @@ def local_review(
         base_rev=base,
         head_rev=head_rev,
     )
+
+
+def _merge_base(repository: Any, base: str, a: str, b: str) -> str:
+    from dulwich.graph import find_merge_base
+
+    found = find_merge_base(repository.repo, [a.encode(), b.encode()])
+    if not found:
+        raise BadRequest(f"{base} and HEAD have no common ancestor")
+    return found[0].decode()
 
 
 def remote_review(

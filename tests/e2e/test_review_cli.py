@@ -129,3 +129,35 @@ def test_remote_unreachable_is_a_clean_error() -> None:
     )
     assert done.returncode == 1
     assert "cannot reach" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_merge_base(tmp_path: Path, repo: Path) -> None:
+    clone = tmp_path / "clone"
+    shutil.copytree(repo, clone)
+    # main moves on after the branches were made
+    (clone / "prompts" / "extra.yaml").write_text(
+        'id: extra\nversion: "1.0.0"\ntemplate: "x"\nexamples: [{}]\n'
+    )
+    git(clone, "add", "-A")
+    git(clone, "commit", "-q", "-m", "main moves on")
+    two_dot = dakora(
+        "review", "main", "risky", "--repo", str(clone), "--format", "json"
+    )
+    assert [p["id"] for p in json.loads(two_dot.stdout)["prompts"]] == [
+        "extra",
+        "translate",
+    ]
+    three_dot = dakora(
+        "review",
+        "main",
+        "risky",
+        "--merge-base",
+        "--repo",
+        str(clone),
+        "--format",
+        "json",
+    )
+    assert three_dot.returncode == 0, three_dot.stderr
+    report = json.loads(three_dot.stdout)
+    assert [p["id"] for p in report["prompts"]] == ["translate"]
+    assert report["base"]["rev"] == "merge-base(main, risky)"
