@@ -1,19 +1,298 @@
 """The checks: one module used by ``dakora lint``, the receive pipeline and API writes.
 
-Each finding: severity, path, line, message, rule id (see ``RULES``).
+Each finding: severity, path, line, message, rule id (see ``RULES``). Two entry points:
+
+- ``check_snapshot(snapshot, parent=…, version_lookup=…, paths=…)``: one commit or
+  folder; with ``parent`` also the version rules of DESIGN §5.
+- ``check_push(store, old, new, exclude=…, version_lookup=…)``: every new commit of a
+  ref update against its first parent, per-file rules on the changed files only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
+from dulwich.object_store import BaseObjectStore
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+
+from dakora.registry.errors import DakoraError
 from dakora.registry.findings import Finding
-from dakora.registry.snapshot import Snapshot
+from dakora.registry.gitrepo import _commit, changed_paths, new_commits
+from dakora.registry.loader import LoadedPrompt
+from dakora.registry.model import semver_gt
+from dakora.registry.renderer import analyze_template
+from dakora.registry.snapshot import (
+    CONFIG_PATH,
+    PROMPT_SUFFIXES,
+    GitSnapshot,
+    PartsSource,
+    Snapshot,
+    is_safe_relpath,
+    load_with_findings,
+    prompt_identity,
+)
+from dakora.registry.types import ZERO_SHA
 
 # Looks up, across every ref of the project, which blob a (prompt id, version) names;
 # None when that version was never used. Lets the version-immutability rule see history
 # beyond the parent commit (other branches, tags, the DB index).
 VersionLookup = Callable[[str, str], "str | None"]
+
+MAX_FILE_BYTES = 256 * 1024
+
+RULES: dict[str, str] = {
+    # reported by the loader (registry/loader.py)
+    "yaml-syntax": "the file is not valid YAML",
+    "duplicate-key": "a key appears twice in one mapping",
+    "empty-file": "the prompt file is empty",
+    "not-a-mapping": "the file is not a YAML mapping",
+    "unknown-key": "an unknown top-level, input or config key (typo?)",
+    "schema": "a field has the wrong type or shape",
+    "version-not-string": "version must be a quoted string, not a number",
+    "version-not-semver": "version must be a semver string such as 1.2.0",
+    "template-xor-messages": "exactly one of template / messages is required",
+    "input-type": "an input declares an unknown type",
+    "input-name": "an input name is not a valid identifier",
+    "default-type": "an input's default does not match its type",
+    "enum-type": "an input's enum values do not match its type",
+    "required-with-default": "an input is required yet has a default",
+    "id-pattern": "the id breaks ^[a-z0-9][a-z0-9._-]{0,127}$",
+    "example-inputs": "an example's inputs are not valid for the declared inputs",
+    # checks of this module
+    "template-syntax": "the template (or a part) does not compile in the sandbox",
+    "include-error": "an include could not be resolved (cycle, depth, bad part)",
+    "undeclared-variable": "a variable used by the template is not a declared input",
+    "unused-input": "a declared input is never used by the template (warning)",
+    "missing-include": "an {% include %} target does not exist in parts/",
+    "duplicate-id": "two prompt files share one id",
+    "unsafe-path": "a symlink, a '..' component or an absolute path",
+    "file-too-large": f"a file is larger than {MAX_FILE_BYTES // 1024} KiB",
+    "version-not-bumped": "content changed without a semver-greater version",
+    "version-reused": "a version string already names different content",
+    "no-history": "a plain folder: version rules need git history (info)",
+}
+
+# Names a template may use without declaring them: the sandbox's globals.
+_GLOBALS = frozenset({"range", "dict", "lipsum", "cycler", "joiner", "namespace"})
+
+
+def _compile_env() -> SandboxedEnvironment:
+    env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+    # Compile-time only: unknown filters fail at compile, so know ours.
+    env.filters.setdefault("yaml", lambda value: value)
+    return env
+
+
+_ENV = _compile_env()
+
+
+def _err(path: str, line: int | None, message: str, rule: str) -> Finding:
+    return Finding(path=path, line=line, severity="error", message=message, rule=rule)
+
+
+def _warn(path: str, line: int | None, message: str, rule: str) -> Finding:
+    return Finding(path=path, line=line, severity="warning", message=message, rule=rule)
+
+
+def _size(snapshot: Snapshot, path: str) -> int:
+    size = getattr(snapshot, "size", None)
+    return int(size(path)) if callable(size) else len(snapshot.read(path))
+
+
+def _content_paths(snapshot: Snapshot) -> list[str]:
+    content = getattr(snapshot, "content_paths", None)
+    if callable(content):
+        return list(content())
+    prompts = snapshot.config.prompts_dir
+    parts = snapshot.config.parts_dir
+    return [
+        p
+        for p in snapshot.all_paths()
+        if p == CONFIG_PATH or p.startswith((prompts + "/", parts + "/"))
+    ]
+
+
+def _dirs(snapshot: Snapshot) -> tuple[str, str]:
+    return (
+        str(getattr(snapshot, "prompts_dir", snapshot.config.prompts_dir)),
+        str(getattr(snapshot, "parts_dir", snapshot.config.parts_dir)),
+    )
+
+
+# ------------------------------------------------------------------------------------
+# one file
+# ------------------------------------------------------------------------------------
+
+
+def _path_findings(snapshot: Snapshot, path: str) -> list[Finding]:
+    if not is_safe_relpath(path):
+        return [
+            _err(
+                path,
+                None,
+                "unsafe path: absolute or with a '..' / '.' component",
+                "unsafe-path",
+            )
+        ]
+    if snapshot.is_symlink(path):
+        return [_err(path, None, "symlinks are not allowed", "unsafe-path")]
+    size = _size(snapshot, path)
+    if size > MAX_FILE_BYTES:
+        return [
+            _err(
+                path,
+                None,
+                f"file is {size} bytes; the limit is {MAX_FILE_BYTES} (256 KiB)",
+                "file-too-large",
+            )
+        ]
+    return []
+
+
+def _syntax_line(exc: TemplateSyntaxError, base: int) -> int:
+    return base + max(exc.lineno or 1, 1) - 1
+
+
+def _template_findings(loaded: LoadedPrompt, parts: PartsSource) -> list[Finding]:
+    """Compile, undeclared / unused inputs and include targets of one prompt."""
+    prompt = loaded.prompt
+    path = loaded.path
+    declared = set(prompt.inputs)
+    used_everywhere: set[str] = set()
+    out: list[Finding] = []
+    analyzed_all = True
+    for label, source in prompt.sources():
+        base = loaded.source_line(label)
+        try:
+            _ENV.compile(source)
+        except TemplateSyntaxError as exc:
+            out.append(
+                _err(
+                    path,
+                    _syntax_line(exc, base),
+                    f"template syntax error in {label}: {exc.message}",
+                    "template-syntax",
+                )
+            )
+            analyzed_all = False
+            continue
+        try:
+            info = analyze_template(source, parts)
+        except TemplateSyntaxError as exc:
+            where = f"part '{exc.name}'" if exc.name else label
+            out.append(
+                _err(
+                    path,
+                    base,
+                    f"template syntax error in {where}: {exc.message}",
+                    "template-syntax",
+                )
+            )
+            analyzed_all = False
+            continue
+        except DakoraError as exc:
+            out.append(_err(path, base, f"{label}: {exc.message}", "include-error"))
+            analyzed_all = False
+            continue
+        used = set(info.variables) - _GLOBALS
+        used_everywhere |= used
+        for name in sorted(used - declared):
+            line = base + info.variable_lines.get(name, 1) - 1
+            out.append(
+                _err(
+                    path,
+                    line,
+                    f"unknown input '{name}' used in {label}",
+                    "undeclared-variable",
+                )
+            )
+        for name, line in info.missing_includes:
+            out.append(
+                _err(
+                    path,
+                    base + max(line, 1) - 1,
+                    f"include target '{name}' not found in parts/",
+                    "missing-include",
+                )
+            )
+    if analyzed_all:
+        for name in sorted(declared - used_everywhere):
+            out.append(
+                _warn(
+                    path,
+                    loaded.line_of(f"inputs.{name}"),
+                    f"input '{name}' is declared but never used",
+                    "unused-input",
+                )
+            )
+    return out
+
+
+def _part_findings(snapshot: Snapshot, path: str) -> list[Finding]:
+    source = snapshot.read(path).decode("utf-8", errors="replace")
+    try:
+        _ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        return [
+            _err(
+                path,
+                _syntax_line(exc, 1),
+                f"template syntax error: {exc.message}",
+                "template-syntax",
+            )
+        ]
+    return []
+
+
+def _version_findings(
+    snapshot: Snapshot,
+    loaded: LoadedPrompt,
+    parent: Snapshot | None,
+    parent_index: dict[str, str],
+    version_lookup: VersionLookup | None,
+) -> list[Finding]:
+    prompt = loaded.prompt
+    blob = snapshot.blob_sha(loaded.path)
+    line = loaded.line_of("version")
+    out: list[Finding] = []
+    same_version_as_parent = False
+    old_path = parent_index.get(prompt.id)
+    if parent is not None and old_path is not None:
+        old_blob = parent.blob_sha(old_path)
+        old = prompt_identity(parent, old_path)
+        if old_blob != blob and old is not None:
+            if old[1] == prompt.version:
+                same_version_as_parent = True
+            if not semver_gt(prompt.version, old[1]):
+                out.append(
+                    _err(
+                        loaded.path,
+                        line,
+                        f"'{prompt.id}' changed but its version {prompt.version} is "
+                        f"not greater than {old[1]} on the parent commit",
+                        "version-not-bumped",
+                    )
+                )
+    if version_lookup is not None and not same_version_as_parent:
+        known = version_lookup(prompt.id, prompt.version)
+        if known is not None and known != blob:
+            out.append(
+                _err(
+                    loaded.path,
+                    line,
+                    f"version {prompt.version} of '{prompt.id}' already names "
+                    f"different content (blob {known[:7]}); bump the version",
+                    "version-reused",
+                )
+            )
+    return out
+
+
+# ------------------------------------------------------------------------------------
+# a snapshot
+# ------------------------------------------------------------------------------------
 
 
 def check_snapshot(
@@ -26,6 +305,219 @@ def check_snapshot(
     """Check a snapshot; with ``parent`` also the version rules of DESIGN §5.
 
     ``paths`` limits per-file checks to changed files (whole-repo rules such as unique
-    ids still run).
+    ids still run). When a part or ``dakora.yaml`` is among them, every prompt's
+    template rules run again (a part change can break any prompt including it).
     """
-    raise NotImplementedError
+    selected = set(paths) if paths is not None else None
+
+    def chosen(path: str) -> bool:
+        return selected is None or path in selected
+
+    prompts_dir, parts_dir = _dirs(snapshot)
+    out: list[Finding] = []
+
+    if chosen(CONFIG_PATH):
+        config_findings = getattr(snapshot, "config_findings", None)
+        if callable(config_findings):
+            out.extend(config_findings())
+
+    unsafe: set[str] = set()
+    for path in _content_paths(snapshot):
+        if chosen(path):
+            found = _path_findings(snapshot, path)
+            if found:
+                unsafe.add(path)
+                out.extend(found)
+
+    parts_changed = selected is None or any(
+        p == CONFIG_PATH or p.startswith(parts_dir + "/") for p in selected
+    )
+    for path in _part_files(snapshot):
+        if chosen(path) and path not in unsafe:
+            out.extend(_part_findings(snapshot, path))
+
+    by_id: dict[str, list[str]] = {}
+    checked: list[LoadedPrompt] = []
+    for path in snapshot.prompt_paths():
+        if path in unsafe or not is_safe_relpath(path):
+            continue
+        if chosen(path):
+            if selected is not None and _size(snapshot, path) > MAX_FILE_BYTES:
+                continue
+            loaded, found = load_with_findings(snapshot, path)
+            out.extend(found)
+            if loaded is not None:
+                by_id.setdefault(loaded.prompt.id, []).append(path)
+                checked.append(loaded)
+                out.extend(_template_findings(loaded, snapshot.parts))
+        else:
+            ident = prompt_identity(snapshot, path)
+            if ident is None:
+                continue
+            by_id.setdefault(ident[0], []).append(path)
+            if parts_changed:
+                loaded, _ = load_with_findings(snapshot, path)
+                if loaded is not None:
+                    out.extend(_template_findings(loaded, snapshot.parts))
+
+    for prompt_id, where in sorted(by_id.items()):
+        if len(where) < 2:
+            continue
+        where = sorted(where)
+        report = where[1:] if selected is None else [p for p in where if chosen(p)]
+        for path in report:
+            others = ", ".join(p for p in where if p != path)
+            loaded, _ = load_with_findings(snapshot, path)
+            line = loaded.line_of("id") if loaded is not None else 1
+            out.append(
+                _err(
+                    path,
+                    line,
+                    f"duplicate id '{prompt_id}': also defined in {others}",
+                    "duplicate-id",
+                )
+            )
+
+    if parent is not None or version_lookup is not None:
+        parent_index = parent_prompt_index(parent) if parent is not None else {}
+        for loaded in checked:
+            out.extend(
+                _version_findings(
+                    snapshot, loaded, parent, parent_index, version_lookup
+                )
+            )
+    if parent is None and snapshot.commit is None:
+        out.append(
+            Finding(
+                path=".",
+                line=None,
+                severity="info",
+                message="no git history: version rules skipped",
+                rule="no-history",
+            )
+        )
+    return _dedupe(out)
+
+
+def parent_prompt_index(parent: Snapshot) -> dict[str, str]:
+    index = getattr(parent, "prompt_index", None)
+    if callable(index):
+        return dict(index())
+    out: dict[str, str] = {}
+    for path in parent.prompt_paths():
+        ident = prompt_identity(parent, path)
+        if ident is not None:
+            out.setdefault(ident[0], path)
+    return out
+
+
+def _part_files(snapshot: Snapshot) -> list[str]:
+    files = getattr(snapshot.parts, "files", None)
+    if callable(files):
+        return list(files())
+    return []
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[Finding] = set()
+    out: list[Finding] = []
+    for f in findings:
+        if f not in seen:
+            seen.add(f)
+            out.append(f)
+    return out
+
+
+# ------------------------------------------------------------------------------------
+# a push
+# ------------------------------------------------------------------------------------
+
+
+def check_push(
+    store: BaseObjectStore,
+    old: str | None,
+    new: str,
+    *,
+    exclude: list[str],
+    version_lookup: VersionLookup | None = None,
+    subdir: str = "",
+) -> list[Finding]:
+    """Check every commit a ref update brings (reachable from ``new``, not from
+    ``old`` nor any sha in ``exclude`` — pass every ref tip the repo already has).
+
+    Each commit is checked against its first parent, per-file rules on its changed
+    files only. A finding whose file is unchanged up to the tip is reported as is;
+    one that only exists in an intermediate commit gets ``(commit abc1234)`` appended.
+    Versions introduced earlier in the same push count for ``version-reused``.
+    A deletion (``new`` zero) has nothing to check here.
+    """
+    if not new or new == ZERO_SHA:
+        return []
+    skip = [*exclude, *([old] if old and old != ZERO_SHA else [])]
+    commits = new_commits(store, new, skip)
+    if not commits:
+        return []
+    tip = _commit(store, new).id.decode("ascii")
+    tip_snap = GitSnapshot(store, tip, subdir)
+    pushed: dict[tuple[str, str], str] = {}
+
+    def lookup(prompt_id: str, version: str) -> str | None:
+        if (prompt_id, version) in pushed:
+            return pushed[(prompt_id, version)]
+        return version_lookup(prompt_id, version) if version_lookup else None
+
+    first_seen: dict[Finding, str] = {}
+    in_tip: set[Finding] = set()
+    for sha in commits:
+        snap = GitSnapshot(store, sha, subdir)
+        parents = snap.commit_object.parents
+        parent = GitSnapshot(store, parents[0].decode(), subdir) if parents else None
+        changed = sorted(
+            {p for pair in changed_paths(store, sha, subdir=subdir) for p in pair if p}
+        )
+        for finding in check_snapshot(
+            snap, parent=parent, version_lookup=lookup, paths=changed
+        ):
+            first_seen.setdefault(finding, sha)
+            if sha == tip or _same_file(snap, tip_snap, finding.path):
+                in_tip.add(finding)
+        prompts_dir = snap.prompts_dir
+        for path in changed:
+            if (
+                path.startswith(prompts_dir + "/")
+                and path.endswith(PROMPT_SUFFIXES)
+                and snap.exists(path)
+                and not snap.is_symlink(path)
+            ):
+                ident = prompt_identity(snap, path)
+                if ident is not None:
+                    pushed.setdefault(ident, snap.blob_sha(path))
+    out: list[Finding] = []
+    for finding, sha in first_seen.items():
+        if finding in in_tip:
+            out.append(finding)
+        else:
+            out.append(
+                replace(finding, message=f"{finding.message} (commit {sha[:7]})")
+            )
+    return out
+
+
+def _same_file(snap: GitSnapshot, tip: GitSnapshot, path: str) -> bool:
+    try:
+        return (
+            snap.exists(path)
+            and tip.exists(path)
+            and snap.blob_sha(path) == tip.blob_sha(path)
+        )
+    except DakoraError:
+        return False
+
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "RULES",
+    "VersionLookup",
+    "check_push",
+    "check_snapshot",
+]
