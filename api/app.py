@@ -27,7 +27,13 @@ from dakora.registry.settings import Settings
 log = logging.getLogger("dakora.api")
 
 # (module, attribute) of the routers this app includes; optional ones may be missing.
-CORE_ROUTERS: tuple[str, ...] = ("dakora.api.routes.health",)
+CORE_ROUTERS: tuple[str, ...] = (
+    "dakora.api.routes.health",
+    "dakora.api.routes.me",
+    "dakora.api.routes.prompts",
+    "dakora.api.routes.parts",
+    "dakora.api.routes.logs",
+)
 OPTIONAL_ROUTERS: tuple[str, ...] = (
     "dakora.api.routes.writes",
     "dakora.api.routes.pushes",

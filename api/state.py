@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from dakora.api.auth import Authenticator
     from dakora.api.content import ContentStore
     from dakora.api.events import EventWatcher
+    from dakora.api.projects import ProjectCache
 
 log = logging.getLogger("dakora.api")
 
@@ -42,6 +43,7 @@ class ServerState:
         self.events: EventWatcher | None = None
         self.auth: Authenticator | None = None
         self.content: ContentStore | None = None
+        self.projects: ProjectCache | None = None
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -53,17 +55,21 @@ class ServerState:
 
     def start(self) -> None:
         """Make the engine, run migrations, build the caches and the event watcher."""
-        self.settings.ensure_data_dir()
-        try:
-            from dakora.registry.db import make_engine, upgrade
-        except ImportError:  # TODO(H7): the db package is landing; drop this fallback
-            from sqlalchemy import create_engine
+        from dakora.api.auth import Authenticator
+        from dakora.api.content import ContentStore
+        from dakora.api.events import EventWatcher
+        from dakora.api.projects import ProjectCache
+        from dakora.registry.db import make_engine, upgrade
 
-            engine = create_engine(self.settings.database_url)
-        else:
-            engine = make_engine(self.settings.database_url)
-            upgrade(engine)
+        self.settings.ensure_data_dir()
+        engine = make_engine(self.settings.database_url)
+        upgrade(engine)
         self._engine = engine
+        self.projects = ProjectCache(engine, self.settings.data_dir)
+        self.content = ContentStore()
+        self.auth = Authenticator(self.settings, engine, self.projects)
+        self.events = EventWatcher(engine, self)
+        self.events.start()
         with _LIVE_LOCK:
             _LIVE_STATES.add(self)
 
@@ -73,6 +79,8 @@ class ServerState:
         if self.events is not None:
             self.events.close()
             self.events = None
+        if self.auth is not None:
+            self.auth.close()
         if self.content is not None:
             self.content.close()
         if self._engine is not None:
@@ -85,6 +93,8 @@ class ServerState:
         """Forget what this app cached about a project's refs (after a push)."""
         if self.content is not None:
             self.content.invalidate_project(project_id)
+        if self.projects is not None:
+            self.projects.invalidate(project_id)
 
     def invalidate_keys(self) -> None:
         """Forget every verified API key (after a revocation anywhere)."""
@@ -95,6 +105,8 @@ class ServerState:
         """Forget everything derived from the database (events may have been missed)."""
         if self.content is not None:
             self.content.invalidate_all()
+        if self.projects is not None:
+            self.projects.invalidate()
         self.invalidate_keys()
 
 

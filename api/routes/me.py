@@ -1,0 +1,31 @@
+"""``GET /api/me``: who am I, and which projects (with their UUIDs) can I read."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from dakora.api.deps import CallerDep, StateDep
+from dakora.api.schemas import ERROR_RESPONSES, MeOut, ProjectOut
+
+router = APIRouter(tags=["me"])
+
+
+@router.get(
+    "/api/me",
+    response_model=MeOut,
+    responses={401: ERROR_RESPONSES[401]},
+    summary="The caller and the projects it can read (with their ids)",
+)
+def me(caller: CallerDep, state: StateDep) -> MeOut:
+    assert state.auth is not None
+    described = caller.describe()
+    return MeOut(
+        kind=caller.kind,
+        auth_mode=state.settings.auth_mode,
+        key=described.get("key"),  # type: ignore[arg-type]
+        user=described.get("user"),  # type: ignore[arg-type]
+        projects=[
+            ProjectOut(**p.to_dict())  # type: ignore[arg-type]
+            for p in state.auth.visible_projects(caller)
+        ],
+    )

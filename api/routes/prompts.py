@@ -1,0 +1,115 @@
+"""Runtime fetch of prompts: list, get (ETag/304), render, versions, diff."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from dakora.api.content import Selector
+from dakora.api.deps import ReadAccess
+from dakora.api.routes._respond import json_bytes, respond
+from dakora.api.schemas import (
+    ERROR_RESPONSES,
+    DiffOut,
+    ErrorOut,
+    PromptListOut,
+    PromptOut,
+    RenderIn,
+    RenderOut,
+    VersionListOut,
+)
+
+router = APIRouter(prefix="/api/projects/{project}", tags=["prompts"])
+
+RefQ = Annotated[
+    str | None,
+    Query(description="Branch or tag (default: the project's default branch)"),
+]
+VersionQ = Annotated[
+    str | None, Query(description="A version of the prompt, e.g. 1.2.0")
+]
+CommitQ = Annotated[str | None, Query(description="A commit sha (full or short)")]
+
+
+@router.get(
+    "/prompts",
+    response_model=PromptListOut,
+    responses=ERROR_RESPONSES,
+    summary="List the prompts at a ref",
+)
+async def list_prompts(
+    request: Request, access: ReadAccess, ref: RefQ = None, commit: CommitQ = None
+) -> Response:
+    selector = Selector.of(ref=ref, commit=commit)
+    return respond(request, access.content.list_body(access.project, selector))
+
+
+@router.get(
+    "/prompts/{prompt_id}",
+    response_model=PromptOut,
+    responses={**ERROR_RESPONSES, 304: {"description": "Not modified (ETag)"}},
+    summary="Get a prompt (ETag = blob sha; If-None-Match → 304)",
+)
+async def get_prompt(
+    request: Request,
+    access: ReadAccess,
+    prompt_id: str,
+    ref: RefQ = None,
+    version: VersionQ = None,
+    commit: CommitQ = None,
+) -> Response:
+    selector = Selector.of(ref=ref, version=version, commit=commit)
+    return respond(
+        request, access.content.prompt_body(access.project, prompt_id, selector)
+    )
+
+
+@router.post(
+    "/prompts/{prompt_id}/render",
+    response_model=RenderOut,
+    responses={
+        **ERROR_RESPONSES,
+        400: {"model": ErrorOut, "description": "The template failed to render"},
+        422: {"model": ErrorOut, "description": "Bad inputs (every one is listed)"},
+    },
+    summary="Render a prompt with inputs",
+)
+async def render_prompt(access: ReadAccess, prompt_id: str, body: RenderIn) -> Response:
+    selector = Selector.of(ref=body.ref, version=body.version, commit=body.commit)
+    data = access.content.render_body(access.project, prompt_id, selector, body.inputs)
+    return json_bytes(data)
+
+
+@router.get(
+    "/prompts/{prompt_id}/versions",
+    response_model=VersionListOut,
+    responses=ERROR_RESPONSES,
+    summary="Versions of a prompt reachable from a ref, newest first",
+)
+async def list_versions(
+    access: ReadAccess, prompt_id: str, ref: RefQ = None, commit: CommitQ = None
+) -> Response:
+    selector = Selector.of(ref=ref, commit=commit)
+    return json_bytes(access.content.versions_body(access.project, prompt_id, selector))
+
+
+@router.get(
+    "/prompts/{prompt_id}/diff",
+    response_model=DiffOut,
+    responses=ERROR_RESPONSES,
+    summary="Unified diff of a prompt between two versions or revisions",
+)
+async def diff_prompt(
+    access: ReadAccess,
+    prompt_id: str,
+    from_: Annotated[
+        str, Query(alias="from", description="A version (1.0.0), branch, tag or sha")
+    ],
+    to: Annotated[
+        str | None,
+        Query(description="A version, branch, tag or sha (default: default branch)"),
+    ] = None,
+) -> Response:
+    return json_bytes(access.content.diff_body(access.project, prompt_id, from_, to))

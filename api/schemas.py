@@ -1,0 +1,211 @@
+"""Request and response schemas of the runtime API (separate input and output models).
+
+Read routes return pre-encoded bytes (DESIGN §7), so the output models here document
+the bodies in OpenAPI (``/docs``) rather than serialize them; a test checks the real
+bodies against them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# -- errors -----------------------------------------------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine-readable code, e.g. prompt_not_found")
+    message: str
+    details: dict[str, Any] | None = None
+    findings: list[dict[str, Any]] | None = None
+    problems: list[dict[str, Any]] | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "Missing or invalid credentials"},
+    403: {"model": ErrorOut, "description": "Authenticated but not allowed"},
+    404: {"model": ErrorOut, "description": "No such project, prompt, ref or version"},
+}
+
+# -- me ---------------------------------------------------------------------------------
+
+
+class ProjectOut(BaseModel):
+    id: str = Field(description="The project's UUID: use it as {project} in URLs")
+    workspace: str
+    workspace_id: str
+    slug: str
+    name: str | None
+    ref: str = Field(description="'workspace~slug', also accepted as {project}")
+    default_branch: str
+
+
+class MeOut(BaseModel):
+    kind: Literal["key", "user", "local"]
+    auth_mode: str
+    key: dict[str, Any] | None = None
+    user: dict[str, Any] | None = None
+    projects: list[ProjectOut]
+
+
+# -- prompts ----------------------------------------------------------------------------
+
+
+class PromptSummaryOut(BaseModel):
+    id: str
+    version: str
+    description: str | None
+    kind: Literal["text", "chat"]
+    path: str
+    blob_sha: str | None
+
+
+class PromptListOut(BaseModel):
+    prompts: list[PromptSummaryOut]
+    ref: str | None
+    commit: str | None
+
+
+class PromptOut(BaseModel):
+    id: str
+    version: str
+    description: str | None
+    kind: Literal["text", "chat"]
+    template: str | None = None
+    messages: list[dict[str, str]] | None = None
+    inputs: dict[str, dict[str, Any]]
+    model: dict[str, Any] | None
+    metadata: dict[str, Any] | None
+    examples: list[dict[str, Any]]
+    commit: str
+    ref: str | None = Field(description="Branch or tag served; null for commit/version")
+    path: str
+    blob_sha: str = Field(description="Also the ETag")
+
+
+class RenderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    ref: str | None = None
+    version: str | None = None
+    commit: str | None = None
+
+
+class RenderOut(BaseModel):
+    prompt_id: str
+    version: str
+    commit: str
+    ref: str | None
+    kind: Literal["text", "chat"]
+    rendered: str | None = None
+    messages: list[dict[str, str]] | None = None
+    inputs_used: dict[str, Any]
+
+
+class VersionOut(BaseModel):
+    version: str
+    commit: str
+    path: str
+    blob_sha: str
+    author: str
+    committed_at: datetime
+    message: str
+
+
+class VersionListOut(BaseModel):
+    prompt_id: str
+    ref: str | None
+    commit: str
+    versions: list[VersionOut]
+
+
+class DiffOut(BaseModel):
+    prompt_id: str
+    from_: str = Field(alias="from")
+    to: str
+    diff: str = Field(description="Unified diff ('-' old lines, '+' new lines)")
+
+
+# -- parts ------------------------------------------------------------------------------
+
+
+class PartSummaryOut(BaseModel):
+    name: str = Field(description="category/name, as used in {% include %}")
+    category: str
+    part: str
+    path: str | None
+
+
+class PartListOut(BaseModel):
+    parts: list[PartSummaryOut]
+    ref: str | None
+    commit: str
+
+
+class PartOut(BaseModel):
+    name: str
+    category: str
+    path: str
+    source: str
+    ref: str | None
+    commit: str
+
+
+# -- logs -------------------------------------------------------------------------------
+
+
+class LogIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    prompt_id: str | None = Field(default=None, max_length=128)
+    version: str | None = Field(default=None, max_length=128)
+    inputs: dict[str, Any] | None = None
+    output: str | None = Field(default=None, max_length=1_048_576)
+    provider: str | None = Field(default=None, max_length=100)
+    model: str | None = Field(default=None, max_length=200)
+    tokens_in: int = Field(default=0, ge=0, le=2**31 - 1)
+    tokens_out: int = Field(default=0, ge=0, le=2**31 - 1)
+    cost: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    latency_ms: int | None = Field(default=None, ge=0, le=2**31 - 1)
+
+
+class LogOut(BaseModel):
+    id: int
+    project_id: str
+    prompt_id: str | None
+    version: str | None
+    inputs: dict[str, Any] | None
+    output: str | None
+    provider: str | None
+    model: str | None
+    tokens_in: int
+    tokens_out: int
+    cost: float | None
+    latency_ms: int | None
+    created_at: datetime
+
+
+class QuotaOut(BaseModel):
+    tier: str
+    tokens_used: int
+    tokens_limit: int = Field(description="0 = unlimited")
+    period_start: datetime
+
+
+class LogCreatedOut(BaseModel):
+    log: LogOut
+    quota: QuotaOut
+
+
+class LogPageOut(BaseModel):
+    logs: list[LogOut]
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next (older) page; null at the end"
+    )
