@@ -218,8 +218,10 @@ def changed_paths(
         new_tree = c.tree
     out: list[tuple[str | None, str | None]] = []
     for ch in tree_changes(store, old_tree, new_tree):
-        old = ch.old.path.decode("utf-8", errors="replace") if ch.old.path else None
-        new = ch.new.path.decode("utf-8", errors="replace") if ch.new.path else None
+        old_path = ch.old.path if ch.old is not None else None  # None on add
+        new_path = ch.new.path if ch.new is not None else None  # None on delete
+        old = old_path.decode("utf-8", errors="replace") if old_path else None
+        new = new_path.decode("utf-8", errors="replace") if new_path else None
         out.append((old, new))
     return out
 
