@@ -16,6 +16,7 @@ from __future__ import annotations
 import fnmatch
 import logging
 import stat
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -402,35 +403,73 @@ def format_remote(finding: Finding) -> str:
     return f"{finding.severity}: {where}: {finding.message}"
 
 
-def repo_version_lookup(store: BaseObjectStore, refs: dict[str, str]) -> VersionLookup:
-    """A ``VersionLookup`` read from the repository's history (no database).
+class HistoryVersions:
+    """(prompt id, version) → blob sha of every version on any ref, read from history.
 
-    Built lazily on the first question: every version introduced on every ref. For
-    servers with an index, look versions up in the index instead (cheaper).
+    Incremental: each call to ``update`` only walks commits not seen before, so a
+    long-lived instance (one per repository, see ``history_versions``) costs one full
+    walk at first and then only the new commits of each push.
     """
-    table: dict[tuple[str, str], str] | None = None
 
-    def build() -> dict[tuple[str, str], str]:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done: list[str] = []
+        self._done_set: set[str] = set()
+        self._table: dict[tuple[str, str], str] = {}
+
+    def update(self, store: BaseObjectStore, refs: dict[str, str]) -> None:
         from dakora.registry.gitrepo import versions_in_range
 
-        out: dict[tuple[str, str], str] = {}
-        done: list[str] = []
-        for _name, sha in sorted(refs.items()):
-            try:
-                commit = peel(store, sha)
-            except KeyError:
-                continue
-            if commit is None or commit in done:
-                continue
-            for info in versions_in_range(store, commit, list(done)):
-                out.setdefault((info.prompt_id, info.version), info.blob_sha)
-            done.append(commit)
-        return out
+        with self._lock:
+            for _name, sha in sorted(refs.items()):
+                try:
+                    commit = peel(store, sha)
+                except KeyError:
+                    continue
+                if commit is None or commit in self._done_set:
+                    continue
+                for info in versions_in_range(store, commit, list(self._done)):
+                    self._table.setdefault(
+                        (info.prompt_id, info.version), info.blob_sha
+                    )
+                self._done.append(commit)
+                self._done_set.add(commit)
+
+    def get(self, prompt_id: str, version: str) -> str | None:
+        return self._table.get((prompt_id, version))
+
+
+_HISTORY: dict[str, HistoryVersions] = {}
+_HISTORY_LOCK = threading.Lock()
+
+
+def history_versions(key: str) -> HistoryVersions:
+    """The process-wide ``HistoryVersions`` of one repository (``key``: its path)."""
+    with _HISTORY_LOCK:
+        found = _HISTORY.get(key)
+        if found is None:
+            found = _HISTORY[key] = HistoryVersions()
+        return found
+
+
+def repo_version_lookup(
+    store: BaseObjectStore,
+    refs: dict[str, str],
+    history: HistoryVersions | None = None,
+) -> VersionLookup:
+    """A ``VersionLookup`` read from the repository's history (no database).
+
+    Built lazily on the first question. Servers with an index may look versions up
+    there instead.
+    """
+    history = history or HistoryVersions()
+    ready = False
 
     def lookup(prompt_id: str, version: str) -> str | None:
-        nonlocal table
-        if table is None:
-            table = build()
-        return table.get((prompt_id, version))
+        nonlocal ready
+        if not ready:
+            history.update(store, refs)
+            ready = True
+        return history.get(prompt_id, version)
 
     return lookup

@@ -45,6 +45,8 @@ from dakora.hooks.push_checks import (
     RefUpdate,
     VersionLookup,
     format_remote,
+    history_versions,
+    repo_version_lookup,
 )
 from dakora.hooks.quarantine import Quarantine
 from dakora.hooks.summary import prompt_changes, summary_lines
@@ -166,11 +168,14 @@ class ReceivePipeline:
             return self.checker
         if self.checker_factory is not None:
             return self.checker_factory(repo, context, refs_before)
-        lookup = (
-            self.version_lookup_factory(repo, context)
-            if self.version_lookup_factory is not None
-            else None
-        )
+        if self.version_lookup_factory is not None:
+            lookup = self.version_lookup_factory(repo, context)
+        else:
+            lookup = repo_version_lookup(
+                repo.object_store,
+                refs_before,
+                history_versions(os.path.abspath(repo.controldir())),
+            )
         return DefaultChecker(
             refs_before=refs_before,
             default_branch=context.default_branch or repo_default_branch(repo),

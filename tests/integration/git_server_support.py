@@ -27,6 +27,7 @@ OTHER_KEY = "dk_other_" + "o" * 40
 
 def app_from_env() -> Any:
     from dakora.api.git_http import GitTarget, make_git_app
+    from dakora.hooks.push_checks import PushLimits
     from dakora.hooks.quarantine import cleanup_stale
     from dakora.hooks.receive import PushResult, ReceivePipeline
     from dakora.registry.errors import AccessDenied, ProjectNotFound, Unauthenticated
@@ -34,9 +35,9 @@ def app_from_env() -> Any:
     root = Path(os.environ["DAKORA_TEST_GIT_ROOT"])
     log_path = root / "push-log.jsonl"
     keys: dict[str, dict[str, Any]] = {
-        READ_KEY: {"project": "acme/prompts", "write": False},
-        WRITE_KEY: {"project": "acme/prompts", "write": True},
-        OTHER_KEY: {"project": "other/thing", "write": True},
+        READ_KEY: {"workspace": "acme", "write": False},
+        WRITE_KEY: {"workspace": "acme", "write": True},
+        OTHER_KEY: {"workspace": "other", "write": True},
     }
     for ws in root.iterdir():
         if ws.is_dir():
@@ -52,7 +53,7 @@ def app_from_env() -> Any:
         path = root / workspace / f"{project}.git"
         if not path.is_dir():
             raise ProjectNotFound(f"project {workspace}/{project} not found")
-        if key["project"] != f"{workspace}/{project}":
+        if key["workspace"] != workspace:
             raise AccessDenied(
                 f"this API key does not give access to {workspace}/{project}"
             )
@@ -78,7 +79,14 @@ def app_from_env() -> Any:
 
         return hook
 
-    pipeline = ReceivePipeline(on_accepted=log("ok"), on_rejected=log("rejected"))
+    limits = PushLimits(
+        max_file_bytes=int(
+            os.environ.get("DAKORA_TEST_MAX_FILE_BYTES", 2 * 1024 * 1024)
+        )
+    )
+    pipeline = ReceivePipeline(
+        limits=limits, on_accepted=log("ok"), on_rejected=log("rejected")
+    )
     return make_git_app(None, authenticator=authenticate, pipeline=pipeline)
 
 
@@ -159,3 +167,76 @@ class GitServer:
         if not path.exists():
             return []
         return [json.loads(line) for line in path.read_text().splitlines() if line]
+
+
+# -- helpers for the tests ------------------------------------------------------------
+
+
+def run_git(
+    cwd: Path | str, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``git`` without failing on a non-zero exit (tests look at the output)."""
+    return subprocess.run(
+        ["git", *args],
+        cwd=str(cwd),
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+        timeout=120,
+    )
+
+
+def bare_objects(repo: Path) -> set[str]:
+    """Every object stored in a repository (packs and loose), read from disk."""
+    out = run_git(
+        repo,
+        "--git-dir",
+        str(repo),
+        "cat-file",
+        "--batch-all-objects",
+        "--batch-check=%(objectname)",
+    )
+    assert out.returncode == 0, out.stderr
+    return set(out.stdout.split())
+
+
+def bare_refs(repo: Path) -> dict[str, str]:
+    out = run_git(
+        repo,
+        "--git-dir",
+        str(repo),
+        "for-each-ref",
+        "--format=%(refname) %(objectname)",
+    )
+    assert out.returncode == 0, out.stderr
+    return dict(line.split(" ", 1) for line in out.stdout.splitlines() if line)
+
+
+def quarantine_dirs(repo: Path) -> list[str]:
+    return [p.name for p in (repo / "objects").iterdir() if "incoming" in p.name]
+
+
+class Project:
+    """One bare repository served by a ``GitServer`` (``acme/<name>.git``)."""
+
+    counter = 0
+
+    def __init__(self, server: GitServer, workspace: str = "acme") -> None:
+        Project.counter += 1
+        self.server = server
+        self.name = f"p{Project.counter}"
+        self.workspace = workspace
+        self.path = server.root / workspace / f"{self.name}.git"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["git", "init", "-q", "--bare", "-b", "main", str(self.path)], check=True
+        )
+
+    def url(self, key: str | None = WRITE_KEY) -> str:
+        return self.server.url(f"{self.workspace}/{self.name}", key)
+
+    def clone(self, dest: Path, key: str = WRITE_KEY) -> Path:
+        out = run_git(dest.parent, "clone", "-q", self.url(key), str(dest))
+        assert out.returncode == 0, out.stderr
+        return dest
