@@ -33,6 +33,7 @@ CORE_ROUTERS: tuple[str, ...] = (
     "dakora.api.routes.prompts",
     "dakora.api.routes.parts",
     "dakora.api.routes.logs",
+    "dakora.api.routes.webhooks",
 )
 OPTIONAL_ROUTERS: tuple[str, ...] = (
     "dakora.api.routes.writes",

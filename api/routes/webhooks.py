@@ -1,0 +1,71 @@
+"""``POST /api/webhooks/clerk``: Clerk's Svix-signed ``user.*`` events provision users.
+
+The signature (``svix-id``, ``svix-timestamp``, ``svix-signature`` over the raw body,
+secret ``DAKORA_CLERK_WEBHOOK_SECRET``) is checked before anything is parsed: a bad or
+missing signature is 401. ``user.created``/``user.updated`` create the user, a personal
+workspace and a project ``default``; ``user.deleted`` removes them and revokes their
+keys. Other event types are acknowledged and ignored. Without a secret configured the
+route answers 404 (webhooks are off).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from dakora.api.deps import StateDep
+from dakora.api.schemas import ErrorOut
+from dakora.registry.db import transaction
+from dakora.registry.errors import LimitExceeded, NotFound
+from dakora.registry.events import publish
+from dakora.registry.provisioning import handle_clerk_event
+from dakora.registry.svix import SvixVerifier
+
+router = APIRouter(tags=["webhooks"])
+
+MAX_WEBHOOK_BYTES = 1024 * 1024
+
+
+class WebhookOut(BaseModel):
+    ok: bool
+    event: str
+    action: str
+    user_id: str | None = None
+    workspace: str | None = None
+    project: str | None = None
+    deleted_workspaces: list[str] = []
+
+
+@router.post(
+    "/api/webhooks/clerk",
+    response_model=WebhookOut,
+    responses={
+        401: {"model": ErrorOut, "description": "Missing or bad Svix signature"},
+        404: {"model": ErrorOut, "description": "Webhooks are not configured"},
+    },
+    summary="Clerk user webhooks (Svix-signed): provision and remove users",
+)
+async def clerk_webhook(request: Request, state: StateDep) -> WebhookOut:
+    secret = state.settings.clerk_webhook_secret
+    if secret is None or not secret.get_secret_value():
+        raise NotFound("Clerk webhooks are not enabled on this server")
+    body = await request.body()
+    if len(body) > MAX_WEBHOOK_BYTES:
+        raise LimitExceeded("webhook body too large", limit=MAX_WEBHOOK_BYTES)
+    event = SvixVerifier(secret.get_secret_value()).verify_event(request.headers, body)
+    result = await run_in_threadpool(_apply, state, event)
+    return WebhookOut(ok=True, **result)
+
+
+def _apply(state: Any, event: dict[str, Any]) -> dict[str, Any]:
+    result = handle_clerk_event(state.engine, state.settings, event)
+    if result.action != "ignored":
+        # Memberships, keys and projects may have changed: drop what we cached, and
+        # tell the other server processes (PostgreSQL NOTIFY; SQLite sees the commit).
+        with transaction(state.engine) as conn:
+            publish(conn, "all")
+        state.invalidate_all()
+    return result.to_dict()
