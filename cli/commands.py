@@ -4,6 +4,7 @@ from dakora.cli import (  # noqa: F401
     admin,
     deploy,
     git_cmds,
+    link,
     local,
     mirror,
     review,

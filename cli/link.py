@@ -1,0 +1,334 @@
+"""``dakora link URL``: remember a server (URL, API key, project) for remote commands.
+
+The link is saved to ``~/.config/dakora/link.json`` (0600) and read by
+``dakora.client.config.resolve_remote`` after flags and ``DAKORA_URL`` /
+``DAKORA_API_KEY`` / ``DAKORA_PROJECT``. Remote commands use it through the helpers
+here:
+
+- ``open_remote(url, api_key, project)`` → a ``dakora.client.Dakora`` (or ``BadRequest``
+  naming what is missing);
+- ``remote_errors()`` — a context manager turning SDK exceptions into the registry's
+  error tree, so ``cli_errors`` prints them and picks the exit code;
+- ``render_remote(…)`` — what ``dakora render --remote`` prints: the rendered text, or
+  the list of chat messages.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from dakora.cli.main import app
+from dakora.cli.output import cli_errors, print_json, write_text
+from dakora.registry.errors import (
+    AccessDenied,
+    BadRequest,
+    DakoraError,
+    InputError,
+    InputProblem,
+    NotFound,
+    ProjectNotFound,
+    PromptNotFound,
+    QuotaExceeded,
+    RefNotFound,
+    RenderError,
+    StorageError,
+    Unauthenticated,
+)
+
+if TYPE_CHECKING:
+    from dakora.client import Dakora
+
+CHECK_TIMEOUT = 10.0
+
+
+# -- helpers for remote commands -------------------------------------------------------
+
+
+def open_remote(
+    url: str | None = None,
+    api_key: str | None = None,
+    project: str | None = None,
+    **options: Any,
+) -> Dakora:
+    """A client for flags → environment → saved link; ``BadRequest`` if incomplete."""
+    from dakora.client import Dakora
+    from dakora.client.config import resolve_remote
+
+    url, api_key, project = resolve_remote(url, api_key, project)
+    if not url:
+        raise BadRequest(
+            "no server: pass --remote URL, set DAKORA_URL or run `dakora link URL`"
+        )
+    if not project:
+        raise BadRequest(
+            "no project: pass --project (its UUID or workspace/project), set "
+            "DAKORA_PROJECT or run `dakora link URL --project P`"
+        )
+    options.setdefault("cache_ttl", 0)
+    options.setdefault("stale_ttl", 0)
+    with remote_errors():
+        return Dakora(url, api_key, project, **options)
+
+
+@contextmanager
+def remote_errors() -> Iterator[None]:
+    """Re-raise SDK exceptions as the registry's errors (message kept)."""
+    from dakora.client import _errors as e
+
+    try:
+        yield
+    except e.DakoraClientError as exc:
+        raise _translate(exc) from exc
+
+
+def _translate(exc: Exception) -> DakoraError:
+    from dakora.client import _errors as e
+
+    if isinstance(exc, e.DakoraConnectionError):
+        return StorageError(exc.message)
+    if not isinstance(exc, e.DakoraAPIError):
+        return BadRequest(str(exc))
+    message = exc.message
+    if isinstance(exc, e.InputError):
+        problems = [
+            InputProblem(
+                name=str(p.get("input") or p.get("field") or "?"),
+                message=str(p.get("message") or message),
+                expected=p.get("expected"),
+                value=p.get("value"),
+            )
+            for p in exc.problems
+            if isinstance(p, Mapping)
+        ]
+        if exc.code == "invalid_inputs" and problems:
+            return InputError(problems)
+        return BadRequest(message)
+    if isinstance(exc, e.NotFound):
+        cls: type[NotFound] = {
+            "project_not_found": ProjectNotFound,
+            "prompt_not_found": PromptNotFound,
+            "ref_not_found": RefNotFound,
+        }.get(exc.code, NotFound)
+        return cls(message)
+    if isinstance(exc, e.AuthError):
+        return AccessDenied(message) if exc.status == 403 else Unauthenticated(message)
+    if isinstance(exc, e.RenderError):
+        return RenderError(message)
+    if isinstance(exc, e.RateLimited):
+        return QuotaExceeded(message)
+    if isinstance(exc, e.ServerError):
+        return StorageError(f"the server failed ({exc.status}): {message}")
+    return BadRequest(f"{message} ({exc.status} {exc.code})")
+
+
+def _decode_cli_values(
+    specs: Mapping[str, Any], cli_values: Mapping[str, str]
+) -> dict[str, Any]:
+    """``-i`` strings for ``array<string>``/``object`` inputs given as JSON → values.
+
+    Every other value goes to the server as the string it is; the server coerces by
+    declared type and reports every bad input at once.
+    """
+    out: dict[str, Any] = {}
+    for name, value in cli_values.items():
+        spec = specs.get(name)
+        kind = spec.get("type") if isinstance(spec, Mapping) else None
+        if kind in ("array<string>", "object") and value.lstrip()[:1] in ("[", "{"):
+            try:
+                out[name] = json.loads(value)
+                continue
+            except ValueError:
+                pass
+        out[name] = value
+    return out
+
+
+def render_remote(
+    prompt_id: str,
+    *,
+    file_values: Mapping[str, Any] | None = None,
+    cli_values: Mapping[str, str] | None = None,
+    ref: str | None = None,
+    version: str | None = None,
+    commit: str | None = None,
+    url: str | None = None,
+    api_key: str | None = None,
+    project: str | None = None,
+) -> str | list[dict[str, str]]:
+    """Render on the server: the text, or the chat messages (like local render).
+
+    ``file_values`` (typed, from ``--inputs-file``) and ``cli_values`` (``-i`` strings,
+    winning over the file) are merged; the server coerces and checks them.
+    """
+    chosen = [v for v in (ref, version, commit) if v is not None]
+    if len(chosen) > 1:
+        raise BadRequest("use only one of --ref, --version, --commit")
+    client = open_remote(url, api_key, project)
+    try:
+        with remote_errors():
+            inputs: dict[str, Any] = dict(file_values or {})
+            if cli_values:
+                prompt = client.prompts.get(
+                    prompt_id, ref=ref, version=version, commit=commit
+                )
+                inputs.update(_decode_cli_values(prompt.inputs, cli_values))
+            result = client.prompts.render(
+                prompt_id, inputs, ref=ref, version=version, commit=commit
+            )
+    finally:
+        client.close()
+    if result.messages is not None:
+        return list(result.messages)
+    return result.rendered or ""
+
+
+# -- the command -----------------------------------------------------------------------
+
+
+def _mask(key: str | None) -> str | None:
+    if not key:
+        return None
+    return key[:7] + "…" + key[-4:] if len(key) > 16 else "…"
+
+
+def _check_server(url: str, api_key: str | None) -> dict[str, Any] | None:
+    """GET /api/health, then /api/me with the key; returns /api/me's body (or None)."""
+    import httpx
+
+    from dakora.client._errors import error_from_response
+
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        with httpx.Client(base_url=url, timeout=CHECK_TIMEOUT, headers=headers) as http:
+            health = http.get("/api/health")
+            if health.status_code != 200:
+                raise StorageError(
+                    f"{url} does not look like a Dakora server "
+                    f"(GET /api/health → {health.status_code})"
+                )
+            if not api_key:
+                return None
+            me = http.get("/api/me")
+            if me.status_code != 200:
+                raise _translate(error_from_response(me))
+            data = me.json()
+            return data if isinstance(data, dict) else None
+    except httpx.HTTPError as exc:
+        raise StorageError(
+            f"cannot reach the Dakora server at {url}: {type(exc).__name__}"
+        ) from exc
+    except ValueError as exc:
+        raise StorageError(f"{url} answered with something that is not JSON") from exc
+
+
+def _project_from_me(me: Mapping[str, Any] | None) -> str | None:
+    """The project of a key (a key belongs to exactly one project)."""
+    if not me or me.get("kind") != "key":
+        return None
+    projects = [p for p in me.get("projects") or [] if isinstance(p, Mapping)]
+    if len(projects) != 1:
+        return None
+    p = projects[0]
+    if p.get("workspace") and p.get("slug"):
+        return f"{p['workspace']}/{p['slug']}"
+    return str(p.get("id")) if p.get("id") else None
+
+
+@app.command("link")
+def link(
+    url: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="URL",
+            help="The server, e.g. http://127.0.0.1:54321. Without it: show the link.",
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            envvar="DAKORA_API_KEY",
+            help="API key (dk_…) to save; '-' reads it from stdin.",
+            show_envvar=True,
+        ),
+    ] = None,
+    project: Annotated[
+        str | None,
+        typer.Option(
+            "--project",
+            help="Project UUID or workspace/project (default: the key's project).",
+        ),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check/--no-check", help="Contact the server to verify URL and key."
+        ),
+    ] = True,
+    remove: Annotated[
+        bool, typer.Option("--remove", help="Forget the saved link.")
+    ] = False,
+    json_: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead of text.")
+    ] = False,
+) -> None:
+    """Save a server URL, API key and project for remote commands (--remote) and the
+    SDK, in ~/.config/dakora/link.json (readable by you only)."""
+    from dakora.client.config import link_path, load_link, remove_link, save_link
+
+    with cli_errors(json_):
+        if remove:
+            removed = remove_link()
+            if json_:
+                print_json({"removed": removed, "path": str(link_path())})
+            else:
+                write_text(f"removed {link_path()}\n" if removed else "no saved link\n")
+            return
+        if url is None:
+            saved = load_link()
+            if saved is None:
+                raise NotFound("no saved link: run `dakora link URL`")
+            info = {
+                "url": saved.url,
+                "project": saved.project,
+                "api_key": _mask(saved.api_key),
+                "path": str(link_path()),
+            }
+            if json_:
+                print_json(info)
+            else:
+                write_text(
+                    f"{saved.url}  project {saved.project or '-'}  "
+                    f"key {info['api_key'] or '-'}\n"
+                )
+            return
+        if not url.startswith(("http://", "https://")):
+            raise BadRequest(f"URL must start with http:// or https:// (got {url!r})")
+        if api_key == "-":
+            api_key = sys.stdin.readline().strip() or None
+        url = url.rstrip("/")
+        me = _check_server(url, api_key) if check else None
+        project = project or _project_from_me(me)
+        path = save_link(url, api_key, project)
+    result = {
+        "url": url,
+        "project": project,
+        "api_key": _mask(api_key),
+        "path": str(path),
+        "checked": check,
+    }
+    if json_:
+        print_json(result)
+        return
+    write_text(
+        f"linked {url}"
+        + (f", project {project}" if project else "")
+        + (f", key {result['api_key']}" if api_key else ", no key")
+        + f"\nsaved to {path}\n"
+    )
