@@ -618,7 +618,7 @@ class PromptRepository:
         if old_tree is None:
             return None, None
         for ch in tree_changes(self.store, old_tree, new_tree):
-            if ch.old.path is None or ch.old.sha is None:
+            if ch.old is None or ch.old.path is None or ch.old.sha is None:
                 continue
             if ch.old.mode is None or not stat.S_ISREG(ch.old.mode):
                 continue
