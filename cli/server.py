@@ -8,6 +8,8 @@ migrates on start. ``--demo`` loads ``sample-repo/`` as workspace ``demo``, proj
 from __future__ import annotations
 
 import importlib.util
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -45,9 +47,145 @@ def _uvicorn_options() -> dict[str, Any]:
     return opts
 
 
-def setup_demo(settings: Settings) -> None:
-    """Create workspace/project ``demo`` from sample-repo/ (idempotent)."""
-    raise ConfigError("--demo is not available yet")
+DEMO_WORKSPACE = "demo"
+DEMO_PROJECT = "demo"
+DEMO_KEY_FILE = "demo-key.txt"
+
+
+@dataclass(frozen=True)
+class DemoInfo:
+    project_id: str
+    key: str
+    imported: bool
+
+
+def find_sample_repo() -> Path:
+    """``sample-repo/`` in the current folder, else next to the source tree."""
+    here = Path.cwd() / "sample-repo"
+    if (here / "prompts").is_dir():
+        return here
+    source_tree = Path(__file__).resolve().parents[1] / "sample-repo"
+    if (source_tree / "prompts").is_dir():
+        return source_tree
+    raise ConfigError(
+        "--demo needs the sample-repo/ folder: run `dakora serve --demo` from the "
+        "root of the Dakora source tree"
+    )
+
+
+def setup_demo(settings: Settings) -> DemoInfo:
+    """Workspace ``demo``, project ``demo`` from sample-repo/, and a read+write key.
+
+    Idempotent: an existing workspace, project and content are kept, and the key saved
+    in ``<data_dir>/demo-key.txt`` (mode 0600) is shown again while it is still valid.
+    The content goes through the same import (and checks) as
+    ``dakora admin create-project demo/demo --from sample-repo``.
+    """
+    from dakora.registry import keys, tenancy
+    from dakora.registry.db import make_engine, upgrade
+    from dakora.registry.errors import (
+        NotFound,
+        ProjectNotFound,
+        Unauthenticated,
+        WorkspaceNotFound,
+    )
+    from dakora.registry.importer import import_into_project
+
+    settings.ensure_data_dir()
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+        try:
+            tenancy.get_workspace(engine, DEMO_WORKSPACE)
+        except WorkspaceNotFound:
+            tenancy.create_workspace(engine, DEMO_WORKSPACE, name="Demo")
+        try:
+            project = tenancy.get_project(engine, f"{DEMO_WORKSPACE}/{DEMO_PROJECT}")
+        except ProjectNotFound:
+            project = tenancy.create_project(
+                engine, settings, DEMO_WORKSPACE, DEMO_PROJECT, name="Demo"
+            )
+        imported = False
+        if not _has_refs(project.repo_path):
+            import_into_project(engine, project, find_sample_repo())
+            imported = True
+        key_file = settings.data_dir / DEMO_KEY_FILE
+        plaintext = None
+        if key_file.exists():
+            saved = key_file.read_text(encoding="ascii").strip()
+            try:
+                record = keys.verify_key(engine, settings.pepper(), saved)
+            except (Unauthenticated, NotFound):
+                record = None
+            if record is not None and record.project_id == project.id:
+                plaintext = saved
+        if plaintext is None:
+            new = keys.create_key(
+                engine,
+                settings.pepper(),
+                project.id,
+                scope="write",
+                name="demo",
+                max_active=settings.max_keys_per_project,
+            )
+            plaintext = new.plaintext
+            _write_private(key_file, plaintext + "\n")
+        return DemoInfo(project_id=project.id, key=plaintext, imported=imported)
+    finally:
+        engine.dispose()
+
+
+def _has_refs(repo_path: Path) -> bool:
+    from dulwich.repo import Repo
+
+    repo = Repo(str(repo_path))
+    try:
+        return any(
+            n.startswith((b"refs/heads/", b"refs/tags/")) for n in repo.refs.allkeys()
+        )
+    finally:
+        repo.close()
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(text)
+    os.chmod(path, 0o600)
+
+
+def demo_banner(settings: Settings, info: DemoInfo) -> str:
+    host = settings.host
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    base = f"http://{host}:{settings.port}"
+    project = f"{base}/api/projects/{info.project_id}"
+    auth = f'-H "Authorization: Bearer {info.key}"'
+    body = '{"inputs": {"customer": "Ada", "ticket": "I was charged twice."}}'
+    state = "loaded from sample-repo/" if info.imported else "already loaded"
+    return "\n".join(
+        [
+            "",
+            f"Dakora demo: workspace 'demo', project 'demo' ({state})",
+            f"  project id   {info.project_id}   (also accepted as demo~demo)",
+            f"  API key      {info.key}   (read+write; saved in "
+            f"{settings.data_dir / DEMO_KEY_FILE})",
+            f"  API docs     {base}/docs",
+            "",
+            "Try:",
+            f"  curl {auth} {project}/prompts",
+            f"  curl {auth} {project}/prompts/support-reply",
+            f"  curl {auth} -H 'Content-Type: application/json' \\",
+            f"       -d '{body}' {project}/prompts/support-reply/render",
+            f"  git clone http://demo:{info.key}@{host}:{settings.port}/git/demo/demo.git",
+            f"  DAKORA_URL={base} DAKORA_API_KEY={info.key} "
+            f"dakora render support-reply --remote {base} --project {info.project_id} "
+            "-i customer=Ada",
+            "",
+        ]
+    )
 
 
 @app.command("serve")
@@ -89,7 +227,8 @@ def serve(
     check_settings(settings)
     settings.ensure_data_dir()
     if demo:
-        setup_demo(settings)
+        info = setup_demo(settings)
+        typer.echo(demo_banner(settings, info))
     application = create_app(settings)
     uvicorn.run(
         application,
