@@ -36,6 +36,7 @@ from dakora.registry.errors import (
     StorageError,
     Unauthenticated,
 )
+from dakora.registry.events import publish_key_changed
 
 KEY_PREFIX = "dk_"
 DISPLAY_PREFIX_LEN = 10
@@ -384,5 +385,6 @@ def revoke_key(
         conn.execute(
             update(api_keys).where(api_keys.c.id == row.id).values(revoked_at=now)
         )
+        publish_key_changed(conn, row.id)
         revoked = conn.execute(select(api_keys).where(api_keys.c.id == row.id)).one()
     return _record(revoked)

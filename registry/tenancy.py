@@ -330,6 +330,7 @@ def upsert_external_user(
 def delete_user(engine: Engine, user_id: str) -> None:
     """Mark a user deleted and drop their memberships (their keys stop working too)."""
     from dakora.registry.db import api_keys
+    from dakora.registry.events import publish
 
     now = utcnow()
     with transaction(engine) as conn:
@@ -346,6 +347,7 @@ def delete_user(engine: Engine, user_id: str) -> None:
             .where(api_keys.c.user_id == user_id, api_keys.c.revoked_at.is_(None))
             .values(revoked_at=now)
         )
+        publish(conn, "all")
 
 
 # -- workspaces and members -----------------------------------------------------------
