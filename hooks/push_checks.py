@@ -169,6 +169,17 @@ def changed_files(
     return out
 
 
+def unsafe_path_reason(path: str) -> str | None:
+    """Why a repository path is unsafe (``..``/``.``/``.git`` parts, backslashes,
+    absolute), or None."""
+    if path.startswith("/") or "\\" in path or "\0" in path:
+        return f"unsafe path {path!r}"
+    for part in path.split("/"):
+        if part in ("", ".", "..") or part.lower() == ".git":
+            return f"unsafe path {path!r}: a '{part or '/'}' component is not allowed"
+    return None
+
+
 def ref_name_findings(update: RefUpdate) -> list[Finding]:
     ref = update.ref
     if not ref.startswith(("refs/heads/", "refs/tags/")):
@@ -368,6 +379,10 @@ class DefaultChecker:
                 )
             for path, sha, mode in files:
                 if sha is None or mode is None or stat.S_ISDIR(mode):
+                    continue
+                unsafe = unsafe_path_reason(path)
+                if unsafe is not None:
+                    findings.append(_error(path, unsafe, "unsafe-path"))
                     continue
                 if mode == 0o160000:  # submodule
                     continue
