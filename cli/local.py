@@ -103,17 +103,20 @@ def _parent_commit(repo: Any, commit: str) -> str | None:
 
 
 def _version_lookup(repo: Any) -> Any:
-    """(prompt id, version) → blob sha on any ref, for the immutability rule."""
-    cache: dict[tuple[str, str], str | None] = {}
+    """(prompt id, version) → blob sha on any ref, for the immutability rule.
+
+    One history walk per prompt id (``all_versions``), then dict lookups.
+    """
+    cache: dict[str, dict[str, str]] = {}
 
     def lookup(prompt_id: str, version: str) -> str | None:
-        key = (prompt_id, version)
-        if key not in cache:
+        if prompt_id not in cache:
             try:
-                cache[key] = repo.find_version(prompt_id, version).blob_sha
+                versions = repo.all_versions(prompt_id)
             except NotFound:
-                cache[key] = None
-        return cache[key]
+                versions = []
+            cache[prompt_id] = {v.version: v.blob_sha for v in versions}
+        return cache[prompt_id].get(version)
 
     return lookup
 
@@ -287,7 +290,7 @@ def lint(
     Prints ``path:line: error|warning: message [rule]``; exits 1 when there are errors.
     """
     with cli_errors(json_):
-        findings, notes, count, target = _lint(path, ref)
+        findings, count, target = _lint(path, ref)
         errors = sum(1 for f in findings if f.severity == "error")
         warnings = sum(1 for f in findings if f.severity == "warning")
         if json_:
@@ -299,13 +302,14 @@ def lint(
                     "errors": errors,
                     "warnings": warnings,
                     "findings": [f.to_dict() for f in findings],
-                    "notes": notes,
                 }
             )
         else:
-            for text in notes:
-                note(text)
-            print_findings(findings)
+            # Info findings (e.g. "no git history") are remarks, not problems: stderr.
+            for f in findings:
+                if f.severity == "info":
+                    note(f"{f.message} [{f.rule}]")
+            print_findings([f for f in findings if f.severity != "info"])
             _print_lint_summary(count, errors, warnings)
     if errors:
         raise typer.Exit(1)
@@ -332,26 +336,20 @@ def _print_lint_summary(count: int, errors: int, warnings: int) -> None:
         write_text(summary + "\n")
 
 
-def _lint(path: Path, ref: str | None) -> tuple[list[Finding], list[str], int, str]:
-    """(findings sorted, notes, number of prompt files, what was checked)."""
+def _lint(path: Path, ref: str | None) -> tuple[list[Finding], int, str]:
+    """(findings sorted, number of prompt files, what was checked)."""
     from dakora.registry.checks import check_snapshot
 
-    notes: list[str] = []
     try:
         repo = _open_repo(path)
     except RepositoryNotFound:
         if ref is not None:
             raise
-        # A plain folder: no history, so the version rules are skipped.
+        # A plain folder: no history, so the checks skip the version rules (and say
+        # so with an info finding).
         snapshot = _folder_snapshot(path)
-        notes.append("not a git repository: version rules that need history skipped")
         findings = check_snapshot(snapshot)
-        return (
-            sorted(findings, key=_sort_key),
-            notes,
-            len(snapshot.prompt_paths()),
-            "folder",
-        )
+        return sorted(findings, key=_sort_key), len(snapshot.prompt_paths()), "folder"
 
     if ref is not None:
         commit = str(repo.resolve(ref))
@@ -362,18 +360,11 @@ def _lint(path: Path, ref: str | None) -> tuple[list[Finding], list[str], int, s
         snapshot = repo.working_tree()
         parent_commit = _head(repo)
         target = "working tree"
-        if parent_commit is None:
-            notes.append("no commits yet: version rules skipped")
     parent = repo.snapshot(parent_commit) if parent_commit else None
     findings = check_snapshot(
         snapshot, parent=parent, version_lookup=_version_lookup(repo)
     )
-    return (
-        sorted(findings, key=_sort_key),
-        notes,
-        len(snapshot.prompt_paths()),
-        target,
-    )
+    return sorted(findings, key=_sort_key), len(snapshot.prompt_paths()), target
 
 
 # --------------------------------------------------------------------------- render
@@ -457,19 +448,6 @@ def _select_snapshot(
     version: str | None,
     commit: str | None,
 ) -> Any:
-    chosen = [
-        name
-        for name, value in (
-            ("--ref", ref),
-            ("--version", version),
-            ("--commit", commit),
-        )
-        if value is not None
-    ]
-    if len(chosen) > 1:
-        raise BadRequest(
-            f"use only one of --ref, --version, --commit (got {', '.join(chosen)})"
-        )
     if version is not None:
         info = repo.find_version(prompt_id, version)
         return repo.snapshot(info.commit)
@@ -554,6 +532,19 @@ def _render(
     from dakora.registry.inputs import parse_cli_pairs
     from dakora.registry.renderer import Renderer
 
+    chosen = [
+        name
+        for name, value in (
+            ("--ref", ref),
+            ("--version", version),
+            ("--commit", commit),
+        )
+        if value is not None
+    ]
+    if len(chosen) > 1:
+        raise BadRequest(
+            f"use only one of --ref, --version, --commit (got {', '.join(chosen)})"
+        )
     cli_values = parse_cli_pairs(pairs) if pairs else {}
     file_values = _read_inputs_file(inputs_file) if inputs_file is not None else {}
     try:

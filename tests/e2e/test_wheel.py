@@ -157,5 +157,5 @@ def test_installed_dakora_help_and_render(fresh_venv: Path, tmp_path: Path) -> N
     )
     assert proc.returncode == 0, proc.stderr
     assert "Wheels work." in proc.stdout
-    assert "at most 3 sentences" in proc.stdout
+    assert "Use 3 sentences or fewer." in proc.stdout
     assert "Traceback" not in proc.stderr
