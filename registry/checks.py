@@ -75,13 +75,14 @@ RULES: dict[str, str] = {
 }
 
 # Names a template may use without declaring them: the sandbox's globals.
-_GLOBALS = frozenset({"range", "dict", "lipsum", "cycler", "joiner", "namespace"})
+_GLOBALS = frozenset({"range", "dict", "namespace"})
 
 
 def _compile_env() -> SandboxedEnvironment:
     env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
     # Compile-time only: unknown filters fail at compile, so know ours.
-    env.filters.setdefault("yaml", lambda value: value)
+    for name in ("yaml", "default", "d"):
+        env.filters[name] = lambda value, *args, **kwargs: value
     return env
 
 
@@ -180,22 +181,27 @@ def _template_findings(loaded: LoadedPrompt, parts: PartsSource) -> list[Finding
             continue
         try:
             info = analyze_template(source, parts)
-        except TemplateSyntaxError as exc:
-            where = f"part '{exc.name}'" if exc.name else label
+        except DakoraError as exc:
+            line = exc.details.get("line")
             out.append(
                 _err(
                     path,
-                    base,
-                    f"template syntax error in {where}: {exc.message}",
+                    base + line - 1 if isinstance(line, int) and line > 0 else base,
+                    f"{label}: {exc.message}",
                     "template-syntax",
                 )
             )
             analyzed_all = False
             continue
-        except DakoraError as exc:
-            out.append(_err(path, base, f"{label}: {exc.message}", "include-error"))
-            analyzed_all = False
-            continue
+        for message, line in getattr(info, "errors", ()):
+            out.append(
+                _err(
+                    path,
+                    base + max(line, 1) - 1,
+                    f"{label}: {message}",
+                    "include-error",
+                )
+            )
         used = set(info.variables) - _GLOBALS
         used_everywhere |= used
         for name in sorted(used - declared):

@@ -18,7 +18,7 @@ import heapq
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -551,6 +551,21 @@ class PromptRepository:
             prompt_id=prompt_id,
             version=version,
         )
+
+    def version_lookup(self) -> Callable[[str, str], str | None]:
+        """A ``VersionLookup`` for the checks: (id, version) → blob sha of every
+        version on any branch or tag, read once from history (tree diffs)."""
+        table: dict[tuple[str, str], str] = {}
+        done: list[str] = []
+        for sha in sorted(set(self.refs().values())):
+            for info in versions_in_range(self.store, sha, done, self.subdir):
+                table.setdefault((info.prompt_id, info.version), info.blob_sha)
+            done.append(sha)
+
+        def lookup(prompt_id: str, version: str) -> str | None:
+            return table.get((prompt_id, version))
+
+        return lookup
 
     def _walk_versions(
         self, prompt_id: str, starts: dict[bytes, str]
