@@ -93,18 +93,11 @@ def source_default_branch(path: str | Path) -> str | None:
     return last.removeprefix("refs/heads/") if last.startswith("refs/heads/") else None
 
 
-def registry_checker(
-    store: BaseObjectStore, updates: list[tuple[str, str, str]]
-) -> list[Finding]:
-    """The registry's checks over every updated ref (``checks.check_push``).
-
-    Version immutability is checked across every ref of the import.
-    """
-    from dakora.registry import checks
-
-    check_push = getattr(checks, "check_push", None)
-    if check_push is None:  # pragma: no cover - present once the checks land
-        return []
+def import_version_lookup(
+    store: BaseObjectStore, updates: Sequence[tuple[str, str, str]]
+) -> Callable[[str, str], str | None]:
+    """(prompt id, version) → blob sha across every ref of an import, so reusing a
+    version for different content on two imported branches is caught."""
     tips = [c for _r, _o, new in updates if (c := peel_to_commit(store, new))]
     table: dict[tuple[str, str], str] = {}
     for info in compute_versions(store, tips, []):
@@ -113,6 +106,17 @@ def registry_checker(
     def lookup(prompt_id: str, version: str) -> str | None:
         return table.get((prompt_id, version))
 
+    return lookup
+
+
+def registry_checker(
+    store: BaseObjectStore, updates: list[tuple[str, str, str]]
+) -> list[Finding]:
+    """The registry's checks (``checks.check_push``) over every updated ref, as for a
+    push into an empty repository."""
+    from dakora.registry.checks import check_push
+
+    lookup = import_version_lookup(store, updates)
     findings: list[Finding] = []
     for _ref, _old, new in updates:
         commit = peel_to_commit(store, new)

@@ -589,13 +589,15 @@ def _project_query() -> Any:
 
 
 def get_project(engine: Engine, ref: str) -> Project:
-    """A project by UUID or ``workspace/slug``. Raises ``ProjectNotFound``."""
+    """A project by UUID or ``workspace/slug`` (``workspace~slug`` in URLs).
+
+    Raises ``ProjectNotFound``."""
     ref = ref.strip()
     query = _project_query()
     if is_uuid(ref):
         query = query.where(projects.c.id == ref.lower())
-    elif ref.count("/") == 1:
-        ws_slug, slug = ref.split("/")
+    elif ref.count("/") + ref.count("~") == 1:
+        ws_slug, slug = ref.replace("~", "/").split("/")
         query = query.where(workspaces.c.slug == ws_slug, projects.c.slug == slug)
     else:
         raise ProjectNotFound(
