@@ -161,8 +161,10 @@ class AsyncPrompts:
     def __init__(self, client: AsyncDakora) -> None:
         self._c = client
 
-    async def list(self, ref: str | None = None) -> PromptList:
-        call = self._c._core.list_call(ref)
+    async def list(
+        self, ref: str | None = None, *, commit: str | None = None
+    ) -> PromptList:
+        call = self._c._core.list_call(ref, commit)
         try:
             entry, source = await self._c._cached(call)
         except DakoraClientError as exc:
@@ -251,7 +253,7 @@ class AsyncLogs:
         return core.json_body(response)
 
     async def list(self, **filters: Any) -> dict[str, Any]:
-        params = {k: str(v) for k, v in filters.items() if v is not None}
         core = self._c._core
+        params = core.query(filters)
         response = await self._c._send("GET", core.logs_path(), params=params)
         return core.json_body(response)

@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -133,9 +134,15 @@ class ClientCore:
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
 
-    def list_call(self, ref: str | None) -> Call:
-        params = {"ref": ref} if ref is not None else {}
-        return Call(("list", ref), f"{self._prefix}/prompts", params, False)
+    def list_call(self, ref: str | None, commit: str | None = None) -> Call:
+        selector = make_selector(ref=ref, commit=commit)
+        params = {selector[0]: selector[1]} if selector else {}
+        return Call(
+            ("list", selector),
+            f"{self._prefix}/prompts",
+            params,
+            is_immutable(selector),
+        )
 
     def get_call(self, prompt_id: str, selector: Selector) -> Call:
         params = {selector[0]: selector[1]} if selector else {}
@@ -159,6 +166,18 @@ class ClientCore:
 
     def logs_path(self) -> str:
         return f"{self._prefix}/logs"
+
+    @staticmethod
+    def query(filters: Mapping[str, Any]) -> dict[str, str]:
+        """Query parameters: None dropped, datetimes as ISO 8601, the rest as str."""
+        out: dict[str, str] = {}
+        for key, value in filters.items():
+            if value is None:
+                continue
+            if isinstance(value, datetime):
+                value = value.isoformat()
+            out[key] = str(value)
+        return out
 
     # -- responses ------------------------------------------------------------------
 

@@ -137,21 +137,25 @@ def _read_yaml(path: Path) -> Any:
 
 
 def _is_empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str | list | dict) and not value)
+    from jinja2 import Undefined
+
+    if isinstance(value, Undefined) or value is None:
+        return True
+    return isinstance(value, str | list | dict | tuple) and not value
 
 
 def _default_filter(value: Any, default: Any = "", boolean: bool = False) -> Any:
+    """Like the server's: replaces only None, "", [] and {} (keeps 0 and False)."""
     return default if _is_empty(value) else value
 
 
 def _yaml_filter(value: Any) -> str:
     import yaml
 
-    return str(
-        yaml.safe_dump(
-            value, sort_keys=False, allow_unicode=True, default_flow_style=False
-        )
-    ).rstrip("\n")
+    text = str(yaml.safe_dump(value, sort_keys=False, allow_unicode=True))
+    if text.endswith("\n...\n"):
+        text = text[:-4]
+    return text[:-1] if text.endswith("\n") else text
 
 
 def render_locally(

@@ -174,9 +174,9 @@ class Prompts:
     def __init__(self, client: Dakora) -> None:
         self._c = client
 
-    def list(self, ref: str | None = None) -> PromptList:
+    def list(self, ref: str | None = None, *, commit: str | None = None) -> PromptList:
         """Every prompt (id, version, description) on ``ref`` (default branch)."""
-        call = self._c._core.list_call(ref)
+        call = self._c._core.list_call(ref, commit)
         try:
             entry, source = self._c._cached(call)
         except DakoraClientError as exc:
@@ -269,8 +269,8 @@ class Logs:
 
     def list(self, **filters: Any) -> dict[str, Any]:
         """The project's logs (filters and paging as the server accepts them)."""
-        params = {k: str(v) for k, v in filters.items() if v is not None}
         core = self._c._core
+        params = core.query(filters)
         response = self._c._send("GET", core.logs_path(), params=params)
         return core.json_body(response)
 

@@ -608,18 +608,27 @@ def test_offline_render_refuses_bad_inputs(
 def test_fallback_repository_folder(
     make_client: Callable[..., Dakora], server: FakeServer, sample_repo_path: Path
 ) -> None:
+    import yaml
+
     server.down = True
     c = make_client(fallback=sample_repo_path)
     listing = c.prompts.list()
-    assert "summarize" in listing.ids() and len(listing) >= 10
+    files = [
+        *sample_repo_path.glob("prompts/**/*.yaml"),
+        *sample_repo_path.glob("prompts/**/*.yml"),
+    ]
+    assert len(listing) == len(files) and "summarize" in listing.ids()
     assert listing.source == "fallback"
+    spec = yaml.safe_load(
+        (sample_repo_path / "prompts/general/summarize.yaml").read_text()
+    )
     out = c.prompts.render("summarize", {"text": "Short text."})
     tone = (sample_repo_path / "parts/system/tone.md").read_text().strip()
-    assert out.rendered is not None
-    assert tone.splitlines()[0] in out.rendered
-    assert "at most 3 sentences" in out.rendered
-    assert "a busy reader" in out.rendered
-    assert out.inputs_used["language"] == "English"
+    assert out.rendered is not None and out.version == spec["version"]
+    assert tone.splitlines()[0] in out.rendered  # the include, from parts/
+    assert "Short text." in out.rendered
+    assert out.inputs_used["language"] == spec["inputs"]["language"]["default"]
+    assert out.inputs_used["audience"] is None
 
 
 def test_fallback_json_file_with_parts_and_chat(
