@@ -10,6 +10,9 @@ Each finding: severity, path, line, message, rule id (see ``RULES``). Two entry 
 
 from __future__ import annotations
 
+import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -25,6 +28,7 @@ from dakora.registry.model import semver_gt
 from dakora.registry.renderer import analyze_template
 from dakora.registry.snapshot import (
     CONFIG_PATH,
+    PART_SUFFIXES,
     PROMPT_SUFFIXES,
     GitSnapshot,
     PartsSource,
@@ -335,9 +339,7 @@ def check_snapshot(
                 unsafe.add(path)
                 out.extend(found)
 
-    parts_changed = selected is None or any(
-        p == CONFIG_PATH or p.startswith(parts_dir + "/") for p in selected
-    )
+    affected = _affected_parts(snapshot, selected, parts_dir)
     for path in _part_files(snapshot):
         if chosen(path) and path not in unsafe:
             out.extend(_part_findings(snapshot, path))
@@ -361,7 +363,7 @@ def check_snapshot(
             if ident is None:
                 continue
             by_id.setdefault(ident[0], []).append(path)
-            if parts_changed:
+            if affected is not None and _includes_any(snapshot, path, affected):
                 loaded, _ = load_with_findings(snapshot, path)
                 if loaded is not None:
                     out.extend(_template_findings(loaded, snapshot.parts))
@@ -415,6 +417,69 @@ def parent_prompt_index(parent: Snapshot) -> dict[str, str]:
         if ident is not None:
             out.setdefault(ident[0], path)
     return out
+
+
+_INCLUDE_RE = re.compile(rb"""(?:include|import|from|extends)\s+(['"])([^'"\n]+)\1""")
+_ALL = frozenset({"*"})
+_TARGETS: OrderedDict[str, frozenset[str]] = OrderedDict()
+_TARGETS_LOCK = threading.Lock()
+_TARGETS_MAX = 262_144
+
+
+def _part_name(name: str) -> str:
+    for suffix in PART_SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _literal_targets(snapshot: Snapshot, path: str) -> frozenset[str]:
+    """Include/import names written as literals in a file (cached by blob sha)."""
+    sha = snapshot.blob_sha(path)
+    with _TARGETS_LOCK:
+        found = _TARGETS.get(sha)
+    if found is None:
+        data = snapshot.read(path)
+        found = frozenset(
+            _part_name(m[2].decode("utf-8", "replace"))
+            for m in _INCLUDE_RE.finditer(data)
+        )
+        with _TARGETS_LOCK:
+            _TARGETS[sha] = found
+            while len(_TARGETS) > _TARGETS_MAX:
+                _TARGETS.popitem(last=False)
+    return found
+
+
+def _affected_parts(
+    snapshot: Snapshot, selected: set[str] | None, parts_dir: str
+) -> frozenset[str] | None:
+    """Names of the parts a change touches, directly or through other parts that
+    include them; ``_ALL`` when dakora.yaml changed; None when no part changed."""
+    if selected is None:
+        return None
+    if CONFIG_PATH in selected:
+        return _ALL
+    prefix = parts_dir + "/"
+    names = {_part_name(p[len(prefix) :]) for p in selected if p.startswith(prefix)}
+    if not names:
+        return None
+    part_targets = {
+        _part_name(p[len(prefix) :]): _literal_targets(snapshot, p)
+        for p in _part_files(snapshot)
+    }
+    grew = True
+    while grew:
+        grew = False
+        for name, targets in part_targets.items():
+            if name not in names and targets & names:
+                names.add(name)
+                grew = True
+    return frozenset(names)
+
+
+def _includes_any(snapshot: Snapshot, path: str, names: frozenset[str]) -> bool:
+    return names is _ALL or bool(_literal_targets(snapshot, path) & names)
 
 
 def _part_files(snapshot: Snapshot) -> list[str]:

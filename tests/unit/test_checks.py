@@ -261,20 +261,28 @@ def test_paths_limit_per_file_rules(tmp_path: Path) -> None:
     assert "undeclared-variable" in {f.rule for f in only_bad}
 
 
-def test_changed_part_rechecks_every_prompt(tmp_path: Path) -> None:
+def test_changed_part_rechecks_the_prompts_including_it(tmp_path: Path) -> None:
     snap = _folder(
         tmp_path,
         {
             "parts/s/t.md": "{{ nmae }}",
+            "parts/s/wrap.md": '{% include "s/t" %}',
             "prompts/a.yaml": make_prompt_yaml(
-                template='{{ name }}{% include "s/t" %}'
+                id="a", template='{{ name }}{% include "s/wrap.md" %}'
             ),
+            # an old, unrelated problem is not this change's business
+            "prompts/b.yaml": make_prompt_yaml(id="b", template="{{ legacy }}"),
         },
     )
     found = check_snapshot(snap, paths=["parts/s/t.md"])
     assert [(f.path, f.rule) for f in found if f.severity == "error"] == [
         ("prompts/a.yaml", "undeclared-variable")
     ]
+    config = check_snapshot(snap, paths=["dakora.yaml"])
+    assert {f.path for f in config if f.severity == "error"} == {
+        "prompts/a.yaml",
+        "prompts/b.yaml",
+    }
 
 
 # -------------------------------------------------------------------- version rules
