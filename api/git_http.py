@@ -27,7 +27,6 @@ import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 from a2wsgi import WSGIMiddleware
@@ -47,6 +46,8 @@ from dakora.registry.errors import (
     AccessDenied,
     DakoraError,
     NotFound,
+    ProjectNotFound,
+    StorageError,
     Unauthenticated,
 )
 
@@ -275,62 +276,51 @@ class GitWSGIApp:
 # -- wiring against the server's database ----------------------------------------------
 
 
-def _lookup_project(engine: Any, workspace: str, project: str) -> Any:
-    """The ``tenancy.Project`` of ``workspace/project`` (raises ProjectNotFound)."""
-    from dakora.registry.tenancy import get_project
-
-    return get_project(engine, f"{workspace}/{project}")
-
-
-def _repo_path(settings: Any, row: Any, workspace: str, project: str) -> str:
-    path = getattr(row, "repo_path", None) or ""
-    if not path:
-        return str(Path(settings.repos_dir) / workspace / f"{project}.git")
-    if os.path.isabs(path):
-        return str(path)
-    return str(Path(settings.data_dir) / path)
-
-
 class DatabaseAuthenticator:
-    """API keys from the database (``registry.keys.verify_key``); ``auth_mode=none``
-    lets every loopback caller in."""
+    """API keys (and Clerk users) checked by the server's own ``Authenticator``
+    (``state.auth``: verified-key cache, revocation events), projects from
+    ``state.projects``. Git's rules differ from the JSON API's in one way: a key of
+    another project gets 403 with a message (git shows it), not 404."""
 
-    def __init__(self, settings: Any, engine: Callable[[], Any]) -> None:
-        self.settings = settings
-        self._engine = engine
+    def __init__(self, state: Any) -> None:
+        self.state = state
 
     def __call__(
         self, credential: str | None, workspace: str, project: str, push: bool
     ) -> GitTarget:
-        engine = self._engine()
-        key = None
-        if self.settings.auth_mode != "none":
-            if not credential:
-                raise Unauthenticated("authentication required: use an API key")
-            from dakora.registry.keys import verify_key
-
-            key = verify_key(engine, self.settings.pepper(), credential)
-        row = _lookup_project(engine, workspace, project)
-        project_id = str(row.id)
-        if key is not None:
-            if str(key.project_id) != project_id:
-                raise AccessDenied(
-                    f"this API key does not give access to {workspace}/{project}"
-                )
+        auth = self.state.auth
+        projects = getattr(self.state, "projects", None)
+        if auth is None or projects is None:
+            raise StorageError("the server is not started")
+        headers = {"authorization": f"Bearer {credential}"} if credential else {}
+        caller = auth.authenticate(headers)
+        info = projects.get(f"{workspace}~{project}")
+        full = f"{workspace}/{project}"
+        if caller.kind == "key":
+            key = caller.key
+            if info is None or info.id != key.project_id:
+                raise AccessDenied(f"this API key does not give access to {full}")
             if push and not key.allows("write"):
                 raise AccessDenied(
                     "this API key is read-only; pushing needs a key with the write "
                     "scope"
                 )
+        else:
+            if info is None:
+                raise ProjectNotFound(f"project {full} not found")
+            try:
+                auth.authorize(caller, info.id, "write" if push else "read")
+            except ProjectNotFound as exc:
+                raise AccessDenied(f"you have no access to {full}") from exc
         return GitTarget(
             workspace=workspace,
             project=project,
-            project_id=project_id,
-            repo_path=_repo_path(self.settings, row, workspace, project),
-            default_branch=getattr(row, "default_branch", None) or "main",
-            user_id=getattr(key, "user_id", None),
-            key_id=getattr(key, "id", None),
-            can_write=key is None or key.allows("write"),
+            project_id=info.id,
+            repo_path=str(info.repo_path),
+            default_branch=info.default_branch or "main",
+            user_id=caller.key.user_id if caller.key is not None else caller.user_id,
+            key_id=caller.key_id,
+            can_write=True,
         )
 
 
@@ -354,7 +344,7 @@ def make_index_hooks(
 
 
 def make_git_app(
-    state_or_settings: Any,
+    state: Any,
     engine: Any = None,
     *,
     authenticator: GitAuthenticator | None = None,
@@ -364,22 +354,28 @@ def make_git_app(
 ) -> ASGIApp:
     """The ASGI app to mount at ``/git``.
 
-    ``state_or_settings``: the server's ``ServerState`` (its engine is read on each
-    request, so mounting before start-up is fine) or a ``Settings`` with ``engine``.
+    ``state``: the server's ``ServerState`` (engine, authenticator and project cache
+    are read on each request, so mounting before start-up is fine). ``engine``
+    overrides ``state.engine``. Tests may pass their own ``authenticator`` and
+    ``pipeline`` (then ``state`` may be None).
     """
-    settings = getattr(state_or_settings, "settings", state_or_settings)
 
     def get_engine() -> Any:
-        if engine is not None:
-            return engine
-        return state_or_settings.engine
+        return engine if engine is not None else state.engine
 
     if pipeline is None:
+        from dakora.hooks.recorder import index_version_lookup
+
         on_accepted, on_rejected = make_index_hooks(get_engine)
         pipeline = ReceivePipeline(
-            limits=limits, on_accepted=on_accepted, on_rejected=on_rejected
+            limits=limits,
+            on_accepted=on_accepted,
+            on_rejected=on_rejected,
+            version_lookup_factory=lambda repo, ctx: index_version_lookup(
+                get_engine(), str(ctx.project_id)
+            ),
         )
-    authenticator = authenticator or DatabaseAuthenticator(settings, get_engine)
+    authenticator = authenticator or DatabaseAuthenticator(state)
     cache = RepoCache()
     wsgi = WSGIMiddleware(GitWSGIApp(cache, pipeline), workers=workers)  # type: ignore[arg-type]
     return GitAuthMiddleware(wsgi, authenticator)

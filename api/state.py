@@ -65,11 +65,15 @@ class ServerState:
         engine = make_engine(self.settings.database_url)
         upgrade(engine)
         self._engine = engine
+        from dakora.hooks.recovery import recover_projects  # (H5) stale push leftovers
+
+        recover_projects(engine)
         self.projects = ProjectCache(engine, self.settings.data_dir)
         self.content = ContentStore()
         self.auth = Authenticator(self.settings, engine, self.projects)
         self.events = EventWatcher(engine, self)
         self.events.start()
+        self.auth.before_request = self.events.poll
         with _LIVE_LOCK:
             _LIVE_STATES.add(self)
 

@@ -10,6 +10,7 @@ and the messages the pusher saw.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from dulwich.repo import Repo
@@ -69,3 +70,25 @@ def record_rejected(engine: Any, repo: Repo, result: PushResult) -> None:
 
     with transaction(engine) as conn:
         conn.execute(push_events.insert(), push_event_rows(result, "rejected"))
+
+
+def index_version_lookup(
+    engine: Any, project_id: str
+) -> Callable[[str, str], str | None]:
+    """``VersionLookup`` from the index: the blob a (prompt id, version) names on any
+    ref, ever (prompt_versions rows are never deleted with a branch)."""
+    from sqlalchemy import select
+
+    from dakora.registry.db import prompt_versions, read
+
+    def lookup(prompt_id: str, version: str) -> str | None:
+        with read(engine) as conn:
+            return conn.execute(
+                select(prompt_versions.c.blob_sha).where(
+                    prompt_versions.c.project_id == project_id,
+                    prompt_versions.c.prompt_id == prompt_id,
+                    prompt_versions.c.version == version,
+                )
+            ).scalar_one_or_none()
+
+    return lookup

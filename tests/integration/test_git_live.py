@@ -1,0 +1,180 @@
+"""Git over HTTP through the real ``dakora serve`` (``/git`` mounted in the API app).
+
+The same transport as ``test_git_http`` but with the production wiring: keys from the
+database, the index written in the push transaction, the push audit log, the API
+serving the pushed version right away, and start-up recovery after ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from tests.fixtures.gitrepos import GitRepoBuilder, make_prompt_yaml
+from tests.integration.git_server_support import (
+    bare_objects,
+    bare_refs,
+    quarantine_dirs,
+    run_git,
+)
+
+pytestmark = pytest.mark.integration
+
+
+class Live:
+    def __init__(self, server: Any, slug: str) -> None:
+        self.server = server
+        self.project = server.create_project("acme", slug)
+        self.slug = slug
+        self.path = Path(self.project["repo_path"])
+        self.write_key = server.create_key(f"acme/{slug}", "write")["key"]
+        self.read_key = server.create_key(f"acme/{slug}", "read")["key"]
+
+    def url(self, key: str | None) -> str:
+        auth = f"git:{key}@" if key else ""
+        return f"http://{auth}{self.server.host}:{self.server.port}/git/acme/{self.slug}.git"
+
+
+@pytest.fixture(scope="module")
+def live(live_server: Any) -> Live:
+    return Live(live_server, "prompts")
+
+
+def _rows(server: Any, table: Any, project_id: str) -> list[Any]:
+    engine = server.engine()
+    with engine.connect() as conn:
+        return list(conn.execute(select(table).where(table.c.project_id == project_id)))
+
+
+def test_push_indexes_audits_and_serves_the_new_version(
+    live: Live, tmp_path: Path
+) -> None:
+    from dakora.registry.db import prompt_versions, push_events
+
+    out = run_git(tmp_path, "clone", "-q", live.url(live.write_key), "w")
+    assert out.returncode == 0, out.stderr
+    repo = GitRepoBuilder(tmp_path / "w")
+    repo.write("prompts/greeting.yaml", make_prompt_yaml(id="greeting"))
+    repo.commit("add greeting")
+    out = run_git(repo.path, "push", "origin", "HEAD:refs/heads/main")
+    assert out.returncode == 0, out.stderr
+    assert "+ greeting 1.0.0" in out.stderr
+    repo.write(
+        "prompts/greeting.yaml",
+        make_prompt_yaml(id="greeting", version="1.1.0", template="Hi {{ name }}\n"),
+    )
+    sha = repo.commit("bump")
+    out = run_git(repo.path, "push", "origin", "HEAD:refs/heads/main")
+    assert out.returncode == 0, out.stderr
+    pid = live.project["id"]
+    versions = {
+        (r.prompt_id, r.version) for r in _rows(live.server, prompt_versions, pid)
+    }
+    assert versions == {("greeting", "1.0.0"), ("greeting", "1.1.0")}
+    events = _rows(live.server, push_events, pid)
+    assert [e.result for e in events][-2:] == ["ok", "ok"]
+    assert events[-1].new_sha == sha
+    with live.server.client(live.read_key) as client:
+        r = client.get(
+            f"/api/projects/{pid}/prompts/greeting", params={"version": "1.1.0"}
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["version"] == "1.1.0"
+        r = client.get(f"/api/projects/{pid}/prompts/greeting")
+        assert r.json()["version"] == "1.1.0"
+
+
+def test_rejected_push_is_audited_and_changes_nothing(
+    live: Live, tmp_path: Path
+) -> None:
+    from dakora.registry.db import prompt_versions, push_events
+
+    out = run_git(tmp_path, "clone", "-q", live.url(live.write_key), "w")
+    assert out.returncode == 0, out.stderr
+    repo = GitRepoBuilder(tmp_path / "w")
+    repo.write(
+        "prompts/greeting.yaml",
+        make_prompt_yaml(id="greeting", version="9.0.0", template="Hi {{ nmae }}\n"),
+    )
+    repo.commit("typo")
+    pid = live.project["id"]
+    before = (bare_refs(live.path), bare_objects(live.path))
+    before_versions = len(_rows(live.server, prompt_versions, pid))
+    out = run_git(repo.path, "push", "origin", "main")
+    assert out.returncode != 0
+    assert "remote: error: prompts/greeting.yaml:" in out.stderr
+    assert "! [remote rejected] main -> main (prompt checks failed)" in out.stderr
+    assert (bare_refs(live.path), bare_objects(live.path)) == before
+    assert len(_rows(live.server, prompt_versions, pid)) == before_versions
+    last = _rows(live.server, push_events, pid)[-1]
+    assert last.result == "rejected"
+    assert any("nmae" in m for m in last.messages)
+
+
+def test_auth_rules(live: Live, live_server: Any, tmp_path: Path) -> None:
+    other = Live(live_server, "other")
+    ls = run_git(tmp_path, "ls-remote", live.url(live.read_key))
+    assert ls.returncode == 0, ls.stderr
+    denied = run_git(tmp_path, "ls-remote", live.url(other.read_key))
+    assert denied.returncode != 0
+    assert "does not give access to acme/prompts" in denied.stderr
+    clone = run_git(tmp_path, "clone", "-q", live.url(live.read_key), "w")
+    assert clone.returncode == 0, clone.stderr
+    repo = GitRepoBuilder(tmp_path / "w")
+    repo.write("prompts/x.yaml", make_prompt_yaml(id="x"))
+    repo.commit("x")
+    out = run_git(repo.path, "push", "origin", "main")
+    assert out.returncode != 0
+    assert "remote: this API key is read-only" in out.stderr
+    out = run_git(repo.path, "push", live.url(None), "main")
+    assert out.returncode != 0
+
+
+def test_kill_during_push_then_restart_agrees(
+    start_live_server: Any, tmp_path: Path
+) -> None:
+    from dakora.registry.index import refs_in_sync
+
+    server = start_live_server(None)
+    try:
+        live = Live(server, "crash")
+        out = run_git(tmp_path, "clone", "-q", live.url(live.write_key), "w")
+        assert out.returncode == 0, out.stderr
+        repo = GitRepoBuilder(tmp_path / "w")
+        repo.write("prompts/greeting.yaml", make_prompt_yaml(id="greeting"))
+        repo.commit("first")
+        assert (
+            run_git(repo.path, "push", "origin", "HEAD:refs/heads/main").returncode == 0
+        )
+        for i in range(12):
+            repo.write(f"docs/blob-{i}.bin", os.urandom(512 * 1024))
+        repo.commit("big")
+        proc = subprocess.Popen(
+            ["git", "-c", "http.postBuffer=65536", "push", "origin", "main"],
+            cwd=repo.path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not quarantine_dirs(live.path):
+            time.sleep(0.005)
+        server.kill()
+        proc.wait(timeout=60)
+        server.start()
+        assert quarantine_dirs(live.path) == []
+        engine = server.engine()
+        assert refs_in_sync(engine, live.project["id"])
+        fsck = run_git(live.path, "--git-dir", str(live.path), "fsck", "--no-dangling")
+        assert fsck.returncode == 0, fsck.stdout + fsck.stderr
+        run_git(repo.path, "remote", "set-url", "origin", live.url(live.write_key))
+        out = run_git(repo.path, "push", "origin", "main")
+        assert out.returncode == 0, out.stderr
+        assert refs_in_sync(engine, live.project["id"])
+    finally:
+        server.close()
