@@ -1,0 +1,241 @@
+"""The receive pipeline's apply phase and helpers, on real on-disk dulwich repos.
+
+These cover what git cannot provoke on demand: a ref lock held by another writer in
+the middle of a multi-ref push (dulwich applies refs one by one, DESIGN §12), an index
+writer failing after the refs moved, and a stale old sha.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from dulwich.objects import Blob, Commit, Tree
+from dulwich.repo import Repo
+
+from dakora.hooks.locks import LocalProjectLock
+from dakora.hooks.pre_receive import parse_updates
+from dakora.hooks.push_checks import RefUpdate, is_protected, unsafe_path_reason
+from dakora.hooks.quarantine import QUARANTINE_PREFIX, Quarantine, cleanup_stale
+from dakora.hooks.receive import (
+    CHECKS_FAILED,
+    INTERNAL,
+    LOCKED,
+    STALE,
+    PushResult,
+    ReceivePipeline,
+)
+from dakora.registry.errors import BadRequest
+from dakora.registry.findings import Finding
+from dakora.registry.types import ZERO_SHA
+
+
+def _commit(repo: Repo, text: str, parents: list[bytes] | None = None) -> str:
+    blob = Blob.from_string(text.encode())
+    tree = Tree()
+    tree.add(b"README", 0o100644, blob.id)
+    commit = Commit()
+    commit.tree = tree.id
+    commit.parents = parents or []
+    commit.author = commit.committer = b"T <t@example.com>"
+    commit.author_time = commit.commit_time = 1_700_000_000
+    commit.author_timezone = commit.commit_timezone = 0
+    commit.message = text.encode()
+    for obj in (blob, tree, commit):
+        repo.object_store.add_object(obj)
+    return commit.id.decode()
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    r = Repo.init_bare(str(tmp_path / "r.git"), mkdir=True)
+    base = _commit(r, "base")
+    r.refs[b"refs/heads/main"] = base.encode()
+    r.refs[b"refs/heads/b"] = base.encode()
+    return r
+
+
+def _refs(repo: Repo) -> dict[bytes, bytes]:
+    return {k: v for k, v in repo.get_refs().items() if k != b"HEAD"}
+
+
+def ok_checker(store: object, updates: list[RefUpdate]) -> list[Finding]:
+    return []
+
+
+def test_lock_held_on_second_ref_rolls_back_the_first(repo: Repo) -> None:
+    base = repo.refs[b"refs/heads/main"].decode()
+    new = _commit(repo, "new", [base.encode()])
+    before = _refs(repo)
+    Path(repo.controldir(), "refs", "heads", "b.lock").write_text("held")
+    result = ReceivePipeline(checker=ok_checker).process(
+        repo,
+        [
+            RefUpdate(base, new, "refs/heads/main"),
+            RefUpdate(base, new, "refs/heads/b"),
+        ],
+    )
+    assert not result.accepted
+    assert result.statuses == [("refs/heads/main", LOCKED), ("refs/heads/b", LOCKED)]
+    assert _refs(repo) == before
+
+
+def test_index_failure_rolls_the_refs_back(repo: Repo) -> None:
+    base = repo.refs[b"refs/heads/main"].decode()
+    new = _commit(repo, "new", [base.encode()])
+    before = _refs(repo)
+    seen: list[PushResult] = []
+
+    def broken(_repo: Repo, result: PushResult) -> None:
+        seen.append(result)
+        raise RuntimeError("database down")
+
+    result = ReceivePipeline(checker=ok_checker, on_accepted=broken).process(
+        repo,
+        [
+            RefUpdate(base, new, "refs/heads/main"),
+            RefUpdate(ZERO_SHA, new, "refs/heads/c"),
+        ],
+    )
+    assert seen, "the index writer ran"
+    assert not result.accepted
+    assert {s for _r, s in result.statuses} == {INTERNAL}
+    assert _refs(repo) == before
+
+
+def test_stale_old_sha_moves_nothing(repo: Repo) -> None:
+    base = repo.refs[b"refs/heads/main"].decode()
+    new = _commit(repo, "new", [base.encode()])
+    other = _commit(repo, "other", [base.encode()])
+    before = _refs(repo)
+    rejected: list[PushResult] = []
+    result = ReceivePipeline(
+        checker=ok_checker, on_rejected=lambda r, res: rejected.append(res)
+    ).process(
+        repo,
+        [
+            RefUpdate(base, new, "refs/heads/b"),
+            RefUpdate(other, new, "refs/heads/main"),
+        ],
+    )
+    assert [s for _r, s in result.statuses] == [STALE, STALE]
+    assert _refs(repo) == before
+    assert rejected and not rejected[0].accepted
+
+
+def test_check_errors_reject_every_ref_and_say_why(repo: Repo) -> None:
+    base = repo.refs[b"refs/heads/main"].decode()
+    new = _commit(repo, "new", [base.encode()])
+    lines: list[str] = []
+
+    def bad(store: object, updates: list[RefUpdate]) -> list[Finding]:
+        return [Finding("prompts/x.yaml", 4, "error", "unknown input 'nmae'", "r")]
+
+    result = ReceivePipeline(checker=bad).process(
+        repo,
+        [RefUpdate(base, new, "refs/heads/main"), RefUpdate(base, new, "refs/heads/b")],
+        progress=lines.append,
+    )
+    assert [s for _r, s in result.statuses] == [CHECKS_FAILED, CHECKS_FAILED]
+    assert lines == ["error: prompts/x.yaml:4: unknown input 'nmae'"]
+    assert repo.refs[b"refs/heads/main"].decode() == base
+
+
+def test_a_crashing_check_rejects_instead_of_failing(repo: Repo) -> None:
+    base = repo.refs[b"refs/heads/main"].decode()
+    new = _commit(repo, "new", [base.encode()])
+
+    def crash(store: object, updates: list[RefUpdate]) -> list[Finding]:
+        raise KeyError("boom")
+
+    result = ReceivePipeline(checker=crash).process(
+        repo, [RefUpdate(base, new, "refs/heads/main")]
+    )
+    assert result.statuses == [("refs/heads/main", CHECKS_FAILED)]
+    assert result.findings[0].rule == "internal"
+
+
+def test_accepted_push_moves_every_ref(repo: Repo) -> None:
+    base = repo.refs[b"refs/heads/main"].decode()
+    new = _commit(repo, "new", [base.encode()])
+    result = ReceivePipeline(checker=ok_checker, summary=False).process(
+        repo,
+        [
+            RefUpdate(base, new, "refs/heads/main"),
+            RefUpdate(base, ZERO_SHA, "refs/heads/b"),
+            RefUpdate(ZERO_SHA, new, "refs/tags/v1"),
+        ],
+    )
+    assert result.accepted
+    refs = _refs(repo)
+    assert refs[b"refs/heads/main"].decode() == new
+    assert b"refs/heads/b" not in refs
+    assert refs[b"refs/tags/v1"].decode() == new
+
+
+def test_project_lock_serialises_threads(tmp_path: Path) -> None:
+    lock = LocalProjectLock(str(tmp_path / "locks"))
+    inside = 0
+    peak = 0
+    guard = threading.Lock()
+
+    def work() -> None:
+        nonlocal inside, peak
+        with lock.hold("acme/prompts"):
+            with guard:
+                inside += 1
+                peak = max(peak, inside)
+            time.sleep(0.01)
+            with guard:
+                inside -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak == 1
+
+
+def test_quarantine_is_invisible_until_accepted_and_gone_after(repo: Repo) -> None:
+    objects = repo.object_store.path
+    with Quarantine(objects) as q:
+        blob = Blob.from_string(b"quarantined")
+        q.store.add_object(blob)
+        assert blob.id in q.store
+        assert blob.id not in Repo(repo.path).object_store
+        path = q.path
+    assert not Path(path).exists()
+
+
+def test_cleanup_stale_removes_leftovers(repo: Repo) -> None:
+    control = Path(repo.controldir())
+    (control / "objects" / f"{QUARANTINE_PREFIX}x").mkdir()
+    (control / "objects" / "pack" / "tmp_pack_abc").write_text("")
+    (control / "objects" / "pack" / "pack-1.pack").write_text("")
+    (control / "refs" / "heads" / "main.lock").write_text("")
+    removed = cleanup_stale(str(control))
+    assert len(removed) == 4
+    assert not (control / "refs" / "heads" / "main.lock").exists()
+    assert repo.refs[b"refs/heads/main"]
+
+
+def test_parse_updates_with_and_without_trailing_newline() -> None:
+    a, b = "a" * 40, "b" * 40
+    text = f"{a} {b} refs/heads/main\n{ZERO_SHA} {b} refs/heads/x"
+    assert parse_updates(text) == parse_updates(text + "\n")
+    assert [u.ref for u in parse_updates(text)] == ["refs/heads/main", "refs/heads/x"]
+    with pytest.raises(BadRequest):
+        parse_updates("nonsense\n")
+
+
+def test_protected_patterns_and_unsafe_paths() -> None:
+    assert is_protected("refs/heads/main", "main", ())
+    assert is_protected("refs/heads/production", "main", ("production",))
+    assert is_protected("refs/tags/release/1", "main", ("release/*",))
+    assert not is_protected("refs/heads/feature", "main", ("production",))
+    assert unsafe_path_reason("prompts/a.yaml") is None
+    for bad in ("..", "prompts/../x", ".git/config", "a//b", "/abs", "a\\b"):
+        assert unsafe_path_reason(bad) is not None, bad
