@@ -834,7 +834,8 @@ def review(
                 Issue(
                     level="error",
                     code=f"lint:{f.rule}",
-                    message=f.format(),
+                    message=(f"{f.path}:{f.line}: " if f.line else f"{f.path}: ")
+                    + f"{f.message} [{f.rule}]",
                     path=f.path,
                 )
             )

@@ -193,7 +193,7 @@ def test_added_prompt(report: ReviewReport) -> None:
     (ex,) = faq.renders
     assert (
         ex.before is None
-        and ex.after == "Use one emoji.\nQ: How do I reset my password?\n"
+        and ex.after == "Use one emoji.\n\nQ: How do I reset my password?\n"
     )
 
 
