@@ -577,6 +577,22 @@ def analyze_template(source: str, parts: PartsSource) -> TemplateInfo:
     return _analyze_ast(_parse(source), parts)
 
 
+def compile_template(source: str, label: str = "template") -> None:
+    """Check that a template compiles in the render sandbox; raises ``RenderError``
+    (``details["line"]``) if not.
+
+    Use this rather than a plain ``SandboxedEnvironment().compile``: Jinja folds
+    constant expressions while compiling, so ``{{ 'a' * 10**10 }}`` or
+    ``{{ 'a' | center(10**10) }}`` would allocate gigabytes at *check* time in a plain
+    environment; here the guarded operators and filters are never folded.
+    """
+    ast = _parse(source, label)
+    try:
+        _ANALYSIS_ENV.compile(ast, filename=f"<{label}>")
+    except TemplateSyntaxError as exc:
+        raise _translate(exc, label) from None
+
+
 # ---------------------------------------------------------------------- rendering
 
 

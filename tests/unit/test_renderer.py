@@ -19,6 +19,7 @@ from dakora.registry.renderer import (
     Renderer,
     RenderResult,
     analyze_template,
+    compile_template,
 )
 
 PARTS = MemoryParts(
@@ -596,3 +597,35 @@ def test_memory_parts() -> None:
 )
 def test_part_name_from_path(path: str, name: str | None) -> None:
     assert part_name_from_path(path) == name
+
+
+# ------------------------------------------------------------ compile check
+
+
+def test_compile_template_ok_and_errors() -> None:
+    compile_template("Hello {{ name | default('x') | yaml }}")
+    with pytest.raises(RenderError) as info:
+        compile_template("ok\n{{ x | no_such_filter }}", "messages[0]")
+    assert "no_such_filter" in info.value.message
+    assert info.value.details["line"] == 2
+    with pytest.raises(RenderError) as info:
+        compile_template("{% for %}")
+    assert info.value.details["line"] == 1
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ 'a' * 10**10 }}",
+        "{{ 'a' | center(10000000000) }}",
+        "{{ '" + "a" * 100_000 + "' | replace('a', '" + "b" * 10_000 + "') }}",
+        "{{ '%10000000000d' | format(1) }}",
+    ],
+)
+def test_compile_never_folds_value_bombs(source: str) -> None:
+    compile_template(source)  # would allocate gigabytes if constants were folded
+
+
+def test_unknown_filter_is_a_render_error(renderer: Renderer) -> None:
+    err = render_error(renderer, "{{ x | nope }}", x=1)
+    assert "nope" in err.message
