@@ -216,6 +216,14 @@ def test_tampered_payload_refused(
     _refused(verifier, f"{header}.{forged}.{sig}", "bad signature")
 
 
+def test_stripped_signature_refused(
+    verifier: ClerkVerifier, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    header, body, _ = _token(rsa_key, _claims()).split(".")
+    with pytest.raises(Unauthenticated):
+        verifier.verify(f"{header}.{body}.")
+
+
 def test_signed_by_other_key_with_known_kid_refused(
     verifier: ClerkVerifier, other_rsa_key: rsa.RSAPrivateKey
 ) -> None:
