@@ -26,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
@@ -136,6 +136,9 @@ class Authenticator:
                 settings.clerk_issuer, jwks_url=settings.clerk_jwks_url
             )
         self.stats = {"key_hits": 0, "key_verifications": 0}
+        # Called first on every authenticate(): the event watcher's poll, so changes
+        # made by other processes (revocations) apply to this very request.
+        self.before_request: Callable[[], None] | None = None
 
     def close(self) -> None:
         self._touch_pool.shutdown(wait=True, cancel_futures=False)
@@ -149,6 +152,8 @@ class Authenticator:
 
     def authenticate(self, headers: Mapping[str, str]) -> Caller:
         """The caller behind the request's credentials. Raises Unauthenticated."""
+        if self.before_request is not None:
+            self.before_request()
         token, scheme_ok = _credentials(headers)
         if self.settings.auth_mode == "none":
             if token and token.startswith(KEY_PREFIX):

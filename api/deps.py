@@ -54,8 +54,6 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
 def _auth(state: ServerState) -> Authenticator:
-    if state.events is not None:
-        state.events.poll()
     assert state.auth is not None, "the app is not started"
     return state.auth
 
