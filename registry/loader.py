@@ -184,8 +184,14 @@ def _yaml_message(exc: yaml.YAMLError) -> str:
     return f"invalid YAML: {text}"
 
 
-def _index_tree(root: Node, path: str) -> tuple[dict[str, int], list[Finding]]:
-    """Walk the composed tree: line of every key, duplicate keys, alias bombs."""
+def _index_tree(
+    root: Node, path: str, raw: dict[str, str] | None = None
+) -> tuple[dict[str, int], list[Finding]]:
+    """Walk the composed tree: line of every key, duplicate keys, alias bombs.
+
+    ``raw`` (if given) receives the source text of top-level scalar values, so
+    messages can quote what the author wrote (``1.10``, not the float ``1.1``).
+    """
     lines: dict[str, int] = {}
     findings: list[Finding] = []
     active: set[int] = set()
@@ -210,6 +216,8 @@ def _index_tree(root: Node, path: str) -> tuple[dict[str, int], list[Finding]]:
                 if node.style in ("|", ">"):
                     line += 1
                 lines.setdefault(f"{prefix}@text", line)
+                if raw is not None and "." not in prefix:
+                    raw.setdefault(prefix, node.value)
             return
         nid = id(node)
         if nid in active:
@@ -266,7 +274,7 @@ def _index_tree(root: Node, path: str) -> tuple[dict[str, int], list[Finding]]:
 
 
 def _parse_yaml(
-    data: bytes, path: str
+    data: bytes, path: str, raw: dict[str, str] | None = None
 ) -> tuple[Any, dict[str, int], list[Finding], bool]:
     """(data, lines, findings, ok). ``ok`` False means nothing usable was parsed."""
     try:
@@ -298,7 +306,7 @@ def _parse_yaml(
                 False,
             )
         try:
-            lines, findings = _index_tree(node, path)
+            lines, findings = _index_tree(node, path, raw)
         except _YamlProblem as exc:
             return None, {}, [exc.finding], False
         try:
@@ -390,9 +398,12 @@ def _bool_hint(value: Any, type_: str) -> str:
 
 
 class _Checker:
-    def __init__(self, path: str, lines: dict[str, int]) -> None:
+    def __init__(
+        self, path: str, lines: dict[str, int], raw: dict[str, str] | None = None
+    ) -> None:
         self.path = path
         self.lines = lines
+        self.raw = raw or {}
         self.findings: list[Finding] = []
         self.handled: set[str] = set()
 
@@ -460,14 +471,14 @@ class _Checker:
                 )
             return
         if isinstance(value, int | float) and not isinstance(value, bool):
-            text = str(value)
-            semver = text if text.count(".") == 2 else f"{text}.0"
+            text = self.raw.get("version") or str(value)
+            semver = text + ".0" * max(0, 2 - text.count("."))
             hint = f'quote it: version: "{semver}"'
             if semver.count(".") != 2 or not SEMVER_PATTERN.match(semver):
                 hint = 'quote it, e.g. version: "1.0.0"'
             self.error(
                 "version",
-                f"version must be a string, got the number {value!r}: YAML reads "
+                f"version must be a string, got the number {text}: YAML reads "
                 f"an unquoted {text} as a number; {hint}",
                 "version-not-string",
             )
@@ -691,7 +702,8 @@ def load_prompt_findings(
     data: bytes, path: str, blob_sha: str | None = None
 ) -> tuple[LoadedPrompt | None, list[Finding]]:
     """Like ``load_prompt`` but returns (prompt or None, findings) and never raises."""
-    value, lines, findings, ok = _parse_yaml(data, path)
+    raw: dict[str, str] = {}
+    value, lines, findings, ok = _parse_yaml(data, path, raw)
     if not ok:
         return None, sorted(findings, key=_order)
     if not isinstance(value, dict):
@@ -705,7 +717,7 @@ def load_prompt_findings(
             )
         )
         return None, sorted(findings, key=_order)
-    checker = _Checker(path, lines)
+    checker = _Checker(path, lines, raw)
     checker.findings.extend(findings)
     prompt: Prompt | None = None
     try:

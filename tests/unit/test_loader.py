@@ -180,6 +180,20 @@ BAD_CASES = [
         "must be a string",
     ),
     (
+        "version-float-keeps-text",
+        "id: x\nversion: 1.10\ntemplate: t\n",
+        "version-not-string",
+        2,
+        'got the number 1.10: YAML reads an unquoted 1.10 as a number; quote it: version: "1.10.0"',
+    ),
+    (
+        "version-int-hint",
+        "id: x\nversion: 2\ntemplate: t\n",
+        "version-not-string",
+        2,
+        'version: "2.0.0"',
+    ),
+    (
         "version-date",
         "id: x\nversion: [1]\ntemplate: t\n",
         "version-not-string",
