@@ -33,8 +33,15 @@ from dakora.registry.snapshot import FolderSnapshot
 ROOT = Path(__file__).resolve().parents[2]
 
 
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def _yaml_filter(value: Any) -> str:
-    return yaml.safe_dump(value, sort_keys=False, allow_unicode=True)
+    # Same work as ours: the C dumper, insertion order, no final newline.
+    text: str = yaml.dump(value, Dumper=_DUMPER, sort_keys=False, allow_unicode=True)
+    if text.endswith("\n...\n"):
+        text = text[:-4]
+    return text[:-1] if text.endswith("\n") else text
 
 
 def _default_filter(value: Any, fallback: Any = "") -> Any:
