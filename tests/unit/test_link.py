@@ -1,0 +1,129 @@
+"""``dakora link`` without a server (--no-check), and SDK → registry error translation."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from dakora.cli import commands  # noqa: F401  (registers the commands)
+from dakora.cli.link import _decode_cli_values, _translate, open_remote
+from dakora.cli.main import app
+from dakora.client import _errors as sdk
+from dakora.client.config import link_path, load_link
+from dakora.registry import errors as reg
+
+
+@pytest.fixture
+def runner(monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    for name in ("DAKORA_URL", "DAKORA_API_KEY", "DAKORA_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+    link_path().unlink(missing_ok=True)
+    yield CliRunner()
+    link_path().unlink(missing_ok=True)
+
+
+def test_link_save_show_remove(runner: CliRunner) -> None:
+    key = "dk_" + "a" * 40
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    r = runner.invoke(app, ["link", closed, "--api-key", key, "--project", "ws/p"])
+    assert r.exit_code == 1 and "cannot reach" in r.output  # --check is the default
+    assert not link_path().exists()
+
+    r = runner.invoke(
+        app,
+        ["link", "http://srv.test:54321/", "--api-key", key, "--project", "ws/p"]
+        + ["--no-check", "--json"],
+    )
+    assert r.exit_code == 0, r.output
+    shown = json.loads(r.stdout)
+    assert shown["url"] == "http://srv.test:54321" and shown["project"] == "ws/p"
+    assert key not in r.stdout
+    assert stat.S_IMODE(os.stat(link_path()).st_mode) == 0o600
+    saved = load_link()
+    assert saved is not None and saved.api_key == key
+
+    r = runner.invoke(app, ["link"])
+    assert r.exit_code == 0 and "ws/p" in r.stdout and key not in r.stdout
+
+    r = runner.invoke(app, ["link", "--remove"])
+    assert r.exit_code == 0 and not link_path().exists()
+    r = runner.invoke(app, ["link"])
+    assert r.exit_code == 1 and "no saved link" in r.output
+
+
+def test_link_key_from_stdin(runner: CliRunner) -> None:
+    r = runner.invoke(
+        app, ["link", "http://srv.test", "--api-key", "-", "--no-check"], input="dk_s\n"
+    )
+    assert r.exit_code == 0, r.output
+    saved = load_link()
+    assert saved is not None and saved.api_key == "dk_s"
+
+
+def test_link_refuses_non_http_url(runner: CliRunner) -> None:
+    r = runner.invoke(app, ["link", "ftp://srv.test", "--no-check"])
+    assert r.exit_code == 2 and "http://" in r.output
+
+
+def test_open_remote_names_what_is_missing(runner: CliRunner) -> None:
+    with pytest.raises(reg.BadRequest, match="--remote URL"):
+        open_remote()
+    with pytest.raises(reg.BadRequest, match="--project"):
+        open_remote("http://srv.test")
+
+
+def _api_error(status: int, body: dict[str, object]) -> sdk.DakoraAPIError:
+    return sdk.error_from_response(httpx.Response(status, json={"error": body}))
+
+
+def test_sdk_errors_become_registry_errors() -> None:
+    err = _translate(
+        _api_error(
+            422,
+            {
+                "code": "invalid_inputs",
+                "message": "m",
+                "problems": [{"input": "n", "message": "n: not a number"}],
+            },
+        )
+    )
+    assert isinstance(err, reg.InputError) and err.exit_code == 2
+    assert err.problems[0].name == "n"
+    nf = _translate(_api_error(404, {"code": "prompt_not_found", "message": "gone"}))
+    assert isinstance(nf, reg.PromptNotFound) and nf.message == "gone"
+    assert isinstance(
+        _translate(_api_error(401, {"code": "unauthenticated", "message": "x"})),
+        reg.Unauthenticated,
+    )
+    assert isinstance(
+        _translate(_api_error(403, {"code": "forbidden", "message": "x"})),
+        reg.AccessDenied,
+    )
+    assert isinstance(
+        _translate(_api_error(400, {"code": "render_error", "message": "x"})),
+        reg.RenderError,
+    )
+    assert isinstance(
+        _translate(_api_error(429, {"code": "quota_exceeded", "message": "x"})),
+        reg.QuotaExceeded,
+    )
+    assert isinstance(
+        _translate(sdk.DakoraConnectionError("cannot reach")), reg.StorageError
+    )
+
+
+def test_cli_json_values_decoded_for_structured_inputs() -> None:
+    specs = {"tags": {"type": "array<string>"}, "acct": {"type": "object"}, "n": {}}
+    out = _decode_cli_values(
+        specs, {"tags": '["a", "b"]', "acct": '{"x": 1}', "n": "[1]", "other": "{"}
+    )
+    assert out == {"tags": ["a", "b"], "acct": {"x": 1}, "n": "[1]", "other": "{"}
