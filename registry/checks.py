@@ -10,6 +10,7 @@ Each finding: severity, path, line, message, rule id (see ``RULES``). Two entry 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from collections import OrderedDict
@@ -20,12 +21,12 @@ from dulwich.object_store import BaseObjectStore
 from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
-from dakora.registry.errors import DakoraError
+from dakora.registry.errors import DakoraError, RenderError
 from dakora.registry.findings import Finding
 from dakora.registry.gitrepo import _commit, changed_paths, new_commits
 from dakora.registry.loader import LoadedPrompt
 from dakora.registry.model import semver_gt
-from dakora.registry.renderer import analyze_template
+from dakora.registry.renderer import TemplateInfo, analyze_template
 from dakora.registry.snapshot import (
     CONFIG_PATH,
     PART_SUFFIXES,
@@ -91,6 +92,7 @@ def _compile_env() -> SandboxedEnvironment:
 
 
 _ENV = _compile_env()
+_TEMPLATE_ERROR_PREFIX = re.compile(r"^template (?:syntax )?error at line \d+: ")
 
 
 def _err(path: str, line: int | None, message: str, rule: str) -> Finding:
@@ -160,6 +162,35 @@ def _syntax_line(exc: TemplateSyntaxError, base: int) -> int:
     return base + max(exc.lineno or 1, 1) - 1
 
 
+_ANALYSIS: OrderedDict[
+    tuple[str, str], TemplateInfo | tuple[str, dict[str, object]]
+] = OrderedDict()
+_ANALYSIS_LOCK = threading.Lock()
+_ANALYSIS_MAX = 16_384
+
+
+def _analyze(source: str, parts: PartsSource) -> TemplateInfo:
+    """``analyze_template`` memoised by (source hash, parts key): prompts that share a
+    template text (and unchanged prompts across commits) are analysed once."""
+    key = (hashlib.sha1(source.encode("utf-8", "surrogatepass")).hexdigest(), parts.key)
+    with _ANALYSIS_LOCK:
+        hit = _ANALYSIS.get(key)
+        if hit is not None:
+            _ANALYSIS.move_to_end(key)
+    if hit is None:
+        try:
+            hit = analyze_template(source, parts)
+        except DakoraError as exc:
+            hit = (exc.message, dict(exc.details))
+        with _ANALYSIS_LOCK:
+            _ANALYSIS[key] = hit
+            while len(_ANALYSIS) > _ANALYSIS_MAX:
+                _ANALYSIS.popitem(last=False)
+    if isinstance(hit, tuple):
+        raise RenderError(hit[0], **hit[1])
+    return hit
+
+
 def _template_findings(loaded: LoadedPrompt, parts: PartsSource) -> list[Finding]:
     """Compile, undeclared / unused inputs and include targets of one prompt."""
     prompt = loaded.prompt
@@ -170,28 +201,18 @@ def _template_findings(loaded: LoadedPrompt, parts: PartsSource) -> list[Finding
     analyzed_all = True
     for label, source in prompt.sources():
         base = loaded.source_line(label)
+        # analyze_template parses and runs jinja's code generator with the
+        # sandbox's filters: syntax errors, unknown filters/tests all land here.
         try:
-            _ENV.compile(source)
-        except TemplateSyntaxError as exc:
-            out.append(
-                _err(
-                    path,
-                    _syntax_line(exc, base),
-                    f"template syntax error in {label}: {exc.message}",
-                    "template-syntax",
-                )
-            )
-            analyzed_all = False
-            continue
-        try:
-            info = analyze_template(source, parts)
+            info = _analyze(source, parts)
         except DakoraError as exc:
             line = exc.details.get("line")
+            detail = _TEMPLATE_ERROR_PREFIX.sub("", exc.message)
             out.append(
                 _err(
                     path,
                     base + line - 1 if isinstance(line, int) and line > 0 else base,
-                    f"{label}: {exc.message}",
+                    f"template syntax error in {label}: {detail}",
                     "template-syntax",
                 )
             )

@@ -107,6 +107,7 @@ CONFIG_PATH = "dakora.yaml"
 SYMLINK_MODE = 0o120000
 _MAX_TREE_DEPTH = 64
 _LOAD_CACHE_SIZE = 4096
+_READ_CACHE_MAX_FILE = 512 * 1024
 _IDENTITY_CACHE_SIZE = 262_144
 
 
@@ -468,6 +469,7 @@ class GitSnapshot(_SnapshotBase):
         self._commit_obj = obj
         self._subdir = subdir.strip("/")
         self._trees: dict[str, Tree | None] = {}
+        self._data: dict[bytes, bytes] = {}  # blob sha → bytes read (small files)
         root: Tree | None = self._tree_object(obj.tree)
         if self._subdir:
             root = self._descend(root, self._subdir)
@@ -560,10 +562,15 @@ class GitSnapshot(_SnapshotBase):
 
     def read(self, path: str) -> bytes:
         _, sha = self._file(path)
-        obj = self._object(sha, missing=StorageError)  # type: ignore[arg-type]
-        if not isinstance(obj, Blob):
-            raise NotFound(f"{path} is not a file", path=path)
-        return obj.as_raw_string()
+        data = self._data.get(sha)
+        if data is None:
+            obj = self._object(sha, missing=StorageError)  # type: ignore[arg-type]
+            if not isinstance(obj, Blob):
+                raise NotFound(f"{path} is not a file", path=path)
+            data = obj.as_raw_string()
+            if len(data) <= _READ_CACHE_MAX_FILE:
+                self._data[sha] = data
+        return data
 
     def blob_sha(self, path: str) -> str:
         return self._file(path)[1].decode("ascii")
