@@ -8,6 +8,7 @@ lives in the CLI.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from typing import Any
@@ -62,6 +63,11 @@ def _fence(text: str, lang: str = "") -> str:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _text(text: str) -> str:
+    """Plain text in markdown: no stray HTML (``<name>``), no table breaks."""
+    return _cell(html.escape(text, quote=False))
 
 
 def _code(value: Any) -> str:
@@ -126,7 +132,7 @@ def to_markdown(report: ReviewReport) -> str:
     out.append("")
     if report.blocking_reasons:
         for reason in report.blocking_reasons:
-            out.append(f"- {reason}")
+            out.append(f"- {_text(reason)}")
         out.append("")
     if report.prompts:
         out.append("| Prompt | Status | Version | Compatibility | Rendered examples |")
@@ -147,7 +153,9 @@ def to_markdown(report: ReviewReport) -> str:
         out.append("### Parts changed")
         out.append("")
         for part in report.parts:
-            affects = ", ".join(f"`{a}`" for a in part.affects) or "no prompt"
+            affects = (
+                ", ".join(f"<code>{a}</code>" for a in part.affects) or "no prompt"
+            )
             out.append(
                 f"<details><summary><code>{part.name}</code> — {part.status} "
                 f"(affects {affects})</summary>"
@@ -165,7 +173,7 @@ def to_markdown(report: ReviewReport) -> str:
             where = f"{f['path']}:{f['line']}" if f["line"] else f["path"]
             icon = "❌" if f["severity"] == "error" else "⚠️"
             out.append(
-                f"- {icon} `{where}` {f['severity']}: {_cell(f['message'])} "
+                f"- {icon} `{where}` {f['severity']}: {_text(f['message'])} "
                 f"[{f['rule']}]"
             )
         out.append("")
@@ -196,7 +204,7 @@ def _prompt_section(report: ReviewReport, p: PromptReview) -> list[str]:
     issues = report.issues_for(p.id)
     if issues:
         for i in issues:
-            out.append(f"- {_LEVEL_ICON[i.level]} **{i.level}** {_cell(i.message)}")
+            out.append(f"- {_LEVEL_ICON[i.level]} **{i.level}** {_text(i.message)}")
         out.append("")
     if p.inputs:
         out.append("**Inputs**")
@@ -209,7 +217,7 @@ def _prompt_section(report: ReviewReport, p: PromptReview) -> list[str]:
             changes = "; ".join(c.message for c in r.changes)
             out.append(
                 f"| `{r.name}` | {_COMPAT_ICON[r.verdict]} | {before} | {after} | "
-                f"{_cell(changes)} |"
+                f"{_text(changes)} |"
             )
         out.append("")
     if p.template_diff:
