@@ -797,3 +797,19 @@ def test_client_without_url_or_project_refused(clean_env: pytest.MonkeyPatch) ->
         Dakora()
     with pytest.raises(DakoraClientError, match="project"):
         Dakora(BASE, KEY)
+
+
+def test_sdk_imports_no_server_code() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, dakora.client\n"
+        "heavy = ('dakora.registry', 'dakora.api', 'dakora.cli', 'fastapi', "
+        "'starlette', 'sqlalchemy', 'dulwich', 'jinja2', 'yaml')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
