@@ -517,7 +517,7 @@ class PromptRepository:
     def history(self, prompt_id: str, rev: str = "HEAD") -> list[VersionInfo]:
         """Every version of the prompt reachable from rev, newest first."""
         tip = self.resolve(rev)
-        path = self.snapshot(tip).prompt_index().get(prompt_id)
+        path = self.snapshot(tip).path_of(prompt_id)
         if path is None:
             raise PromptNotFound(
                 f"prompt '{prompt_id}' not found at {rev}", prompt_id=prompt_id
@@ -531,7 +531,7 @@ class PromptRepository:
             key = sha.encode("ascii")
             if key in starts:
                 continue
-            path = self.snapshot(sha).prompt_index().get(prompt_id)
+            path = self.snapshot(sha).path_of(prompt_id)
             if path is not None:
                 starts[key] = path
         if not starts:
@@ -686,7 +686,7 @@ class PromptRepository:
                     rev=selector,
                 ) from exc
             snap = self.snapshot(sha)
-            path = snap.prompt_index().get(prompt_id)
+            path = snap.path_of(prompt_id)
             if path is None:
                 return None, None
             return path, snap.read(path)

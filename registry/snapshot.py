@@ -369,8 +369,20 @@ class _SnapshotBase:
             self._index_cache = index
         return dict(self._index_cache)
 
+    def path_of(self, prompt_id: str) -> str | None:
+        """Path of the prompt with this id, or None. Tries files named after the id
+        first (``prompts/**/<id>.yaml``) so a cold lookup needn't parse every file."""
+        if self._index_cache is None:
+            for path in self.prompt_paths():
+                stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+                if stem == prompt_id:
+                    ident = prompt_identity(self, path)  # type: ignore[arg-type]
+                    if ident is not None and ident[0] == prompt_id:
+                        return path
+        return self.prompt_index().get(prompt_id)
+
     def find_prompt(self, prompt_id: str) -> LoadedPrompt:
-        path = self.prompt_index().get(prompt_id)
+        path = self.path_of(prompt_id)
         if path is None:
             raise PromptNotFound(f"prompt '{prompt_id}' not found", prompt_id=prompt_id)
         return self.load(path)

@@ -296,9 +296,9 @@ def test_history_reads_only_changed_blobs(tmp_path: Path) -> None:
         versions = repo.history("tracked")
         info = load_cache_info()
     assert [v.version for v in versions] == ["1.1.0", "1.0.0"]
-    # tip index (4 prompt files) + the two tracked versions; never the 60 noise blobs
-    assert info.misses <= 6
-    assert info.hits + info.misses <= 12
+    # exactly the two tracked versions are parsed; never the 24 noise blobs
+    assert info.misses == 2
+    assert info.hits + info.misses <= 6
 
 
 # ---------------------------------------------------------------------------- diff
