@@ -4,15 +4,27 @@ into a project of a running server through the same import as
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+import threading
+import time
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
 from tests.fixtures.server import LiveServer
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_REPO = ROOT / "sample-repo"
+
+ISSUER = "https://clerk.dakora-test.invalid"
+KID = "test-key-1"
 
 LIMITS_PROMPT = """\
 id: limits-test
@@ -91,3 +103,43 @@ def new_key(
         server.engine(), server.settings().pepper(), project_id, scope=scope, **kwargs
     )
     return new.plaintext, new.record.id
+
+
+class JwksEndpoint:
+    """A JWKS endpoint on loopback, serving one RSA public key."""
+
+    def __init__(self) -> None:
+        self.private_key = rsa.generate_private_key(
+            public_exponent=65537, key_size=2048
+        )
+        jwk = json.loads(RSAAlgorithm.to_jwk(self.private_key.public_key()))
+        jwk.update(kid=KID, alg="RS256", use="sig")
+        body = json.dumps({"keys": [jwk]}).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/jwks.json"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def token(self, sub: str, **overrides: Any) -> str:
+        now = int(time.time())
+        claims = {"sub": sub, "iss": ISSUER, "iat": now, "nbf": now, "exp": now + 600}
+        claims.update(overrides)
+        return jwt.encode(
+            claims, self.private_key, algorithm="RS256", headers={"kid": KID}
+        )
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

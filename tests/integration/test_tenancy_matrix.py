@@ -14,29 +14,28 @@ caller could not already see.
 
 from __future__ import annotations
 
-import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
 
 from tests.fixtures.server import LiveServer, ServerFactory
-from tests.integration.api_support import SAMPLE_REPO, import_project, new_key
+from tests.integration.api_support import (
+    ISSUER,
+    SAMPLE_REPO,
+    JwksEndpoint,
+    import_project,
+    new_key,
+)
 
 pytestmark = pytest.mark.integration
 
-ISSUER = "https://clerk.dakora-test.invalid"
-KID = "test-key-1"
 
 # (method, path under /api/projects/{project}, needs write) of the routes this test
 # knows how to call with a valid body; anything else found in OpenAPI is called too.
@@ -54,50 +53,10 @@ QUERIES: dict[tuple[str, str], dict[str, str]] = {
 READ_POSTS = {"/prompts/{prompt_id}/render"}
 
 
-class _Jwks:
-    """A JWKS endpoint on loopback, serving one RSA public key."""
-
-    def __init__(self) -> None:
-        self.private_key = rsa.generate_private_key(
-            public_exponent=65537, key_size=2048
-        )
-        jwk = json.loads(RSAAlgorithm.to_jwk(self.private_key.public_key()))
-        jwk.update(kid=KID, alg="RS256", use="sig")
-        body = json.dumps({"keys": [jwk]}).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/jwks.json"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def token(self, sub: str, **overrides: Any) -> str:
-        now = int(time.time())
-        claims = {"sub": sub, "iss": ISSUER, "iat": now, "nbf": now, "exp": now + 600}
-        claims.update(overrides)
-        return jwt.encode(
-            claims, self.private_key, algorithm="RS256", headers={"kid": KID}
-        )
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @dataclass
 class World:
     server: LiveServer
-    jwks: _Jwks
+    jwks: JwksEndpoint
     web: str  # acme/web id: the project every route is called on
     api: str  # acme/api id
     app: str  # rival/app id
@@ -111,14 +70,14 @@ def _bearer(value: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def jwks() -> Iterator[_Jwks]:
-    endpoint = _Jwks()
+def jwks() -> Iterator[JwksEndpoint]:
+    endpoint = JwksEndpoint()
     yield endpoint
     endpoint.close()
 
 
 @pytest.fixture(scope="module")
-def world(start_live_server: ServerFactory, jwks: _Jwks) -> World:
+def world(start_live_server: ServerFactory, jwks: JwksEndpoint) -> World:
     from dakora.registry import tenancy
     from dakora.registry.db import utcnow
 
