@@ -805,7 +805,7 @@ def test_sdk_imports_no_server_code() -> None:
 
     code = (
         "import sys, dakora.client\n"
-        "heavy = ('dakora.registry', 'dakora.api', 'dakora.cli', 'fastapi', "
+        "heavy = ('dakora.registry', 'dakora.api', 'dakora.cli.', 'fastapi', "
         "'starlette', 'sqlalchemy', 'dulwich', 'jinja2', 'yaml')\n"
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
     )
