@@ -609,7 +609,7 @@ def history(
             v.version,
             v.commit[:12],
             v.committed_at.strftime("%Y-%m-%d %H:%M"),
-            v.author,
+            v.author.split(" <")[0],  # the name; --json has "Name <email>"
             (v.message.strip().splitlines() or [""])[0],
         ]
         for v in versions
