@@ -74,17 +74,15 @@ def _engine(settings: Settings, *, migrate: bool = True) -> Iterator[Engine]:
 def _ensure_migrated(engine: Engine) -> None:
     """The embedded SQLite database is migrated on the fly; a shared PostgreSQL is
     only ever migrated on purpose (``dakora db upgrade``)."""
-    from dakora.registry.db import current_revision, head_revision, is_sqlite, upgrade
+    from dakora.registry.db import ensure_migrated, is_sqlite, is_up_to_date
     from dakora.registry.errors import ConfigError
 
     if is_sqlite(engine):
-        upgrade(engine)
+        ensure_migrated(engine)
         return
-    current, head = current_revision(engine), head_revision()
-    if current != head:
+    if not is_up_to_date(engine):
         raise ConfigError(
-            f"the database is at migration {current or 'base'}, not {head}: run "
-            "`dakora db upgrade` first"
+            "the database is not at the newest migration: run `dakora db upgrade` first"
         )
 
 

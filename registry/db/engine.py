@@ -11,6 +11,7 @@ how storage code writes: one transaction, driver errors become ``StorageError``.
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -232,6 +233,49 @@ def head_revision() -> str | None:
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
+
+
+_REVISION_LINE = re.compile(
+    r"^(revision|down_revision)\s*(?::[^=]*)?=\s*(?:['\"]([^'\"]*)['\"]|None)",
+    re.MULTILINE,
+)
+
+
+def _quick_head() -> str | None:
+    """The newest revision read straight from the scripts (no Alembic import); None
+    when they are not a simple chain."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (migrations_dir() / "versions").glob("*.py"):
+        found = dict(
+            (m.group(1), m.group(2))
+            for m in _REVISION_LINE.finditer(script.read_text(encoding="utf-8"))
+        )
+        if not found.get("revision"):
+            return None
+        revisions.add(found["revision"])  # type: ignore[arg-type]
+        if found.get("down_revision"):
+            parents.add(found["down_revision"])  # type: ignore[arg-type]
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def is_up_to_date(engine: Engine) -> bool:
+    """True when the database is at the newest migration (cheap: no Alembic import)."""
+    head = _quick_head()
+    if head is None:
+        return current_revision(engine) == head_revision()
+    with translate_errors(), engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return False
+        rows = conn.exec_driver_sql("SELECT version_num FROM alembic_version").all()
+    return [r[0] for r in rows] == [head]
+
+
+def ensure_migrated(engine: Engine) -> None:
+    """Migrate to head unless already there (the embedded server and CLI use this)."""
+    if not is_up_to_date(engine):
+        upgrade(engine)
 
 
 def table_names(engine: Engine) -> list[str]:

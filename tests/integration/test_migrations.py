@@ -13,7 +13,9 @@ from sqlalchemy import insert, select
 from dakora.registry.db import (
     current_revision,
     downgrade,
+    ensure_migrated,
     head_revision,
+    is_up_to_date,
     make_engine,
     metadata,
     migrations_dir,
@@ -43,19 +45,22 @@ def test_up_down_up(db_url: str) -> None:
     engine = make_engine(db_url)
     try:
         assert current_revision(engine) is None
+        assert not is_up_to_date(engine)
         upgrade(db_url)
         assert current_revision(engine) == head_revision()
+        assert is_up_to_date(engine)
         assert set(EXPECTED_TABLES) <= set(table_names(engine))
         assert _schema_diff(db_url) == []
 
         downgrade(db_url, "base")
         assert current_revision(engine) is None
+        assert not is_up_to_date(engine)
         assert [t for t in table_names(engine) if t != "alembic_version"] == []
 
         upgrade(engine)  # an Engine works as well as a URL
         assert current_revision(engine) == head_revision()
         assert _schema_diff(db_url) == []
-        upgrade(engine)  # idempotent at head
+        ensure_migrated(engine)  # a no-op at head
         assert current_revision(engine) == head_revision()
     finally:
         engine.dispose()
@@ -89,3 +94,9 @@ def test_scripts_are_found_through_the_installed_package() -> None:
     assert sorted(p.name for p in (folder / "versions").glob("0*.py"))[0] == (
         "0001_initial.py"
     )
+
+
+def test_quick_head_agrees_with_alembic() -> None:
+    from dakora.registry.db.engine import _quick_head
+
+    assert _quick_head() == head_revision() is not None

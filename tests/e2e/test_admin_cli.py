@@ -1,0 +1,198 @@
+"""``dakora db`` and ``dakora admin`` through the installed executable: a fresh data
+folder, a real git repository built with the git CLI imported into a project, keys
+created, listed and revoked, on SQLite and on a real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dulwich.repo import Repo
+
+from tests.fixtures.gitrepos import GitRepoBuilder, make_prompt_yaml
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+DAKORA = ROOT / ".venv" / "bin" / "dakora"
+
+
+class Cli:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.env = {**os.environ, **(env or {})}
+
+    def run(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [str(DAKORA), *args, "--data-dir", str(self.data_dir)],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=120,
+            check=False,
+        )
+        assert "Traceback" not in proc.stderr, proc.stderr
+        if ok:
+            assert proc.returncode == 0, proc.stderr
+        return proc
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.run(*args, "--json").stdout)
+
+
+@pytest.fixture
+def source_repo(git_repo: GitRepoBuilder) -> GitRepoBuilder:
+    git_repo.write("parts/style/polite.md", "Please be polite.\n")
+    git_repo.write(
+        "prompts/greet.yaml",
+        make_prompt_yaml(
+            id="greet",
+            description="Greet someone",
+            template='{% include "style/polite" %}\nHello {{ name }}!\n',
+        ),
+    )
+    git_repo.commit("greet 1.0.0")
+    git_repo.tag("v1.0.0", message="release")
+    git_repo.write(
+        "prompts/greet.yaml",
+        make_prompt_yaml(id="greet", version="1.1.0", template="Hi {{ name }}!\n"),
+    )
+    git_repo.commit("greet 1.1.0")
+    git_repo.switch("staging", create=True)
+    git_repo.write("prompts/bye.yaml", make_prompt_yaml(id="bye", version="0.1.0"))
+    git_repo.commit("bye")
+    git_repo.switch("main")
+    return git_repo
+
+
+def test_admin_flow_on_sqlite(tmp_path: Path, source_repo: GitRepoBuilder) -> None:
+    cli = Cli(tmp_path / "data")
+    first = cli.json("db", "upgrade")
+    assert first["changed"] and first["to"]
+    assert cli.json("db", "upgrade")["changed"] is False
+
+    ws = cli.json("admin", "create-workspace", "acme", "--owner-email", "a@x.io")
+    assert ws["slug"] == "acme" and ws["owner"]["email"] == "a@x.io"
+
+    project = cli.json(
+        "admin", "create-project", "acme/web", "--from", str(source_repo.path)
+    )
+    assert project["full_name"] == "acme/web"
+    assert project["default_branch"] == "main"
+    assert set(project["import"]["refs"]) == {
+        "refs/heads/main",
+        "refs/heads/staging",
+        "refs/tags/v1.0.0",
+    }
+    assert project["import"]["versions"] == 3
+    bare = Repo(project["repo_path"])
+    try:
+        assert bare.refs[b"refs/heads/main"].decode() == source_repo.head("main")
+        assert bare.refs[b"refs/heads/staging"].decode() == source_repo.head("staging")
+    finally:
+        bare.close()
+    listed = cli.json("admin", "list-projects")["projects"]
+    assert [p["id"] for p in listed] == [project["id"]]
+
+    read_key = cli.json("admin", "create-key", "acme/web", "--name", "app")
+    assert read_key["key"].startswith("dk_") and read_key["scope"] == "read"
+    write_key = cli.json(
+        "admin",
+        "create-key",
+        project["id"],
+        "--scope",
+        "write",
+        "--expires-days",
+        "7",
+    )
+    assert write_key["scopes"] == ["read", "write"]
+    assert write_key["expires_at"] is not None
+
+    # human output: the key on stdout, alone; the reminder on stderr
+    plain = cli.run("admin", "create-key", "acme/web")
+    assert plain.stdout.strip().startswith("dk_")
+    assert len(plain.stdout.strip().splitlines()) == 1
+    assert "not shown again" in plain.stderr
+
+    keys = cli.json("admin", "list-keys", "acme/web")["keys"]
+    assert len(keys) == 3
+    assert all("key" not in k for k in keys)
+    assert all(k["status"] == "active" for k in keys)
+    listing = json.dumps(keys)
+    assert read_key["key"] not in listing and write_key["key"] not in listing
+
+    revoked = cli.json("admin", "revoke-key", "acme/web", read_key["prefix"])
+    assert revoked["id"] == read_key["id"] and revoked["status"] == "revoked"
+    revoked = cli.json("admin", "revoke-key", "acme/web", write_key["id"])
+    assert revoked["status"] == "revoked"
+    statuses = {
+        k["id"]: k["status"] for k in cli.json("admin", "list-keys", "acme/web")["keys"]
+    }
+    assert statuses[read_key["id"]] == statuses[write_key["id"]] == "revoked"
+
+
+def test_user_mistakes_are_clean_errors(
+    tmp_path: Path, source_repo: GitRepoBuilder
+) -> None:
+    cli = Cli(tmp_path / "data")
+    cli.run("admin", "create-workspace", "acme")
+
+    dup = cli.run("admin", "create-workspace", "acme", "--json", ok=False)
+    assert dup.returncode == 1
+    assert json.loads(dup.stderr)["error"]["code"] == "already_exists"
+
+    bad = cli.run("admin", "create-workspace", "Not A Slug", ok=False)
+    assert bad.returncode == 2 and "invalid workspace slug" in bad.stderr
+
+    missing = cli.run("admin", "create-key", "acme/nope", "--json", ok=False)
+    assert json.loads(missing.stderr)["error"]["code"] == "project_not_found"
+
+    scope = cli.run("admin", "create-key", "acme/nope", "--scope", "admin", ok=False)
+    assert scope.returncode == 2 and "--scope" in scope.stderr
+
+    # an import with a broken prompt is refused and leaves no project behind
+    source_repo.write("prompts/broken.yaml", "id: broken\nversion: 1.0\ntemplate: x\n")
+    source_repo.commit("broken")
+    refused = cli.run(
+        "admin", "create-project", "acme/web", "--from", str(source_repo.path),
+        ok=False,
+    )  # fmt: skip
+    assert refused.returncode == 1
+    assert "prompts/broken.yaml" in refused.stderr
+    assert cli.json("admin", "list-projects")["projects"] == []
+    assert not (tmp_path / "data" / "repos" / "acme" / "web.git").exists()
+
+    # a project without content; keys up to the limit (lowered here to keep it quick)
+    cli.run("admin", "create-project", "acme/web")
+    cli.env["DAKORA_MAX_KEYS_PER_PROJECT"] = "2"
+    for _ in range(2):
+        cli.run("admin", "create-key", "acme/web")
+    over = cli.run("admin", "create-key", "acme/web", "--json", ok=False)
+    body = json.loads(over.stderr)["error"]
+    assert body["code"] == "limit_exceeded" and "2 active API keys" in body["message"]
+
+    unknown = cli.run("admin", "revoke-key", "acme/web", "dk_nothing", ok=False)
+    assert unknown.returncode == 1 and "no API key" in unknown.stderr
+
+
+@pytest.mark.integration
+def test_postgresql_is_migrated_only_on_purpose(
+    tmp_path: Path, pg_database: str
+) -> None:
+    cli = Cli(tmp_path / "data", env={"DAKORA_DATABASE_URL": pg_database})
+    refused = cli.run("admin", "create-workspace", "acme", ok=False)
+    assert refused.returncode == 1 and "dakora db upgrade" in refused.stderr
+    assert cli.json("db", "current")["revision"] is None
+    up = cli.json("db", "upgrade")
+    assert up["changed"] and "secret" not in up["database"]
+    cli.run("admin", "create-workspace", "acme")
+    cli.run("admin", "create-project", "acme/web")
+    key = cli.json("admin", "create-key", "acme/web", "--scope", "write")
+    assert cli.json("admin", "list-keys", "acme/web")["keys"][0]["id"] == key["id"]
+    down = cli.json("db", "downgrade", "base")
+    assert down["to"] is None
+    assert cli.json("db", "current")["revision"] is None
