@@ -8,6 +8,7 @@ thing. Output is piped, so it must be plain (no ANSI escapes).
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 from datetime import datetime
@@ -434,3 +435,42 @@ def test_diff_versions_and_refs(repo: dict[str, object]) -> None:
         ln for ln in lines if ln.startswith(("+", "-"))
     ]
     assert_user_error(dakora("diff", "greet", "1.0.0", "7.7.7", "--repo", path), 1)
+
+
+# ----------------------------------------------------------------------------- README
+
+
+def _readme_section(name: str) -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index(f"<!-- section:{name} -->")
+    end = text.find("<!-- section:", start + 1)
+    return text[start : end if end != -1 else None]
+
+
+def test_readme_quickstart_works_as_written(tmp_path: Path) -> None:
+    blocks = re.findall(r"```(\w+)\n(.*?)```", _readme_section("quickstart"), re.S)
+    script = next(body for lang, body in blocks if lang == "bash")
+    expected = next(body for lang, body in blocks if lang == "text")
+    # `make install && . .venv/bin/activate` is what put dakora on this PATH; every
+    # other line runs exactly as written, in a fresh HOME.
+    lines = [ln for ln in script.splitlines() if not ln.startswith("make install")]
+    assert any(ln.startswith("dakora init") for ln in lines)
+    home = tmp_path / "home"
+    home.mkdir()
+    gitconfig = Path(os.environ["HOME"]) / ".gitconfig"
+    (home / ".gitconfig").write_text(gitconfig.read_text())
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "PATH": f"{DAKORA.parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    proc = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", "\n".join(lines)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout == expected.replace("/home/you", str(home))
