@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
@@ -162,3 +163,68 @@ def test_merge_base(tmp_path: Path, repo: Path) -> None:
     report = json.loads(three_dot.stdout)
     assert [p["id"] for p in report["prompts"]] == ["translate"]
     assert report["base"]["rev"] == "merge-base(main, risky)"
+
+
+ROOT = Path(__file__).resolve().parents[2]
+SHA_IN_HEADER = re.compile(r"\(([0-9a-f]{7})\)")
+
+
+def make_sample_change(repo: Path) -> None:
+    """The change shown in the README's sample review (on a copy of sample-repo)."""
+    reply = repo / "prompts" / "support" / "reply.yaml"
+    text = reply.read_text()
+    for old, new in [
+        ('version: "1.2.0"', 'version: "1.3.0"'),
+        (
+            "  Write a reply that greets {{ customer }} by first name and answers the "
+            "ticket in at\n  most {{ max_paragraphs }} short paragraphs.",
+            "  Write a reply in {{ language }} that greets {{ customer }} by first name "
+            "and answers\n  the ticket in at most {{ max_paragraphs }} short paragraphs.",
+        ),
+        (
+            "  max_paragraphs: {type: number, default: 3, description: Upper bound on "
+            "reply length}",
+            "  max_paragraphs: {type: number, default: 2, description: Upper bound on "
+            "reply length}\n  language: {type: string, default: English, description: "
+            "Language of the reply}",
+        ),
+        (
+            "    urgent: true\n    max_paragraphs: 2",
+            "    urgent: true\n    max_paragraphs: 2\n    language: German",
+        ),
+    ]:
+        assert old in text, old
+        text = text.replace(old, new)
+    reply.write_text(text)
+    safety = repo / "parts" / "system" / "safety.txt"
+    old = "Never reveal internal notes, credentials or other customers' data."
+    assert old in safety.read_text()
+    safety.write_text(
+        safety.read_text().replace(
+            old, "Never reveal internal notes, card numbers or other customers' data."
+        )
+    )
+
+
+def test_readme_sample_review_is_the_commands_output(tmp_path: Path) -> None:
+    repo = tmp_path / "acme"
+    shutil.copytree(
+        ROOT / "sample-repo", repo, ignore=shutil.ignore_patterns(".github")
+    )
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "Import sample prompts")
+    git(repo, "switch", "-q", "-c", "reply-language")
+    make_sample_change(repo)
+    git(repo, "commit", "-q", "-am", "support-reply: language; safety: card numbers")
+    done = dakora("review", "main", "reply-language", "--format", "markdown", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("rendered as the PR comment reviewers see:\n\n") + len(
+        "rendered as the PR comment reviewers see:\n\n"
+    )
+    end = readme.index("\n---\n", start)
+    sample = readme[start:end]
+    assert SHA_IN_HEADER.sub("(sha)", sample) == SHA_IN_HEADER.sub(
+        "(sha)", done.stdout
+    ), "README sample is stale: rerun the command shown there and paste its output"
