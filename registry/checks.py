@@ -292,8 +292,10 @@ def _version_findings(
     old_path = parent_index.get(prompt.id)
     if parent is not None and old_path is not None:
         old_blob = parent.blob_sha(old_path)
+        if old_blob == blob:
+            return []  # unchanged (maybe moved): nothing new to check
         old = prompt_identity(parent, old_path)
-        if old_blob != blob and old is not None:
+        if old is not None:
             if old[1] == prompt.version:
                 same_version_as_parent = True
             if not semver_gt(prompt.version, old[1]):

@@ -558,3 +558,15 @@ def test_push_through_a_quarantine_store(tmp_path: Path) -> None:
         "unused-input",
         "version-not-bumped",
     ]
+
+
+def test_unchanged_prompt_is_not_checked_against_the_lookup(tmp_path: Path) -> None:
+    """Legacy history may hold another blob for the same version; a file the change
+    doesn't touch must not be blamed for it."""
+    r, parent_sha = _bump_repo(tmp_path)
+    store = Repo(str(r.path)).object_store
+    parent = GitSnapshot(store, parent_sha)
+    found = check_snapshot(
+        FolderSnapshot(r.path), parent=parent, version_lookup=lambda i, v: "e" * 40
+    )
+    assert found == []
