@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -264,8 +265,10 @@ def test_authorized_parties_checked_when_configured(
 
 
 def test_unreachable_jwks_is_a_storage_error(rsa_key: rsa.RSAPrivateKey) -> None:
-    # Port 9 on loopback (discard) is closed in the test environment.
-    v = ClerkVerifier(ISSUER, "http://127.0.0.1:9/jwks.json", jwks_timeout=2)
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    v = ClerkVerifier(ISSUER, f"http://127.0.0.1:{port}/jwks.json", jwks_timeout=2)
     with pytest.raises(StorageError):
         v.verify(_token(rsa_key, _claims()))
 
