@@ -139,11 +139,33 @@ def _subtree(store: BaseObjectStore, tree_sha: bytes, folder: str) -> bytes | No
     return sha if stat.S_ISDIR(mode) else None
 
 
+_TREES: dict[bytes, Any] = {}  # tree sha → parsed Tree (immutable by sha)
+_TREES_MAX = 512
+
+
+def _tree_getter(store: BaseObjectStore) -> Callable[[bytes], Any]:
+    """``store[sha]`` that keeps parsed trees: a 10,000-entry tree costs ~1 ms to
+    parse, and versions_in_range looks up every changed path from the root."""
+
+    def get(sha: bytes) -> Any:
+        tree = _TREES.get(sha)
+        if tree is None:
+            tree = store[sha]
+            if tree.type_name == b"tree":
+                if len(_TREES) >= _TREES_MAX:
+                    _TREES.clear()
+                _TREES[sha] = tree
+        return tree
+
+    return get
+
+
 def _blob_at(store: BaseObjectStore, tree_sha: bytes, path: str) -> str | None:
     """Sha of the regular file at path below tree_sha, or None (missing/dir/link)."""
     try:
-        tree = store[tree_sha]
-        mode, sha = tree.lookup_path(store.__getitem__, path.encode("utf-8"))
+        get = _tree_getter(store)
+        tree = get(tree_sha)
+        mode, sha = tree.lookup_path(get, path.encode("utf-8"))
     except (KeyError, ValueError, NotGitRepository):
         return None
     if stat.S_ISDIR(mode) or stat.S_IFMT(mode) == SYMLINK_MODE or mode == 0o160000:
