@@ -570,3 +570,29 @@ def test_unchanged_prompt_is_not_checked_against_the_lookup(tmp_path: Path) -> N
         FolderSnapshot(r.path), parent=parent, version_lookup=lambda i, v: "e" * 40
     )
     assert found == []
+
+
+def test_dotdot_tree_entry_is_unsafe() -> None:
+    """git refuses to make such a tree, but a hand-made pack can carry one."""
+    from dulwich.object_store import MemoryObjectStore
+    from dulwich.objects import Blob, Commit, Tree
+
+    store = MemoryObjectStore()
+    blob = Blob.from_string(make_prompt_yaml(id="evil").encode())
+    inner = Tree()
+    inner.add(b"evil.yaml", 0o100644, blob.id)
+    prompts = Tree()
+    prompts.add(b"..", 0o040000, inner.id)
+    prompts.add(b"ok.yaml", 0o100644, blob.id)
+    root = Tree()
+    root.add(b"prompts", 0o040000, prompts.id)
+    commit = Commit()
+    commit.tree = root.id
+    commit.author = commit.committer = b"A <a@example.com>"
+    commit.commit_time = commit.author_time = 0
+    commit.commit_timezone = commit.author_timezone = 0
+    commit.message = b"evil"
+    for obj in (blob, inner, prompts, root, commit):
+        store.add_object(obj)
+    found = check_push(store, None, commit.id.decode(), exclude=[])
+    assert ("prompts/../evil.yaml", "unsafe-path") in {(f.path, f.rule) for f in found}
