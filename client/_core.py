@@ -39,7 +39,17 @@ log = logging.getLogger("dakora.client")
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_CACHE_TTL = 60.0
 DEFAULT_STALE_TTL = 300.0
-USER_AGENT = "dakora-python-sdk/0.1"
+
+
+def _user_agent() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"dakora-python-sdk/{version('dakora')}"
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "dakora-python-sdk"
+
+
 FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 # Statuses after which a cached entry must not be served again.
 EVICTING_STATUSES = frozenset({401, 403, 404, 410})
@@ -129,7 +139,7 @@ class ClientCore:
     # -- request shapes -------------------------------------------------------------
 
     def headers(self) -> dict[str, str]:
-        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        headers = {"User-Agent": _user_agent(), "Accept": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         return headers
