@@ -127,6 +127,49 @@ def _safe_range(*args: Any) -> range:
     return rng
 
 
+_CONTAINERS = (list, tuple, dict, set, frozenset)
+
+
+def _estimate(value: Any, limit: int = MAX_VALUE_SIZE) -> int:
+    """Roughly ``len(str(value))`` for nested containers, without building it; stops
+    counting once past ``limit`` (so a container of a million shared references to
+    one big string costs a few steps, not a gigabyte)."""
+    total = 0
+    stack = [value]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        item = pop()
+        if isinstance(item, str):
+            total += len(item) + 4
+        elif isinstance(item, dict):
+            total += 2
+            extend(item.keys())
+            extend(item.values())
+        elif isinstance(item, _CONTAINERS):
+            total += 2
+            extend(item)
+        elif isinstance(item, int) and not isinstance(item, bool):
+            total += item.bit_length() // 3 + 3
+        else:
+            total += 8
+        if total > limit:
+            break
+    return total
+
+
+def _check_value(value: Any, what: str) -> None:
+    """Refuse to turn a container into a string that could never fit the output."""
+    if isinstance(value, _CONTAINERS) and _estimate(value) > MAX_VALUE_SIZE:
+        raise _limit(f"{what} would exceed the {MAX_VALUE_SIZE // 1024} KiB limit")
+
+
+def _finalize(value: Any) -> Any:
+    """Every ``{{ … }}`` passes here before ``str()``."""
+    if value.__class__ is not str and isinstance(value, _CONTAINERS):
+        _check_value(value, "printing a value")
+    return value
+
+
 def _check_format_widths(fmt: str, what: str) -> None:
     if _BIG_WIDTH.search(fmt):
         raise _limit(f"{what}: a width or precision of a million or more")
@@ -147,6 +190,7 @@ def _default_filter(value: Any, default_value: Any = "", boolean: bool = False) 
 def _yaml_filter(value: Any) -> str:
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
+    _check_value(value, "yaml filter")
     try:
         text: str = yaml.dump(
             value, Dumper=_DumpSafe, sort_keys=False, allow_unicode=True
@@ -164,6 +208,22 @@ def _guard_filters(filters: dict[str, Callable[..., Any]]) -> None:
     center, indent, fmt = filters["center"], filters["indent"], filters["format"]
     replace, join = filters["replace"], filters["join"]
     batch, slice_, wordwrap = filters["batch"], filters["slice"], filters["wordwrap"]
+    string, tojson, pprint = filters["string"], filters["tojson"], filters["pprint"]
+
+    def g_string(value: Any) -> str:
+        _check_value(value, "string")
+        return string(value)  # type: ignore[no-any-return]
+
+    @pass_eval_ctx_like(tojson)
+    def g_tojson(eval_ctx: Any, value: Any, indent: int | None = None) -> Any:
+        _check_value(value, "tojson")
+        if isinstance(indent, int):
+            _check_size(indent, "tojson indent")
+        return tojson(eval_ctx, value, indent)
+
+    def g_pprint(value: Any) -> str:
+        _check_value(value, "pprint")
+        return pprint(value)  # type: ignore[no-any-return]
 
     def g_center(value: Any, width: int = 80) -> str:
         _check_size(width if isinstance(width, int) else 0, "center")
@@ -176,6 +236,7 @@ def _guard_filters(filters: dict[str, Callable[..., Any]]) -> None:
 
     def g_format(value: str, *args: Any, **kwargs: Any) -> str:
         _check_format_widths(str(value), "format")
+        _check_value([args, kwargs], "format")
         result = fmt(value, *args, **kwargs)
         _check_size(len(result), "format")
         return result  # type: ignore[no-any-return]
@@ -207,10 +268,14 @@ def _guard_filters(filters: dict[str, Callable[..., Any]]) -> None:
     @pass_eval_ctx_like(join)
     def g_join(eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: Any = None):  # type: ignore[no-untyped-def]
         items = list(value)
+        _check_value(items, "join")
         _check_size(len(d) * len(items), "join")
         return join(eval_ctx, items, d, attribute)
 
     filters.update(
+        string=g_string,
+        tojson=g_tojson,
+        pprint=g_pprint,
         center=g_center,
         indent=g_indent,
         format=g_format,
@@ -263,6 +328,7 @@ class _Env(ImmutableSandboxedEnvironment):
             keep_trailing_newline=True,
             auto_reload=False,
             cache_size=1000,
+            finalize=_finalize,
         )
         for name in ("lipsum", "cycler", "joiner"):
             self.globals.pop(name, None)
@@ -273,6 +339,10 @@ class _Env(ImmutableSandboxedEnvironment):
         self.filters["yaml"] = _yaml_filter
 
     def dakora_concat(self, values: Iterable[Any]) -> str:
+        values = tuple(values)
+        for v in values:
+            if v.__class__ is not str:
+                _check_value(v, "string concatenation")
         parts = [str(v) for v in values]
         _check_size(sum(map(len, parts)), "string concatenation")
         return "".join(parts)
@@ -282,6 +352,12 @@ class _Env(ImmutableSandboxedEnvironment):
             seq, n = (left, right) if isinstance(right, int) else (right, left)
             if isinstance(seq, str | list | tuple) and isinstance(n, int):
                 _check_size(len(seq) * n, "repetition")
+            elif (
+                isinstance(seq, int)
+                and isinstance(n, int)
+                and seq.bit_length() + n.bit_length() > 4 * 65_536
+            ):
+                raise _limit("multiplication: the result would be too large")
         elif operator == "+":
             if isinstance(left, str | list | tuple) and isinstance(
                 right, str | list | tuple
@@ -297,6 +373,7 @@ class _Env(ImmutableSandboxedEnvironment):
                 raise _limit("power: the result would be too large")
         elif operator == "%" and isinstance(left, str):
             _check_format_widths(left, "% formatting")
+            _check_value([right], "% formatting")
             result = left % right
             _check_size(len(result), "% formatting")
             return result
@@ -335,6 +412,7 @@ def _check_str_call(
         _check_size(len(owner) + hits * max(len(new) - len(old), 0), name)
     elif name in ("format", "format_map"):
         _check_format_widths(owner, name)
+        _check_value([args, kwargs], name)
 
 
 class _PartsLoader(BaseLoader):
@@ -689,12 +767,16 @@ class Renderer:
         else:
             src_key = tuple((m.role, m.content) for m in prompt.messages)
         key = (src_key, parts_key)
-        with self._lock:
-            compiled = self._templates.get(key)
-            if compiled is not None:
+        # Lock-free warm path: OrderedDict.get / move_to_end are atomic under the
+        # GIL; an entry evicted in between only costs a KeyError here.
+        compiled = self._templates.get(key)
+        if compiled is not None:
+            try:  # noqa: SIM105 - hot path: suppress() costs more
                 self._templates.move_to_end(key)
-                self.hits += 1
-        if compiled is None:
+            except KeyError:
+                pass
+            self.hits += 1
+        else:
             compiled = self._compile(prompt, parts)
             with self._lock:
                 self.misses += 1

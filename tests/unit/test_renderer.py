@@ -342,6 +342,19 @@ def test_part_source_limit(renderer: Renderer) -> None:
         "{% set a = 'x' * 100000 %}{{ (a ~ ',') * 20 }}",
         "{% set a = ['x' * 1000000] * 2 %}{{ a | join(',') }}",
         "{% set a = 'x' * 1000000 %}{{ ','.join([a, a]) }}",
+        # containers of shared references: tiny lists, gigantic str()
+        "{% set a = ['x' * 1000000] * 1000 %}{{ a }}",
+        "{{ dict.fromkeys(range(10000), 'x' * 100000) }}",
+        "{% set a = ['x' * 100000] * 100 %}{{ a | string }}",
+        "{% set a = ['x' * 100000] * 100 %}{{ a | tojson }}",
+        "{% set a = ['x' * 100000] * 100 %}{{ a | yaml }}",
+        "{% set a = ['x' * 100000] * 100 %}{{ a | pprint }}",
+        "{% set a = ['x' * 100000] * 100 %}{{ 'n' ~ a }}",
+        "{% set a = ['x' * 100000] * 100 %}{{ '%s' % (a,) }}",
+        "{% set a = ['x' * 100000] * 100 %}{{ '{}'.format(a) }}",
+        "{% set a = ['x' * 100000] * 100 %}{{ '%s' | format(a) }}",
+        "{% set a = [['x' * 100000] * 100] %}{{ a | join(',') }}",
+        "{% set x = 10 ** 15000 %}{{ x * x * x * x * x * x * x * x * x }}",
     ],
 )
 def test_value_bombs_fail_fast(renderer: Renderer, source: str) -> None:
