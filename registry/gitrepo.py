@@ -223,6 +223,46 @@ def new_commits(store: BaseObjectStore, new: str, exclude: list[str]) -> list[st
     return [sha.decode("ascii") for sha in _topo_parents_first(commits)]
 
 
+@dataclass(frozen=True)
+class _Change:
+    old_path: str | None
+    old_sha: str | None
+    old_mode: int | None
+    new_path: str | None
+    new_sha: str | None
+    new_mode: int | None
+
+
+def _changes(store: BaseObjectStore, commit: Commit, folder: str) -> list[_Change]:
+    """File changes of ``commit`` vs its first parent below ``folder`` (relative to
+    it), with blob shas and modes straight from the tree diff."""
+    folder = folder.strip("/")
+    old_tree = _commit(store, commit.parents[0]).tree if commit.parents else None
+    if folder:
+        old_tree = _subtree(store, old_tree, folder) if old_tree else None
+        new_tree = _subtree(store, commit.tree, folder)
+    else:
+        new_tree = commit.tree
+    out: list[_Change] = []
+    for ch in tree_changes(store, old_tree, new_tree):
+        old, new = ch.old, ch.new  # dulwich 1.2: None for the missing side
+        out.append(
+            _Change(
+                old_path=_decode(old.path) if old is not None else None,
+                old_sha=_decode(old.sha) if old is not None else None,
+                old_mode=old.mode if old is not None else None,
+                new_path=_decode(new.path) if new is not None else None,
+                new_sha=_decode(new.sha) if new is not None else None,
+                new_mode=new.mode if new is not None else None,
+            )
+        )
+    return out
+
+
+def _decode(value: bytes | None) -> str | None:
+    return value.decode("utf-8", errors="replace") if value else None
+
+
 def changed_paths(
     store: BaseObjectStore, commit: str, *, subdir: str = ""
 ) -> list[tuple[str | None, str | None]]:
@@ -230,22 +270,10 @@ def changed_paths(
     (a root commit adds everything). Added: (None, new); deleted: (old, None);
     modified: (p, p). A file ↔ symlink change is a delete plus an add. With
     ``subdir`` only files below it, relative to it."""
-    c = _commit(store, commit)
-    subdir = subdir.strip("/")
-    old_tree = _commit(store, c.parents[0]).tree if c.parents else None
-    if subdir:
-        old_tree = _subtree(store, old_tree, subdir) if old_tree else None
-        new_tree = _subtree(store, c.tree, subdir)
-    else:
-        new_tree = c.tree
-    out: list[tuple[str | None, str | None]] = []
-    for ch in tree_changes(store, old_tree, new_tree):
-        old_path = ch.old.path if ch.old is not None else None  # None on add
-        new_path = ch.new.path if ch.new is not None else None  # None on delete
-        old = old_path.decode("utf-8", errors="replace") if old_path else None
-        new = new_path.decode("utf-8", errors="replace") if new_path else None
-        out.append((old, new))
-    return out
+    return [
+        (ch.old_path, ch.new_path)
+        for ch in _changes(store, _commit(store, commit), subdir)
+    ]
 
 
 def _is_prompt_path(path: str | None, prompts_dir: str) -> bool:
@@ -284,24 +312,19 @@ def versions_in_range(
     for sha in new_commits(store, new, exclude):
         commit = _commit(store, sha)
         prompts_dir = GitSnapshot(store, sha, subdir).prompts_dir
-        changes = changed_paths(store, sha, subdir=subdir)
+        changes = _changes(store, commit, _join(subdir, prompts_dir))
         before: set[tuple[str, str]] = set()
-        if commit.parents:
-            first = _commit(store, commit.parents[0])
-            for old, _new in changes:
-                if not _is_prompt_path(old, prompts_dir):
-                    continue
-                assert old is not None
-                blob = _blob_at(store, first.tree, _join(subdir, old))
-                ident = blob_identity(store, blob, old) if blob else None
+        for ch in changes:
+            if ch.old_sha and _is_prompt_change(ch.old_path, ch.old_mode):
+                old_path = f"{prompts_dir}/{ch.old_path}"
+                ident = blob_identity(store, ch.old_sha, old_path)
                 if ident:
                     before.add(ident)
-        for _old, path in changes:
-            if not _is_prompt_path(path, prompts_dir):
+        for ch in changes:
+            if not ch.new_sha or not _is_prompt_change(ch.new_path, ch.new_mode):
                 continue
-            assert path is not None
-            blob = _blob_at(store, commit.tree, _join(subdir, path))
-            ident = blob_identity(store, blob, path) if blob else None
+            path = f"{prompts_dir}/{ch.new_path}"
+            ident = blob_identity(store, ch.new_sha, path)
             if ident is None or ident in before or ident in seen:
                 continue
             if any(
@@ -310,9 +333,17 @@ def versions_in_range(
             ):
                 continue  # a merge bringing in a version its other parent had
             seen.add(ident)
-            assert blob is not None
-            out.append(_version_info(commit, ident[0], ident[1], path, blob))
+            out.append(_version_info(commit, ident[0], ident[1], path, ch.new_sha))
     return out
+
+
+def _is_prompt_change(path: str | None, mode: int | None) -> bool:
+    return (
+        path is not None
+        and mode is not None
+        and stat.S_ISREG(mode)
+        and path.endswith(PROMPT_SUFFIXES)
+    )
 
 
 def _same_identity_at(
