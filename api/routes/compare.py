@@ -10,22 +10,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from dakora.api.state import ServerState
-from dakora.registry.errors import BadRequest, ConfigError
+from dakora.api.deps import ReadAccess
+from dakora.registry.errors import BadRequest
 from dakora.registry.review import FAIL_ON_LEVELS, ReviewReport, review
 from dakora.registry.review_format import to_json
 
 router = APIRouter(tags=["review"])
-
-
-def _state(request: Request) -> ServerState:
-    state: ServerState = request.app.state.dakora
-    if state.auth is None or state.content is None:
-        raise ConfigError("the server is not started")
-    return state
 
 
 @router.get(
@@ -35,8 +28,7 @@ def _state(request: Request) -> ServerState:
     responses={404: {"description": "Project or ref not found"}},
 )
 def compare(
-    request: Request,
-    project: str,
+    access: ReadAccess,
     head: Annotated[str, Query(min_length=1, description="HEAD ref or sha")],
     base: Annotated[
         str | None,
@@ -47,25 +39,23 @@ def compare(
     ] = "breaking",
     allow_removals: Annotated[bool, Query()] = False,
 ) -> Response:
+    # sync: the review renders and checks (CPU); FastAPI runs it in its thread pool
     if fail_on not in FAIL_ON_LEVELS:
         raise BadRequest(
             f"unknown fail_on {fail_on!r}: use one of {', '.join(FAIL_ON_LEVELS)}"
         )
-    state = _state(request)
-    assert state.auth is not None and state.content is not None
-    caller = state.auth.authenticate(request.headers)
-    info = state.auth.authorize(caller, project, "read")
-    repo = state.content.repo(info)
+    info, content = access.project, access.content
+    repo = content.repo(info)
     base_rev = base or info.default_branch
     base_commit = repo.resolve(base_rev)
     head_commit = repo.resolve(head)
     report = review(
-        state.content.snapshot(info, str(base_commit)),
-        state.content.snapshot(info, str(head_commit)),
+        content.snapshot(info, str(base_commit)),
+        content.snapshot(info, str(head_commit)),
         allow_removals=allow_removals,
         fail_on=fail_on,
         base_rev=base_rev,
         head_rev=head,
-        renderer=state.content.renderer,
+        renderer=content.renderer,
     )
     return Response(to_json(report).encode(), media_type="application/json")
