@@ -203,7 +203,7 @@ def remote_review(
     """``GET /api/projects/{project}/compare`` on a Dakora server."""
     import httpx
 
-    from dakora.registry.review import ReviewReport
+    from dakora.registry.review import SCHEMA_VERSION, ReviewReport
 
     params: dict[str, str] = {"fail_on": fail_on}
     if base:
@@ -223,8 +223,14 @@ def remote_review(
     if response.status_code != 200:
         raise _remote_error(response)
     try:
-        return ReviewReport.model_validate(response.json())
-    except ValueError as exc:
+        data = response.json()
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(
+                f"review schema version {data.get('schema_version')!r}, this dakora "
+                f"reads {SCHEMA_VERSION}: upgrade dakora"
+            )
+        return ReviewReport.model_validate(data)
+    except (ValueError, AttributeError) as exc:
         raise StorageError(f"{endpoint} did not answer with a review: {exc}") from exc
 
 

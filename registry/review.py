@@ -59,7 +59,8 @@ _STATUS_ORDER = ("removed", "invalid", "added", "renamed", "modified", "affected
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # ignore: a newer server may add fields within schema version 1 (never remove)
+    model_config = ConfigDict(extra="ignore")
 
 
 class InputChange(_Model):
