@@ -143,7 +143,7 @@ class Settings(BaseSettings):
 
     def public_summary(self) -> dict[str, Any]:
         """The settings without secrets (for logs and ``--json`` output)."""
-        return self.model_dump(
+        data = self.model_dump(
             mode="json",
             exclude={
                 "key_pepper",
@@ -151,6 +151,18 @@ class Settings(BaseSettings):
                 "azure_connection_string",
             },
         )
+        data["database_url"] = _hide_password(self.database_url)
+        return data
+
+
+def _hide_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(invalid URL)"
 
 
 def _load_or_create_secret(path: Path) -> bytes:

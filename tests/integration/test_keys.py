@@ -197,3 +197,22 @@ def test_key_for_unknown_project(db_engine: Engine) -> None:
 def test_get_key_unknown(db_engine: Engine) -> None:
     with pytest.raises(KeyNotFound):
         k.get_key(db_engine, "nope")
+
+
+def test_concurrent_creates_never_pass_the_limit(
+    db_engine: Engine, project: Project
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def attempt(_: int) -> str:
+        try:
+            k.create_key(db_engine, PEPPER, project.id, max_active=5)
+            return "ok"
+        except LimitExceeded:
+            return "limit"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(attempt, range(12)))
+    assert results.count("ok") == 5
+    assert results.count("limit") == 7
+    assert len(k.list_keys(db_engine, project.id)) == 5

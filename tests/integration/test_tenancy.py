@@ -203,3 +203,25 @@ def test_tier_limits_follow_settings(db_engine: Engine, settings: Settings) -> N
     with pytest.raises(QuotaExceeded):
         t.add_tokens(db_engine, ws.id, 1, tighter, now=now)
     assert t.get_quota(db_engine, ws.id, tighter, now=now).tokens_limit == 40
+
+
+def test_concurrent_token_counts_are_exact(
+    db_engine: Engine, settings: Settings
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    ws = t.create_workspace(db_engine, "acme")
+    now = datetime(2026, 11, 20, tzinfo=UTC)
+
+    def spend(_: int) -> bool:
+        try:
+            t.add_tokens(db_engine, ws.id, 7, settings, now=now)
+            return True
+        except QuotaExceeded:
+            return False
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        accepted = sum(pool.map(spend, range(20)))
+    # free tier: 100 tokens; 14 × 7 = 98 fit, the 15th would pass the limit
+    assert accepted == 14
+    assert t.get_quota(db_engine, ws.id, settings, now=now).tokens_used == 98

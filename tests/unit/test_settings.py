@@ -60,8 +60,9 @@ def test_environment_and_overrides(
     assert s.pepper() == b"pepper"
     assert "key_pepper" not in s.public_summary()
     assert Settings(port=1234).port == 1234  # explicit values win over the env
-    clean_env.setenv("DAKORA_DATABASE_URL", "postgresql://u@h/db")
-    assert Settings().database_url == "postgresql://u@h/db"
+    clean_env.setenv("DAKORA_DATABASE_URL", "postgresql://u:secret@h/db")
+    assert Settings().database_url == "postgresql://u:secret@h/db"
+    assert "secret" not in str(Settings().public_summary())
 
 
 @pytest.mark.parametrize(
