@@ -72,17 +72,42 @@ def record_rejected(engine: Any, repo: Repo, result: PushResult) -> None:
         conn.execute(push_events.insert(), push_event_rows(result, "rejected"))
 
 
+BULK_AFTER = 16
+
+
 def index_version_lookup(
     engine: Any, project_id: str
 ) -> Callable[[str, str], str | None]:
     """``VersionLookup`` from the index: the blob a (prompt id, version) names on any
-    ref, ever (prompt_versions rows are never deleted with a branch)."""
+    ref, ever (prompt_versions rows are never deleted with a branch).
+
+    A push touching a few prompts asks a few single-row questions; after
+    ``BULK_AFTER`` of them the project's whole version table is read once instead
+    (a 1,000-prompt push would otherwise make 1,000 round trips).
+    """
     from sqlalchemy import select
 
     from dakora.registry.db import prompt_versions, read
 
+    asked = 0
+    table: dict[tuple[str, str], str] | None = None
+
     def lookup(prompt_id: str, version: str) -> str | None:
+        nonlocal asked, table
+        if table is not None:
+            return table.get((prompt_id, version))
+        asked += 1
         with read(engine) as conn:
+            if asked > BULK_AFTER:
+                rows = conn.execute(
+                    select(
+                        prompt_versions.c.prompt_id,
+                        prompt_versions.c.version,
+                        prompt_versions.c.blob_sha,
+                    ).where(prompt_versions.c.project_id == project_id)
+                )
+                table = {(r.prompt_id, r.version): r.blob_sha for r in rows}
+                return table.get((prompt_id, version))
             return conn.execute(
                 select(prompt_versions.c.blob_sha).where(
                     prompt_versions.c.project_id == project_id,

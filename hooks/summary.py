@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import yaml
-from dulwich.diff_tree import tree_changes
 from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Commit
 
@@ -34,14 +33,22 @@ def _is_prompt_path(path: str, prompts_dir: str = "prompts") -> bool:
 def _id_version(
     store: BaseObjectStore, sha: bytes, path: str
 ) -> tuple[str, str | None]:
+    """(id, version) through the shared parse cache (the checks parsed it already)."""
+    try:
+        from dakora.registry.snapshot import blob_identity
+
+        ident = blob_identity(store, sha.decode("ascii"), path)
+    except Exception:  # noqa: BLE001 - a summary never fails a push
+        ident = None
+    if ident is not None:
+        return ident[0], ident[1]
     try:
         data = yaml.load(store[sha].as_raw_string(), Loader=_Loader)  # noqa: S506
-    except Exception:  # noqa: BLE001 - a summary never fails a push
+    except Exception:  # noqa: BLE001
         return path, None
     if not isinstance(data, dict):
         return path, None
-    pid = data.get("id")
-    version = data.get("version")
+    pid, version = data.get("id"), data.get("version")
     return (
         str(pid) if pid is not None else path,
         str(version) if version is not None else None,
@@ -64,19 +71,21 @@ def prompt_changes(
     store: BaseObjectStore, old: str | None, new: str | None
 ) -> list[PromptChange]:
     """Prompt files that differ between two commits (by id, with versions)."""
+    from dakora.hooks.push_checks import diff_trees
+
     before: dict[str, tuple[str, str | None]] = {}
     after: dict[str, tuple[str, str | None]] = {}
-    for change in tree_changes(store, _tree_of(store, old), _tree_of(store, new)):
-        if change.old is not None and change.old.path is not None:
-            path = change.old.path.decode("utf-8", "replace")
-            if _is_prompt_path(path) and change.old.sha is not None:
-                pid, ver = _id_version(store, change.old.sha, path)
-                before[pid] = (path, ver)
-        if change.new is not None and change.new.path is not None:
-            path = change.new.path.decode("utf-8", "replace")
-            if _is_prompt_path(path) and change.new.sha is not None:
-                pid, ver = _id_version(store, change.new.sha, path)
-                after[pid] = (path, ver)
+    for path, old_entry, new_entry in diff_trees(
+        store, _tree_of(store, old), _tree_of(store, new)
+    ):
+        if not _is_prompt_path(path):
+            continue
+        if old_entry is not None:
+            pid, ver = _id_version(store, old_entry[1], path)
+            before[pid] = (path, ver)
+        if new_entry is not None:
+            pid, ver = _id_version(store, new_entry[1], path)
+            after[pid] = (path, ver)
     out: list[PromptChange] = []
     for pid in sorted(set(before) | set(after)):
         if pid in after and pid not in before:
