@@ -500,24 +500,111 @@ def render(
         ),
     ] = None,
     json_: JsonOpt = False,
+    remote: Annotated[
+        str | None,
+        typer.Option(
+            "--remote",
+            metavar="URL",
+            help="Render on a Dakora server instead of the local repository.",
+        ),
+    ] = None,
+    project: Annotated[
+        str | None,
+        typer.Option(
+            "--project",
+            help="Remote project (UUID or workspace/project); implies remote mode "
+            "with DAKORA_URL or the `dakora link` server.",
+        ),
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--api-key",
+            help="Remote API key (default: DAKORA_API_KEY, then the saved link).",
+        ),
+    ] = None,
 ) -> None:
     """Render a prompt and print exactly the result.
 
     With no --ref/--version/--commit it renders the working tree, so you see edits
     before committing. Chat prompts print one block per message, headed by the role
-    in square brackets (with --json: the list of role/content objects). Exit 2 for bad
+    in square brackets (with --json: the list of role/content objects). With --remote
+    (or --project) the server renders it, with the same output. Exit 2 for bad
     inputs, 1 for other errors.
     """
     with cli_errors(json_):
-        text_or_messages = _render(
-            prompt_id, repo, ref, version, commit, inputs or [], inputs_file
-        )
+        if remote is not None or project is not None:
+            text_or_messages = _render_remote(
+                prompt_id,
+                ref,
+                version,
+                commit,
+                inputs or [],
+                inputs_file,
+                url=remote,
+                project=project,
+                api_key=api_key,
+            )
+        else:
+            text_or_messages = _render(
+                prompt_id, repo, ref, version, commit, inputs or [], inputs_file
+            )
     if json_:
         print_json(text_or_messages)
     elif isinstance(text_or_messages, list):
         write_text(format_chat(text_or_messages))
     else:
         write_text(text_or_messages)
+
+
+def _check_one_selector(
+    ref: str | None, version: str | None, commit: str | None
+) -> None:
+    chosen = [
+        name
+        for name, value in (
+            ("--ref", ref),
+            ("--version", version),
+            ("--commit", commit),
+        )
+        if value is not None
+    ]
+    if len(chosen) > 1:
+        raise BadRequest(
+            f"use only one of --ref, --version, --commit (got {', '.join(chosen)})"
+        )
+
+
+def _render_remote(
+    prompt_id: str,
+    ref: str | None,
+    version: str | None,
+    commit: str | None,
+    pairs: list[str],
+    inputs_file: str | None,
+    *,
+    url: str | None,
+    project: str | None,
+    api_key: str | None,
+) -> str | list[dict[str, str]]:
+    """The server renders (through the SDK); the server coerces and checks inputs."""
+    from dakora.cli.link import render_remote
+    from dakora.registry.inputs import parse_cli_pairs
+
+    _check_one_selector(ref, version, commit)
+    cli_values = parse_cli_pairs(pairs) if pairs else {}
+    file_values = _read_inputs_file(inputs_file) if inputs_file is not None else {}
+    return render_remote(
+        prompt_id,
+        file_values=file_values,
+        cli_values=cli_values,
+        ref=ref,
+        version=version,
+        commit=commit,
+        url=url,
+        api_key=api_key,
+        project=project,
+    )
 
 
 def _render(
@@ -532,19 +619,7 @@ def _render(
     from dakora.registry.inputs import parse_cli_pairs
     from dakora.registry.renderer import Renderer
 
-    chosen = [
-        name
-        for name, value in (
-            ("--ref", ref),
-            ("--version", version),
-            ("--commit", commit),
-        )
-        if value is not None
-    ]
-    if len(chosen) > 1:
-        raise BadRequest(
-            f"use only one of --ref, --version, --commit (got {', '.join(chosen)})"
-        )
+    _check_one_selector(ref, version, commit)
     cli_values = parse_cli_pairs(pairs) if pairs else {}
     file_values = _read_inputs_file(inputs_file) if inputs_file is not None else {}
     try:

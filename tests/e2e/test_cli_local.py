@@ -13,6 +13,7 @@ import re
 import subprocess
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -474,3 +475,65 @@ def test_readme_quickstart_works_as_written(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout == expected.replace("/home/you", str(home))
+
+
+# ----------------------------------------------------------------------------- remote
+
+
+def test_render_remote_matches_local(repo: dict[str, object], live_server: Any) -> None:
+    """``--remote URL --project P`` renders on the server, printing what local does."""
+    path = repo["path"]
+    live_server.create_project("acme", "prompts", from_path=path)
+    key = live_server.create_key("acme/prompts", "read")["key"]
+    remote = ["--remote", live_server.base_url, "--project", "acme/prompts",
+              "--api-key", key]  # fmt: skip
+    # The same outputs the local tests above pin (text, version selector, chat, JSON).
+    cases: list[tuple[list[str], str]] = [
+        (
+            [
+                "greet",
+                "--ref",
+                "main",
+                "-i",
+                "name=Ada",
+                "-i",
+                "vip=yes",
+                "-i",
+                "count=2",
+            ],
+            "Hello Ada, our valued guest! You have 2 new messages.\n",
+        ),
+        (
+            ["greet", "--version", "1.0.0", "-i", "name=Ada"],
+            "Be polite.\n\nHello Ada!\n",
+        ),
+        (
+            [
+                "ask",
+                "--ref",
+                "main",
+                "-i",
+                "topic=git",
+                "-i",
+                "question=Why?",
+                "-i",
+                'tags=["a", "b"]',
+            ],  # fmt: skip
+            "[system]\nYou answer questions about git.\n\n[user]\nWhy? (tags: a, b)\n",
+        ),
+    ]
+    for args, expected in cases:
+        out = dakora("render", *args, *remote)
+        assert out.returncode == 0, (args, out.stderr)
+        assert out.stdout == expected, args
+    as_json = dakora("render", "ask", "-i", "topic=python", "-i", "question=Why?",
+                     "--json", *remote)  # fmt: skip
+    assert json.loads(as_json.stdout) == [
+        {"role": "system", "content": "You answer questions about python.\n"},
+        {"role": "user", "content": "Why?"},
+    ]
+    bad = dakora("render", "greet", "--ref", "main", "-i", "vip=banana", *remote)
+    assert_user_error(bad, 2)
+    assert "vip" in bad.stderr and "name" in bad.stderr
+    missing = dakora("render", "nope", *remote)
+    assert_user_error(missing, 1)

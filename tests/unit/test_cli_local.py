@@ -406,3 +406,17 @@ def test_init_files_lint_clean_and_render_their_examples() -> None:
     loaded = load_prompt(local.INIT_PROMPT.encode(), "prompts/hello.yaml")
     assert loaded.prompt.id == "hello"
     assert len(loaded.prompt.examples) == 2
+
+
+def test_render_remote_without_a_server_is_bad_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))  # no saved `dakora link`
+    monkeypatch.delenv("DAKORA_URL", raising=False)
+    result = invoke("render", "greet", "--project", "acme/prompts", "-i", "name=A")
+    assert result.exit_code == 2
+    assert "no server" in result.stderr
+    both = invoke("render", "greet", "--remote", "http://127.0.0.1:9",
+                  "--ref", "main", "--version", "1.0.0")  # fmt: skip
+    assert both.exit_code == 2
+    assert "only one of" in both.stderr
