@@ -338,6 +338,12 @@ class _Env(ImmutableSandboxedEnvironment):
         self.filters["d"] = _default_filter
         self.filters["yaml"] = _yaml_filter
 
+    def make_globals(self, d: Any) -> Any:
+        """A plain dict instead of Jinja's ChainMap: our globals never change after
+        ``__init__``, and ``new_context`` copies a dict much faster than a ChainMap
+        (measurable on every render and include)."""
+        return {**self.globals, **d} if d else dict(self.globals)
+
     def dakora_concat(self, values: Iterable[Any]) -> str:
         values = tuple(values)
         for v in values:
