@@ -14,7 +14,7 @@ import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
 
 import typer
@@ -37,6 +37,7 @@ from dakora.registry.errors import (
     ConfigError,
     InputError,
     NotFound,
+    PromptNotFound,
     RefNotFound,
     RepositoryNotFound,
 )
@@ -310,6 +311,11 @@ def lint(
                 if f.severity == "info":
                     note(f"{f.message} [{f.rule}]")
             print_findings([f for f in findings if f.severity != "info"])
+            if count == 0:
+                note(
+                    f"no prompt files found in {path}: run lint on the repository "
+                    "root, the folder that holds prompts/ (and dakora.yaml)"
+                )
             _print_lint_summary(count, errors, warnings)
     if errors:
         raise typer.Exit(1)
@@ -351,6 +357,9 @@ def _lint(path: Path, ref: str | None) -> tuple[list[Finding], int, str]:
         findings = check_snapshot(snapshot)
         return sorted(findings, key=_sort_key), len(snapshot.prompt_paths()), "folder"
 
+    if ref is None and repo.bare:
+        note("a bare repository has no working tree: checking HEAD")
+        ref = "HEAD"
     if ref is not None:
         commit = str(repo.resolve(ref))
         snapshot = repo.snapshot(commit)
@@ -453,6 +462,9 @@ def _select_snapshot(
         return repo.snapshot(info.commit)
     if ref is not None or commit is not None:
         return repo.snapshot(repo.resolve(ref if ref is not None else commit))
+    if repo.bare:
+        note("a bare repository has no working tree: rendering HEAD")
+        return repo.snapshot(repo.resolve("HEAD"))
     return repo.working_tree()
 
 
@@ -607,6 +619,18 @@ def _render_remote(
     )
 
 
+def _find_prompt(snapshot: Any, prompt_id: str) -> Any:
+    """``find_prompt``, but a file named after the id that does not load is reported
+    with its findings (InvalidPrompt) rather than as "not found"."""
+    try:
+        return snapshot.find_prompt(prompt_id)
+    except PromptNotFound:
+        for path in snapshot.prompt_paths():
+            if PurePosixPath(path).stem == prompt_id:
+                snapshot.load(path)  # raises InvalidPrompt with path:line findings
+        raise
+
+
 def _render(
     prompt_id: str,
     repo_path: Path,
@@ -630,7 +654,7 @@ def _render(
         snapshot = _folder_snapshot(repo_path)
     else:
         snapshot = _select_snapshot(repo, prompt_id, ref, version, commit)
-    loaded = snapshot.find_prompt(prompt_id)
+    loaded = _find_prompt(snapshot, prompt_id)
     prompt = loaded.prompt
     values = _coerce(dict(prompt.inputs), file_values, cli_values)
     result = Renderer().render(

@@ -420,3 +420,34 @@ def test_render_remote_without_a_server_is_bad_input(
                   "--ref", "main", "--version", "1.0.0")  # fmt: skip
     assert both.exit_code == 2
     assert "only one of" in both.stderr
+
+
+def test_render_of_a_file_that_does_not_load_shows_its_findings(folder: Path) -> None:
+    (folder / "prompts" / "broken.yaml").write_text(
+        "id: broken\nversion: 1.0\ntemplate: Hi\n"
+    )
+    result = invoke("render", "broken", "--repo", folder)
+    assert result.exit_code == 1
+    assert "prompts/broken.yaml:2: error: " in result.stderr
+    assert "[version-not-string]" in result.stderr
+
+
+def test_lint_of_the_prompts_folder_itself_explains(folder: Path) -> None:
+    result = invoke("lint", folder / "prompts")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("ok: 0 prompts checked")
+    assert "repository root" in result.stderr
+
+
+def test_bare_repository_lints_and_renders_head(
+    history_repo: GitRepoBuilder, tmp_path: Path
+) -> None:
+    bare = history_repo.clone_bare(tmp_path / "bare.git")
+    lint = invoke("lint", bare)
+    assert lint.exit_code == 0, lint.stdout
+    assert "checking HEAD" in lint.stderr
+    result = invoke("render", "greeting", "--repo", bare, "-i", "name=Ada")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "Hi Ada!\n"
+    tagged = invoke("render", "greeting", "--repo", bare, "--ref", "v1", "-i", "name=A")
+    assert tagged.stdout == "Hello A!\n"
