@@ -733,6 +733,7 @@ class _Compiled:
     templates: tuple[Template, ...]
     labels: tuple[str, ...]
     roles: tuple[str, ...] | None
+    loader: _PartsLoader
 
 
 class Renderer:
@@ -789,6 +790,11 @@ class Renderer:
                 self._templates[key] = compiled
                 while len(self._templates) > self._max_templates:
                     self._templates.popitem(last=False)
+        # Parts not compiled yet load through the environment's loader: let it read
+        # from the caller's source (same key, same content) rather than the first
+        # one seen, which may hold a repository handle that is closed by now.
+        if compiled.loader.parts is not parts:
+            compiled.loader.parts = parts
         token = _RANGE_BUDGET.set([0])
         try:
             if compiled.roles is None:
@@ -856,7 +862,11 @@ class Renderer:
             if prompt.messages is not None
             else None
         )
-        return _Compiled(tuple(templates), tuple(lbl for lbl, _ in sources), roles)
+        loader = env.loader
+        assert isinstance(loader, _PartsLoader)
+        return _Compiled(
+            tuple(templates), tuple(lbl for lbl, _ in sources), roles, loader
+        )
 
 
 def _output_limit() -> RenderError:

@@ -642,3 +642,25 @@ def test_compile_never_folds_value_bombs(source: str) -> None:
 def test_unknown_filter_is_a_render_error(renderer: Renderer) -> None:
     err = render_error(renderer, "{{ x | nope }}", x=1)
     assert "nope" in err.message
+
+
+class _ClosingParts(MemoryParts):
+    """A parts source that stops working once closed (like a closed repository)."""
+
+    closed = False
+
+    def get_source(self, name: str) -> tuple[str, str] | None:
+        if self.closed:
+            raise RuntimeError("closed")
+        return super().get_source(name)
+
+
+def test_lazy_parts_load_from_the_callers_source() -> None:
+    renderer = Renderer()
+    content = {"a/one.md": "one", "a/two.md": "two"}
+    first, second = _ClosingParts(content), _ClosingParts(content)
+    assert first.key == second.key
+    assert renderer.render(text('{% include "a/one" %}'), {}, first).rendered == "one"
+    first.closed = True
+    result = renderer.render(text('{% include "a/two" %}'), {}, second)
+    assert result.rendered == "two"
