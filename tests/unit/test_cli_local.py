@@ -7,7 +7,9 @@ output is the plain variant.
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -102,8 +104,6 @@ def test_read_inputs_file_json_yaml_and_stdin(
     empty = tmp_path / "empty.json"
     empty.write_text("null")
     assert _read_inputs_file(str(empty)) == {}
-    import io
-
     monkeypatch.setattr("sys.stdin", io.StringIO('{"x": "y"}'))
     assert _read_inputs_file("-") == {"x": "y"}
 
@@ -451,3 +451,37 @@ def test_bare_repository_lints_and_renders_head(
     assert result.stdout == "Hi Ada!\n"
     tagged = invoke("render", "greeting", "--repo", bare, "--ref", "v1", "-i", "name=A")
     assert tagged.stdout == "Hello A!\n"
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_terminal_gets_rich_output_and_no_color_turns_it_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dakora.cli import output
+    from dakora.registry.findings import Finding
+
+    finding = Finding("prompts/a.yaml", 3, "error", "bad [thing]", "schema")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    tty = _Tty()
+    monkeypatch.setattr("sys.stdout", tty)
+    assert output.is_rich()
+    output.print_findings([finding])
+    output.print_table(["VERSION"], [["1.0.0"]])
+    output.print_diff("--- a\n+++ b\n-old\n+new\n")
+    text = tty.getvalue()
+    assert "\x1b[" in text  # colours
+    assert "┃" in text or "│" in text  # a box-drawn table
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    assert "prompts/a.yaml:3: error: bad [thing] [schema]" in plain  # markup escaped
+    assert "+new" in plain and "-old" in plain
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    tty2 = _Tty()
+    monkeypatch.setattr("sys.stdout", tty2)
+    assert not output.is_rich()
+    output.print_findings([finding])
+    assert tty2.getvalue() == finding.format() + "\n"
