@@ -17,7 +17,6 @@ and ``joiner`` are not available.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import threading
 import types
@@ -214,7 +213,7 @@ def _guard_filters(filters: dict[str, Callable[..., Any]]) -> None:
         _check_value(value, "string")
         return string(value)  # type: ignore[no-any-return]
 
-    @pass_eval_ctx_like(tojson)
+    @_pass_eval_ctx_like(tojson)
     def g_tojson(eval_ctx: Any, value: Any, indent: int | None = None) -> Any:
         _check_value(value, "tojson")
         if isinstance(indent, int):
@@ -256,7 +255,7 @@ def _guard_filters(filters: dict[str, Callable[..., Any]]) -> None:
             raise _limit("wordwrap: wrapstring longer than 64 characters")
         return wordwrap(s, width, *args, **kwargs)  # type: ignore[no-any-return]
 
-    @pass_eval_ctx_like(replace)
+    @_pass_eval_ctx_like(replace)
     def g_replace(eval_ctx: Any, s: str, old: str, new: str, count: Any = None) -> str:
         text = str(s)
         hits = text.count(str(old)) if old != "" else len(text) + 1
@@ -265,7 +264,7 @@ def _guard_filters(filters: dict[str, Callable[..., Any]]) -> None:
         _check_size(len(text) + hits * max(len(str(new)) - len(str(old)), 0), "replace")
         return replace(eval_ctx, s, old, new, count)  # type: ignore[no-any-return]
 
-    @pass_eval_ctx_like(join)
+    @_pass_eval_ctx_like(join)
     def g_join(eval_ctx: Any, value: Iterable[Any], d: str = "", attribute: Any = None):  # type: ignore[no-untyped-def]
         items = list(value)
         _check_value(items, "join")
@@ -287,7 +286,7 @@ def _guard_filters(filters: dict[str, Callable[..., Any]]) -> None:
     )
 
 
-def pass_eval_ctx_like(original: Callable[..., Any]) -> Callable[[Any], Any]:
+def _pass_eval_ctx_like(original: Callable[..., Any]) -> Callable[[Any], Any]:
     """Give a wrapper the same ``pass_eval_context`` marker as the filter it wraps."""
 
     def decorate(func: Any) -> Any:
@@ -893,8 +892,3 @@ def _run(template: Template, inputs: dict[str, Any], room: int, label: str) -> s
     if size * 4 > room and len(text.encode("utf-8", "surrogatepass")) > room:
         raise _output_limit()
     return text
-
-
-def source_hash(source: str) -> str:
-    """A stable cache key for a template source (when no blob sha is at hand)."""
-    return hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
