@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from dakora.registry.review import PromptReview, RenderReport, ReviewReport
+from dakora.registry.review import PartChange, PromptReview, RenderReport, ReviewReport
 
 MARKER = "<!-- dakora-review -->"
 
@@ -101,83 +101,136 @@ def render_summary(p: PromptReview) -> str:
     return text
 
 
-def to_markdown(report: ReviewReport) -> str:
-    """A PR comment: verdict, summary table, one collapsible section per prompt."""
-    out: list[str] = [MARKER]
-    out.append(
+MAX_COMMENT_CHARS = 60_000
+"""GitHub refuses comments over 65,536 characters; the markdown stays below this."""
+
+
+class _Budget:
+    """Appends blocks while they fit; counts what had to be left out, per kind."""
+
+    def __init__(self, limit: int | None) -> None:
+        self.limit = limit
+        self.size = 0
+        self.blocks: list[str] = []
+        self.omitted: dict[str, int] = {}
+
+    def add(self, block: str, kind: str | None = None, reserve: int = 0) -> bool:
+        cost = len(block) + 1
+        if (
+            kind is not None
+            and self.limit is not None
+            and self.size + cost + reserve > self.limit
+        ):
+            self.omitted[kind] = self.omitted.get(kind, 0) + 1
+            return False
+        self.blocks.append(block)
+        self.size += cost
+        return True
+
+    def section(self, header: str, blocks: list[str], kind: str) -> None:
+        """A header and its blocks; no header when not even the first block fits."""
+        first = len(header) + len(blocks[0]) + 2 if blocks else 0
+        if self.limit is not None and self.size + first + _RESERVE > self.limit:
+            self.omitted[kind] = self.omitted.get(kind, 0) + len(blocks)
+            return
+        self.add(header)
+        for block in blocks:
+            self.add(block, kind, _RESERVE)
+
+
+_RESERVE = 800  # room for the truncation note and section headers
+
+
+def to_markdown(
+    report: ReviewReport, *, max_chars: int | None = MAX_COMMENT_CHARS
+) -> str:
+    """A PR comment: verdict, summary table, one collapsible section per prompt.
+
+    Longer than ``max_chars`` (None: no limit), the details that do not fit are left
+    out, in this order of priority: blocking reasons, table rows, prompt sections,
+    parts, lint lines; a closing note says how many.
+    """
+    out = _Budget(max_chars)
+    out.add(MARKER)
+    out.add(
         f"## Dakora review: {side_label(report.base.rev, report.base.commit)} → "
-        f"{side_label(report.head.rev, report.head.commit)}"
+        f"{side_label(report.head.rev, report.head.commit)}\n"
     )
-    out.append("")
     s = report.summary
     if report.blocking:
-        out.append(
+        out.add(
             f"**❌ Blocking** (`--fail-on {report.fail_on}`): "
-            f"{len(report.blocking_reasons)} finding(s) must be fixed."
+            f"{len(report.blocking_reasons)} finding(s) must be fixed.\n"
         )
     else:
-        out.append(f"**✅ No blocking findings** (`--fail-on {report.fail_on}`).")
-    out.append("")
+        out.add(f"**✅ No blocking findings** (`--fail-on {report.fail_on}`).\n")
     counts = [
         f"{getattr(s, k)} {k}"
         for k in ("added", "modified", "renamed", "removed", "affected", "invalid")
         if getattr(s, k)
     ]
-    out.append(
+    out.add(
         f"{s.prompts} prompt(s) changed"
         + (f" ({', '.join(counts)})" if counts else "")
         + f" · {s.breaking} breaking · {s.risky} risky · {s.parts_changed} part(s) "
-        f"changed · lint: {s.lint_errors} error(s), {s.lint_warnings} warning(s)"
+        f"changed · lint: {s.lint_errors} error(s), {s.lint_warnings} warning(s)\n"
     )
-    out.append("")
     if report.blocking_reasons:
         for reason in report.blocking_reasons:
-            out.append(f"- {_text(reason)}")
-        out.append("")
+            out.add(f"- {_text(reason)}", "blocking reason(s)", _RESERVE)
+        out.add("")
     if report.prompts:
-        out.append("| Prompt | Status | Version | Compatibility | Rendered examples |")
-        out.append("|---|---|---|---|---|")
+        out.add("| Prompt | Status | Version | Compatibility | Rendered examples |")
+        out.add("|---|---|---|---|---|")
         for p in report.prompts:
-            out.append(
+            out.add(
                 f"| `{p.id}` | {_STATUS_ICON[p.status]} {p.status} | "
                 f"{_cell(version_text(p))} | {_COMPAT_ICON[p.compatibility]} | "
-                f"{render_summary(p)} |"
+                f"{render_summary(p)} |",
+                "table row(s)",
+                _RESERVE,
             )
-        out.append("")
+        out.add("")
     else:
-        out.append("No prompt changes.")
-        out.append("")
+        out.add("No prompt changes.\n")
     for p in report.prompts:
-        out.extend(_prompt_section(report, p))
+        out.add("\n".join(_prompt_section(report, p)), "prompt section(s)", _RESERVE)
     if report.parts:
-        out.append("### Parts changed")
-        out.append("")
-        for part in report.parts:
-            affects = (
-                ", ".join(f"<code>{a}</code>" for a in part.affects) or "no prompt"
-            )
-            out.append(
-                f"<details><summary><code>{part.name}</code> — {part.status} "
-                f"(affects {affects})</summary>"
-            )
-            out.append("")
-            if part.diff:
-                out.append(_fence(part.diff, "diff"))
-                out.append("")
-            out.append("</details>")
-            out.append("")
+        parts = ["\n".join(_part_section(part)) for part in report.parts]
+        out.section("### Parts changed\n", parts, "part(s)")
     if report.lint:
-        out.append("### Lint on HEAD")
-        out.append("")
+        lines = []
         for f in report.lint:
             where = f"{f['path']}:{f['line']}" if f["line"] else f["path"]
             icon = "❌" if f["severity"] == "error" else "⚠️"
-            out.append(
+            lines.append(
                 f"- {icon} `{where}` {f['severity']}: {_text(f['message'])} "
                 f"[{f['rule']}]"
             )
+        lines[-1] += "\n"
+        out.section("### Lint on HEAD\n", lines, "lint finding(s)")
+    if out.omitted:
+        left_out = ", ".join(f"{n} {kind}" for kind, n in out.omitted.items())
+        out.add(
+            f"_Shortened to fit a PR comment: {left_out} left out. Run "
+            "`dakora review` locally (or with `--format json`) for the full review._\n"
+        )
+    return "\n".join(out.blocks).rstrip("\n") + "\n"
+
+
+def _part_section(part: PartChange) -> list[str]:
+    affects = ", ".join(f"<code>{a}</code>" for a in part.affects) or "no prompt"
+    out = [
+        f"<details><summary><code>{part.name}</code> — {part.status} "
+        f"(affects {affects})</summary>",
+        "",
+    ]
+    if part.diff:
+        out.append(_fence(part.diff, "diff"))
         out.append("")
-    return "\n".join(out).rstrip("\n") + "\n"
+    out.append("</details>")
+    out.append("")
+    return out
 
 
 def _prompt_section(report: ReviewReport, p: PromptReview) -> list[str]:

@@ -305,3 +305,15 @@ def test_golden_markdown(golden_report: ReviewReport) -> None:
     assert text.startswith("<!-- dakora-review -->\n")
     assert text.count("<details><summary><b>") == len(golden_report.prompts)
     assert "/tmp" not in text and str(Path.home()) not in text
+
+
+def test_markdown_is_shortened_to_fit_a_pr_comment(golden_report: ReviewReport) -> None:
+    full = to_markdown(golden_report, max_chars=None)
+    assert full == to_markdown(golden_report)  # the scenario fits the default limit
+    short = to_markdown(golden_report, max_chars=4000)
+    assert len(short) <= 4000 < len(full)
+    assert short.startswith("<!-- dakora-review -->\n## Dakora review")
+    assert "| `old-prompt` | 🗑️ removed |" in short  # the table comes first
+    assert "_Shortened to fit a PR comment:" in short
+    assert "prompt section(s)" in short and "left out" in short
+    assert short.count("<details>") == short.count("</details>")
