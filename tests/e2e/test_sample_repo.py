@@ -9,6 +9,7 @@ example names its prompt and example index without costing a process start each.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -157,3 +158,29 @@ def test_every_example_renders(
     for value in example.values():
         if isinstance(value, str) and "\n" not in value:
             assert any(value in t for t in texts), (prompt_id, value)
+
+
+def test_sample_readme_commands_work(tmp_path: Path) -> None:
+    text = (SAMPLE / "README.md").read_text()
+    script = text.split("```bash\n", 1)[1].split("```", 1)[0]
+    home = tmp_path / "home"
+    home.mkdir()
+    gitconfig = Path(os.environ["HOME"]) / ".gitconfig"
+    (home / ".gitconfig").write_text(gitconfig.read_text())
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "PATH": f"{DAKORA.parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    proc = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"ok: {len(_prompt_files())} prompts checked, no problems" in proc.stdout
+    assert "Customer: Ada (pro plan)" in proc.stdout
+    assert '"content": "Review this go change.' in proc.stdout
