@@ -16,7 +16,14 @@ import typer
 from rich.markup import escape
 
 from dakora.cli.main import app
-from dakora.cli.output import cli_errors, make_console, note, print_diff, write_text
+from dakora.cli.output import (
+    cli_errors,
+    make_console,
+    note,
+    print_diff,
+    print_table,
+    write_text,
+)
 from dakora.registry.errors import (
     BadRequest,
     DakoraError,
@@ -285,6 +292,15 @@ def print_text(report: ReviewReport) -> None:
         f"{s.lint_warnings} warning(s)"
     )
     console.print()
+    if report.prompts:
+        print_table(
+            ["prompt", "status", "version", "compatibility", "rendered"],
+            [
+                [p.id, p.status, version_text(p), p.compatibility, render_summary(p)]
+                for p in report.prompts
+            ],
+        )
+        console.print()
     for p in report.prompts:
         style = _COMPAT_STYLE[p.compatibility]
         where = (
