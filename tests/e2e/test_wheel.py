@@ -119,6 +119,14 @@ def test_wheel_holds_only_dakora_packages(wheel: Path) -> None:
             if f"{pkg}/{rel}" not in names:
                 missing.append(f"{pkg}/{rel}")
     assert not missing, f"sub-packages missing from the wheel: {missing}"
+    # The Alembic scripts ship as dakora.migrations (the server migrates on start).
+    migrations = [
+        "dakora/migrations/" + p.relative_to(ROOT / "alembic").as_posix()
+        for p in (ROOT / "alembic").rglob("*")
+        if p.is_file() and p.suffix in (".py", ".mako") and "__pycache__" not in p.parts
+    ]
+    assert migrations, "no alembic scripts found"
+    assert not [m for m in migrations if m not in names], "alembic files missing"
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "dakora = dakora.cli.main:run" in text
