@@ -108,7 +108,12 @@ def review_command(
                 raise BadRequest(
                     "--working-tree and --merge-base cannot be used with --remote"
                 )
-            if not project:
+            from dakora.client.config import resolve_remote
+
+            # the key and project may come from DAKORA_API_KEY / DAKORA_PROJECT or
+            # the saved `dakora link` of the same server
+            remote, api_key, project = resolve_remote(remote, api_key, project)
+            if not project or remote is None:
                 raise BadRequest("--remote needs --project")
             if not head:
                 raise BadRequest(
@@ -222,6 +227,7 @@ def remote_review(
     headers = {"Accept": "application/json"}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
+    project = project.replace("/", "~")  # ws/slug is spelled ws~slug in URLs
     endpoint = f"{url.rstrip('/')}/api/projects/{project}/compare"
     try:
         response = httpx.get(endpoint, params=params, headers=headers, timeout=60.0)

@@ -101,7 +101,7 @@ def test_base_defaults_to_the_default_branch_and_options_pass(
 
 def test_review_remote(proposal: Proposal) -> None:
     base_url = proposal.server.base_url
-    common = ["--remote", base_url, "--project", PROJECT, "--api-key"]
+    common = ["--remote", base_url, "--project", "acme/review", "--api-key"]
     done = proposal.review("main", "breaking-minor", *common, proposal.read_key)
     assert done.returncode == 1, done.stderr
     assert "translate  modified  1.0.0 → 1.1.0 (minor)" in done.stdout
