@@ -504,9 +504,13 @@ def _init_bare_repo(path: Path, default_branch: str) -> None:
     from dulwich.repo import Repo
 
     if path.exists():
-        raise AlreadyExists(
-            f"a repository folder already exists at {path}; move it away first"
-        )
+        if not _is_leftover(path):
+            raise AlreadyExists(
+                f"a repository folder already exists at {path}; move it away first"
+            )
+        # An empty folder or a bare repo without refs, with no project row: left by
+        # a crash between creating the repository and committing the row.
+        shutil.rmtree(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         repo = Repo.init_bare(str(path), mkdir=True)
@@ -514,6 +518,24 @@ def _init_bare_repo(path: Path, default_branch: str) -> None:
         raise StorageError(f"cannot create the repository at {path}: {exc}") from exc
     try:
         repo.refs.set_symbolic_ref(b"HEAD", f"refs/heads/{default_branch}".encode())
+    finally:
+        repo.close()
+
+
+def _is_leftover(path: Path) -> bool:
+    from dulwich.errors import NotGitRepository
+    from dulwich.repo import Repo
+
+    if path.is_dir() and not any(path.iterdir()):
+        return True
+    try:
+        repo = Repo(str(path))
+    except (NotGitRepository, OSError):
+        return False
+    try:
+        return repo.bare and not any(
+            name.startswith(b"refs/") for name in repo.refs.allkeys()
+        )
     finally:
         repo.close()
 

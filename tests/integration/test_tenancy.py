@@ -151,10 +151,28 @@ def test_stale_repo_folder_is_refused_and_no_row_is_left(
     t.create_workspace(db_engine, "acme")
     stale = t.project_repo_path(settings, "acme", "web")
     stale.mkdir(parents=True)
+    (stale / "precious.txt").write_text("not ours")
     with pytest.raises(AlreadyExists, match="already exists"):
         t.create_project(db_engine, settings, "acme", "web")
     with pytest.raises(ProjectNotFound):
         t.get_project(db_engine, "acme/web")
+    assert (stale / "precious.txt").exists()
+
+
+def test_leftover_empty_repo_from_a_crash_is_reused(
+    db_engine: Engine, settings: Settings
+) -> None:
+    t.create_workspace(db_engine, "acme")
+    leftover = t.project_repo_path(settings, "acme", "web")
+    leftover.parent.mkdir(parents=True)
+    Repo.init_bare(str(leftover), mkdir=True).close()
+    project = t.create_project(db_engine, settings, "acme", "web")
+    assert project.repo_path == leftover
+    repo = Repo(str(leftover))
+    try:
+        assert repo.refs.read_ref(b"HEAD") == b"ref: refs/heads/main"
+    finally:
+        repo.close()
 
 
 def test_delete_project_removes_repo(db_engine: Engine, settings: Settings) -> None:
