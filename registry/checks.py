@@ -121,6 +121,19 @@ def _content_paths(snapshot: Snapshot) -> list[str]:
     ]
 
 
+def _is_content(path: str, prompts_dir: str, parts_dir: str) -> bool:
+    return path in (CONFIG_PATH, prompts_dir, parts_dir) or path.startswith(
+        (prompts_dir + "/", parts_dir + "/")
+    )
+
+
+def _exists(snapshot: Snapshot, path: str) -> bool:
+    exists = getattr(snapshot, "exists", None)
+    if callable(exists):
+        return bool(exists(path))
+    return path in set(snapshot.all_paths())
+
+
 def _dirs(snapshot: Snapshot) -> tuple[str, str]:
     return (
         str(getattr(snapshot, "prompts_dir", snapshot.config.prompts_dir)),
@@ -281,7 +294,7 @@ def _version_findings(
     snapshot: Snapshot,
     loaded: LoadedPrompt,
     parent: Snapshot | None,
-    parent_index: dict[str, str],
+    parent_path_of: Callable[[str, str], str | None],
     version_lookup: VersionLookup | None,
 ) -> list[Finding]:
     prompt = loaded.prompt
@@ -289,7 +302,7 @@ def _version_findings(
     line = loaded.line_of("version")
     out: list[Finding] = []
     same_version_as_parent = False
-    old_path = parent_index.get(prompt.id)
+    old_path = parent_path_of(prompt.id, loaded.path)
     if parent is not None and old_path is not None:
         old_blob = parent.blob_sha(old_path)
         if old_blob == blob:
@@ -355,41 +368,54 @@ def check_snapshot(
             out.extend(config_findings())
 
     unsafe: set[str] = set()
-    for path in _content_paths(snapshot):
-        if chosen(path):
-            found = _path_findings(snapshot, path)
-            if found:
-                unsafe.add(path)
-                out.extend(found)
+    if selected is None:
+        candidates = _content_paths(snapshot)
+    else:
+        candidates = [
+            p
+            for p in sorted(selected)
+            if _is_content(p, prompts_dir, parts_dir) and _exists(snapshot, p)
+        ]
+    for path in candidates:
+        found = _path_findings(snapshot, path)
+        if found:
+            unsafe.add(path)
+            out.extend(found)
 
     affected = _affected_parts(snapshot, selected, parts_dir)
     for path in _part_files(snapshot):
         if chosen(path) and path not in unsafe:
             out.extend(_part_findings(snapshot, path))
 
+    identities = _identities(snapshot, parent)
     by_id: dict[str, list[str]] = {}
+    for path, ident in identities.items():
+        if ident is not None and path not in unsafe:
+            by_id.setdefault(ident[0], []).append(path)
     checked: list[LoadedPrompt] = []
-    for path in snapshot.prompt_paths():
+    if selected is None:
+        to_check = list(identities)
+    else:
+        to_check = sorted(p for p in selected if p in identities)
+        if affected is not None:
+            to_check = sorted(
+                set(to_check)
+                | {
+                    p
+                    for p, ident in identities.items()
+                    if ident is not None and _includes_any(snapshot, p, affected)
+                }
+            )
+    for path in to_check:
         if path in unsafe or not is_safe_relpath(path):
             continue
+        loaded, found = load_with_findings(snapshot, path)
         if chosen(path):
-            if selected is not None and _size(snapshot, path) > MAX_FILE_BYTES:
-                continue
-            loaded, found = load_with_findings(snapshot, path)
             out.extend(found)
             if loaded is not None:
-                by_id.setdefault(loaded.prompt.id, []).append(path)
                 checked.append(loaded)
-                out.extend(_template_findings(loaded, snapshot.parts))
-        else:
-            ident = prompt_identity(snapshot, path)
-            if ident is None:
-                continue
-            by_id.setdefault(ident[0], []).append(path)
-            if affected is not None and _includes_any(snapshot, path, affected):
-                loaded, _ = load_with_findings(snapshot, path)
-                if loaded is not None:
-                    out.extend(_template_findings(loaded, snapshot.parts))
+        if loaded is not None:
+            out.extend(_template_findings(loaded, snapshot.parts))
 
     for prompt_id, where in sorted(by_id.items()):
         if len(where) < 2:
@@ -410,11 +436,11 @@ def check_snapshot(
             )
 
     if parent is not None or version_lookup is not None:
-        parent_index = parent_prompt_index(parent) if parent is not None else {}
+        parent_path_of = _parent_locator(parent)
         for loaded in checked:
             out.extend(
                 _version_findings(
-                    snapshot, loaded, parent, parent_index, version_lookup
+                    snapshot, loaded, parent, parent_path_of, version_lookup
                 )
             )
     if parent is None and snapshot.commit is None:
@@ -428,6 +454,39 @@ def check_snapshot(
             )
         )
     return _dedupe(out)
+
+
+def _parent_locator(parent: Snapshot | None) -> Callable[[str, str], str | None]:
+    """(id, path in the child) → path of that id in the parent. Tries the same path
+    first (an edit in place, the common case) and only then indexes the parent."""
+    index: dict[str, str] | None = None
+
+    def locate(prompt_id: str, path: str) -> str | None:
+        nonlocal index
+        if parent is None:
+            return None
+        exists = getattr(parent, "exists", None)
+        if (
+            callable(exists)
+            and exists(path)
+            and not parent.is_symlink(path)
+            and (prompt_identity(parent, path) or ("",))[0] == prompt_id
+        ):
+            return path
+        if index is None:
+            index = parent_prompt_index(parent)
+        return index.get(prompt_id)
+
+    return locate
+
+
+def _identities(
+    snapshot: Snapshot, parent: Snapshot | None
+) -> dict[str, tuple[str, str] | None]:
+    method = getattr(snapshot, "prompt_identities", None)
+    if callable(method):
+        return dict(method(parent))
+    return {p: prompt_identity(snapshot, p) for p in snapshot.prompt_paths()}
 
 
 def parent_prompt_index(parent: Snapshot) -> dict[str, str]:

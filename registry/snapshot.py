@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
+from dulwich.diff_tree import tree_changes
 from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Blob, Commit, ShaFile, Tag, Tree
 
@@ -212,6 +213,7 @@ def load_cache_info() -> LoadCacheInfo:
 def clear_load_cache() -> None:
     """Forget every parsed prompt (tests; never needed for correctness)."""
     _CACHE.clear()
+    _TREE_IDS.clear()
 
 
 def load_with_findings(
@@ -258,6 +260,40 @@ def blob_identity(
         return ident
     prompt, _ = load_blob_with_findings(store, blob_sha, path)
     return (prompt.prompt.id, prompt.prompt.version) if prompt else None
+
+
+class _TreeIdentities:
+    """A few recent (prompts tree sha, prompts dir) → identities maps."""
+
+    def __init__(self, maxsize: int) -> None:
+        self._lock = threading.Lock()
+        self._data: OrderedDict[tuple[str, str], dict[str, tuple[str, str] | None]] = (
+            OrderedDict()
+        )
+        self._maxsize = maxsize
+
+    def get(self, key: tuple[str, str]) -> dict[str, tuple[str, str] | None] | None:
+        with self._lock:
+            hit = self._data.get(key)
+            if hit is not None:
+                self._data.move_to_end(key)
+            return hit
+
+    def put(
+        self, key: tuple[str, str], value: dict[str, tuple[str, str] | None]
+    ) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self._maxsize:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+_TREE_IDS = _TreeIdentities(32)
 
 
 def is_safe_relpath(path: str) -> bool:
@@ -358,12 +394,21 @@ class _SnapshotBase:
             raise InvalidPrompt(errors or findings)
         return prompt
 
+    def prompt_identities(
+        self, base: Snapshot | None = None
+    ) -> dict[str, tuple[str, str] | None]:
+        """path → (id, version) of every prompt file (None when it doesn't load),
+        sorted by path. Read-only: the result may be shared by a cache."""
+        return {
+            path: prompt_identity(self, path)  # type: ignore[arg-type]
+            for path in self.prompt_paths()
+        }
+
     def prompt_index(self) -> dict[str, str]:
         """id → path of every prompt that loads (the first path wins on duplicates)."""
         if self._index_cache is None:
             index: dict[str, str] = {}
-            for path in self.prompt_paths():
-                ident = prompt_identity(self, path)  # type: ignore[arg-type]
+            for path, ident in self.prompt_identities().items():
                 if ident is not None and ident[0] not in index:
                     index[ident[0]] = path
             self._index_cache = index
@@ -482,6 +527,8 @@ class GitSnapshot(_SnapshotBase):
         self._subdir = subdir.strip("/")
         self._trees: dict[str, Tree | None] = {}
         self._data: dict[bytes, bytes] = {}  # blob sha → bytes read (small files)
+        self._listing: dict[str, list[str]] = {}
+        self._known: dict[str, tuple[int, bytes]] = {}  # path → entry, from listings
         root: Tree | None = self._tree_object(obj.tree)
         if self._subdir:
             root = self._descend(root, self._subdir)
@@ -524,6 +571,9 @@ class GitSnapshot(_SnapshotBase):
         return self._trees[folder]
 
     def _entry(self, path: str) -> tuple[int, bytes] | None:
+        known = self._known.get(path)
+        if known is not None:
+            return known
         folder, _, name = path.strip("/").rpartition("/")
         tree = self._tree(folder)
         if tree is None or not name:
@@ -596,12 +646,13 @@ class GitSnapshot(_SnapshotBase):
 
     def list_dir(self, folder: str) -> list[str]:
         folder = folder.strip("/")
-        tree = self._tree(folder)
-        if tree is None:
-            return []
-        out: list[str] = []
-        self._walk(tree, folder, out, 0)
-        return sorted(out)
+        if folder not in self._listing:
+            tree = self._tree(folder)
+            out: list[str] = []
+            if tree is not None:
+                self._walk(tree, folder, out, 0)
+            self._listing[folder] = sorted(out)
+        return list(self._listing[folder])
 
     def _walk(self, tree: Tree, prefix: str, out: list[str], depth: int) -> None:
         if depth > _MAX_TREE_DEPTH:
@@ -613,6 +664,54 @@ class GitSnapshot(_SnapshotBase):
                 self._walk(self._tree_object(entry.sha), path, out, depth + 1)
             else:
                 out.append(path)
+                self._known[path] = (entry.mode, entry.sha)
+
+    def prompt_identities(
+        self, base: Snapshot | None = None
+    ) -> dict[str, tuple[str, str] | None]:
+        """As the base class, cached by prompts-tree sha. With ``base`` (e.g. the
+        parent commit) whose identities are cached, only the tree diff between the
+        two is looked at: a one-file change in a 10,000-prompt repo stays cheap."""
+        pdir = self.prompts_dir
+        tree = self.tree_sha_of(pdir)
+        if tree is None:
+            return {}
+        key = (tree, pdir)
+        hit = _TREE_IDS.get(key)
+        if hit is not None:
+            return hit
+        derived = self._derive_identities(base, pdir, tree)
+        result = derived if derived is not None else super().prompt_identities()
+        _TREE_IDS.put(key, result)
+        return result
+
+    def _derive_identities(
+        self, base: Snapshot | None, pdir: str, tree: str
+    ) -> dict[str, tuple[str, str] | None] | None:
+        if not isinstance(base, GitSnapshot) or base.prompts_dir != pdir:
+            return None
+        base_tree = base.tree_sha_of(pdir)
+        known = _TREE_IDS.get((base_tree, pdir)) if base_tree else None
+        if known is None or base_tree is None:
+            return None
+        result = dict(known)
+        for ch in tree_changes(self._store, base_tree.encode(), tree.encode()):
+            old, new = ch.old, ch.new
+            if old is not None and old.path is not None:
+                result.pop(f"{pdir}/{old.path.decode('utf-8', 'replace')}", None)
+            if (
+                new is not None
+                and new.path is not None
+                and new.sha is not None
+                and new.mode is not None
+                and stat.S_ISREG(new.mode)
+            ):
+                path = f"{pdir}/{new.path.decode('utf-8', 'replace')}"
+                if path.endswith(PROMPT_SUFFIXES):
+                    result[path] = blob_identity(
+                        self._store, new.sha.decode("ascii"), path
+                    )
+        return dict(sorted(result.items()))
 
     def all_paths(self) -> list[str]:
         return self.list_dir("")
