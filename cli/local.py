@@ -11,6 +11,7 @@ them without a traceback and exits 2 for bad input, 1 otherwise.
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import subprocess
 import sys
@@ -252,7 +253,7 @@ def _init(directory: Path) -> None:
     console = make_console()
     where = "the existing git repository" if in_repo else "a new git repository"
     console.print(f"Created a Dakora prompt repository in {directory} ({where}).")
-    shown = _shown_path(directory)
+    shown = shlex.quote(_shown_path(directory))
     repo_flag = "" if shown == "." else f" --repo {shown}"
     lint_arg = "" if shown == "." else f" {shown}"
     console.print("Next:")
@@ -379,6 +380,16 @@ def _lint(path: Path, ref: str | None) -> tuple[list[Finding], int, str]:
 # --------------------------------------------------------------------------- render
 
 
+class _InputsLoader(yaml.SafeLoader):
+    """SafeLoader that keeps ``2024-11-02`` a string, as JSON would (no dates)."""
+
+
+_InputsLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _read_inputs_file(spec: str) -> dict[str, Any]:
     """JSON (or YAML for .yaml/.yml) object of typed inputs; ``-`` reads stdin."""
     label = "stdin" if spec == "-" else spec
@@ -392,7 +403,7 @@ def _read_inputs_file(spec: str) -> dict[str, Any]:
         raise BadRequest(f"cannot read inputs file {label}: {reason}") from exc
     is_yaml = spec.lower().endswith((".yaml", ".yml"))
     try:
-        data = yaml.safe_load(text) if is_yaml else json.loads(text)
+        data = yaml.load(text, Loader=_InputsLoader) if is_yaml else json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadRequest(
             f"inputs file {label}:{exc.lineno}: not valid JSON: {exc.msg}"

@@ -67,8 +67,21 @@ def make_console(stderr: bool = False) -> Console:
 def write_text(text: str) -> None:
     """Write ``text`` to stdout exactly: no newline added, no markup interpreted."""
     out = sys.stdout
-    out.write(text)
-    out.flush()
+    try:
+        out.write(text)
+        out.flush()
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+
+
+def _quiet_broken_pipe() -> None:
+    """The reader went away (``dakora render … | head``): stop quietly, as cat does."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # not a real file (test runner)
+        pass
+    raise typer.Exit(141)
 
 
 def _json_default(value: Any) -> Any:
@@ -90,8 +103,11 @@ def dumps_json(data: Any) -> str:
 def print_json(data: Any, *, stderr: bool = False) -> None:
     """Pretty JSON (UTF-8, 2-space indent) and a newline, never coloured."""
     stream = _stream(stderr)
-    stream.write(dumps_json(data) + "\n")
-    stream.flush()
+    try:
+        stream.write(dumps_json(data) + "\n")
+        stream.flush()
+    except BrokenPipeError:
+        _quiet_broken_pipe()
 
 
 def note(message: str) -> None:

@@ -485,3 +485,12 @@ def test_terminal_gets_rich_output_and_no_color_turns_it_off(
     assert not output.is_rich()
     output.print_findings([finding])
     assert tty2.getvalue() == finding.format() + "\n"
+
+
+def test_yaml_inputs_file_keeps_dates_as_strings(tmp_path: Path) -> None:
+    path = tmp_path / "in.yaml"
+    path.write_text("when: 2024-11-02\norder: {placed_at: 2024-06-30, n: 3}\n")
+    assert _read_inputs_file(str(path)) == {
+        "when": "2024-11-02",
+        "order": {"placed_at": "2024-06-30", "n": 3},
+    }
