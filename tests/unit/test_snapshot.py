@@ -242,3 +242,34 @@ def test_annotated_tag_sha_peels_to_commit(git_repo: GitRepoBuilder) -> None:
 )
 def test_is_safe_relpath(path: str, ok: bool) -> None:
     assert is_safe_relpath(path) is ok
+
+
+def test_identities_derived_from_parent_equal_a_full_scan(
+    git_repo: GitRepoBuilder,
+) -> None:
+    git_repo.write("prompts/a.yaml", make_prompt_yaml(id="a"))
+    git_repo.write("prompts/b.yaml", make_prompt_yaml(id="b"))
+    git_repo.write("prompts/sub/c.yml", make_prompt_yaml(id="c"))
+    first = git_repo.commit("abc")
+    git_repo.write("prompts/a.yaml", make_prompt_yaml(id="a", version="1.1.0"))
+    git_repo.remove("prompts/b.yaml")
+    git_repo.move("prompts/sub/c.yml", "prompts/moved/c.yaml")
+    git_repo.write("prompts/broken.yaml", "id: [\n")
+    git_repo.symlink("prompts/link.yaml", "a.yaml")
+    git_repo.write("prompts/readme.md", "not a prompt\n")
+    second = git_repo.commit("changes")
+    store = Repo(str(git_repo.path)).object_store
+    clear_load_cache()
+    parent = GitSnapshot(store, first)
+    parent.prompt_identities()  # cached by tree
+    derived = GitSnapshot(store, second).prompt_identities(base=parent)
+    clear_load_cache()
+    full = GitSnapshot(store, second).prompt_identities()
+    assert derived == full
+    assert list(derived) == list(full)
+    assert full == {
+        "prompts/a.yaml": ("a", "1.1.0"),
+        "prompts/broken.yaml": None,
+        "prompts/moved/c.yaml": ("c", "1.0.0"),
+    }
+    assert FolderSnapshot(git_repo.path).prompt_identities() == full
