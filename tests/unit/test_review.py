@@ -317,3 +317,27 @@ def test_markdown_is_shortened_to_fit_a_pr_comment(golden_report: ReviewReport) 
     assert "_Shortened to fit a PR comment:" in short
     assert "prompt section(s)" in short and "left out" in short
     assert short.count("<details>") == short.count("</details>")
+
+
+def test_text_to_chat_is_breaking(tmp_path: Path) -> None:
+    from tests.unit.review_scenario import commit_all, git, write_files
+
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    text = 'id: p\nversion: "1.0.0"\ntemplate: "Hi {{ who }}"\n'
+    chat = 'id: p\nversion: "{v}"\nmessages:\n  - {{role: user, content: "Hi {{{{ who }}}}"}}\n'
+    tail = "inputs:\n  who: {type: string}\nexamples: [{who: Ada}]\n"
+    write_files(repo, {"prompts/p.yaml": text + tail})
+    commit_all(repo, "text")
+    for version, major in (("1.1.0", False), ("2.0.0", True)):
+        write_files(repo, {"prompts/p.yaml": chat.format(v=version) + tail})
+        commit_all(repo, f"chat {version}")
+        rep = run_review(repo, "HEAD~1", "HEAD")
+        (p,) = rep.prompts
+        assert p.compatibility == "breaking" and p.kind == "chat"
+        assert p.version.sized_ok is major
+        assert codes(rep, "p") == {"kind-changed": "risky" if major else "breaking"}
+        (ex,) = p.renders
+        assert (ex.before, ex.after) == ("Hi Ada", "[user]\nHi Ada")
+        git(repo, "reset", "-q", "--hard", "HEAD~1")
