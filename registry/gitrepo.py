@@ -37,6 +37,7 @@ from dakora.registry.errors import (
     RefNotFound,
     RepositoryNotFound,
 )
+from dakora.registry.loader import LoadedPrompt
 from dakora.registry.model import parse_semver
 from dakora.registry.snapshot import (
     PROMPT_SUFFIXES,
@@ -276,14 +277,6 @@ def changed_paths(
     ]
 
 
-def _is_prompt_path(path: str | None, prompts_dir: str) -> bool:
-    return (
-        path is not None
-        and path.startswith(prompts_dir + "/")
-        and path.endswith(PROMPT_SUFFIXES)
-    )
-
-
 def _version_info(
     commit: Commit, prompt_id: str, version: str, path: str, blob_sha: str
 ) -> VersionInfo:
@@ -412,7 +405,7 @@ class PromptRepository:
     @classmethod
     def open(cls, path: str | os.PathLike[str]) -> PromptRepository:
         start = Path(path).absolute()
-        if not start.exists():
+        if not start.is_dir():
             raise RepositoryNotFound(f"no such folder: {start}", path=str(start))
         try:
             repo = Repo.discover(str(start))
@@ -565,6 +558,27 @@ class PromptRepository:
             return self.snapshot("HEAD")
         except RefNotFound:
             return None
+
+    def get_prompt(
+        self,
+        prompt_id: str,
+        *,
+        ref: str | None = None,
+        version: str | None = None,
+        commit: str | None = None,
+    ) -> tuple[LoadedPrompt, GitSnapshot]:
+        """The prompt (and the snapshot it was read from, for its parts) at a ref
+        (default ``HEAD``), a version (on any ref) or a commit. At most one selector.
+        Raises PromptNotFound / RefNotFound / InvalidPrompt / BadRequest."""
+        given = [s for s in (ref, version, commit) if s is not None]
+        if len(given) > 1:
+            raise BadRequest("give at most one of ref, version, commit")
+        if version is not None:
+            info = self.find_version(prompt_id, version)
+            snap = self.snapshot(info.commit)
+            return snap.load(info.path), snap
+        snap = self.snapshot(commit if commit is not None else (ref or "HEAD"))
+        return snap.find_prompt(prompt_id), snap
 
     # history -------------------------------------------------------------------------
     def history(self, prompt_id: str, rev: str = "HEAD") -> list[VersionInfo]:

@@ -424,3 +424,25 @@ def test_heads_at(hist: History) -> None:
         "rev-parse", f"{hist.c5}:prompts/sub/greet.yaml"
     )
     assert heads_at(store, hist.c1, subdir="prompts") == {}
+
+
+def test_get_prompt_by_ref_version_or_commit(
+    repo: PromptRepository, hist: History
+) -> None:
+    loaded, snap = repo.get_prompt("greeting")
+    assert (loaded.prompt.version, snap.commit) == ("2.0.0", hist.c5)
+    loaded, snap = repo.get_prompt("greeting", version="1.2.0-beta.1")
+    assert (loaded.path, snap.commit) == ("prompts/greeting.yaml", hist.f1)
+    loaded, _ = repo.get_prompt("greeting", commit=hist.c3[:10])
+    assert loaded.prompt.version == "1.1.0"
+    loaded, _ = repo.get_prompt("greeting", ref="v1")
+    assert loaded.prompt.version == "1.0.0"
+    with pytest.raises(BadRequest):
+        repo.get_prompt("greeting", ref="main", version="1.0.0")
+    with pytest.raises(PromptNotFound):
+        repo.get_prompt("ghost", ref="main")
+
+
+def test_open_a_file_is_refused(hist: History) -> None:
+    with pytest.raises(RepositoryNotFound):
+        PromptRepository.open(hist.builder.path / "dakora.yaml")
