@@ -89,9 +89,27 @@ def test_defaults_base_from_dakora_yaml_and_head(tmp_path: Path, repo: Path) -> 
     report = json.loads(done.stdout)
     assert (report["base"]["rev"], report["head"]["rev"]) == ("main", "HEAD")
     assert [p["id"] for p in report["prompts"]] == ["translate"]
-    # a subfolder of the repository works too
-    done = dakora("review", "--repo", str(clone / "prompts"), "--format", "json")
+
+
+def test_prompts_in_a_subfolder_of_an_application_repo(tmp_path: Path) -> None:
+    from tests.unit.review_scenario import BASE_FILES, SMALL_BRANCHES, commit_all
+    from tests.unit.review_scenario import write_files as write
+
+    app = tmp_path / "app"
+    app.mkdir()
+    git(app, "init", "-q", "-b", "main")
+    write(app, {f"ai/{k}": v for k, v in BASE_FILES.items()} | {"main.py": "1\n"})
+    commit_all(app, "app with prompts in ai/")
+    git(app, "checkout", "-q", "-b", "risky")
+    write(app, {f"ai/{k}": v for k, v in SMALL_BRANCHES["risky"].items()})
+    commit_all(app, "risky")
+    done = dakora("review", "--repo", str(app / "ai"), "--format", "json")
     assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [(p["id"], p["path"]) for p in report["prompts"]] == [
+        ("translate", "prompts/translate.yaml")
+    ]
+    assert report["summary"]["risky"] == 1
 
 
 def test_working_tree(tmp_path: Path, repo: Path) -> None:
