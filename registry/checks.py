@@ -84,8 +84,8 @@ _GLOBALS = frozenset({"range", "dict", "namespace"})
 
 
 def _compile_env() -> SandboxedEnvironment:
+    """Parses part files on their own (prompts go through analyze_template)."""
     env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
-    # Compile-time only: unknown filters fail at compile, so know ours.
     for name in ("yaml", "default", "d"):
         env.filters[name] = lambda value, *args, **kwargs: value
     return env
@@ -351,8 +351,9 @@ def check_snapshot(
     """Check a snapshot; with ``parent`` also the version rules of DESIGN §5.
 
     ``paths`` limits per-file checks to changed files (whole-repo rules such as unique
-    ids still run). When a part or ``dakora.yaml`` is among them, every prompt's
-    template rules run again (a part change can break any prompt including it).
+    ids still run). When a part is among them, the template rules run again for
+    every prompt that includes it, directly or through other parts (all prompts when
+    ``dakora.yaml`` changed). Paths in findings are relative to the prompt root.
     """
     selected = set(paths) if paths is not None else None
 
