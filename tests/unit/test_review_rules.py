@@ -154,3 +154,33 @@ def test_unified_diff_is_git_style() -> None:
 def test_fence_is_longer_than_backticks_inside() -> None:
     assert _fence("```diff\n+x\n```", "diff").startswith("````diff\n")
     assert _fence("plain").startswith("```\n")
+
+
+def test_every_json_field_is_documented() -> None:
+    from pathlib import Path
+
+    from dakora.registry import review as r
+
+    doc = (
+        Path(__file__).resolve().parents[2] / "docs" / "review-schema.md"
+    ).read_text()
+    models = [
+        r.ReviewReport,
+        r.Side,
+        r.Summary,
+        r.Issue,
+        r.PromptReview,
+        r.VersionReport,
+        r.InputReport,
+        r.InputChange,
+        r.RenderReport,
+        r.PartChange,
+    ]
+    missing = [
+        f"{m.__name__}.{name}"
+        for m in models
+        for name in m.model_fields
+        if f"`{name}`" not in doc and f'"{name}"' not in doc
+    ]
+    assert missing == []
+    assert f"version {r.SCHEMA_VERSION}" in doc
