@@ -258,6 +258,16 @@ def _write_heads(
     commit: str,
     heads: Mapping[str, PromptHead],
 ) -> int:
+    # Descriptions of blobs the project's heads already have are reused, not
+    # re-parsed (a 10,000-prompt ref would otherwise re-parse every file per push).
+    known = {
+        r.blob_sha: r.description
+        for r in conn.execute(
+            select(prompt_heads.c.blob_sha, prompt_heads.c.description).where(
+                prompt_heads.c.project_id == project_id
+            )
+        )
+    }
     conn.execute(
         delete(prompt_heads).where(
             prompt_heads.c.project_id == project_id, prompt_heads.c.ref == ref
@@ -272,7 +282,9 @@ def _write_heads(
             "blob_sha": h.blob_sha,
             "commit_sha": commit,
             "path": h.path,
-            "description": _description(store, h.blob_sha, h.path),
+            "description": known[h.blob_sha]
+            if h.blob_sha in known
+            else _description(store, h.blob_sha, h.path),
         }
         for h in heads.values()
     ]
