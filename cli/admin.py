@@ -227,6 +227,70 @@ def create_workspace(
             _say(f"created workspace {ws.slug}{who}  id {ws.id}")
 
 
+@admin_app.command("add-member")
+def add_member(
+    workspace: Annotated[str, typer.Argument(help="Workspace slug.")],
+    email: Annotated[str, typer.Argument(help="The user's email (created if new).")],
+    role: Annotated[
+        str,
+        typer.Option("--role", help="owner, admin, member (writes) or viewer (reads)."),
+    ] = "member",
+    data_dir: DataDir = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Add a user to a workspace, or change their role."""
+    from dakora.registry import tenancy
+
+    with cli_errors(json_out):
+        tenancy.validate_role(role)
+        settings = _settings(data_dir)
+        with _engine(settings) as engine:
+            ws = tenancy.get_workspace(engine, workspace)
+            user = tenancy.get_or_create_user(engine, email=email)
+            member = tenancy.set_member(engine, ws.id, user.id, role)
+        if json_out:
+            print_json(
+                {"workspace": ws.slug, "user": user.to_dict(), "role": member.role}
+            )
+        else:
+            _say(f"{user.email} is {member.role} of {ws.slug}")
+
+
+@admin_app.command("quota")
+def quota(
+    workspace: Annotated[str, typer.Argument(help="Workspace slug.")],
+    tier: Annotated[
+        str | None,
+        typer.Option(
+            "--tier", help="Move the workspace to this tier (DAKORA_QUOTA_TIERS)."
+        ),
+    ] = None,
+    data_dir: DataDir = None,
+    json_out: JsonFlag = False,
+) -> None:
+    """Show a workspace's token use this month; ``--tier`` changes its tier."""
+    from dakora.registry import tenancy
+
+    with cli_errors(json_out):
+        settings = _settings(data_dir)
+        with _engine(settings) as engine:
+            ws = tenancy.get_workspace(engine, workspace)
+            if tier is not None:
+                status = tenancy.set_tier(engine, ws.id, tier, settings)
+            else:
+                status = tenancy.get_quota(engine, ws.id, settings)
+        if json_out:
+            body = status.to_dict()
+            body["workspace"] = ws.slug
+            print_json(body)
+            return
+        limit = "unlimited" if status.unlimited else f"{status.tokens_limit:,}"
+        _say(
+            f"{ws.slug}: tier {status.tier}, {status.tokens_used:,} of {limit} tokens "
+            f"used since {status.period_start.date().isoformat()}"
+        )
+
+
 def _import_checker(default_branch: str) -> Any:
     """The push checks (hooks' DefaultChecker) applied to an import's ref updates."""
     from dakora.hooks.push_checks import DefaultChecker, RefUpdate

@@ -789,6 +789,10 @@ def set_tier(
     engine: Engine, workspace_id: str, tier: str, settings: Settings
 ) -> QuotaStatus:
     """Move a workspace to another quota tier (its usage this month is kept)."""
+    if tier not in settings.quota_tiers:
+        raise BadRequest(
+            f"unknown quota tier {tier!r}: one of {', '.join(sorted(settings.quota_tiers))}"
+        )
     limit = settings.tier_limit(tier)
     with transaction(engine) as conn:
         _quota_row(conn, workspace_id, settings, utcnow())

@@ -97,6 +97,14 @@ def test_admin_flow_on_sqlite(tmp_path: Path, source_repo: GitRepoBuilder) -> No
         bare.close()
     listed = cli.json("admin", "list-projects")["projects"]
     assert [p["id"] for p in listed] == [project["id"]]
+    member = cli.json("admin", "add-member", "acme", "bob@x.io", "--role", "viewer")
+    assert member["role"] == "viewer" and member["user"]["email"] == "bob@x.io"
+    usage = cli.json("admin", "quota", "acme", "--tier", "pro")
+    assert (usage["tier"], usage["tokens_used"], usage["tokens_limit"]) == (
+        "pro",
+        0,
+        50_000_000,
+    )
 
     read_key = cli.json("admin", "create-key", "acme/web", "--name", "app")
     assert read_key["key"].startswith("dk_") and read_key["scope"] == "read"
@@ -174,6 +182,9 @@ def test_user_mistakes_are_clean_errors(
     over = cli.run("admin", "create-key", "acme/web", "--json", ok=False)
     body = json.loads(over.stderr)["error"]
     assert body["code"] == "limit_exceeded" and "2 active API keys" in body["message"]
+
+    tier = cli.run("admin", "quota", "acme", "--tier", "gold", ok=False)
+    assert tier.returncode == 2 and "unknown quota tier" in tier.stderr
 
     unknown = cli.run("admin", "revoke-key", "acme/web", "dk_nothing", ok=False)
     assert unknown.returncode == 1 and "no API key" in unknown.stderr
