@@ -29,6 +29,7 @@ from dakora.registry.model import semver_gt
 from dakora.registry.renderer import TemplateInfo, analyze_template
 from dakora.registry.snapshot import (
     CONFIG_PATH,
+    MAX_PROMPT_FILE_BYTES,
     PART_SUFFIXES,
     PROMPT_SUFFIXES,
     GitSnapshot,
@@ -45,7 +46,7 @@ from dakora.registry.types import ZERO_SHA
 # beyond the parent commit (other branches, tags, the DB index).
 VersionLookup = Callable[[str, str], "str | None"]
 
-MAX_FILE_BYTES = 256 * 1024
+MAX_FILE_BYTES = MAX_PROMPT_FILE_BYTES  # 256 KiB, any registry file
 
 RULES: dict[str, str] = {
     # reported by the loader (registry/loader.py)

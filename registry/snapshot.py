@@ -110,6 +110,17 @@ _MAX_TREE_DEPTH = 64
 _LOAD_CACHE_SIZE = 4096
 _READ_CACHE_MAX_FILE = 512 * 1024
 _IDENTITY_CACHE_SIZE = 262_144
+MAX_PROMPT_FILE_BYTES = 256 * 1024
+
+
+def _too_large(path: str, size: int) -> Finding:
+    return Finding(
+        path=path,
+        line=None,
+        severity="error",
+        message=f"file is {size} bytes; the limit is {MAX_PROMPT_FILE_BYTES} (256 KiB)",
+        rule="file-too-large",
+    )
 
 
 @dataclass(frozen=True)
@@ -147,7 +158,10 @@ class _LoadCache:
                 self.hits += 1
         if entry is None:
             data = read()
-            prompt, findings = load_prompt_findings(data, path, blob_sha)
+            if len(data) > MAX_PROMPT_FILE_BYTES:  # never parse an oversized file
+                prompt, findings = None, [_too_large(path, len(data))]
+            else:
+                prompt, findings = load_prompt_findings(data, path, blob_sha)
             loaded: _Loaded = (prompt, tuple(findings))
             with self._lock:
                 self.misses += 1

@@ -9,6 +9,7 @@ from dulwich.object_store import DiskObjectStore
 from dulwich.repo import Repo
 
 from dakora.registry.checks import RULES, check_push, check_snapshot
+from dakora.registry.errors import InvalidPrompt
 from dakora.registry.findings import Finding, has_errors
 from dakora.registry.gitrepo import PromptRepository, new_commits
 from dakora.registry.snapshot import FolderSnapshot, GitSnapshot
@@ -596,3 +597,12 @@ def test_dotdot_tree_entry_is_unsafe() -> None:
         store.add_object(obj)
     found = check_push(store, None, commit.id.decode(), exclude=[])
     assert ("prompts/../evil.yaml", "unsafe-path") in {(f.path, f.rule) for f in found}
+
+
+def test_oversized_prompt_file_is_never_parsed(tmp_path: Path) -> None:
+    big = make_prompt_yaml(id="big", description="x" * (256 * 1024))
+    snap = _folder(tmp_path, {"prompts/big.yaml": big, "prompts/ok.yaml": GREETING})
+    found = [f for f in check_snapshot(snap) if f.rule != "no-history"]
+    assert _brief(found) == [("prompts/big.yaml", None, "error", "file-too-large")]
+    with pytest.raises(InvalidPrompt):
+        snap.load("prompts/big.yaml")
