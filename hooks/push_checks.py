@@ -146,6 +146,8 @@ def new_commits(
 
 
 FileEntry = tuple[int, bytes]  # (mode, sha)
+_TREE_ENTRIES: dict[bytes, dict[bytes, FileEntry]] = {}  # tree sha → entries
+_TREE_ENTRIES_MAX = 256
 
 
 def diff_trees(
@@ -162,19 +164,30 @@ def diff_trees(
     def entries(sha: bytes | None) -> dict[bytes, FileEntry]:
         if sha is None:
             return {}
+        found = _TREE_ENTRIES.get(sha)
+        if found is not None:
+            return found
         tree = store[sha]
         if not isinstance(tree, Tree):
             return {}
-        return {e.path: (e.mode, e.sha) for e in tree.iteritems()}
+        raw = getattr(tree, "_entries", None)  # unsorted dict: no 10,000-item sort
+        if isinstance(raw, dict):
+            found = dict(raw)
+        else:
+            found = {e.path: (e.mode, e.sha) for e in tree.iteritems()}
+        if len(_TREE_ENTRIES) >= _TREE_ENTRIES_MAX:
+            _TREE_ENTRIES.clear()
+        _TREE_ENTRIES[sha] = found
+        return found
 
     def walk(prefix: str, old: bytes | None, new: bytes | None) -> None:
         if old == new:
             return
         a, b = entries(old), entries(new)
-        for name in sorted(a.keys() | b.keys()):
+        # set algebra runs in C: only the differing names reach Python code
+        names = {name for name, _entry in a.items() ^ b.items()}
+        for name in sorted(names):
             ea, eb = a.get(name), b.get(name)
-            if ea == eb:
-                continue
             path = prefix + name.decode("utf-8", "replace")
             a_dir = ea is not None and stat.S_ISDIR(ea[0])
             b_dir = eb is not None and stat.S_ISDIR(eb[0])
