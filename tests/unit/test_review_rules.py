@@ -9,12 +9,12 @@ import pytest
 from dakora.registry.model import InputSpec
 from dakora.registry.review import (
     Issue,
-    _version_report,
     blocking_issues,
     classify_input,
     unified_diff,
 )
 from dakora.registry.review_format import _fence
+from dakora.registry.review_rules import version_report
 
 
 def spec(**kw: Any) -> InputSpec:
@@ -110,7 +110,7 @@ def test_version_rules(
     sized_ok: bool,
     bump: str,
 ) -> None:
-    v = _version_report(_L(old), _L(new), changed, breaking)  # type: ignore[arg-type]
+    v = version_report(_L(old), _L(new), changed, breaking)  # type: ignore[arg-type]
     assert (v.valid, v.sized_ok, v.bump) == (valid, sized_ok, bump)
     assert v.required_bump == ("major" if breaking else "none")
     assert (v.message is None) == (valid and sized_ok)
