@@ -106,6 +106,7 @@ PROMPT_SUFFIXES: tuple[str, ...] = (".yaml", ".yml")
 PART_SUFFIXES: tuple[str, ...] = (".md", ".txt", ".j2")
 CONFIG_PATH = "dakora.yaml"
 SYMLINK_MODE = 0o120000
+EMPTY_TREE_SHA = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's empty tree
 _MAX_TREE_DEPTH = 64
 _LOAD_CACHE_SIZE = 4096
 _READ_CACHE_MAX_FILE = 512 * 1024
@@ -503,7 +504,7 @@ class GitParts(_SnapshotParts):
 
     @property
     def key(self) -> str:
-        return f"git:{self._tree or 'empty'}"
+        return self._tree or EMPTY_TREE_SHA
 
 
 class FolderParts(_SnapshotParts):
@@ -518,7 +519,7 @@ class FolderParts(_SnapshotParts):
             digest = hashlib.sha1()
             for path in self._folder.list_dir(self._dir):
                 digest.update(f"{path}\0{self._folder.blob_sha(path)}\n".encode())
-            self._key = f"folder:{digest.hexdigest()}"
+            self._key = digest.hexdigest()
         return self._key
 
 

@@ -94,7 +94,7 @@ def test_parts_key_tracks_content(repo: GitRepoBuilder, tmp_path: Path) -> None:
     store = Repo(str(repo.path)).object_store
     before = GitSnapshot(store, repo.head()).parts.key
     folder_before = FolderSnapshot(repo.path).parts.key
-    assert before == "git:" + repo.git("rev-parse", "HEAD:parts")
+    assert before == repo.git("rev-parse", "HEAD:parts")  # the parts tree sha
     repo.write("README.md", "# changed, not a part\n")
     repo.commit("readme")
     assert GitSnapshot(store, repo.head()).parts.key == before
