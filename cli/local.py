@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
@@ -45,6 +45,12 @@ from dakora.registry.errors import (
 from dakora.registry.findings import Finding
 from dakora.registry.model import InputSpec
 
+if TYPE_CHECKING:  # runtime imports stay lazy: other commands start faster
+    from dakora.registry.checks import VersionLookup
+    from dakora.registry.gitrepo import PromptRepository
+    from dakora.registry.loader import LoadedPrompt
+    from dakora.registry.snapshot import Snapshot
+
 # --------------------------------------------------------------------------- options
 
 RepoOpt = Annotated[
@@ -67,7 +73,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tex
 # --------------------------------------------------------------------------- helpers
 
 
-def _open_repo(path: Path) -> Any:
+def _open_repo(path: Path) -> PromptRepository:
     """``PromptRepository.open`` with a clear message for a missing folder."""
     from dakora.registry.gitrepo import PromptRepository
 
@@ -78,13 +84,13 @@ def _open_repo(path: Path) -> Any:
     return PromptRepository.open(str(path))
 
 
-def _folder_snapshot(path: Path) -> Any:
-    from dakora.registry.snapshot import FolderSnapshot  # type: ignore[attr-defined]
+def _folder_snapshot(path: Path) -> Snapshot:
+    from dakora.registry.snapshot import FolderSnapshot
 
     return FolderSnapshot(str(path))
 
 
-def _head(repo: Any) -> str | None:
+def _head(repo: PromptRepository) -> str | None:
     """The HEAD commit, or None in a repository without commits yet."""
     try:
         return str(repo.resolve("HEAD"))
@@ -92,19 +98,15 @@ def _head(repo: Any) -> str | None:
         return None
 
 
-def _parent_commit(repo: Any, commit: str) -> str | None:
+def _parent_commit(repo: PromptRepository, commit: str) -> str | None:
     """First parent of ``commit`` (None for a root commit)."""
-    parents = getattr(repo, "parents", None)
-    if parents is not None:
-        found = parents(commit)
-        return str(found[0]) if found else None
     try:
         return str(repo.resolve(f"{commit}^"))
     except RefNotFound:
         return None
 
 
-def _version_lookup(repo: Any) -> Any:
+def _version_lookup(repo: PromptRepository) -> VersionLookup:
     """(prompt id, version) → blob sha on any ref, for the immutability rule.
 
     One history walk per prompt id (``all_versions``), then dict lookups.
@@ -462,17 +464,18 @@ def _coerce(
 
 
 def _select_snapshot(
-    repo: Any,
+    repo: PromptRepository,
     prompt_id: str,
     ref: str | None,
     version: str | None,
     commit: str | None,
-) -> Any:
+) -> Snapshot:
     if version is not None:
         info = repo.find_version(prompt_id, version)
         return repo.snapshot(info.commit)
-    if ref is not None or commit is not None:
-        return repo.snapshot(repo.resolve(ref if ref is not None else commit))
+    rev = ref if ref is not None else commit
+    if rev is not None:
+        return repo.snapshot(repo.resolve(rev))
     if repo.bare:
         note("a bare repository has no working tree: rendering HEAD")
         return repo.snapshot(repo.resolve("HEAD"))
@@ -630,7 +633,7 @@ def _render_remote(
     )
 
 
-def _find_prompt(snapshot: Any, prompt_id: str) -> Any:
+def _find_prompt(snapshot: Snapshot, prompt_id: str) -> LoadedPrompt:
     """``find_prompt``, but a file named after the id that does not load is reported
     with its findings (InvalidPrompt) rather than as "not found"."""
     try:
