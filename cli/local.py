@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
+from rich.markup import escape
 
 from dakora.cli.main import app
 from dakora.cli.output import (
@@ -254,13 +255,15 @@ def _init(directory: Path) -> None:
     )
     console = make_console()
     where = "the existing git repository" if in_repo else "a new git repository"
-    console.print(f"Created a Dakora prompt repository in {directory} ({where}).")
+    console.print(
+        f"Created a Dakora prompt repository in {escape(str(directory))} ({where})."
+    )
     shown = shlex.quote(_shown_path(directory))
     repo_flag = "" if shown == "." else f" --repo {shown}"
     lint_arg = "" if shown == "." else f" {shown}"
     console.print("Next:")
-    console.print(f"  dakora lint{lint_arg}")
-    console.print(f"  dakora render hello{repo_flag} -i name=Ada")
+    console.print(f"  dakora lint{escape(lint_arg)}")
+    console.print(f"  dakora render hello{escape(repo_flag)} -i name=Ada")
 
 
 def _shown_path(directory: Path) -> str:
