@@ -31,6 +31,7 @@ from sqlalchemy.pool import StaticPool
 from dakora.registry.errors import ConfigError, StorageError
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+PG_CONNECT_TIMEOUT_S = 10
 _IMMEDIATE = "dakora_sqlite_immediate"
 
 
@@ -56,6 +57,8 @@ def make_engine(url: str, *, echo: bool = False, foreign_keys: bool = True) -> E
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg2")
         kwargs["pool_pre_ping"] = True
+        if "connect_timeout" not in parsed.query:
+            kwargs["connect_args"] = {"connect_timeout": PG_CONNECT_TIMEOUT_S}
     else:
         raise ConfigError(
             f"unsupported database {backend!r}: use sqlite:/// or postgresql://"
