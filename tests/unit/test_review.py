@@ -341,3 +341,33 @@ def test_text_to_chat_is_breaking(tmp_path: Path) -> None:
         (ex,) = p.renders
         assert (ex.before, ex.after) == ("Hi Ada", "[user]\nHi Ada")
         git(repo, "reset", "-q", "--hard", "HEAD~1")
+
+
+def test_prompts_affected_through_nested_includes(tmp_path: Path) -> None:
+    from tests.unit.review_scenario import commit_all, git, write_files
+
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "main")
+    write_files(
+        repo,
+        {
+            "parts/outer/frame.md": '[{% include "inner/core" %}]\n',
+            "parts/inner/core.md": "core v1",
+            "prompts/a.yaml": 'id: a\nversion: "1.0.0"\n'
+            "template: \"{% include 'outer/frame' %}\"\nexamples: [{}]\n",
+            "prompts/b.yaml": 'id: b\nversion: "1.0.0"\ntemplate: "plain"\n'
+            "examples: [{}]\n",
+        },
+    )
+    commit_all(repo, "base")
+    write_files(repo, {"parts/inner/core.md": "core v2"})
+    commit_all(repo, "inner part changes")
+    rep = run_review(repo, "HEAD~1", "HEAD")
+    assert [(p.id, p.status, p.via_parts) for p in rep.prompts] == [
+        ("a", "affected", ["inner/core"])
+    ]
+    assert [(p.name, p.affects) for p in rep.parts] == [("inner/core", ["a"])]
+    (ex,) = rep.prompts[0].renders
+    assert (ex.before, ex.after) == ("[core v1]\n", "[core v2]\n")
+    assert not rep.blocking
