@@ -581,7 +581,9 @@ def review(
     reviews.sort(key=lambda r: (_STATUS_ORDER.index(r.status), r.id))
 
     findings = lint if lint is not None else check_snapshot(head)
-    findings = sorted(findings)
+    findings = sorted(
+        findings, key=lambda f: (f.path, f.line or 0, f.severity, f.rule, f.message)
+    )
     for f in findings:
         if f.severity == "error":
             ctx.issues.append(

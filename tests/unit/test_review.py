@@ -371,3 +371,13 @@ def test_prompts_affected_through_nested_includes(tmp_path: Path) -> None:
     (ex,) = rep.prompts[0].renders
     assert (ex.before, ex.after) == ("[core v1]\n", "[core v2]\n")
     assert not rep.blocking
+
+
+def test_lint_findings_with_and_without_lines_sort(scenario: Path) -> None:
+    lint = [
+        Finding("prompts/x.yaml", 3, "warning", "b", "r2"),
+        Finding("prompts/x.yaml", None, "error", "a", "r1"),
+    ]
+    rep = run_review(scenario, "main", "compatible", lint=lint)
+    assert [f["line"] for f in rep.lint] == [None, 3]
+    assert rep.blocking and rep.summary.lint_errors == 1
