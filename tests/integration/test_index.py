@@ -256,3 +256,38 @@ def test_import_needs_the_default_branch_and_an_empty_project(
         import_into_project(db_engine, project, git_repo.path)
     with pytest.raises(BadRequest, match="not a folder"):
         import_into_project(db_engine, project, git_repo.path / "nope")
+
+
+def test_record_in_the_callers_transaction_rolls_back_with_it(
+    db_engine: Engine, project: Project, git_repo: GitRepoBuilder
+) -> None:
+    from dakora.registry.db import transaction
+
+    shas = _history(git_repo)
+    bare = Repo(str(project.repo_path))
+    try:
+        Repo(str(git_repo.path)).fetch(bare)
+        updates = [("refs/heads/main", ZERO_SHA, shas["second"])]
+        with pytest.raises(RuntimeError), transaction(db_engine) as conn:
+            summary = record_ref_updates(conn, project.id, bare, updates)
+            assert summary.versions == 3
+            raise RuntimeError("the push failed after indexing")
+        assert _versions(db_engine, project.id) == {}
+        with db_engine.connect() as conn:
+            assert conn.execute(select(push_events)).fetchall() == []
+            assert conn.execute(select(mirror_outbox)).fetchall() == []
+        # the same call committed: versions, heads, ref, audit, outbox
+        summary = record_ref_updates(
+            db_engine, project.id, bare, updates, user_id="u1", key_id="k1"
+        )
+    finally:
+        bare.close()
+    assert summary.heads == 2
+    assert set(_versions(db_engine, project.id)) == {
+        ("greeting", "1.0.0"),
+        ("greeting", "1.1.0"),
+        ("farewell", "0.1.0"),
+    }
+    with db_engine.connect() as conn:
+        event = conn.execute(select(push_events)).one()
+    assert (event.user_id, event.key_id, event.old_sha) == ("u1", "k1", None)
