@@ -176,7 +176,7 @@ def local_review(
         head_rev = head or "HEAD"
         head_snap = repository.snapshot(repository.resolve(head_rev))
     if base is None:
-        base = head_snap.config.default_branch or "main"
+        base = _default_base(repository, head_snap.config)
     base_commit = repository.resolve(base)
     if merge_base:
         head_commit = repository.resolve("HEAD" if working_tree else head_rev)
@@ -190,6 +190,23 @@ def local_review(
         fail_on=fail_on,
         base_rev=base,
         head_rev=head_rev,
+    )
+
+
+def _default_base(repository: Any, config: Any) -> str:
+    """dakora.yaml's default_branch; without one, main, master or origin's HEAD."""
+    if "default_branch" in config.raw:
+        return str(config.default_branch)
+    candidates = ("main", "master", "origin/main", "origin/master")
+    for name in candidates:
+        try:
+            repository.resolve(name)
+        except DakoraError:
+            continue
+        return name
+    raise BadRequest(
+        "no BASE given, dakora.yaml names no default_branch and none of "
+        f"{', '.join(candidates)} exists: pass BASE"
     )
 
 

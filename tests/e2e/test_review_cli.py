@@ -246,3 +246,34 @@ def test_readme_sample_review_is_the_commands_output(tmp_path: Path) -> None:
     assert SHA_IN_HEADER.sub("(sha)", sample) == SHA_IN_HEADER.sub(
         "(sha)", done.stdout
     ), "README sample is stale: rerun the command shown there and paste its output"
+
+
+def test_ci_invocation_on_a_clone(tmp_path: Path, repo: Path) -> None:
+    """What the workflow runs: BASE is the remote-tracking branch of a fresh clone."""
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    git(clone, "checkout", "-q", "breaking-minor")
+    done = dakora("review", "origin/main", "HEAD", "--format", "markdown", cwd=clone)
+    assert done.returncode == 1, done.stderr
+    assert "| `translate` | ✏️ modified | 1.0.0 → 1.1.0 (minor) ⚠️ needs major |" in (
+        done.stdout
+    )
+
+
+def test_default_base_without_dakora_yaml(tmp_path: Path) -> None:
+    from tests.unit.review_scenario import commit_all, write_files
+
+    repo = tmp_path / "r"
+    repo.mkdir()
+    git(repo, "init", "-q", "-b", "master")
+    write_files(repo, {"prompts/p.yaml": 'id: p\nversion: "1.0.0"\ntemplate: "x"\n'})
+    commit_all(repo, "one")
+    git(repo, "checkout", "-q", "-b", "f")
+    write_files(repo, {"prompts/p.yaml": 'id: p\nversion: "1.0.1"\ntemplate: "y"\n'})
+    commit_all(repo, "two")
+    done = dakora("review", "--format", "json", cwd=repo)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["base"]["rev"] == "master"
+    git(repo, "branch", "-q", "-m", "master", "trunk")
+    done = dakora("review", cwd=repo)
+    assert done.returncode == 2 and "pass BASE" in done.stderr
