@@ -108,20 +108,29 @@ def _parent_commit(repo: PromptRepository, commit: str) -> str | None:
 
 
 def _version_lookup(repo: PromptRepository) -> VersionLookup:
-    """(prompt id, version) → blob sha on any ref, for the immutability rule.
+    """(prompt id, version) → blob sha on any branch or tag, for the immutability rule.
 
-    One history walk per prompt id (``all_versions``), then dict lookups.
+    Built on first use with one walk over every commit of every ref (tree diffs, each
+    commit once: tips already walked are excluded), then dict lookups.
     """
-    cache: dict[str, dict[str, str]] = {}
+    index: dict[tuple[str, str], str] | None = None
+
+    def build() -> dict[tuple[str, str], str]:
+        from dakora.registry.gitrepo import versions_in_range
+
+        out: dict[tuple[str, str], str] = {}
+        walked: list[str] = []
+        for tip in dict.fromkeys(repo.refs().values()):
+            for info in versions_in_range(repo.store, tip, walked, repo.subdir):
+                out.setdefault((info.prompt_id, info.version), info.blob_sha)
+            walked.append(tip)
+        return out
 
     def lookup(prompt_id: str, version: str) -> str | None:
-        if prompt_id not in cache:
-            try:
-                versions = repo.all_versions(prompt_id)
-            except NotFound:
-                versions = []
-            cache[prompt_id] = {v.version: v.blob_sha for v in versions}
-        return cache[prompt_id].get(version)
+        nonlocal index
+        if index is None:
+            index = build()
+        return index.get((prompt_id, version))
 
     return lookup
 

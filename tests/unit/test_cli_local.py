@@ -494,3 +494,28 @@ def test_yaml_inputs_file_keeps_dates_as_strings(tmp_path: Path) -> None:
         "when": "2024-11-02",
         "order": {"placed_at": "2024-06-30", "n": 3},
     }
+
+
+def test_lint_refuses_a_version_used_on_another_branch(
+    history_repo: GitRepoBuilder,
+) -> None:
+    # feature: greeting 1.2.0 = "Hey"; main's working tree: 1.2.0 = "Yo" → reused.
+    history_repo.switch("feature", create=True)
+    history_repo.write(
+        "prompts/greeting.yaml",
+        make_prompt_yaml(version="1.2.0", template="Hey {{ name }}!\n"),
+    )
+    history_repo.commit("feature: hey")
+    history_repo.switch("main")
+    path = history_repo.path / "prompts" / "greeting.yaml"
+    path.write_text(make_prompt_yaml(version="1.2.0", template="Yo {{ name }}!\n"))
+    result = invoke("lint", history_repo.path)
+    assert result.exit_code == 1, result.stdout
+    assert "[version-reused]" in result.stdout
+    # The same content as feature's 1.2.0 is the same version: fine.
+    path.write_text(make_prompt_yaml(version="1.2.0", template="Hey {{ name }}!\n"))
+    ok = invoke("lint", history_repo.path)
+    assert ok.exit_code == 0, ok.stdout
+    # And a fresh version number is fine too.
+    path.write_text(make_prompt_yaml(version="1.3.0", template="Yo {{ name }}!\n"))
+    assert invoke("lint", history_repo.path).exit_code == 0
