@@ -20,7 +20,7 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -145,6 +145,9 @@ class ContentStore:
         self._snapshots: LRU[tuple[str, str], Snapshot] = LRU(MAX_SNAPSHOTS)
         self._bodies: LRU[tuple[Hashable, ...], Body] = LRU(MAX_BODIES)
         self._loaded: LRU[tuple[str, str, str], LoadedPrompt] = LRU(MAX_BODIES)
+        # (H9) replicas: catch the local repository up to the index (from the mirror)
+        # before a ref is resolved; returns True when the repository changed.
+        self.freshen: Callable[[ProjectInfo], bool] | None = None
 
     def close(self) -> None:
         with self._repo_lock:
@@ -200,10 +203,24 @@ class ContentStore:
             if hit is not None:
                 return hit
         generation = self._generation.get(project.id, 0)
+        self._freshen(project)
         resolved = self._resolve(project, selector, prompt_id)
         if self._generation.get(project.id, 0) == generation:
             self._resolved.setdefault(project.id, {})[key] = resolved
         return resolved
+
+    def _freshen(self, project: ProjectInfo) -> None:
+        if self.freshen is None:
+            return
+        try:
+            changed = self.freshen(project)
+        except (DakoraError, OSError) as exc:
+            log.warning("could not catch up %s: %s", project.full_slug, exc)
+            return
+        if changed:
+            repo = self._repos.get(project.id)
+            if repo is not None:
+                repo.store._update_pack_cache()  # type: ignore[attr-defined]
 
     def _resolve(
         self, project: ProjectInfo, selector: Selector, prompt_id: str | None

@@ -209,6 +209,9 @@ async def _plain(
 class RepoCache:
     """One open ``Repo`` per path (opening one per request leaks file descriptors)."""
 
+    # (H9) replicas: bring the local repository up to the index before serving it
+    freshen: Callable[[GitTarget], None] | None = None
+
     def __init__(self) -> None:
         self._repos: dict[str, Repo] = {}
         self._lock = threading.Lock()
@@ -242,6 +245,8 @@ class RequestBackend(Backend):
         self.push_context = target.push_context()
 
     def open_repository(self, path: str) -> Repo:  # type: ignore[override]
+        if self.cache.freshen is not None:
+            self.cache.freshen(self.target)
         try:
             return self.cache.get(self.target.repo_path)
         except (NotGitRepository, OSError) as exc:
@@ -364,10 +369,15 @@ def make_git_app(
         return engine if engine is not None else state.engine
 
     if pipeline is None:
+        from dakora.hooks.advisory_lock import ServerProjectLock, ref_guard
         from dakora.hooks.recorder import index_version_lookup
 
         on_accepted, on_rejected = make_index_hooks(get_engine)
+        project_lock = ServerProjectLock(get_engine)  # (H9) advisory on PostgreSQL
         pipeline = ReceivePipeline(
+            lock=project_lock,
+            lock_key=project_lock.key,
+            before_apply=ref_guard(get_engine, lambda: getattr(state, "replica", None)),
             limits=limits,
             on_accepted=on_accepted,
             on_rejected=on_rejected,
@@ -377,5 +387,35 @@ def make_git_app(
         )
     authenticator = authenticator or DatabaseAuthenticator(state)
     cache = RepoCache()
+    cache.freshen = _replica_freshener(state, cache)
     wsgi = WSGIMiddleware(GitWSGIApp(cache, pipeline), workers=workers)  # type: ignore[arg-type]
     return GitAuthMiddleware(wsgi, authenticator)
+
+
+def _replica_freshener(state: Any, cache: RepoCache) -> Callable[[GitTarget], None]:
+    """(H9) Catch a replica's repository up to the index (``state.replica``) before a
+    git request; a failure is logged and the request served from what is here (a
+    push is still checked against the index under the project lock)."""
+
+    def freshen(target: GitTarget) -> None:
+        replica = getattr(state, "replica", None)
+        if replica is None or target.project_id is None:
+            return
+        try:
+            changed = replica.ensure_fresh(
+                str(target.project_id),
+                f"{target.workspace}/{target.project}/",
+                target.repo_path,
+                default_branch=target.default_branch,
+            )
+        except (DakoraError, OSError) as exc:
+            logger.warning("could not catch up %s: %s", target.repo_path, exc)
+            return
+        if changed:
+            key = os.path.abspath(target.repo_path)
+            with cache._lock:
+                repo = cache._repos.get(key)
+            if repo is not None:
+                repo.object_store._update_pack_cache()  # type: ignore[attr-defined]
+
+    return freshen

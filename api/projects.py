@@ -69,6 +69,8 @@ class ProjectCache:
         self._engine = engine
         self._data_dir = data_dir
         self._by_ref: dict[str, ProjectInfo] = {}
+        # (H9) replicas keep their own repositories: <local_repos_dir>/<ws>/<slug>.git
+        self.local_repos_dir: Path | None = None
 
     def invalidate(self, project_id: str | None = None) -> None:
         if project_id is None:
@@ -142,6 +144,12 @@ class ProjectCache:
         repo_path = Path(row.repo_path)  # type: ignore[attr-defined]
         if not repo_path.is_absolute():
             repo_path = self._data_dir / repo_path
+        if self.local_repos_dir is not None:
+            repo_path = (
+                self.local_repos_dir
+                / row.workspace_slug  # type: ignore[attr-defined]
+                / f"{row.slug}.git"  # type: ignore[attr-defined]
+            )
         return ProjectInfo(
             id=row.id,  # type: ignore[attr-defined]
             workspace_id=row.workspace_id,  # type: ignore[attr-defined]

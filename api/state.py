@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from dakora.api.content import ContentStore
     from dakora.api.events import EventWatcher
     from dakora.api.projects import ProjectCache
+    from dakora.registry.mirror.outbox import MirrorWorker
+    from dakora.registry.mirror.replica import ReplicaSync
 
 log = logging.getLogger("dakora.api")
 
@@ -44,6 +46,8 @@ class ServerState:
         self.auth: Authenticator | None = None
         self.content: ContentStore | None = None
         self.projects: ProjectCache | None = None
+        self.mirror: MirrorWorker | None = None  # (H9) the outbox worker
+        self.replica: ReplicaSync | None = None  # (H9) PostgreSQL + mirror only
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -74,12 +78,62 @@ class ServerState:
         self.events = EventWatcher(engine, self)
         self.events.start()
         self.auth.before_request = self.events.poll
+        self._start_mirror(engine)
         with _LIVE_LOCK:
             _LIVE_STATES.add(self)
+
+    def _start_mirror(self, engine: Engine) -> None:
+        """(H9) The mirror worker (unless the backend is ``none``); with PostgreSQL
+        this process is a replica: its repositories live under its own data dir and
+        are caught up from the mirror when the index is ahead of them."""
+        from dakora.registry.mirror import open_store
+        from dakora.registry.mirror.outbox import MirrorService, MirrorWorker
+
+        store = open_store(self.settings)
+        if store is None:
+            return
+        repos_dir = self.settings.repos_dir.absolute()
+        repo_path_for = None
+        if engine.dialect.name == "postgresql":
+            from dakora.hooks.advisory_lock import AdvisoryProjectLock
+            from dakora.registry.mirror.replica import ReplicaSync
+
+            self._advisory = AdvisoryProjectLock(engine)
+            self.replica = replica = ReplicaSync(
+                engine, store, lock=self._advisory.hold
+            )
+            if self.projects is not None:
+                self.projects.local_repos_dir = repos_dir
+            if self.content is not None:
+                self.content.freshen = lambda info: replica.ensure_fresh(
+                    info.id,
+                    f"{info.workspace_slug}/{info.slug}/",
+                    info.repo_path,
+                    default_branch=info.default_branch,
+                )
+
+            def repo_path_for(p):  # type: ignore[no-untyped-def]
+                return repos_dir / p.workspace / f"{p.slug}.git"
+
+        self.mirror = MirrorWorker(
+            MirrorService(engine, store, repo_path_for=repo_path_for)
+        )
+        self.mirror.start()
+
+    def notify_mirror(self) -> None:
+        """Wake the mirror worker (after a ref update made by this process)."""
+        if self.mirror is not None:
+            self.mirror.notify()
 
     def close(self) -> None:
         with _LIVE_LOCK:
             _LIVE_STATES.discard(self)
+        if self.mirror is not None:
+            self.mirror.stop()
+            self.mirror = None
+        advisory = getattr(self, "_advisory", None)
+        if advisory is not None:
+            advisory.dispose()
         if self.events is not None:
             self.events.close()
             self.events = None
@@ -129,3 +183,4 @@ def invalidate_project(project_id: str) -> None:
     """
     for state in live_states():
         state.invalidate_project(project_id)
+        state.notify_mirror()  # (H9) the outbox row is committed: mirror it now

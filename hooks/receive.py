@@ -146,6 +146,7 @@ class ReceivePipeline:
         on_rejected: PushHook | None = None,
         version_lookup_factory: VersionLookupFactory | None = None,
         summary: bool = True,
+        before_apply: Callable[[Repo, PushResult], str | None] | None = None,
     ) -> None:
         self.checker = checker
         self.checker_factory = checker_factory
@@ -158,6 +159,9 @@ class ReceivePipeline:
         self.on_rejected = on_rejected
         self.version_lookup_factory = version_lookup_factory
         self.summary = summary
+        # (H9) under the lock, before the CAS: a reason string rejects every ref
+        # (replicas: catch up from the mirror, compare with the index's refs table).
+        self.before_apply = before_apply
 
     # -- phase 2: checks ---------------------------------------------------------------
 
@@ -255,6 +259,17 @@ class ReceivePipeline:
         result: PushResult,
         say: Progress,
     ) -> None:
+        if self.before_apply is not None:
+            try:
+                refused = self.before_apply(repo, result)
+            except Exception:
+                logger.exception("the pre-apply check of a push failed")
+                refused = INTERNAL
+            if refused:
+                say(f"error: {refused}")
+                result.messages.append(f"error: {refused}")
+                result.reject_all(refused)
+                return
         current = repo_refs(repo)
         for update in result.updates:
             if current.get(update.ref, ZERO_SHA) != update.old:

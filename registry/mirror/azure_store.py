@@ -17,7 +17,7 @@ from azure.core.exceptions import (
     ResourceModifiedError,
     ResourceNotFoundError,
 )
-from azure.storage.blob import ContainerClient
+from azure.storage.blob import ContainerClient, LinearRetry
 
 from dakora.registry.errors import ConfigError, RefConflict, StorageError
 
@@ -36,7 +36,16 @@ class AzureBlobStore:
     @classmethod
     def from_settings(cls, settings: Settings) -> AzureBlobStore:
         name = settings.azure_container
-        kwargs: dict[str, Any] = {"api_version": API_VERSION}
+        # Few, short SDK retries: the outbox retries with its own backoff, and the
+        # storage SDK's default (15 s, 3x) would stall the worker during an outage.
+        kwargs: dict[str, Any] = {
+            "api_version": API_VERSION,
+            "retry_policy": LinearRetry(
+                backoff=1, retry_total=2, random_jitter_range=0
+            ),
+            "connection_timeout": 5,
+            "read_timeout": 60,
+        }
         if settings.azure_connection_string:
             container = ContainerClient.from_connection_string(
                 settings.azure_connection_string.get_secret_value(), name, **kwargs

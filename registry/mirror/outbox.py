@@ -23,7 +23,12 @@ from dakora.registry.db.engine import read
 from dakora.registry.db.tables import utcnow
 from dakora.registry.errors import DakoraError, ProjectNotFound
 from dakora.registry.mirror.backends import BlobStore
-from dakora.registry.mirror.sync import Progress, SyncResult, sync_project
+from dakora.registry.mirror.sync import (
+    MirrorBehind,
+    Progress,
+    SyncResult,
+    sync_project,
+)
 
 KIND_SYNC = "sync"
 MAX_BACKOFF_SECONDS = 300
@@ -106,9 +111,22 @@ def _row(r: Any) -> ProjectRow:
 
 
 class MirrorService:
-    def __init__(self, engine: Engine, store: BlobStore) -> None:
+    """Syncs projects to the store and settles their outbox rows.
+
+    ``repo_path_for`` maps a project to this process's repository (replicas keep
+    their own copies under their own data dir); default: the path in the database.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        store: BlobStore,
+        *,
+        repo_path_for: Callable[[ProjectRow], Path] | None = None,
+    ) -> None:
         self.engine = engine
         self.store = store
+        self.repo_path_for = repo_path_for or (lambda p: Path(p.repo_path))
 
     def project(self, ref: str) -> ProjectRow:
         """A project by ``workspace/slug`` or id."""
@@ -159,15 +177,20 @@ class MirrorService:
             for pid, version, blob in (row.payload or {}).get("versions", []):
                 versions[(pid, version)] = blob
         ids = [r.id for r in pending]
+        repo_path = self.repo_path_for(project)
+        if not (repo_path / "objects").is_dir():
+            raise MirrorBehind(f"no local repository of {project.prefix.rstrip('/')}")
         try:
             result = sync_project(
                 self.store,
                 project.prefix,
-                Path(project.repo_path),
+                repo_path,
                 prompt_versions=[(p, v, b) for (p, v), b in versions.items()],
                 expected_refs=self._index_refs(project.id),
                 progress=progress,
             )
+        except MirrorBehind:
+            raise  # another replica holds the newer repository: its worker mirrors it
         except (DakoraError, OSError) as exc:
             self._failed(ids, str(exc))
             raise
@@ -223,6 +246,8 @@ class MirrorService:
             try:
                 self.sync(project)
                 ok += 1
+            except MirrorBehind:
+                continue  # not this replica's to mirror (its repository is behind)
             except (DakoraError, OSError):
                 failed += 1
         return ok, failed

@@ -108,12 +108,16 @@ class MirrorBehind(StorageError):
 
 
 def _peeled(repo: Repo, refs: dict[str, str]) -> dict[str, str]:
+    """Branches and tags peeled to commits: what the index's ``refs`` table holds."""
     out: dict[str, str] = {}
     for name, sha in refs.items():
+        if not name.startswith(("refs/heads/", "refs/tags/")):
+            continue
         obj = repo.object_store[sha.encode()]
         while obj.type_name == b"tag":
             obj = repo.object_store[obj.object[1]]  # type: ignore[attr-defined]
-        out[name] = obj.id.decode()
+        if obj.type_name == b"commit":
+            out[name] = obj.id.decode()
     return out
 
 
@@ -148,10 +152,24 @@ def sync_project(
     result = SyncResult()
     repo = Repo(str(repo_path))
     try:
+        if expected_refs is not None:
+            # Cheap and Blob-free: a replica behind the index leaves the work to the
+            # replica that took the push.
+            try:
+                behind = _peeled(repo, _local_refs(repo)[0]) != expected_refs()
+            except KeyError:
+                behind = True
+            if behind:
+                raise MirrorBehind(
+                    f"repository {repo_path} is behind the index for {prefix}"
+                )
         versions = list(prompt_versions)
         for i, (prompt_id, version, blob_sha) in enumerate(versions):
             name = f"{prefix}prompts/{prompt_id}/{version}.yaml"
-            data = repo.object_store[blob_sha.encode()].as_raw_string()
+            try:
+                data = repo.object_store[blob_sha.encode()].as_raw_string()
+            except KeyError as exc:
+                raise MirrorBehind(f"blob {blob_sha} is not in {repo_path}") from exc
             if store.put_new(name, data):
                 result.prompts_written += 1
                 result.bytes_uploaded += len(data)
@@ -164,7 +182,11 @@ def sync_project(
             refs, head = _local_refs(repo)
             if expected_refs is not None:
                 wanted = expected_refs()
-                if _peeled(repo, refs) != wanted:
+                try:
+                    peeled = _peeled(repo, refs)
+                except KeyError:
+                    peeled = {}
+                if peeled != wanted:
                     raise MirrorBehind(
                         f"repository {repo_path} is behind the index for {prefix}"
                     )

@@ -1,0 +1,214 @@
+"""Per-project push locks across replicas: PostgreSQL advisory locks (DESIGN §11).
+
+``AdvisoryProjectLock`` implements ``ProjectLock`` with
+``pg_advisory_lock(hashtext(key))`` on a dedicated connection (its own small engine
+without a pool, so waiting pushes never starve the index writer of connections),
+held around the compare-and-swap of the refs and the index transaction. Threads of
+one process queue on a ``threading.Lock`` first, so one connection per project waits.
+
+``ServerProjectLock`` picks the implementation from the database: advisory locks keyed
+by project id on PostgreSQL, the machine-local lock (``LocalProjectLock``, keyed by the
+repository path) on SQLite. ``ref_guard`` is the pipeline's ``before_apply`` hook: under
+the lock it catches this replica's repository up to the index (from the mirror) and
+compares every ref's old sha with the index's ``refs`` table, so a replica with a stale
+repository never accepts a push based on old refs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from dakora.hooks.locks import LocalProjectLock, default_project_lock
+from dakora.registry.errors import DakoraError, StorageError
+from dakora.registry.types import ZERO_SHA
+
+if TYPE_CHECKING:
+    from dulwich.repo import Repo
+
+    from dakora.hooks.receive import PushContext, PushResult
+    from dakora.registry.mirror.replica import ReplicaSync
+
+logger = logging.getLogger(__name__)
+
+BEHIND = "this server cannot catch up with the mirror right now; try again"
+STALE = "ref changed during the push; fetch first"
+
+
+class AdvisoryProjectLock:
+    """``ProjectLock`` on PostgreSQL session-level advisory locks."""
+
+    def __init__(self, engine: Engine) -> None:
+        if engine.dialect.name != "postgresql":
+            raise StorageError("advisory locks need PostgreSQL")
+        self._engine = create_engine(engine.url, poolclass=NullPool)
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    def _thread_lock(self, key: str) -> threading.Lock:
+        with self._guard:
+            lock = self._locks.get(key)
+            if lock is None:
+                lock = self._locks[key] = threading.Lock()
+            return lock
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        with self._thread_lock(key):
+            try:
+                conn = self._engine.connect().execution_options(
+                    isolation_level="AUTOCOMMIT"
+                )
+            except SQLAlchemyError as exc:
+                raise StorageError(f"cannot take the project lock: {exc}") from exc
+            try:
+                try:
+                    conn.execute(
+                        text("SELECT pg_advisory_lock(hashtext(:key))"), {"key": key}
+                    )
+                except SQLAlchemyError as exc:
+                    raise StorageError(f"cannot take the project lock: {exc}") from exc
+                try:
+                    yield
+                finally:
+                    try:
+                        conn.execute(
+                            text("SELECT pg_advisory_unlock(hashtext(:key))"),
+                            {"key": key},
+                        )
+                    except SQLAlchemyError:
+                        # closing the session releases its locks
+                        logger.warning("advisory unlock of %s failed", key)
+                        conn.invalidate()
+            finally:
+                conn.close()
+
+    def dispose(self) -> None:
+        self._engine.dispose()
+
+
+class ServerProjectLock:
+    """Advisory locks on PostgreSQL, the machine-local lock otherwise.
+
+    ``get_engine`` is called lazily (the server's engine exists after start-up). Use
+    :meth:`key` as the pipeline's ``lock_key`` and :meth:`hold_project` for other
+    writers of a project's refs (replica catch-up).
+    """
+
+    def __init__(
+        self, get_engine: Callable[[], Engine], local: LocalProjectLock | None = None
+    ) -> None:
+        self._get_engine = get_engine
+        self._local = local or default_project_lock()
+        self._advisory: AdvisoryProjectLock | None = None
+        self._init = threading.Lock()
+
+    def advisory(self) -> AdvisoryProjectLock | None:
+        engine = self._get_engine()
+        if engine.dialect.name != "postgresql":
+            return None
+        with self._init:
+            if self._advisory is None:
+                self._advisory = AdvisoryProjectLock(engine)
+            return self._advisory
+
+    def key(self, repo: Repo, context: PushContext) -> str:
+        if context.project_id is not None and self.advisory() is not None:
+            return str(context.project_id)
+        return os.path.abspath(repo.controldir())
+
+    def hold(self, key: str) -> contextlib.AbstractContextManager[None]:
+        advisory = self.advisory()
+        if advisory is not None:
+            return advisory.hold(key)
+        return self._local.hold(key)
+
+    def hold_project(self, project_id: str) -> contextlib.AbstractContextManager[None]:
+        """The lock of a project by id (PostgreSQL only; a no-op lock otherwise)."""
+        advisory = self.advisory()
+        if advisory is None:
+            return contextlib.nullcontext()
+        return advisory.hold(project_id)
+
+    def dispose(self) -> None:
+        if self._advisory is not None:
+            self._advisory.dispose()
+
+
+def _peel(repo: Repo, sha: str) -> str | None:
+    from dulwich.objects import Commit, Tag
+
+    try:
+        obj: Any = repo.object_store[sha.encode("ascii")]
+        while isinstance(obj, Tag):
+            obj = repo.object_store[obj.object[1]]
+    except KeyError:
+        return None
+    return obj.id.decode("ascii") if isinstance(obj, Commit) else None
+
+
+def ref_guard(
+    get_engine: Callable[[], Engine],
+    get_replica: Callable[[], ReplicaSync | None],
+) -> Callable[[Repo, PushResult], str | None]:
+    """The pipeline's ``before_apply``: runs under the project lock.
+
+    Returns a rejection reason, or None to go on with the pipeline's own CAS.
+    """
+    from dakora.registry.db import refs
+    from dakora.registry.db.engine import read
+
+    def guard(repo: Repo, result: PushResult) -> str | None:
+        ctx = result.context
+        if ctx.project_id is None:
+            return None
+        project_id = str(ctx.project_id)
+        engine = get_engine()
+        if engine.dialect.name != "postgresql":
+            return None  # one machine: the repository is the truth
+        replica = get_replica()
+        if replica is not None:
+            prefix = f"{ctx.workspace}/{ctx.project}/"
+            try:
+                if replica.ensure_fresh(
+                    project_id,
+                    prefix,
+                    repo.controldir(),  # type: ignore[arg-type]
+                    default_branch=ctx.default_branch or "main",
+                    locked=True,
+                ):
+                    repo.object_store._update_pack_cache()  # type: ignore[attr-defined]
+            except (DakoraError, OSError) as exc:
+                logger.warning("catching up %s before a push failed: %s", prefix, exc)
+                return BEHIND
+        with read(engine) as conn:
+            index = {
+                r.name: r.sha
+                for r in conn.execute(
+                    select(refs.c.name, refs.c.sha).where(
+                        refs.c.project_id == project_id
+                    )
+                )
+            }
+        for update in result.updates:
+            if not update.ref.startswith(("refs/heads/", "refs/tags/")):
+                continue
+            expected = index.get(update.ref)
+            if update.old == ZERO_SHA:
+                if expected is not None:
+                    return STALE
+                continue
+            if expected is None or _peel(repo, update.old) != expected:
+                return STALE
+        return None
+
+    return guard
