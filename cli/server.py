@@ -182,7 +182,7 @@ def demo_banner(settings: Settings, info: DemoInfo) -> str:
             f"  git clone http://demo:{info.key}@{host}:{settings.port}/git/demo/demo.git",
             f"  DAKORA_URL={base} DAKORA_API_KEY={info.key} "
             f"dakora render support-reply --remote {base} --project {info.project_id} "
-            "-i customer=Ada",
+            "-i customer=Ada -i ticket='I was charged twice.'",
             "",
         ]
     )
