@@ -27,11 +27,13 @@ from dakora.registry.settings import Settings
 log = logging.getLogger("dakora.api")
 
 # (module, attribute) of the routers this app includes; optional ones may be missing.
+# Order matters for speed: Starlette tries routes in order, ~1.5 µs each, so the
+# runtime fetch routes come first (DESIGN §7).
 CORE_ROUTERS: tuple[str, ...] = (
-    "dakora.api.routes.health",
-    "dakora.api.routes.me",
     "dakora.api.routes.prompts",
     "dakora.api.routes.parts",
+    "dakora.api.routes.health",
+    "dakora.api.routes.me",
     "dakora.api.routes.logs",
     "dakora.api.routes.webhooks",
 )

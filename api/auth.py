@@ -293,6 +293,8 @@ def _credentials(headers: Mapping[str, str]) -> tuple[str | None, bool]:
     auth = headers.get("authorization")
     if not auth:
         return None, True
+    if auth[:7] == "Bearer ":  # the common case, without splitting
+        return auth[7:].strip() or None, True
     scheme, _, value = auth.strip().partition(" ")
     if scheme.lower() != "bearer":
         return None, False

@@ -110,6 +110,12 @@ class Selector:
             raise BadRequest(f"commit {commit!r} is not a hexadecimal commit sha")
         return cls(ref or None, version or None, commit.lower() if commit else None)
 
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> Selector:
+        if not query:
+            return DEFAULT_SELECTOR
+        return cls.of(query.get("ref"), query.get("version"), query.get("commit"))
+
     @property
     def cache_key(self) -> tuple[str, str]:
         if self.commit:
@@ -117,6 +123,9 @@ class Selector:
         if self.version:
             return ("version", self.version)
         return ("ref", self.ref or "")
+
+
+DEFAULT_SELECTOR = Selector()
 
 
 @dataclass(frozen=True)

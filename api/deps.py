@@ -89,6 +89,15 @@ def _access(request: Request, project: str, need: Need) -> Access:
     return Access(caller, info, state)
 
 
+def check_access(request: Request, need: Need) -> Access:
+    """``ReadAccess``/``WriteAccess`` without FastAPI's dependency machinery.
+
+    For the hottest routes (DESIGN §7: per-request work is a dict lookup for the key
+    and one for the content), which read ``{project}`` from the path themselves.
+    """
+    return _access(request, request.path_params["project"], need)
+
+
 ProjectPath = Annotated[str, Path(description=PROJECT_PARAM_DOC)]
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from dakora.api.content import Selector
-from dakora.api.deps import ReadAccess
+from dakora.api.deps import ReadAccess, check_access
 from dakora.api.routes._respond import json_bytes, respond
 from dakora.api.schemas import (
     ERROR_RESPONSES,
@@ -33,6 +33,53 @@ VersionQ = Annotated[
 CommitQ = Annotated[str | None, Query(description="A commit sha (full or short)")]
 
 
+def _param(name: str, where: str, description: str, required: bool = False) -> dict:
+    return {
+        "name": name,
+        "in": where,
+        "required": required,
+        "description": description,
+        "schema": {"type": "string"},
+    }
+
+
+PROJECT_PARAM = _param(
+    "project",
+    "path",
+    "The project's UUID (listed by GET /api/me) or 'workspace~slug'",
+    required=True,
+)
+SELECTOR_PARAMS = [
+    _param("ref", "query", "Branch or tag (default: the project's default branch)"),
+    _param("version", "query", "A version of the prompt, e.g. 1.2.0"),
+    _param("commit", "query", "A commit sha (full or short)"),
+]
+
+
+@router.get(
+    "/prompts/{prompt_id}",
+    response_model=PromptOut,
+    responses={**ERROR_RESPONSES, 304: {"description": "Not modified (ETag)"}},
+    summary="Get a prompt (ETag = blob sha; If-None-Match → 304)",
+    openapi_extra={
+        "parameters": [
+            PROJECT_PARAM,
+            _param("prompt_id", "path", "The prompt's id", required=True),
+            *SELECTOR_PARAMS,
+        ]
+    },
+)
+async def get_prompt(request: Request) -> Response:
+    # The warm path (DESIGN §7): parameters are read by hand rather than through
+    # FastAPI's dependency machinery, which costs more than the rest of the request.
+    access = check_access(request, "read")
+    selector = Selector.from_query(request.query_params)
+    prompt_id = request.path_params["prompt_id"]
+    return respond(
+        request, access.content.prompt_body(access.project, prompt_id, selector)
+    )
+
+
 @router.get(
     "/prompts",
     response_model=PromptListOut,
@@ -44,26 +91,6 @@ async def list_prompts(
 ) -> Response:
     selector = Selector.of(ref=ref, commit=commit)
     return respond(request, access.content.list_body(access.project, selector))
-
-
-@router.get(
-    "/prompts/{prompt_id}",
-    response_model=PromptOut,
-    responses={**ERROR_RESPONSES, 304: {"description": "Not modified (ETag)"}},
-    summary="Get a prompt (ETag = blob sha; If-None-Match → 304)",
-)
-async def get_prompt(
-    request: Request,
-    access: ReadAccess,
-    prompt_id: str,
-    ref: RefQ = None,
-    version: VersionQ = None,
-    commit: CommitQ = None,
-) -> Response:
-    selector = Selector.of(ref=ref, version=version, commit=commit)
-    return respond(
-        request, access.content.prompt_body(access.project, prompt_id, selector)
-    )
 
 
 @router.post(
