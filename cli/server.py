@@ -161,6 +161,8 @@ def demo_banner(settings: Settings, info: DemoInfo) -> str:
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
     base = f"http://{host}:{settings.port}"
+    if settings.public_url:
+        base = settings.public_url.rstrip("/")
     project = f"{base}/api/projects/{info.project_id}"
     auth = f'-H "Authorization: Bearer {info.key}"'
     body = '{"inputs": {"customer": "Ada", "ticket": "I was charged twice."}}'
@@ -179,7 +181,9 @@ def demo_banner(settings: Settings, info: DemoInfo) -> str:
             f"  curl {auth} {project}/prompts/support-reply",
             f"  curl {auth} -H 'Content-Type: application/json' \\",
             f"       -d '{body}' {project}/prompts/support-reply/render",
-            f"  git clone http://demo:{info.key}@{host}:{settings.port}/git/demo/demo.git",
+            "  git clone "
+            + base.replace("://", f"://demo:{info.key}@", 1)
+            + "/git/demo/demo.git",
             f"  DAKORA_URL={base} DAKORA_API_KEY={info.key} "
             f"dakora render support-reply --remote {base} --project {info.project_id} "
             "-i customer=Ada -i ticket='I was charged twice.'",
