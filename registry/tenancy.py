@@ -647,6 +647,10 @@ def delete_project(
     project = get_project(engine, project_id)
     with transaction(engine) as conn:
         conn.execute(projects.delete().where(projects.c.id == project.id))
+        # Servers cache the project and its keys: tell them (PostgreSQL NOTIFY).
+        from dakora.registry.events import publish
+
+        publish(conn, "all")
     if remove_repo:
         shutil.rmtree(project.repo_path, ignore_errors=True)
 
