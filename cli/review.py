@@ -166,31 +166,33 @@ def local_review(
     from dakora.registry.gitrepo import PromptRepository
     from dakora.registry.review import review
 
-    repository = PromptRepository.open(repo)
-    if working_tree:
-        if head is not None:
-            raise BadRequest("give either a HEAD revision or --working-tree, not both")
-        head_snap = repository.working_tree()
-        head_rev = "working tree"
-    else:
-        head_rev = head or "HEAD"
-        head_snap = repository.snapshot(repository.resolve(head_rev))
-    if base is None:
-        base = _default_base(repository, head_snap.config)
-    base_commit = repository.resolve(base)
-    if merge_base:
-        head_commit = repository.resolve("HEAD" if working_tree else head_rev)
-        base_commit = _merge_base(repository, base, base_commit, head_commit)
-        base = f"merge-base({base}, {head_rev})"
-    base_snap = repository.snapshot(base_commit)
-    return review(
-        base_snap,
-        head_snap,
-        allow_removals=allow_removals,
-        fail_on=fail_on,
-        base_rev=base,
-        head_rev=head_rev,
-    )
+    with PromptRepository.open(repo) as repository:
+        if working_tree:
+            if head is not None:
+                raise BadRequest(
+                    "give either a HEAD revision or --working-tree, not both"
+                )
+            head_snap = repository.working_tree()
+            head_rev = "working tree"
+        else:
+            head_rev = head or "HEAD"
+            head_snap = repository.snapshot(repository.resolve(head_rev))
+        if base is None:
+            base = _default_base(repository, head_snap.config)
+        base_commit = repository.resolve(base)
+        if merge_base:
+            head_commit = repository.resolve("HEAD" if working_tree else head_rev)
+            base_commit = _merge_base(repository, base, base_commit, head_commit)
+            base = f"merge-base({base}, {head_rev})"
+        base_snap = repository.snapshot(base_commit)
+        return review(
+            base_snap,
+            head_snap,
+            allow_removals=allow_removals,
+            fail_on=fail_on,
+            base_rev=base,
+            head_rev=head_rev,
+        )
 
 
 def _default_base(repository: Any, config: Any) -> str:
