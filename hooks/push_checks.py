@@ -25,6 +25,7 @@ from dulwich.objects import Commit, Tag, Tree
 from dulwich.refs import check_ref_format
 
 from dakora.registry.findings import Finding
+from dakora.registry.gitrepo import diff_trees
 from dakora.registry.types import ZERO_SHA
 
 logger = logging.getLogger(__name__)
@@ -146,64 +147,6 @@ def new_commits(
 
 
 FileEntry = tuple[int, bytes]  # (mode, sha)
-_TREE_ENTRIES: dict[bytes, dict[bytes, FileEntry]] = {}  # tree sha → entries
-_TREE_ENTRIES_MAX = 256
-
-
-def diff_trees(
-    store: BaseObjectStore, old_tree: bytes | None, new_tree: bytes | None
-) -> list[tuple[str, FileEntry | None, FileEntry | None]]:
-    """(path, old entry, new entry) of every file that differs between two trees.
-
-    Equal subtrees (same sha) are skipped without reading them, and each tree level is
-    compared as two dicts (dulwich parses trees in C), so a one-file change in a
-    folder of 10,000 prompts costs two tree parses, not 10,000 Python steps.
-    """
-    out: list[tuple[str, FileEntry | None, FileEntry | None]] = []
-
-    def entries(sha: bytes | None) -> dict[bytes, FileEntry]:
-        if sha is None:
-            return {}
-        found = _TREE_ENTRIES.get(sha)
-        if found is not None:
-            return found
-        tree = store[sha]
-        if not isinstance(tree, Tree):
-            return {}
-        raw = getattr(tree, "_entries", None)  # unsorted dict: no 10,000-item sort
-        if isinstance(raw, dict):
-            found = dict(raw)
-        else:
-            found = {e.path: (e.mode, e.sha) for e in tree.iteritems()}
-        if len(_TREE_ENTRIES) >= _TREE_ENTRIES_MAX:
-            _TREE_ENTRIES.clear()
-        _TREE_ENTRIES[sha] = found
-        return found
-
-    def walk(prefix: str, old: bytes | None, new: bytes | None) -> None:
-        if old == new:
-            return
-        a, b = entries(old), entries(new)
-        # set algebra runs in C: only the differing names reach Python code
-        names = {name for name, _entry in a.items() ^ b.items()}
-        for name in sorted(names):
-            ea, eb = a.get(name), b.get(name)
-            path = prefix + name.decode("utf-8", "replace")
-            a_dir = ea is not None and stat.S_ISDIR(ea[0])
-            b_dir = eb is not None and stat.S_ISDIR(eb[0])
-            if a_dir or b_dir:
-                walk(
-                    path + "/",
-                    ea[1] if ea is not None and a_dir else None,
-                    eb[1] if eb is not None and b_dir else None,
-                )
-            file_a = None if ea is None or a_dir else ea
-            file_b = None if eb is None or b_dir else eb
-            if file_a is not None or file_b is not None:
-                out.append((path, file_a, file_b))
-
-    walk("", old_tree, new_tree)
-    return out
 
 
 def changed_files(

@@ -28,7 +28,7 @@ from dulwich.errors import NotGitRepository
 from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Commit, Tag
 from dulwich.repo import Repo
-from sqlalchemy import Connection, Engine, delete, select, tuple_
+from sqlalchemy import Connection, Engine, delete, select, tuple_, update
 
 from dakora.registry.db import (
     prompt_heads,
@@ -258,21 +258,58 @@ def _write_heads(
     commit: str,
     heads: Mapping[str, PromptHead],
 ) -> int:
-    # Descriptions of blobs the project's heads already have are reused, not
-    # re-parsed (a 10,000-prompt ref would otherwise re-parse every file per push).
-    known = {
-        r.blob_sha: r.description
+    """Make the ref's prompt_heads rows equal ``heads`` at ``commit``.
+
+    Incremental: rows of unchanged prompts only get the new commit (one UPDATE),
+    removed prompts are deleted, changed and new ones written. Descriptions of blobs
+    the project's heads already have are reused, not re-parsed (a push into a
+    10,000-prompt ref would otherwise rewrite and re-parse everything).
+    """
+    where_ref = (prompt_heads.c.project_id == project_id, prompt_heads.c.ref == ref)
+    existing = {
+        r.prompt_id: r
         for r in conn.execute(
-            select(prompt_heads.c.blob_sha, prompt_heads.c.description).where(
-                prompt_heads.c.project_id == project_id
-            )
+            select(
+                prompt_heads.c.prompt_id,
+                prompt_heads.c.version,
+                prompt_heads.c.blob_sha,
+                prompt_heads.c.path,
+                prompt_heads.c.description,
+            ).where(*where_ref)
         )
     }
-    conn.execute(
-        delete(prompt_heads).where(
-            prompt_heads.c.project_id == project_id, prompt_heads.c.ref == ref
+    known = {r.blob_sha: r.description for r in existing.values()}
+    todo = [
+        h
+        for h in heads.values()
+        if h.prompt_id not in existing
+        or (
+            existing[h.prompt_id].version,
+            existing[h.prompt_id].blob_sha,
+            existing[h.prompt_id].path,
         )
-    )
+        != (h.version, h.blob_sha, h.path)
+    ]
+    missing = sorted({h.blob_sha for h in todo} - known.keys())
+    for i in range(0, len(missing), 400):
+        rows = conn.execute(
+            select(prompt_heads.c.blob_sha, prompt_heads.c.description).where(
+                prompt_heads.c.project_id == project_id,
+                prompt_heads.c.blob_sha.in_(missing[i : i + 400]),
+            )
+        )
+        known.update({r.blob_sha: r.description for r in rows})
+    gone = [pid for pid in existing if pid not in heads]
+    rewrite = [h.prompt_id for h in todo if h.prompt_id in existing]
+    stale = gone + rewrite
+    for i in range(0, len(stale), 400):
+        conn.execute(
+            delete(prompt_heads).where(
+                *where_ref, prompt_heads.c.prompt_id.in_(stale[i : i + 400])
+            )
+        )
+    if len(todo) < len(heads):
+        conn.execute(update(prompt_heads).where(*where_ref).values(commit_sha=commit))
     rows = [
         {
             "project_id": project_id,
@@ -286,11 +323,11 @@ def _write_heads(
             if h.blob_sha in known
             else _description(store, h.blob_sha, h.path),
         }
-        for h in heads.values()
+        for h in todo
     ]
     if rows:
         conn.execute(prompt_heads.insert(), rows)
-    return len(rows)
+    return len(heads)
 
 
 def _set_ref(conn: Connection, project_id: str, ref: str, sha: str | None) -> None:
