@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dakora.registry.errors import DakoraError, Unauthenticated
+from dakora.registry.errors import DakoraError, LimitExceeded, Unauthenticated
 
 log = logging.getLogger("dakora.api")
 
@@ -99,9 +99,25 @@ async def _http_handler(request: Request, exc: Exception) -> Response:
 
 INTERNAL_ERROR_BODY = error_body("internal_error", "internal server error")
 
+MAX_API_BODY = 4 * 1024 * 1024  # request bodies under /api/ (git pushes are elsewhere)
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+class PayloadTooLarge(LimitExceeded):
+    code = "payload_too_large"
+    http_status = 413
+
+
+def _too_large() -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"request body too large (the limit is {MAX_API_BODY // (1024 * 1024)} MiB)",
+        limit=MAX_API_BODY,
+    )
+
 
 class CatchAllMiddleware:
-    """Turns an unexpected exception into a 500 in the one error shape, and logs it.
+    """Turns an unexpected exception into a 500 in the one error shape, and logs it;
+    refuses ``/api/`` request bodies over :data:`MAX_API_BODY` (413).
 
     Sits inside Starlette's ServerErrorMiddleware; if the response had already started
     there is nothing better to do than re-raise.
@@ -115,6 +131,17 @@ class CatchAllMiddleware:
             await self.app(scope, receive, send)
             return
         started = False
+        if scope["method"] in _BODY_METHODS and scope["path"].startswith("/api/"):
+            declared = _content_length(scope)
+            if declared is None:  # chunked: read it here, within the limit
+                body, too_large = await _buffered(receive)
+                if not too_large:
+                    receive = _replay(body, receive)
+            else:
+                too_large = declared > MAX_API_BODY
+            if too_large:
+                await dakora_error_response(_too_large())(scope, receive, send)
+                return
 
         async def _send(message: Message) -> None:
             nonlocal started
@@ -137,6 +164,47 @@ class CatchAllMiddleware:
             if started:
                 raise
             await response(scope, receive, send)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, bool]:
+    """Read a body of unknown length (chunked): (body, too_large)."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_API_BODY:
+            return b"", True
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks), False
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -82,6 +82,10 @@ def _app() -> FastAPI:
     async def body(payload: Body) -> dict[str, int]:
         return {"count": payload.count}
 
+    @app.post("/api/body")
+    async def api_body(payload: Body) -> dict[str, int]:
+        return {"count": payload.count}
+
     return app
 
 
@@ -186,3 +190,27 @@ def test_unexpected_error_is_500_without_traceback(
     text = json.dumps(response.json())
     assert "secret" not in text and "Traceback" not in text
     assert any("unhandled error" in r.getMessage() for r in caplog.records)
+
+
+def test_oversized_body_is_413() -> None:
+    from dakora.api.errors import MAX_API_BODY
+
+    big = b'{"inputs": {"x": "' + b"a" * MAX_API_BODY + b'"}}'
+    response = _call(
+        "POST", "/api/body", content=big, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert _shape(response)["code"] == "payload_too_large"
+
+    async def chunks():  # no content-length: counted as it arrives
+        for _ in range(5):
+            yield b"a" * (MAX_API_BODY // 4)
+
+    response = _call(
+        "POST",
+        "/api/body",
+        content=chunks(),
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert _shape(response)["code"] == "payload_too_large"
