@@ -24,7 +24,10 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy import Engine, select
+
 from dakora.api.projects import ProjectInfo
+from dakora.registry.db import prompt_versions, read
 from dakora.registry.errors import (
     BadRequest,
     DakoraError,
@@ -145,7 +148,8 @@ class Body:
 class ContentStore:
     """Caches and reads project content; one per app."""
 
-    def __init__(self) -> None:
+    def __init__(self, engine: Engine | None = None) -> None:
+        self._engine = engine  # for version → commit through the index
         self.renderer = Renderer()
         self._repos: dict[str, PromptRepository] = {}
         self._repo_lock = threading.Lock()
@@ -238,12 +242,29 @@ class ContentStore:
         if selector.version:
             if not prompt_id:
                 raise BadRequest("selecting by version needs a prompt id")
-            info = repo.find_version(prompt_id, selector.version)
-            return Resolved(str(info.commit), None)
+            commit = self._indexed_version(project, prompt_id, selector.version)
+            if commit is None:  # not indexed (yet): walk the history
+                commit = str(repo.find_version(prompt_id, selector.version).commit)
+            return Resolved(commit, None)
         if selector.commit:
             return Resolved(str(repo.resolve(selector.commit)), None)
         ref = selector.ref or project.default_branch
         return Resolved(str(repo.resolve(ref)), _short_ref(ref))
+
+    def _indexed_version(
+        self, project: ProjectInfo, prompt_id: str, version: str
+    ) -> str | None:
+        """The commit that introduced ``version``, from the index (one query)."""
+        if self._engine is None:
+            return None
+        query = select(prompt_versions.c.commit_sha).where(
+            prompt_versions.c.project_id == project.id,
+            prompt_versions.c.prompt_id == prompt_id,
+            prompt_versions.c.version == version,
+        )
+        with read(self._engine) as conn:
+            commit = conn.execute(query).scalar_one_or_none()
+        return str(commit) if commit else None
 
     def snapshot(self, project: ProjectInfo, commit: str) -> Snapshot:
         key = (project.id, commit)

@@ -73,7 +73,7 @@ class ServerState:
 
         recover_projects(engine)
         self.projects = ProjectCache(engine, self.settings.data_dir)
-        self.content = ContentStore()
+        self.content = ContentStore(engine)
         self.auth = Authenticator(self.settings, engine, self.projects)
         self.events = EventWatcher(engine, self)
         self.events.start()
