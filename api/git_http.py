@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import threading
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -348,6 +349,51 @@ def make_index_hooks(
     return accepted, rejected
 
 
+_PIPELINES: weakref.WeakKeyDictionary[Any, ReceivePipeline] = (
+    weakref.WeakKeyDictionary()
+)
+_PIPELINES_LOCK = threading.Lock()
+
+
+def server_pipeline(
+    state: Any, engine: Any = None, *, limits: PushLimits | None = None
+) -> ReceivePipeline:
+    """The receive pipeline of one server: checks, project lock (advisory on
+    PostgreSQL), ref guard, index + audit writer, cache invalidation. Shared by git
+    pushes and API writes (``hooks/commit_writer.py``); one per ``state`` unless
+    ``engine`` or ``limits`` are given."""
+
+    def get_engine() -> Any:
+        return engine if engine is not None else state.engine
+
+    shared = engine is None and limits is None and state is not None
+    if shared:
+        with _PIPELINES_LOCK:
+            cached = _PIPELINES.get(state)
+        if cached is not None:
+            return cached
+    from dakora.hooks.advisory_lock import ServerProjectLock, ref_guard
+    from dakora.hooks.recorder import index_version_lookup
+
+    on_accepted, on_rejected = make_index_hooks(get_engine)
+    project_lock = ServerProjectLock(get_engine)  # (H9) advisory on PostgreSQL
+    pipeline = ReceivePipeline(
+        lock=project_lock,
+        lock_key=project_lock.key,
+        before_apply=ref_guard(get_engine, lambda: getattr(state, "replica", None)),
+        limits=limits,
+        on_accepted=on_accepted,
+        on_rejected=on_rejected,
+        version_lookup_factory=lambda repo, ctx: index_version_lookup(
+            get_engine(), str(ctx.project_id)
+        ),
+    )
+    if shared:
+        with _PIPELINES_LOCK:
+            pipeline = _PIPELINES.setdefault(state, pipeline)
+    return pipeline
+
+
 def make_git_app(
     state: Any,
     engine: Any = None,
@@ -365,26 +411,8 @@ def make_git_app(
     ``pipeline`` (then ``state`` may be None).
     """
 
-    def get_engine() -> Any:
-        return engine if engine is not None else state.engine
-
     if pipeline is None:
-        from dakora.hooks.advisory_lock import ServerProjectLock, ref_guard
-        from dakora.hooks.recorder import index_version_lookup
-
-        on_accepted, on_rejected = make_index_hooks(get_engine)
-        project_lock = ServerProjectLock(get_engine)  # (H9) advisory on PostgreSQL
-        pipeline = ReceivePipeline(
-            lock=project_lock,
-            lock_key=project_lock.key,
-            before_apply=ref_guard(get_engine, lambda: getattr(state, "replica", None)),
-            limits=limits,
-            on_accepted=on_accepted,
-            on_rejected=on_rejected,
-            version_lookup_factory=lambda repo, ctx: index_version_lookup(
-                get_engine(), str(ctx.project_id)
-            ),
-        )
+        pipeline = server_pipeline(state, engine, limits=limits)
     authenticator = authenticator or DatabaseAuthenticator(state)
     cache = RepoCache()
     cache.freshen = _replica_freshener(state, cache)
