@@ -1,0 +1,138 @@
+"""``GET /api/projects/{project}/pushes``: the push audit log.
+
+One row per ref update the receive pipeline saw, accepted (``ok``) or refused
+(``rejected``), whether it came from ``git push`` or an API write (both go through the
+same pipeline): who (user and key), the ref, old and new shas, the result, the
+``remote:`` messages the pusher saw, and when. Newest first, ``limit`` + ``cursor``
+paging (``next_cursor`` of the previous page), filters ``ref`` (``main`` means
+``refs/heads/main`` or ``refs/tags/main``) and ``result``. Needs read access.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import Row, or_, select
+
+from dakora.api.deps import ReadAccess
+from dakora.api.schemas import ERROR_RESPONSES
+from dakora.registry.db import api_keys, push_events, read, users
+from dakora.registry.errors import BadRequest
+
+router = APIRouter(prefix="/api/projects/{project}", tags=["pushes"])
+
+MAX_PAGE = 500
+
+
+class PushUserOut(BaseModel):
+    id: str
+    name: str | None = None
+    email: str | None = None
+
+
+class PushKeyOut(BaseModel):
+    id: str
+    name: str | None = None
+
+
+class PushEventOut(BaseModel):
+    id: int
+    ref: str
+    old: str | None = Field(description="Sha before (null: the ref was created)")
+    new: str | None = Field(description="Sha after (null: the ref was deleted)")
+    result: str = Field(description="ok | rejected")
+    messages: list[str] = Field(description="The remote: lines the pusher saw")
+    user: PushUserOut | None = None
+    key: PushKeyOut | None = None
+    created_at: datetime
+
+
+class PushPageOut(BaseModel):
+    pushes: list[PushEventOut]
+    next_cursor: str | None = Field(description="Pass as cursor for the next page")
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _event_out(row: Row[Any]) -> PushEventOut:
+    messages = row.messages if isinstance(row.messages, list) else []
+    return PushEventOut(
+        id=row.id,
+        ref=row.ref,
+        old=row.old_sha,
+        new=row.new_sha,
+        result=row.result,
+        messages=[str(m) for m in messages],
+        user=(
+            PushUserOut(id=row.user_id, name=row.user_name, email=row.user_email)
+            if row.user_id
+            else None
+        ),
+        key=PushKeyOut(id=row.key_id, name=row.key_name) if row.key_id else None,
+        created_at=_utc(row.created_at),
+    )
+
+
+@router.get(
+    "/pushes",
+    response_model=PushPageOut,
+    responses=ERROR_RESPONSES,
+    summary="The push audit log (git pushes and API writes), newest first",
+)
+def list_pushes(
+    access: ReadAccess,
+    ref: Annotated[
+        str | None, Query(description="Only this ref (main = refs/heads/main)")
+    ] = None,
+    result: Annotated[
+        str | None, Query(description="Only this result: ok or rejected")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size")] = 50,
+    cursor: Annotated[
+        str | None, Query(description="next_cursor of the previous page")
+    ] = None,
+) -> PushPageOut:
+    query = (
+        select(
+            push_events,
+            users.c.name.label("user_name"),
+            users.c.email.label("user_email"),
+            api_keys.c.name.label("key_name"),
+        )
+        .select_from(
+            push_events.outerjoin(users, users.c.id == push_events.c.user_id).outerjoin(
+                api_keys, api_keys.c.id == push_events.c.key_id
+            )
+        )
+        .where(push_events.c.project_id == access.project.id)
+    )
+    if ref:
+        if ref.startswith("refs/"):
+            query = query.where(push_events.c.ref == ref)
+        else:
+            query = query.where(
+                or_(
+                    push_events.c.ref == f"refs/heads/{ref}",
+                    push_events.c.ref == f"refs/tags/{ref}",
+                )
+            )
+    if result:
+        query = query.where(push_events.c.result == result)
+    if cursor is not None:
+        if not cursor.isdigit():
+            raise BadRequest(f"invalid cursor {cursor!r}")
+        query = query.where(push_events.c.id < int(cursor))
+    query = query.order_by(push_events.c.id.desc()).limit(limit + 1)
+    with read(access.state.engine) as conn:
+        rows = conn.execute(query).fetchall()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return PushPageOut(
+        pushes=[_event_out(r) for r in rows],
+        next_cursor=str(rows[-1].id) if more and rows else None,
+    )
