@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from dakora.registry import renderer as renderer_module
+from dakora.registry import sandbox as sandbox_module
 from dakora.registry.errors import RenderError
 from dakora.registry.model import Message, Prompt
 from dakora.registry.parts import MemoryParts, part_name_from_path
@@ -574,7 +574,7 @@ def test_analyze_does_not_compile(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_compile(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("analyze_template must not compile")
 
-    monkeypatch.setattr(renderer_module._Env, "compile", no_compile)
+    monkeypatch.setattr(sandbox_module.SandboxEnv, "compile", no_compile)
     parts = MemoryParts({"n/ew.md": "{{ fresh }}"})
     info = analyze_template('{{ x }}{% include "n/ew" %}', parts)
     assert info.variables == {"x", "fresh"}
