@@ -96,14 +96,6 @@ _ENV = _compile_env()
 _TEMPLATE_ERROR_PREFIX = re.compile(r"^template (?:syntax )?error at line \d+: ")
 
 
-def _err(path: str, line: int | None, message: str, rule: str) -> Finding:
-    return Finding(path=path, line=line, severity="error", message=message, rule=rule)
-
-
-def _warn(path: str, line: int | None, message: str, rule: str) -> Finding:
-    return Finding(path=path, line=line, severity="warning", message=message, rule=rule)
-
-
 def _size(snapshot: Snapshot, path: str) -> int:
     size = getattr(snapshot, "size", None)
     return int(size(path)) if callable(size) else len(snapshot.read(path))
@@ -150,7 +142,7 @@ def _dirs(snapshot: Snapshot) -> tuple[str, str]:
 def _path_findings(snapshot: Snapshot, path: str) -> list[Finding]:
     if not is_safe_relpath(path):
         return [
-            _err(
+            Finding.error(
                 path,
                 None,
                 "unsafe path: absolute or with a '..' / '.' component",
@@ -158,11 +150,11 @@ def _path_findings(snapshot: Snapshot, path: str) -> list[Finding]:
             )
         ]
     if snapshot.is_symlink(path):
-        return [_err(path, None, "symlinks are not allowed", "unsafe-path")]
+        return [Finding.error(path, None, "symlinks are not allowed", "unsafe-path")]
     size = _size(snapshot, path)
     if size > MAX_FILE_BYTES:
         return [
-            _err(
+            Finding.error(
                 path,
                 None,
                 f"file is {size} bytes; the limit is {MAX_FILE_BYTES} (256 KiB)",
@@ -223,7 +215,7 @@ def _template_findings(loaded: LoadedPrompt, parts: PartsSource) -> list[Finding
             line = exc.details.get("line")
             detail = _TEMPLATE_ERROR_PREFIX.sub("", exc.message)
             out.append(
-                _err(
+                Finding.error(
                     path,
                     base + line - 1 if isinstance(line, int) and line > 0 else base,
                     f"template syntax error in {label}: {detail}",
@@ -234,7 +226,7 @@ def _template_findings(loaded: LoadedPrompt, parts: PartsSource) -> list[Finding
             continue
         for message, line in getattr(info, "errors", ()):
             out.append(
-                _err(
+                Finding.error(
                     path,
                     base + max(line, 1) - 1,
                     f"{label}: {message}",
@@ -246,7 +238,7 @@ def _template_findings(loaded: LoadedPrompt, parts: PartsSource) -> list[Finding
         for name in sorted(used - declared):
             line = base + info.variable_lines.get(name, 1) - 1
             out.append(
-                _err(
+                Finding.error(
                     path,
                     line,
                     f"unknown input '{name}' used in {label}",
@@ -255,7 +247,7 @@ def _template_findings(loaded: LoadedPrompt, parts: PartsSource) -> list[Finding
             )
         for name, line in info.missing_includes:
             out.append(
-                _err(
+                Finding.error(
                     path,
                     base + max(line, 1) - 1,
                     f"include target '{name}' not found in parts/",
@@ -265,7 +257,7 @@ def _template_findings(loaded: LoadedPrompt, parts: PartsSource) -> list[Finding
     if analyzed_all:
         for name in sorted(declared - used_everywhere):
             out.append(
-                _warn(
+                Finding.warning(
                     path,
                     loaded.line_of(f"inputs.{name}"),
                     f"input '{name}' is declared but never used",
@@ -281,7 +273,7 @@ def _part_findings(snapshot: Snapshot, path: str) -> list[Finding]:
         _ENV.parse(source)
     except TemplateSyntaxError as exc:
         return [
-            _err(
+            Finding.error(
                 path,
                 _syntax_line(exc, 1),
                 f"template syntax error: {exc.message}",
@@ -314,7 +306,7 @@ def _version_findings(
                 same_version_as_parent = True
             if not semver_gt(prompt.version, old[1]):
                 out.append(
-                    _err(
+                    Finding.error(
                         loaded.path,
                         line,
                         f"'{prompt.id}' changed but its version {prompt.version} is "
@@ -326,7 +318,7 @@ def _version_findings(
         known = version_lookup(prompt.id, prompt.version)
         if known is not None and known != blob:
             out.append(
-                _err(
+                Finding.error(
                     loaded.path,
                     line,
                     f"version {prompt.version} of '{prompt.id}' already names "
@@ -429,7 +421,7 @@ def check_snapshot(
             loaded, _ = load_with_findings(snapshot, path)
             line = loaded.line_of("id") if loaded is not None else 1
             out.append(
-                _err(
+                Finding.error(
                     path,
                     line,
                     f"duplicate id '{prompt_id}': also defined in {others}",

@@ -23,6 +23,16 @@ class Finding:
     message: str
     rule: str
 
+    @classmethod
+    def error(cls, path: str, line: int | None, message: str, rule: str) -> Finding:
+        """An ``error`` finding (what blocks a push or a lint)."""
+        return cls(path=path, line=line, severity="error", message=message, rule=rule)
+
+    @classmethod
+    def warning(cls, path: str, line: int | None, message: str, rule: str) -> Finding:
+        """A ``warning`` finding (reported, never blocking)."""
+        return cls(path=path, line=line, severity="warning", message=message, rule=rule)
+
     def format(self) -> str:
         """``path:line: severity: message [rule]`` — the lint and ``remote:`` format."""
         where = f"{self.path}:{self.line}" if self.line else self.path

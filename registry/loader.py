@@ -161,14 +161,6 @@ class _YamlProblem(Exception):
         self.finding = finding
 
 
-def _err(path: str, line: int | None, message: str, rule: str) -> Finding:
-    return Finding(path=path, line=line, severity="error", message=message, rule=rule)
-
-
-def _warn(path: str, line: int | None, message: str, rule: str) -> Finding:
-    return Finding(path=path, line=line, severity="warning", message=message, rule=rule)
-
-
 def _mark_line(exc: yaml.YAMLError) -> int | None:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     return mark.line + 1 if mark is not None else None
@@ -202,7 +194,7 @@ def _index_tree(
         count += 1
         if count > MAX_YAML_NODES:
             raise _YamlProblem(
-                _err(
+                Finding.error(
                     path,
                     node.start_mark.line + 1,
                     f"document too complex: more than {MAX_YAML_NODES} nodes once "
@@ -222,7 +214,7 @@ def _index_tree(
         nid = id(node)
         if nid in active:
             raise _YamlProblem(
-                _err(
+                Finding.error(
                     path,
                     node.start_mark.line + 1,
                     "recursive alias: a node contains itself",
@@ -246,7 +238,7 @@ def _index_tree(
                         if ident in seen:
                             scope = f" in '{prefix}'" if prefix else ""
                             findings.append(
-                                _err(
+                                Finding.error(
                                     path,
                                     kline,
                                     f"duplicate key '{key_node.value}'{scope} "
@@ -284,7 +276,7 @@ def _parse_yaml(
         return (
             None,
             {},
-            [_err(path, line, "file is not valid UTF-8", "yaml-syntax")],
+            [Finding.error(path, line, "file is not valid UTF-8", "yaml-syntax")],
             False,
         )
     loader = _Loader(text)
@@ -295,14 +287,22 @@ def _parse_yaml(
             return (
                 None,
                 {},
-                [_err(path, _mark_line(exc), _yaml_message(exc), "yaml-syntax")],
+                [
+                    Finding.error(
+                        path, _mark_line(exc), _yaml_message(exc), "yaml-syntax"
+                    )
+                ],
                 False,
             )
         if node is None:
             return (
                 None,
                 {},
-                [_err(path, 1, "file is empty: no YAML document", "empty-file")],
+                [
+                    Finding.error(
+                        path, 1, "file is empty: no YAML document", "empty-file"
+                    )
+                ],
                 False,
             )
         try:
@@ -313,12 +313,12 @@ def _parse_yaml(
             value = loader.construct_document(node)
         except yaml.YAMLError as exc:
             findings.append(
-                _err(path, _mark_line(exc), _yaml_message(exc), "yaml-syntax")
+                Finding.error(path, _mark_line(exc), _yaml_message(exc), "yaml-syntax")
             )
             return None, lines, findings, False
         except TypeError as exc:  # e.g. an unhashable (mapping) key
             findings.append(
-                _err(
+                Finding.error(
                     path,
                     node.start_mark.line + 1,
                     f"invalid YAML: {exc}",
@@ -331,7 +331,7 @@ def _parse_yaml(
         return (
             None,
             {},
-            [_err(path, 1, "document nested too deeply", "yaml-syntax")],
+            [Finding.error(path, 1, "document nested too deeply", "yaml-syntax")],
             False,
         )
     finally:
@@ -408,11 +408,15 @@ class _Checker:
         self.handled: set[str] = set()
 
     def error(self, key: str, message: str, rule: str) -> None:
-        self.findings.append(_err(self.path, _line(self.lines, key), message, rule))
+        self.findings.append(
+            Finding.error(self.path, _line(self.lines, key), message, rule)
+        )
         self.handled.add(key)
 
     def warn(self, key: str, message: str, rule: str) -> None:
-        self.findings.append(_warn(self.path, _line(self.lines, key), message, rule))
+        self.findings.append(
+            Finding.warning(self.path, _line(self.lines, key), message, rule)
+        )
 
     def is_handled(self, key: str) -> bool:
         return any(key == h or key.startswith(h + ".") or not h for h in self.handled)
@@ -668,7 +672,9 @@ class _Checker:
                     known = _INPUT_KEYS
                 message = f"unknown key '{loc[-1]}'{_suggest(loc[-1], known)}"
                 self.findings.append(
-                    _err(self.path, _line(self.lines, dotted), message, "unknown-key")
+                    Finding.error(
+                        self.path, _line(self.lines, dotted), message, "unknown-key"
+                    )
                 )
                 continue
             else:
@@ -678,7 +684,7 @@ class _Checker:
                     message += f", got {got}"
                 line_key = dotted
             self.findings.append(
-                _err(self.path, _line(self.lines, line_key), message, "schema")
+                Finding.error(self.path, _line(self.lines, line_key), message, "schema")
             )
 
 
@@ -708,7 +714,7 @@ def load_prompt_findings(
         return None, sorted(findings, key=_order)
     if not isinstance(value, dict):
         findings.append(
-            _err(
+            Finding.error(
                 path,
                 1,
                 "a prompt file must be a mapping (id: …, version: …), got "
@@ -781,7 +787,7 @@ def load_config(
         return RepoConfig(), findings
     if not isinstance(value, dict):
         findings.append(
-            _err(
+            Finding.error(
                 path,
                 1,
                 f"dakora.yaml must be a mapping, got {_type_name(value)}",
@@ -793,7 +799,7 @@ def load_config(
     for key, item in value.items():
         if key not in _CONFIG_KEYS:
             findings.append(
-                _warn(
+                Finding.warning(
                     path,
                     _line(lines, str(key)),
                     f"unknown key '{key}' in dakora.yaml"
@@ -808,7 +814,7 @@ def load_config(
                 kwargs[key] = item
             else:
                 findings.append(
-                    _err(
+                    Finding.error(
                         path,
                         line,
                         f"default_branch must be a branch name, got {item!r}",
@@ -826,7 +832,7 @@ def load_config(
                 kwargs[key] = tuple(item)
             else:
                 findings.append(
-                    _err(
+                    Finding.error(
                         path,
                         line,
                         "protected_refs must be a list of branch or tag names, got "
@@ -840,7 +846,7 @@ def load_config(
                 kwargs[key] = "/".join(parts)
             else:
                 findings.append(
-                    _err(
+                    Finding.error(
                         path,
                         line,
                         f"{key} must be a relative folder inside the repository, got "
@@ -850,6 +856,8 @@ def load_config(
                 )
         elif item is not None and not isinstance(item, str):
             findings.append(
-                _err(path, line, f"{key} must be a string, got {item!r}", "schema")
+                Finding.error(
+                    path, line, f"{key} must be a string, got {item!r}", "schema"
+                )
             )
     return RepoConfig(**kwargs, raw=value), sorted(findings, key=_order)
