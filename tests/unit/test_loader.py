@@ -13,11 +13,11 @@ from dakora.registry.loader import (
     LOADER_RULES,
     MAX_YAML_NODES,
     RepoConfig,
-    _Loader,
     load_config,
     load_prompt,
     load_prompt_findings,
 )
+from dakora.registry.yaml_lines import YamlLoader
 
 PATH = "prompts/support/reply.yaml"
 
@@ -66,9 +66,9 @@ def load(text: str) -> tuple[object, list[Finding]]:
 
 def test_loader_builds_on_the_c_loader() -> None:
     if yaml.__with_libyaml__:
-        assert issubclass(_Loader, yaml.CSafeLoader)
+        assert issubclass(YamlLoader, yaml.CSafeLoader)
     else:  # pragma: no cover
-        assert issubclass(_Loader, yaml.SafeLoader)
+        assert issubclass(YamlLoader, yaml.SafeLoader)
 
 
 def test_valid_text_prompt_loads_with_line_map() -> None:
