@@ -10,43 +10,37 @@ Each finding: severity, path, line, message, rule id (see ``RULES``). Two entry 
 
 from __future__ import annotations
 
-import hashlib
-import re
-import threading
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import replace
 
 from dulwich.object_store import BaseObjectStore
-from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
 
-from dakora.registry.errors import DakoraError, RenderError
+from dakora.registry.errors import DakoraError
+from dakora.registry.file_checks import (
+    MAX_FILE_BYTES,
+    part_findings,
+    path_findings,
+    template_findings,
+)
 from dakora.registry.findings import Finding
 from dakora.registry.gitrepo import _commit, changed_paths, new_commits
 from dakora.registry.loader import LoadedPrompt
-from dakora.registry.model import semver_gt
-from dakora.registry.renderer import TemplateInfo, analyze_template
+from dakora.registry.part_deps import affected_parts, includes_any, part_files
 from dakora.registry.snapshot import (
     CONFIG_PATH,
-    MAX_PROMPT_FILE_BYTES,
-    PART_SUFFIXES,
     PROMPT_SUFFIXES,
     GitSnapshot,
-    PartsSource,
     Snapshot,
     is_safe_relpath,
     load_with_findings,
     prompt_identity,
 )
 from dakora.registry.types import ZERO_SHA
-
-# Looks up, across every ref of the project, which blob a (prompt id, version) names;
-# None when that version was never used. Lets the version-immutability rule see history
-# beyond the parent commit (other branches, tags, the DB index).
-VersionLookup = Callable[[str, str], "str | None"]
-
-MAX_FILE_BYTES = MAX_PROMPT_FILE_BYTES  # 256 KiB, any registry file
+from dakora.registry.version_rules import (
+    VersionLookup,
+    parent_locator,
+    parent_prompt_index,
+    version_findings,
+)
 
 RULES: dict[str, str] = {
     # reported by the loader (registry/loader.py)
@@ -79,26 +73,6 @@ RULES: dict[str, str] = {
     "version-reused": "a version string already names different content",
     "no-history": "a plain folder: version rules need git history (info)",
 }
-
-# Names a template may use without declaring them: the sandbox's globals.
-_GLOBALS = frozenset({"range", "dict", "namespace"})
-
-
-def _compile_env() -> SandboxedEnvironment:
-    """Parses part files on their own (prompts go through analyze_template)."""
-    env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
-    for name in ("yaml", "default", "d"):
-        env.filters[name] = lambda value, *args, **kwargs: value
-    return env
-
-
-_ENV = _compile_env()
-_TEMPLATE_ERROR_PREFIX = re.compile(r"^template (?:syntax )?error at line \d+: ")
-
-
-def _size(snapshot: Snapshot, path: str) -> int:
-    size = getattr(snapshot, "size", None)
-    return int(size(path)) if callable(size) else len(snapshot.read(path))
 
 
 def _content_paths(snapshot: Snapshot) -> list[str]:
@@ -137,196 +111,6 @@ def _dirs(snapshot: Snapshot) -> tuple[str, str]:
 # ------------------------------------------------------------------------------------
 # one file
 # ------------------------------------------------------------------------------------
-
-
-def _path_findings(snapshot: Snapshot, path: str) -> list[Finding]:
-    if not is_safe_relpath(path):
-        return [
-            Finding.error(
-                path,
-                None,
-                "unsafe path: absolute or with a '..' / '.' component",
-                "unsafe-path",
-            )
-        ]
-    if snapshot.is_symlink(path):
-        return [Finding.error(path, None, "symlinks are not allowed", "unsafe-path")]
-    size = _size(snapshot, path)
-    if size > MAX_FILE_BYTES:
-        return [
-            Finding.error(
-                path,
-                None,
-                f"file is {size} bytes; the limit is {MAX_FILE_BYTES} (256 KiB)",
-                "file-too-large",
-            )
-        ]
-    return []
-
-
-def _syntax_line(exc: TemplateSyntaxError, base: int) -> int:
-    return base + max(exc.lineno or 1, 1) - 1
-
-
-_ANALYSIS: OrderedDict[
-    tuple[str, str], TemplateInfo | tuple[str, dict[str, object]]
-] = OrderedDict()
-_ANALYSIS_LOCK = threading.Lock()
-_ANALYSIS_MAX = 16_384
-
-
-def _analyze(source: str, parts: PartsSource) -> TemplateInfo:
-    """``analyze_template`` memoised by (source hash, parts key): prompts that share a
-    template text (and unchanged prompts across commits) are analysed once."""
-    key = (hashlib.sha1(source.encode("utf-8", "surrogatepass")).hexdigest(), parts.key)
-    with _ANALYSIS_LOCK:
-        hit = _ANALYSIS.get(key)
-        if hit is not None:
-            _ANALYSIS.move_to_end(key)
-    if hit is None:
-        try:
-            hit = analyze_template(source, parts)
-        except DakoraError as exc:
-            hit = (exc.message, dict(exc.details))
-        with _ANALYSIS_LOCK:
-            _ANALYSIS[key] = hit
-            while len(_ANALYSIS) > _ANALYSIS_MAX:
-                _ANALYSIS.popitem(last=False)
-    if isinstance(hit, tuple):
-        raise RenderError(hit[0], **hit[1])
-    return hit
-
-
-def _template_findings(loaded: LoadedPrompt, parts: PartsSource) -> list[Finding]:
-    """Compile, undeclared / unused inputs and include targets of one prompt."""
-    prompt = loaded.prompt
-    path = loaded.path
-    declared = set(prompt.inputs)
-    used_everywhere: set[str] = set()
-    out: list[Finding] = []
-    analyzed_all = True
-    for label, source in prompt.sources():
-        base = loaded.source_line(label)
-        # analyze_template parses and runs jinja's code generator with the
-        # sandbox's filters: syntax errors, unknown filters/tests all land here.
-        try:
-            info = _analyze(source, parts)
-        except DakoraError as exc:
-            line = exc.details.get("line")
-            detail = _TEMPLATE_ERROR_PREFIX.sub("", exc.message)
-            out.append(
-                Finding.error(
-                    path,
-                    base + line - 1 if isinstance(line, int) and line > 0 else base,
-                    f"template syntax error in {label}: {detail}",
-                    "template-syntax",
-                )
-            )
-            analyzed_all = False
-            continue
-        for message, line in getattr(info, "errors", ()):
-            out.append(
-                Finding.error(
-                    path,
-                    base + max(line, 1) - 1,
-                    f"{label}: {message}",
-                    "include-error",
-                )
-            )
-        used = set(info.variables) - _GLOBALS
-        used_everywhere |= used
-        for name in sorted(used - declared):
-            line = base + info.variable_lines.get(name, 1) - 1
-            out.append(
-                Finding.error(
-                    path,
-                    line,
-                    f"unknown input '{name}' used in {label}",
-                    "undeclared-variable",
-                )
-            )
-        for name, line in info.missing_includes:
-            out.append(
-                Finding.error(
-                    path,
-                    base + max(line, 1) - 1,
-                    f"include target '{name}' not found in parts/",
-                    "missing-include",
-                )
-            )
-    if analyzed_all:
-        for name in sorted(declared - used_everywhere):
-            out.append(
-                Finding.warning(
-                    path,
-                    loaded.line_of(f"inputs.{name}"),
-                    f"input '{name}' is declared but never used",
-                    "unused-input",
-                )
-            )
-    return out
-
-
-def _part_findings(snapshot: Snapshot, path: str) -> list[Finding]:
-    source = snapshot.read(path).decode("utf-8", errors="replace")
-    try:
-        _ENV.parse(source)
-    except TemplateSyntaxError as exc:
-        return [
-            Finding.error(
-                path,
-                _syntax_line(exc, 1),
-                f"template syntax error: {exc.message}",
-                "template-syntax",
-            )
-        ]
-    return []
-
-
-def _version_findings(
-    snapshot: Snapshot,
-    loaded: LoadedPrompt,
-    parent: Snapshot | None,
-    parent_path_of: Callable[[str, str], str | None],
-    version_lookup: VersionLookup | None,
-) -> list[Finding]:
-    prompt = loaded.prompt
-    blob = snapshot.blob_sha(loaded.path)
-    line = loaded.line_of("version")
-    out: list[Finding] = []
-    same_version_as_parent = False
-    old_path = parent_path_of(prompt.id, loaded.path)
-    if parent is not None and old_path is not None:
-        old_blob = parent.blob_sha(old_path)
-        if old_blob == blob:
-            return []  # unchanged (maybe moved): nothing new to check
-        old = prompt_identity(parent, old_path)
-        if old is not None:
-            if old[1] == prompt.version:
-                same_version_as_parent = True
-            if not semver_gt(prompt.version, old[1]):
-                out.append(
-                    Finding.error(
-                        loaded.path,
-                        line,
-                        f"'{prompt.id}' changed but its version {prompt.version} is "
-                        f"not greater than {old[1]} on the parent commit",
-                        "version-not-bumped",
-                    )
-                )
-    if version_lookup is not None and not same_version_as_parent:
-        known = version_lookup(prompt.id, prompt.version)
-        if known is not None and known != blob:
-            out.append(
-                Finding.error(
-                    loaded.path,
-                    line,
-                    f"version {prompt.version} of '{prompt.id}' already names "
-                    f"different content (blob {known[:7]}); bump the version",
-                    "version-reused",
-                )
-            )
-    return out
 
 
 # ------------------------------------------------------------------------------------
@@ -371,15 +155,15 @@ def check_snapshot(
             if _is_content(p, prompts_dir, parts_dir) and _exists(snapshot, p)
         ]
     for path in candidates:
-        found = _path_findings(snapshot, path)
+        found = path_findings(snapshot, path)
         if found:
             unsafe.add(path)
             out.extend(found)
 
-    affected = _affected_parts(snapshot, selected, parts_dir)
-    for path in _part_files(snapshot):
+    affected = affected_parts(snapshot, selected, parts_dir)
+    for path in part_files(snapshot):
         if chosen(path) and path not in unsafe:
-            out.extend(_part_findings(snapshot, path))
+            out.extend(part_findings(snapshot, path))
 
     identities = _identities(snapshot, parent)
     by_id: dict[str, list[str]] = {}
@@ -397,7 +181,7 @@ def check_snapshot(
                 | {
                     p
                     for p, ident in identities.items()
-                    if ident is not None and _includes_any(snapshot, p, affected)
+                    if ident is not None and includes_any(snapshot, p, affected)
                 }
             )
     for path in to_check:
@@ -409,7 +193,7 @@ def check_snapshot(
             if loaded is not None:
                 checked.append(loaded)
         if loaded is not None:
-            out.extend(_template_findings(loaded, snapshot.parts))
+            out.extend(template_findings(loaded, snapshot.parts))
 
     for prompt_id, where in sorted(by_id.items()):
         if len(where) < 2:
@@ -430,10 +214,10 @@ def check_snapshot(
             )
 
     if parent is not None or version_lookup is not None:
-        parent_path_of = _parent_locator(parent)
+        parent_path_of = parent_locator(parent)
         for loaded in checked:
             out.extend(
-                _version_findings(
+                version_findings(
                     snapshot, loaded, parent, parent_path_of, version_lookup
                 )
             )
@@ -450,30 +234,6 @@ def check_snapshot(
     return _dedupe(out)
 
 
-def _parent_locator(parent: Snapshot | None) -> Callable[[str, str], str | None]:
-    """(id, path in the child) → path of that id in the parent. Tries the same path
-    first (an edit in place, the common case) and only then indexes the parent."""
-    index: dict[str, str] | None = None
-
-    def locate(prompt_id: str, path: str) -> str | None:
-        nonlocal index
-        if parent is None:
-            return None
-        exists = getattr(parent, "exists", None)
-        if (
-            callable(exists)
-            and exists(path)
-            and not parent.is_symlink(path)
-            and (prompt_identity(parent, path) or ("",))[0] == prompt_id
-        ):
-            return path
-        if index is None:
-            index = parent_prompt_index(parent)
-        return index.get(prompt_id)
-
-    return locate
-
-
 def _identities(
     snapshot: Snapshot, parent: Snapshot | None
 ) -> dict[str, tuple[str, str] | None]:
@@ -481,88 +241,6 @@ def _identities(
     if callable(method):
         return dict(method(parent))
     return {p: prompt_identity(snapshot, p) for p in snapshot.prompt_paths()}
-
-
-def parent_prompt_index(parent: Snapshot) -> dict[str, str]:
-    index = getattr(parent, "prompt_index", None)
-    if callable(index):
-        return dict(index())
-    out: dict[str, str] = {}
-    for path in parent.prompt_paths():
-        ident = prompt_identity(parent, path)
-        if ident is not None:
-            out.setdefault(ident[0], path)
-    return out
-
-
-_INCLUDE_RE = re.compile(rb"""(?:include|import|from|extends)\s+(['"])([^'"\n]+)\1""")
-_ALL = frozenset({"*"})
-_TARGETS: OrderedDict[str, frozenset[str]] = OrderedDict()
-_TARGETS_LOCK = threading.Lock()
-_TARGETS_MAX = 262_144
-
-
-def _part_name(name: str) -> str:
-    for suffix in PART_SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
-def _literal_targets(snapshot: Snapshot, path: str) -> frozenset[str]:
-    """Include/import names written as literals in a file (cached by blob sha)."""
-    sha = snapshot.blob_sha(path)
-    with _TARGETS_LOCK:
-        found = _TARGETS.get(sha)
-    if found is None:
-        data = snapshot.read(path)
-        found = frozenset(
-            _part_name(m[2].decode("utf-8", "replace"))
-            for m in _INCLUDE_RE.finditer(data)
-        )
-        with _TARGETS_LOCK:
-            _TARGETS[sha] = found
-            while len(_TARGETS) > _TARGETS_MAX:
-                _TARGETS.popitem(last=False)
-    return found
-
-
-def _affected_parts(
-    snapshot: Snapshot, selected: set[str] | None, parts_dir: str
-) -> frozenset[str] | None:
-    """Names of the parts a change touches, directly or through other parts that
-    include them; ``_ALL`` when dakora.yaml changed; None when no part changed."""
-    if selected is None:
-        return None
-    if CONFIG_PATH in selected:
-        return _ALL
-    prefix = parts_dir + "/"
-    names = {_part_name(p[len(prefix) :]) for p in selected if p.startswith(prefix)}
-    if not names:
-        return None
-    part_targets = {
-        _part_name(p[len(prefix) :]): _literal_targets(snapshot, p)
-        for p in _part_files(snapshot)
-    }
-    grew = True
-    while grew:
-        grew = False
-        for name, targets in part_targets.items():
-            if name not in names and targets & names:
-                names.add(name)
-                grew = True
-    return frozenset(names)
-
-
-def _includes_any(snapshot: Snapshot, path: str, names: frozenset[str]) -> bool:
-    return names is _ALL or bool(_literal_targets(snapshot, path) & names)
-
-
-def _part_files(snapshot: Snapshot) -> list[str]:
-    files = getattr(snapshot.parts, "files", None)
-    if callable(files):
-        return list(files())
-    return []
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
@@ -667,4 +345,5 @@ __all__ = [
     "VersionLookup",
     "check_push",
     "check_snapshot",
+    "parent_prompt_index",
 ]

@@ -1,0 +1,191 @@
+"""Per-file check rules: safe paths and file size (``unsafe-path``,
+``file-too-large``), and the template rules of one prompt or part
+(``template-syntax``, ``include-error``, ``undeclared-variable``, ``unused-input``,
+``missing-include``), with lines mapped back to the YAML file."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections import OrderedDict
+
+from jinja2 import TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+
+from dakora.registry.analysis import TemplateInfo, analyze_template
+from dakora.registry.errors import DakoraError, RenderError
+from dakora.registry.findings import Finding
+from dakora.registry.loader import LoadedPrompt
+from dakora.registry.snapshot import (
+    MAX_PROMPT_FILE_BYTES,
+    PartsSource,
+    Snapshot,
+    is_safe_relpath,
+)
+
+MAX_FILE_BYTES = MAX_PROMPT_FILE_BYTES  # 256 KiB, any registry file
+
+# Names a template may use without declaring them: the sandbox's globals.
+_GLOBALS = frozenset({"range", "dict", "namespace"})
+
+
+def _compile_env() -> SandboxedEnvironment:
+    """Parses part files on their own (prompts go through analyze_template)."""
+    env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+    for name in ("yaml", "default", "d"):
+        env.filters[name] = lambda value, *args, **kwargs: value
+    return env
+
+
+_ENV = _compile_env()
+_TEMPLATE_ERROR_PREFIX = re.compile(r"^template (?:syntax )?error at line \d+: ")
+
+
+def _size(snapshot: Snapshot, path: str) -> int:
+    size = getattr(snapshot, "size", None)
+    return int(size(path)) if callable(size) else len(snapshot.read(path))
+
+
+def path_findings(snapshot: Snapshot, path: str) -> list[Finding]:
+    if not is_safe_relpath(path):
+        return [
+            Finding.error(
+                path,
+                None,
+                "unsafe path: absolute or with a '..' / '.' component",
+                "unsafe-path",
+            )
+        ]
+    if snapshot.is_symlink(path):
+        return [Finding.error(path, None, "symlinks are not allowed", "unsafe-path")]
+    size = _size(snapshot, path)
+    if size > MAX_FILE_BYTES:
+        return [
+            Finding.error(
+                path,
+                None,
+                f"file is {size} bytes; the limit is {MAX_FILE_BYTES} (256 KiB)",
+                "file-too-large",
+            )
+        ]
+    return []
+
+
+def _syntax_line(exc: TemplateSyntaxError, base: int) -> int:
+    return base + max(exc.lineno or 1, 1) - 1
+
+
+_ANALYSIS: OrderedDict[
+    tuple[str, str], TemplateInfo | tuple[str, dict[str, object]]
+] = OrderedDict()
+_ANALYSIS_LOCK = threading.Lock()
+_ANALYSIS_MAX = 16_384
+
+
+def _analyze(source: str, parts: PartsSource) -> TemplateInfo:
+    """``analyze_template`` memoised by (source hash, parts key): prompts that share a
+    template text (and unchanged prompts across commits) are analysed once."""
+    key = (hashlib.sha1(source.encode("utf-8", "surrogatepass")).hexdigest(), parts.key)
+    with _ANALYSIS_LOCK:
+        hit = _ANALYSIS.get(key)
+        if hit is not None:
+            _ANALYSIS.move_to_end(key)
+    if hit is None:
+        try:
+            hit = analyze_template(source, parts)
+        except DakoraError as exc:
+            hit = (exc.message, dict(exc.details))
+        with _ANALYSIS_LOCK:
+            _ANALYSIS[key] = hit
+            while len(_ANALYSIS) > _ANALYSIS_MAX:
+                _ANALYSIS.popitem(last=False)
+    if isinstance(hit, tuple):
+        raise RenderError(hit[0], **hit[1])
+    return hit
+
+
+def template_findings(loaded: LoadedPrompt, parts: PartsSource) -> list[Finding]:
+    """Compile, undeclared / unused inputs and include targets of one prompt."""
+    prompt = loaded.prompt
+    path = loaded.path
+    declared = set(prompt.inputs)
+    used_everywhere: set[str] = set()
+    out: list[Finding] = []
+    analyzed_all = True
+    for label, source in prompt.sources():
+        base = loaded.source_line(label)
+        # analyze_template parses and runs jinja's code generator with the
+        # sandbox's filters: syntax errors, unknown filters/tests all land here.
+        try:
+            info = _analyze(source, parts)
+        except DakoraError as exc:
+            line = exc.details.get("line")
+            detail = _TEMPLATE_ERROR_PREFIX.sub("", exc.message)
+            out.append(
+                Finding.error(
+                    path,
+                    base + line - 1 if isinstance(line, int) and line > 0 else base,
+                    f"template syntax error in {label}: {detail}",
+                    "template-syntax",
+                )
+            )
+            analyzed_all = False
+            continue
+        for message, line in getattr(info, "errors", ()):
+            out.append(
+                Finding.error(
+                    path,
+                    base + max(line, 1) - 1,
+                    f"{label}: {message}",
+                    "include-error",
+                )
+            )
+        used = set(info.variables) - _GLOBALS
+        used_everywhere |= used
+        for name in sorted(used - declared):
+            line = base + info.variable_lines.get(name, 1) - 1
+            out.append(
+                Finding.error(
+                    path,
+                    line,
+                    f"unknown input '{name}' used in {label}",
+                    "undeclared-variable",
+                )
+            )
+        for name, line in info.missing_includes:
+            out.append(
+                Finding.error(
+                    path,
+                    base + max(line, 1) - 1,
+                    f"include target '{name}' not found in parts/",
+                    "missing-include",
+                )
+            )
+    if analyzed_all:
+        for name in sorted(declared - used_everywhere):
+            out.append(
+                Finding.warning(
+                    path,
+                    loaded.line_of(f"inputs.{name}"),
+                    f"input '{name}' is declared but never used",
+                    "unused-input",
+                )
+            )
+    return out
+
+
+def part_findings(snapshot: Snapshot, path: str) -> list[Finding]:
+    source = snapshot.read(path).decode("utf-8", errors="replace")
+    try:
+        _ENV.parse(source)
+    except TemplateSyntaxError as exc:
+        return [
+            Finding.error(
+                path,
+                _syntax_line(exc, 1),
+                f"template syntax error: {exc.message}",
+                "template-syntax",
+            )
+        ]
+    return []
