@@ -24,7 +24,10 @@ from tests.integration.git_server_support import (
     run_git,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.parametrize("live_server", ["sqlite", "postgresql"], indirect=True),
+]
 
 
 class Live:
@@ -137,11 +140,17 @@ def test_auth_rules(live: Live, live_server: Any, tmp_path: Path) -> None:
 
 
 def test_kill_during_push_then_restart_agrees(
-    start_live_server: Any, tmp_path: Path
+    live_server: Any, start_live_server: Any, tmp_path: Path
 ) -> None:
     from dakora.registry.index import refs_in_sync
 
-    server = start_live_server(None)
+    # a server of its own (it gets killed), on the same kind of database
+    url = (
+        None
+        if live_server.database_url.startswith("sqlite")
+        else _fresh_pg(live_server.database_url)
+    )
+    server = start_live_server(None, database_url=url)
     try:
         live = Live(server, "crash")
         out = run_git(tmp_path, "clone", "-q", live.url(live.write_key), "w")
@@ -178,3 +187,19 @@ def test_kill_during_push_then_restart_agrees(
         assert refs_in_sync(engine, live.project["id"])
     finally:
         server.close()
+
+
+def _fresh_pg(url: str) -> str:
+    """A new empty database next to the module's PostgreSQL database."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    name = f"git_kill_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return url.rsplit("/", 1)[0] + "/" + name
