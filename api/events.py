@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import select
 import sqlite3
 import threading
 import time
@@ -143,6 +144,17 @@ class EventWatcher:
         self._pg = conn
         return True
 
+    def _drain_pg(self) -> None:
+        """Read everything the listener socket holds. A terminated backend first
+        sends an error message (consumed silently by one ``poll()``), then EOF: poll
+        again while the socket is readable, so the loss is noticed now, not later."""
+        conn = self._pg
+        conn.poll()
+        for _ in range(16):
+            if not _readable(conn):
+                return
+            conn.poll()
+
     def _poll_pg(self) -> None:
         import psycopg2
 
@@ -155,7 +167,7 @@ class EventWatcher:
                     self._connect_pg()
             else:
                 try:
-                    self._pg.poll()
+                    self._drain_pg()
                 except psycopg2.Error as exc:
                     log.warning("lost the %s listener: %s", CHANNEL, exc)
                     with contextlib.suppress(psycopg2.Error):
@@ -178,6 +190,11 @@ class EventWatcher:
                 self._state.invalidate_project(ident)
             else:
                 self._state.invalidate_all()
+
+
+def _readable(conn: Any) -> bool:
+    ready, _, _ = select.select([conn], [], [], 0)
+    return bool(ready)
 
 
 def _data_version(conn: sqlite3.Connection) -> int:
