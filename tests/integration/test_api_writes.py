@@ -380,3 +380,58 @@ def test_concurrent_writes_one_winner(proj: Project) -> None:
     ).stdout.split()
     landed = {name.removesuffix(".yaml") for name in tree if name.startswith("racer-")}
     assert landed == winners
+
+
+def test_chat_prompt_on_a_branch_by_slug_and_delete_with_message(
+    proj: Project, tmp_path: Path
+) -> None:
+    base = f"/api/projects/acme~{proj.slug}"
+    chat = {
+        "id": "chat",
+        "version": "0.1.0",
+        "messages": [
+            {"role": "system", "content": "You are {{ persona }}.\nBe brief.\n"},
+            {"role": "user", "content": "{{ question }}"},
+        ],
+        "inputs": {"persona": {"type": "string"}, "question": {"type": "string"}},
+        "branch": "drafts",
+    }
+    _create(proj, {**GREETING, "id": "on-main"})
+    with proj.api() as api:
+        main_before = bare_refs(proj.path)["refs/heads/main"]
+        r = api.post(f"{base}/prompts", json=chat)
+        assert r.status_code == 201, r.text
+        assert r.json()["branch"] == "drafts"
+        assert r.json()["parent"] == main_before
+        assert bare_refs(proj.path)["refs/heads/main"] == main_before
+        assert api.get(f"{base}/prompts/chat").status_code == 404
+        got = api.get(f"{base}/prompts/chat", params={"ref": "drafts"}).json()
+        assert got["messages"][0]["content"] == "You are {{ persona }}.\nBe brief.\n"
+        # PUT without an id (the URL's is used); the branch comes from the body
+        body = {k: v for k, v in chat.items() if k not in ("id", "branch")}
+        r = api.put(f"{base}/prompts/chat", json={**body, "version": "0.2.0"})
+        assert r.status_code == 404, r.text  # not on main
+        body["branch"] = "drafts"
+        r = api.put(f"{base}/prompts/chat", json={**body, "version": "0.2.0"})
+        assert r.status_code == 200, r.text
+        r = api.put(
+            f"{base}/prompts/chat", json={**body, "version": "0.3.0", "id": "other"}
+        )
+        assert r.status_code == 400, r.text
+        r = api.delete(
+            f"{base}/prompts/chat",
+            params={"branch": "drafts", "message": "Retire the chat"},
+        )
+        assert r.status_code == 200, r.text
+    repo = tmp_path / "c"
+    out = run_git(tmp_path, "clone", "-q", "-b", "drafts", proj.git_url(), "c")
+    assert out.returncode == 0, out.stderr
+    subjects = _git(repo, "log", "-3", "--format=%s").splitlines()
+    assert subjects == [
+        "Retire the chat",
+        "Update prompt chat to 0.2.0",
+        "Add prompt chat 0.1.0",
+    ]
+    text = _git(repo, "show", "HEAD~1:prompts/chat.yaml")
+    assert "  content: |\n    You are {{ persona }}.\n    Be brief.\n" in text
+    assert text.startswith("id: chat\nversion: 0.2.0\nmessages:\n")
