@@ -7,22 +7,21 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
-from collections import OrderedDict
 
 from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
 
 from dakora.registry.analysis import TemplateInfo, analyze_template
 from dakora.registry.errors import DakoraError, RenderError
 from dakora.registry.findings import Finding
 from dakora.registry.loader import LoadedPrompt
+from dakora.registry.lru import LruCache
 from dakora.registry.snapshot import (
     MAX_PROMPT_FILE_BYTES,
     PartsSource,
     Snapshot,
     is_safe_relpath,
 )
+from dakora.registry.template_ast import ANALYSIS_ENV
 
 MAX_FILE_BYTES = MAX_PROMPT_FILE_BYTES  # 256 KiB, any registry file
 
@@ -30,15 +29,6 @@ MAX_FILE_BYTES = MAX_PROMPT_FILE_BYTES  # 256 KiB, any registry file
 _GLOBALS = frozenset({"range", "dict", "namespace"})
 
 
-def _compile_env() -> SandboxedEnvironment:
-    """Parses part files on their own (prompts go through analyze_template)."""
-    env = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
-    for name in ("yaml", "default", "d"):
-        env.filters[name] = lambda value, *args, **kwargs: value
-    return env
-
-
-_ENV = _compile_env()
 _TEMPLATE_ERROR_PREFIX = re.compile(r"^template (?:syntax )?error at line \d+: ")
 
 
@@ -76,30 +66,22 @@ def _syntax_line(exc: TemplateSyntaxError, base: int) -> int:
     return base + max(exc.lineno or 1, 1) - 1
 
 
-_ANALYSIS: OrderedDict[
-    tuple[str, str], TemplateInfo | tuple[str, dict[str, object]]
-] = OrderedDict()
-_ANALYSIS_LOCK = threading.Lock()
-_ANALYSIS_MAX = 16_384
+_ANALYSIS: LruCache[tuple[str, str], TemplateInfo | tuple[str, dict[str, object]]] = (
+    LruCache(16_384)
+)
 
 
 def _analyze(source: str, parts: PartsSource) -> TemplateInfo:
     """``analyze_template`` memoised by (source hash, parts key): prompts that share a
     template text (and unchanged prompts across commits) are analysed once."""
     key = (hashlib.sha1(source.encode("utf-8", "surrogatepass")).hexdigest(), parts.key)
-    with _ANALYSIS_LOCK:
-        hit = _ANALYSIS.get(key)
-        if hit is not None:
-            _ANALYSIS.move_to_end(key)
+    hit = _ANALYSIS.get(key)
     if hit is None:
         try:
             hit = analyze_template(source, parts)
         except DakoraError as exc:
             hit = (exc.message, dict(exc.details))
-        with _ANALYSIS_LOCK:
-            _ANALYSIS[key] = hit
-            while len(_ANALYSIS) > _ANALYSIS_MAX:
-                _ANALYSIS.popitem(last=False)
+        _ANALYSIS.put(key, hit)
     if isinstance(hit, tuple):
         raise RenderError(hit[0], **hit[1])
     return hit
@@ -178,7 +160,7 @@ def template_findings(loaded: LoadedPrompt, parts: PartsSource) -> list[Finding]
 def part_findings(snapshot: Snapshot, path: str) -> list[Finding]:
     source = snapshot.read(path).decode("utf-8", errors="replace")
     try:
-        _ENV.parse(source)
+        ANALYSIS_ENV.parse(source)
     except TemplateSyntaxError as exc:
         return [
             Finding.error(

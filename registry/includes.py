@@ -5,8 +5,6 @@ the variables parts use; each part parsed once, cached by (parts key, name))."""
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,6 +12,7 @@ from typing import Any
 from jinja2 import BaseLoader, TemplateNotFound, TemplateSyntaxError, nodes
 
 from dakora.registry.errors import RenderError
+from dakora.registry.lru import LruCache
 from dakora.registry.parts import is_valid_part_name
 from dakora.registry.render_limits import (
     MAX_INCLUDE_DEPTH,
@@ -65,18 +64,14 @@ class PartInfo:
     error: str | None = None
 
 
-_PART_INFO: OrderedDict[tuple[str, str], PartInfo] = OrderedDict()
-_PART_INFO_LOCK = threading.Lock()
-_PART_INFO_MAX = 4096
+_PART_INFO: LruCache[tuple[str, str], PartInfo] = LruCache(4096)
 
 
 def part_info(parts: PartsSource, name: str) -> PartInfo:
     key = (parts.key, name)
-    with _PART_INFO_LOCK:
-        info = _PART_INFO.get(key)
-        if info is not None:
-            _PART_INFO.move_to_end(key)
-            return info
+    info = _PART_INFO.get(key)
+    if info is not None:
+        return info
     found = parts.get_source(name) if is_valid_part_name(name) else None
     if found is None:
         info = PartInfo(found=False)
@@ -96,10 +91,7 @@ def part_info(parts: PartsSource, name: str) -> PartInfo:
             info = PartInfo(
                 found=True, error=f"{path}: line {exc.lineno}: {exc.message}"
             )
-    with _PART_INFO_LOCK:
-        _PART_INFO[key] = info
-        while len(_PART_INFO) > _PART_INFO_MAX:
-            _PART_INFO.popitem(last=False)
+    _PART_INFO.put(key, info)
     return info
 
 

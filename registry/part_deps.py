@@ -5,44 +5,30 @@ of each file (a byte regex, cached by blob sha; no template parsing)."""
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 
+from dakora.registry.lru import LruCache
+from dakora.registry.parts import strip_extension
 from dakora.registry.snapshot import (
     CONFIG_PATH,
-    PART_SUFFIXES,
     Snapshot,
 )
 
 _INCLUDE_RE = re.compile(rb"""(?:include|import|from|extends)\s+(['"])([^'"\n]+)\1""")
 _ALL = frozenset({"*"})
-_TARGETS: OrderedDict[str, frozenset[str]] = OrderedDict()
-_TARGETS_LOCK = threading.Lock()
-_TARGETS_MAX = 262_144
-
-
-def _part_name(name: str) -> str:
-    for suffix in PART_SUFFIXES:
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+_TARGETS: LruCache[str, frozenset[str]] = LruCache(262_144)
 
 
 def _literal_targets(snapshot: Snapshot, path: str) -> frozenset[str]:
     """Include/import names written as literals in a file (cached by blob sha)."""
     sha = snapshot.blob_sha(path)
-    with _TARGETS_LOCK:
-        found = _TARGETS.get(sha)
+    found = _TARGETS.get(sha)
     if found is None:
         data = snapshot.read(path)
         found = frozenset(
-            _part_name(m[2].decode("utf-8", "replace"))
+            strip_extension(m[2].decode("utf-8", "replace"))
             for m in _INCLUDE_RE.finditer(data)
         )
-        with _TARGETS_LOCK:
-            _TARGETS[sha] = found
-            while len(_TARGETS) > _TARGETS_MAX:
-                _TARGETS.popitem(last=False)
+        _TARGETS.put(sha, found)
     return found
 
 
@@ -56,11 +42,13 @@ def affected_parts(
     if CONFIG_PATH in selected:
         return _ALL
     prefix = parts_dir + "/"
-    names = {_part_name(p[len(prefix) :]) for p in selected if p.startswith(prefix)}
+    names = {
+        strip_extension(p[len(prefix) :]) for p in selected if p.startswith(prefix)
+    }
     if not names:
         return None
     part_targets = {
-        _part_name(p[len(prefix) :]): _literal_targets(snapshot, p)
+        strip_extension(p[len(prefix) :]): _literal_targets(snapshot, p)
         for p in part_files(snapshot)
     }
     grew = True

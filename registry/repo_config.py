@@ -73,19 +73,12 @@ def load_config(
                 )
             )
             continue
-        line = key_line(lines, key)
+        problem: str | None = None
         if key == "default_branch":
             if isinstance(item, str) and _REF_NAME.match(item) and "*" not in item:
                 kwargs[key] = item
             else:
-                findings.append(
-                    Finding.error(
-                        path,
-                        line,
-                        f"default_branch must be a branch name, got {item!r}",
-                        "schema",
-                    )
-                )
+                problem = f"default_branch must be a branch name, got {item!r}"
         elif key == "protected_refs":
             if item is None:
                 item = []
@@ -96,33 +89,20 @@ def load_config(
             ):
                 kwargs[key] = tuple(item)
             else:
-                findings.append(
-                    Finding.error(
-                        path,
-                        line,
-                        "protected_refs must be a list of branch or tag names, got "
-                        f"{item!r}",
-                        "schema",
-                    )
-                )
+                problem = f"protected_refs must be a list of branch or tag names, got {item!r}"
         elif key in ("prompts_dir", "parts_dir"):
             parts = item.strip("/").split("/") if isinstance(item, str) else []
             if parts and all(p not in ("", ".", "..") for p in parts):
                 kwargs[key] = "/".join(parts)
             else:
-                findings.append(
-                    Finding.error(
-                        path,
-                        line,
-                        f"{key} must be a relative folder inside the repository, got "
-                        f"{item!r}",
-                        "schema",
-                    )
+                problem = (
+                    f"{key} must be a relative folder inside the repository, got "
+                    f"{item!r}"
                 )
         elif item is not None and not isinstance(item, str):
+            problem = f"{key} must be a string, got {item!r}"
+        if problem is not None:
             findings.append(
-                Finding.error(
-                    path, line, f"{key} must be a string, got {item!r}", "schema"
-                )
+                Finding.error(path, key_line(lines, key), problem, "schema")
             )
     return RepoConfig(**kwargs, raw=value), sorted(findings, key=by_line)

@@ -35,6 +35,8 @@ from dakora.registry.loader import (
     load_config,
     load_prompt_findings,
 )
+from dakora.registry.lru import LruCache
+from dakora.registry.parts import PART_EXTENSIONS
 from dakora.registry.types import CommitSha
 
 
@@ -103,7 +105,7 @@ class Snapshot(Protocol):
 # --------------------------------------------------------------------------------------
 
 PROMPT_SUFFIXES: tuple[str, ...] = (".yaml", ".yml")
-PART_SUFFIXES: tuple[str, ...] = (".md", ".txt", ".j2")
+PART_SUFFIXES: tuple[str, ...] = PART_EXTENSIONS  # one list: parts.py
 CONFIG_PATH = "dakora.yaml"
 SYMLINK_MODE = 0o120000
 EMPTY_TREE_SHA = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's empty tree
@@ -277,38 +279,8 @@ def blob_identity(
     return (prompt.prompt.id, prompt.prompt.version) if prompt else None
 
 
-class _TreeIdentities:
-    """A few recent (prompts tree sha, prompts dir) → identities maps."""
-
-    def __init__(self, maxsize: int) -> None:
-        self._lock = threading.Lock()
-        self._data: OrderedDict[tuple[str, str], dict[str, tuple[str, str] | None]] = (
-            OrderedDict()
-        )
-        self._maxsize = maxsize
-
-    def get(self, key: tuple[str, str]) -> dict[str, tuple[str, str] | None] | None:
-        with self._lock:
-            hit = self._data.get(key)
-            if hit is not None:
-                self._data.move_to_end(key)
-            return hit
-
-    def put(
-        self, key: tuple[str, str], value: dict[str, tuple[str, str] | None]
-    ) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self._maxsize:
-                self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-
-
-_TREE_IDS = _TreeIdentities(32)
+# A few recent (prompts tree sha, prompts dir) → identities maps.
+_TREE_IDS: LruCache[tuple[str, str], dict[str, tuple[str, str] | None]] = LruCache(32)
 
 
 def is_safe_relpath(path: str) -> bool:

@@ -147,74 +147,57 @@ def _index_tree(
     return lines, findings
 
 
-def parse_yaml(
-    data: bytes, path: str, raw: dict[str, str] | None = None
-) -> tuple[Any, dict[str, int], list[Finding], bool]:
+_Parsed = tuple[Any, dict[str, int], list[Finding], bool]
+
+
+def _failed(findings: list[Finding], lines: dict[str, int] | None = None) -> _Parsed:
+    return None, lines if lines is not None else {}, findings, False
+
+
+def _syntax_error(path: str, exc: yaml.YAMLError) -> Finding:
+    return Finding.error(path, _mark_line(exc), _yaml_message(exc), "yaml-syntax")
+
+
+def parse_yaml(data: bytes, path: str, raw: dict[str, str] | None = None) -> _Parsed:
     """(data, lines, findings, ok). ``ok`` False means nothing usable was parsed."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        return (
-            None,
-            {},
-            [Finding.error(path, line, "file is not valid UTF-8", "yaml-syntax")],
-            False,
+        return _failed(
+            [Finding.error(path, line, "file is not valid UTF-8", "yaml-syntax")]
         )
     loader = YamlLoader(text)
     try:
         try:
             node = loader.get_single_node()
         except yaml.YAMLError as exc:
-            return (
-                None,
-                {},
-                [
-                    Finding.error(
-                        path, _mark_line(exc), _yaml_message(exc), "yaml-syntax"
-                    )
-                ],
-                False,
-            )
+            return _failed([_syntax_error(path, exc)])
         if node is None:
-            return (
-                None,
-                {},
+            return _failed(
                 [
                     Finding.error(
                         path, 1, "file is empty: no YAML document", "empty-file"
                     )
-                ],
-                False,
+                ]
             )
         try:
             lines, findings = _index_tree(node, path, raw)
         except _YamlProblem as exc:
-            return None, {}, [exc.finding], False
+            return _failed([exc.finding])
         try:
             value = loader.construct_document(node)
         except yaml.YAMLError as exc:
-            findings.append(
-                Finding.error(path, _mark_line(exc), _yaml_message(exc), "yaml-syntax")
-            )
-            return None, lines, findings, False
+            return _failed([*findings, _syntax_error(path, exc)], lines)
         except TypeError as exc:  # e.g. an unhashable (mapping) key
-            findings.append(
-                Finding.error(
-                    path,
-                    node.start_mark.line + 1,
-                    f"invalid YAML: {exc}",
-                    "yaml-syntax",
-                )
+            problem = Finding.error(
+                path, node.start_mark.line + 1, f"invalid YAML: {exc}", "yaml-syntax"
             )
-            return None, lines, findings, False
+            return _failed([*findings, problem], lines)
         return value, lines, findings, True
     except RecursionError:
-        return (
-            None,
-            {},
-            [Finding.error(path, 1, "document nested too deeply", "yaml-syntax")],
-            False,
+        return _failed(
+            [Finding.error(path, 1, "document nested too deeply", "yaml-syntax")]
         )
     finally:
         loader.dispose()
