@@ -192,8 +192,16 @@ def _run(engine_or_url: Engine | str, action: str, revision: str) -> None:
                 # would cascade into the children. Off for the run (outside any
                 # transaction, where the pragma is honoured), checked, then on again.
                 conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")  # type: ignore[union-attr]
+                # Two processes migrating at once (replicas starting together): the
+                # second waits for the first, then finds nothing left to do.
+                conn.execution_options(**{_IMMEDIATE: True})
             try:
                 with conn.begin():
+                    if not sqlite:
+                        conn.exec_driver_sql(
+                            "SELECT pg_advisory_xact_lock(hashtext('dakora'), "
+                            "hashtext('migrations'))"
+                        )
                     config.attributes["connection"] = conn
                     getattr(command, action)(config, revision)
                     if sqlite:

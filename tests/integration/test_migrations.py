@@ -100,3 +100,18 @@ def test_quick_head_agrees_with_alembic() -> None:
     from dakora.registry.db.engine import _quick_head
 
     assert _quick_head() == head_revision() is not None
+
+
+def test_concurrent_upgrades_wait_for_each_other(db_url: str) -> None:
+    """Replicas starting together all migrate; one does the work, none fails."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    engines = [make_engine(db_url) for _ in range(3)]
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            list(pool.map(upgrade, engines))
+        assert current_revision(engines[0]) == head_revision()
+        assert _schema_diff(db_url) == []
+    finally:
+        for engine in engines:
+            engine.dispose()
