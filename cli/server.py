@@ -196,18 +196,18 @@ def demo_banner(settings: Settings, info: DemoInfo) -> str:
 def serve(
     host: Annotated[
         str | None,
-        typer.Option(help="Address to bind [default: 127.0.0.1, or DAKORA_HOST]."),
+        typer.Option(help="Address to bind (default: 127.0.0.1, or DAKORA_HOST)."),
     ] = None,
     port: Annotated[
         int | None,
-        typer.Option(help="Port to listen on [default: 54321, or DAKORA_PORT]."),
+        typer.Option(help="Port to listen on (default: 54321, or DAKORA_PORT)."),
     ] = None,
     data_dir: Annotated[
         Path | None,
         typer.Option(
             "--data-dir",
             help="Folder for the database, repositories and mirror "
-            "[default: ./.dakora, or DAKORA_DATA_DIR].",
+            "(default: ./.dakora, or DAKORA_DATA_DIR).",
         ),
     ] = None,
     demo: Annotated[
