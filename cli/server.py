@@ -210,6 +210,14 @@ def serve(
             "(default: ./.dakora, or DAKORA_DATA_DIR).",
         ),
     ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            "--database-url",
+            help="SQLAlchemy URL (default: SQLite in the data dir, or "
+            "DAKORA_DATABASE_URL).",
+        ),
+    ] = None,
     demo: Annotated[
         bool,
         typer.Option(
@@ -227,7 +235,9 @@ def serve(
 
     from dakora.api.app import check_settings, create_app
 
-    settings = build_settings(host=host, port=port, data_dir=data_dir)
+    settings = build_settings(
+        host=host, port=port, data_dir=data_dir, database_url=database_url
+    )
     check_settings(settings)
     settings.ensure_data_dir()
     if demo:
