@@ -219,18 +219,20 @@ class CommitWriter:
     def __init__(self, pipeline: ReceivePipeline) -> None:
         self.pipeline = pipeline
 
-    def start_point(self, repo: Repo, branch: str) -> tuple[str, str, str | None]:
+    def start_point(
+        self, repo: Repo, branch: str, default_branch: str | None = None
+    ) -> tuple[str, str, str | None]:
         """(ref, old sha for the update, parent commit) of a write on ``branch``.
 
-        A branch that does not exist yet starts at the default branch's head (old =
-        the zero sha, so the pipeline creates it); an empty repository gets a root
-        commit.
+        A branch that does not exist yet starts at the head of ``default_branch``
+        (default: the branch HEAD names) with old = the zero sha, so the pipeline
+        creates it; an empty repository gets a root commit.
         """
         ref = branch_ref(branch)
         head = read_head(repo, ref)
         if head is not None:
             return ref, head, head
-        default = f"refs/heads/{repo_default_branch(repo)}"
+        default = branch_ref(default_branch or repo_default_branch(repo))
         return ref, ZERO_SHA, read_head(repo, default)
 
     def write(
@@ -252,7 +254,7 @@ class CommitWriter:
         compare-and-swap's old sha); ``pinned``: the caller sent ``If-Match``, so a
         lost race is 412, not 409. Returns without a commit when nothing changes.
         """
-        ref, old, parent = self.start_point(repo, branch)
+        ref, old, parent = self.start_point(repo, branch, context.default_branch)
         if expected_parent is not None and parent != expected_parent:
             raise (PreconditionFailed if pinned else RefConflict)(
                 f"{ref} moved while the write was prepared; fetch and retry",

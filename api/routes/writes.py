@@ -213,7 +213,7 @@ class _Write:
         self.branch = branch or info.default_branch
         try:
             self.ref, self.old, self.parent = self.writer.start_point(
-                self.repo, self.branch
+                self.repo, self.branch, info.default_branch
             )
             self.snapshot: GitSnapshot | None = base_snapshot(self.repo, self.parent)
         except BaseException:
