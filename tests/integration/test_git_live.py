@@ -7,6 +7,7 @@ serving the pushed version right away, and start-up recovery after ``kill -9``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
@@ -31,13 +32,26 @@ pytestmark = [
 
 
 class Live:
+    """A project of the live server, made in-process (same database and secret)."""
+
     def __init__(self, server: Any, slug: str) -> None:
+        from dakora.registry import keys, tenancy
+        from dakora.registry.errors import AlreadyExists
+
+        engine, settings = server.engine(), server.settings()
+        with contextlib.suppress(AlreadyExists):
+            tenancy.create_workspace(engine, "acme")
+        project = tenancy.create_project(engine, settings, "acme", slug)
         self.server = server
-        self.project = server.create_project("acme", slug)
+        self.project = {"id": project.id}
         self.slug = slug
-        self.path = Path(self.project["repo_path"])
-        self.write_key = server.create_key(f"acme/{slug}", "write")["key"]
-        self.read_key = server.create_key(f"acme/{slug}", "read")["key"]
+        self.path = Path(project.repo_path)
+        self.write_key = keys.create_key(
+            engine, settings.pepper(), project.id, scope="write"
+        ).plaintext
+        self.read_key = keys.create_key(
+            engine, settings.pepper(), project.id, scope="read"
+        ).plaintext
 
     def url(self, key: str | None) -> str:
         auth = f"git:{key}@" if key else ""
