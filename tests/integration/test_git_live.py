@@ -217,3 +217,45 @@ def _fresh_pg(url: str) -> str:
     finally:
         admin.dispose()
     return url.rsplit("/", 1)[0] + "/" + name
+
+
+def test_reindex_rebuilds_the_index_equal_to_the_live_one(
+    live: Live, live_server: Any, tmp_path: Path
+) -> None:
+    from sqlalchemy import delete
+
+    from dakora.registry.db import prompt_heads, prompt_versions, refs, transaction
+
+    out = run_git(tmp_path, "clone", "-q", live.url(live.write_key), "w")
+    assert out.returncode == 0, out.stderr
+    repo = GitRepoBuilder(tmp_path / "w")
+    repo.write("prompts/other.yaml", make_prompt_yaml(id="other"))
+    repo.commit("another prompt")
+    assert run_git(repo.path, "push", "origin", "HEAD:refs/heads/main").returncode == 0
+    assert run_git(repo.path, "push", "origin", "HEAD:refs/tags/v1").returncode == 0
+    pid = live.project["id"]
+
+    def index() -> dict[str, set[tuple[Any, ...]]]:
+        return {
+            "versions": {
+                (r.prompt_id, r.version, r.commit_sha, r.blob_sha, r.path)
+                for r in _rows(live_server, prompt_versions, pid)
+            },
+            "heads": {
+                (r.ref, r.prompt_id, r.version, r.blob_sha, r.commit_sha, r.path)
+                for r in _rows(live_server, prompt_heads, pid)
+            },
+            "refs": {(r.name, r.sha) for r in _rows(live_server, refs, pid)},
+        }
+
+    before = index()
+    assert before["versions"] and before["heads"] and before["refs"]
+    with transaction(live_server.engine()) as conn:
+        for table in (prompt_heads, prompt_versions, refs):
+            conn.execute(delete(table).where(table.c.project_id == pid))
+    assert index() == {"versions": set(), "heads": set(), "refs": set()}
+    proc = live_server.dakora("reindex", f"acme/{live.slug}")
+    assert "reindexed 1 project" in proc.stderr + proc.stdout
+    assert index() == before
+    proc = live_server.dakora("reindex")
+    assert index() == before
