@@ -17,6 +17,7 @@ from dakora.registry.template_ast import (
     first_lines,
     parse_template,
     undeclared_names,
+    unsafe_accesses,
 )
 
 
@@ -32,6 +33,9 @@ class TemplateInfo:
     # than MAX_INCLUDE_DEPTH, non-literal include targets, parts that don't parse or
     # are too big. A variable only used in a part gets the line of its include.
     errors: tuple[tuple[str, int], ...] = ()
+    # (message, line in the source): attribute/item access to names starting with
+    # "_" (refused by the sandbox), in the source or (at the include's line) a part.
+    unsafe: tuple[tuple[str, int], ...] = ()
 
 
 def analyze_ast(ast: nodes.Template, parts: PartsSource) -> TemplateInfo:
@@ -43,7 +47,10 @@ def analyze_ast(ast: nodes.Template, parts: PartsSource) -> TemplateInfo:
             f"template error at line {exc.lineno}: {exc.message}", line=exc.lineno
         ) from None
     variable_lines = first_lines(ast, variables)
-    includes, missing, errors = walk_includes(ast, parts, variables, variable_lines)
+    unsafe = unsafe_accesses(ast)
+    includes, missing, errors = walk_includes(
+        ast, parts, variables, variable_lines, unsafe
+    )
     seen: set[tuple[str, int]] = set()
     missing_unique = [m for m in missing if not (m in seen or seen.add(m))]
     return TemplateInfo(
@@ -52,6 +59,7 @@ def analyze_ast(ast: nodes.Template, parts: PartsSource) -> TemplateInfo:
         missing_includes=tuple(missing_unique),
         variable_lines=variable_lines,
         errors=tuple(dict.fromkeys(errors)),
+        unsafe=tuple(dict.fromkeys(unsafe)),
     )
 
 

@@ -66,6 +66,8 @@ RULES: dict[str, str] = {
     "undeclared-variable": "a variable used by the template is not a declared input",
     "unused-input": "a declared input is never used by the template (warning)",
     "missing-include": "an {% include %} target does not exist in parts/",
+    "unsafe-template": "attribute or item access to a name starting with '_' "
+    "(e.g. __class__): the sandbox would refuse it at render time",
     "duplicate-id": "two prompt files share one id",
     "unsafe-path": "a symlink, a '..' component or an absolute path",
     "file-too-large": f"a file is larger than {MAX_FILE_BYTES // 1024} KiB",

@@ -1,7 +1,7 @@
 """Per-file check rules: safe paths and file size (``unsafe-path``,
 ``file-too-large``), and the template rules of one prompt or part
 (``template-syntax``, ``include-error``, ``undeclared-variable``, ``unused-input``,
-``missing-include``), with lines mapped back to the YAML file."""
+``missing-include``, ``unsafe-template``), with lines mapped back to the YAML file."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from dakora.registry.snapshot import (
     Snapshot,
     is_safe_relpath,
 )
-from dakora.registry.template_ast import ANALYSIS_ENV
+from dakora.registry.template_ast import ANALYSIS_ENV, unsafe_accesses
 
 MAX_FILE_BYTES = MAX_PROMPT_FILE_BYTES  # 256 KiB, any registry file
 
@@ -123,6 +123,15 @@ def template_findings(loaded: LoadedPrompt, parts: PartsSource) -> list[Finding]
                     "include-error",
                 )
             )
+        for message, line in info.unsafe:
+            out.append(
+                Finding.error(
+                    path,
+                    base + max(line, 1) - 1,
+                    f"{label}: {message}",
+                    "unsafe-template",
+                )
+            )
         used = set(info.variables) - _GLOBALS
         used_everywhere |= used
         for name in sorted(used - declared):
@@ -160,7 +169,7 @@ def template_findings(loaded: LoadedPrompt, parts: PartsSource) -> list[Finding]
 def part_findings(snapshot: Snapshot, path: str) -> list[Finding]:
     source = snapshot.read(path).decode("utf-8", errors="replace")
     try:
-        ANALYSIS_ENV.parse(source)
+        ast = ANALYSIS_ENV.parse(source)
     except TemplateSyntaxError as exc:
         return [
             Finding.error(
@@ -170,4 +179,7 @@ def part_findings(snapshot: Snapshot, path: str) -> list[Finding]:
                 "template-syntax",
             )
         ]
-    return []
+    return [
+        Finding.error(path, line, message, "unsafe-template")
+        for message, line in unsafe_accesses(ast)
+    ]

@@ -26,6 +26,7 @@ from dakora.registry.template_ast import (
     include_targets,
     parse_template,
     undeclared_names,
+    unsafe_accesses,
 )
 
 
@@ -62,6 +63,8 @@ class PartInfo:
     bound: frozenset[str] = frozenset()
     targets: tuple[tuple[str | None, int, bool], ...] = ()
     error: str | None = None
+    path: str = ""
+    unsafe: tuple[tuple[str, int], ...] = ()  # (message, line in the part)
 
 
 _PART_INFO: LruCache[tuple[str, str], PartInfo] = LruCache(4096)
@@ -84,6 +87,8 @@ def part_info(parts: PartsSource, name: str) -> PartInfo:
                 variables=frozenset(undeclared_names(ast)),
                 bound=bound_names(ast),
                 targets=tuple(include_targets(ast)),
+                path=path,
+                unsafe=tuple(unsafe_accesses(ast)),
             )
         except RenderError as exc:
             info = PartInfo(found=True, error=f"{path}: {exc.message}")
@@ -100,11 +105,13 @@ def walk_includes(
     parts: PartsSource,
     variables: set[str],
     variable_lines: dict[str, int],
+    unsafe: list[tuple[str, int]] | None = None,
 ) -> tuple[list[str], list[tuple[str, int]], list[tuple[str, int]]]:
     """Follow every include of ``ast`` through ``parts``: (parts included, in order;
     missing targets with their line; errors with their line). Variables the parts use
     (and the including templates do not bind) are added to ``variables`` and
-    ``variable_lines`` (at the line of the top-level include)."""
+    ``variable_lines`` (at the line of the top-level include); the parts' unsafe
+    accesses (``unsafe_accesses``) to ``unsafe``, also at that line."""
     includes: list[str] = []
     missing: list[tuple[str, int]] = []
     errors: list[tuple[str, int]] = []
@@ -147,6 +154,11 @@ def walk_includes(
         if info.error is not None:
             errors.append((f"in part '{name}': {info.error}", line))
             return 1
+        if unsafe is not None:
+            for message, pline in info.unsafe:
+                unsafe.append(
+                    (f"in part '{name}': {message} ({info.path}, line {pline})", line)
+                )
         for var in info.variables - bound:
             if var not in variables:
                 variables.add(var)

@@ -1,6 +1,6 @@
 """Reading a template's Jinja AST without compiling it: parse (with the source size
 limit), the names it uses undeclared, the names it binds, its include/import/extends
-targets and the first line of each name."""
+targets, the first line of each name, and accesses the sandbox refuses."""
 
 from __future__ import annotations
 
@@ -70,3 +70,31 @@ def first_lines(ast: nodes.Template, names: set[str]) -> dict[str, int]:
         ):
             lines[node.name] = node.lineno
     return lines
+
+
+def unsafe_accesses(ast: nodes.Template) -> list[tuple[str, int]]:
+    """(message, line) of every attribute or item access to a name starting with
+    ``_`` — ``x.__class__``, ``x['__globals__']``, ``x|attr('_y')`` — which the
+    sandbox refuses at render time (SSTI payloads). Reads the AST only."""
+    out: list[tuple[str, int]] = []
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
+        if isinstance(node, nodes.Getattr):
+            name: object = node.attr
+        elif isinstance(node, nodes.Getitem):
+            name = node.arg.value if isinstance(node.arg, nodes.Const) else None
+        elif (
+            node.name == "attr" and node.args and isinstance(node.args[0], nodes.Const)
+        ):
+            name = node.args[0].value
+        else:
+            continue
+        if isinstance(name, str) and name.startswith("_"):
+            out.append(
+                (
+                    f"access to '{name}': names starting with '_' are refused by the "
+                    "sandbox",
+                    node.lineno,
+                )
+            )
+    out.sort(key=lambda item: item[1])
+    return out
