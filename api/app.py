@@ -59,6 +59,11 @@ def check_settings(settings: Settings) -> None:
             f"the server binds {settings.host!r}. Bind 127.0.0.1 (or ::1), or use "
             f"auth mode 'keys' or 'clerk'."
         )
+    if settings.auth_mode == "clerk" and not settings.clerk_issuer:
+        raise ConfigError(
+            "DAKORA_AUTH_MODE=clerk needs DAKORA_CLERK_ISSUER (your Clerk Frontend API "
+            "URL, e.g. https://your-app.clerk.accounts.dev)"
+        )
 
 
 def create_app(settings: Settings) -> FastAPI:

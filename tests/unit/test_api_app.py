@@ -34,6 +34,14 @@ def test_other_modes_bind_anywhere(tmp_path: Path) -> None:
     check_settings(Settings(data_dir=tmp_path, auth_mode="keys", host="0.0.0.0"))
 
 
+def test_clerk_mode_needs_an_issuer(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="DAKORA_CLERK_ISSUER"):
+        create_app(Settings(data_dir=tmp_path, auth_mode="clerk"))
+    check_settings(
+        Settings(data_dir=tmp_path, auth_mode="clerk", clerk_issuer="https://x.invalid")
+    )
+
+
 def test_create_app_opens_nothing(tmp_path: Path) -> None:
     create_app(Settings(data_dir=tmp_path / "never"))
     assert not (tmp_path / "never").exists()
