@@ -37,6 +37,19 @@ def build_settings(**overrides: Any) -> Settings:
         raise ConfigError(f"invalid settings: {problems}") from exc
 
 
+def _check_database(settings: Settings) -> None:
+    """Fail with a clear message (not a lifespan traceback) when the database is
+    unreachable or its URL is wrong."""
+    from dakora.registry.db import make_engine, translate_errors
+
+    engine = make_engine(settings.database_url)
+    try:
+        with translate_errors(), engine.connect():
+            pass
+    finally:
+        engine.dispose()
+
+
 def _uvicorn_options() -> dict[str, Any]:
     """uvloop and httptools when installed (the fast path), else asyncio and h11."""
     opts: dict[str, Any] = {"loop": "asyncio", "http": "h11"}
@@ -240,6 +253,7 @@ def serve(
     )
     check_settings(settings)
     settings.ensure_data_dir()
+    _check_database(settings)
     if demo:
         info = setup_demo(settings)
         typer.echo(demo_banner(settings, info))

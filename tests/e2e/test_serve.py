@@ -131,3 +131,24 @@ def test_bad_setting_is_a_clear_error(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "auth_mode" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    proc = subprocess.run(
+        [
+            dakora_executable(),
+            "serve",
+            "--data-dir",
+            str(tmp_path / "d"),
+            "--database-url",
+            f"postgresql://nobody@127.0.0.1:{port}/x",
+        ],
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "database unavailable" in proc.stderr
+    assert "Traceback" not in proc.stderr
