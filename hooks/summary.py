@@ -98,7 +98,7 @@ def prompt_changes(
 
 
 def summary_lines(ref: str, changes: list[PromptChange]) -> list[str]:
-    name = ref.removeprefix("refs/heads/")
+    name = ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
     counts = {k: sum(1 for c in changes if c.kind == k) for k in ("added", "changed")}
     counts["removed"] = sum(1 for c in changes if c.kind == "removed")
     lines = [

@@ -125,6 +125,27 @@ def test_new_branch_at_existing_commit_sends_empty_pack(
     assert sorted((project.path / "objects" / "pack").iterdir()) == packs
 
 
+def test_annotated_tag_and_new_branch_with_new_commit(
+    project: Project, work: GitRepoBuilder
+) -> None:
+    work.write("prompts/greeting.yaml", greeting("1.3.0", "Hey {{ name }}\n"))
+    sha = work.commit("bump on a branch")
+    work.tag("release-1", message="annotated release")
+    rc, output = push(work, "HEAD:refs/heads/release", "refs/tags/release-1")
+    assert rc == 0, output
+    assert "remote: dakora: release: 0 added, 1 changed, 0 removed" in output
+    refs = bare_refs(project.path)
+    assert refs["refs/heads/release"] == sha
+    peeled = run_git(
+        project.path,
+        "--git-dir",
+        str(project.path),
+        "rev-parse",
+        "refs/tags/release-1^{commit}",
+    )
+    assert peeled.stdout.strip() == sha
+
+
 def test_deleting_a_feature_branch_is_allowed(
     project: Project, work: GitRepoBuilder
 ) -> None:
