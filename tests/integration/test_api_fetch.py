@@ -391,3 +391,37 @@ def test_push_is_served_on_the_next_request(
     # The older version is still served by version.
     old = c.get(f"{setup.base}/prompts/summarize", params={"version": old_version})
     assert old.json()["version"] == old_version
+
+
+def test_bodies_match_the_documented_schemas(setup: Setup, c: httpx.Client) -> None:
+    """The read routes return pre-encoded bytes; their OpenAPI models must still fit."""
+    from dakora.api import schemas
+
+    b = setup.base
+    cases = [
+        (schemas.PromptListOut, c.get(f"{b}/prompts")),
+        (schemas.PromptOut, c.get(f"{b}/prompts/support-reply")),
+        (schemas.VersionListOut, c.get(f"{b}/prompts/support-reply/versions")),
+        (
+            schemas.DiffOut,
+            c.get(f"{b}/prompts/support-reply/diff", params={"from": "1.2.0"}),
+        ),
+        (schemas.PartListOut, c.get(f"{b}/parts")),
+        (schemas.PartOut, c.get(f"{b}/parts/system/tone")),
+        (
+            schemas.RenderOut,
+            c.post(
+                f"{b}/prompts/support-reply/render",
+                json={"inputs": {"customer": "Ada", "ticket": "x"}},
+            ),
+        ),
+        (schemas.MeOut, c.get("/api/me")),
+        (schemas.ErrorOut, c.get(f"{b}/prompts/nope")),
+    ]
+    for model, response in cases:
+        data = response.json()
+        model.model_validate(data)
+        documented = set(model.model_fields) | {
+            f.alias for f in model.model_fields.values() if f.alias
+        }
+        assert set(data) <= documented, (model.__name__, set(data) - documented)
