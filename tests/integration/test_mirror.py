@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from azure.storage.blob import ContainerClient
@@ -208,3 +209,65 @@ def test_hydrate_brings_a_stale_replica_up_to_the_mirror(
     assert "gone" not in git(replica, "branch", "--list")
     git(replica, "fsck", "--strict")
     assert hydrate_project(store, "ws/proj", replica) == 0
+
+
+def test_a_replica_catches_up_to_the_index_from_the_mirror(
+    db_engine: Any, tmp_path: Path
+) -> None:
+    """ReplicaSync: a missing repository is restored, a stale one waits for the
+    mirror to reach the index (MirrorBehind when it does not in time), and the
+    outbox worker of a replica behind the index leaves the row alone."""
+    from dakora.registry.index import index_project
+    from dakora.registry.mirror.outbox import MirrorService, enqueue
+    from dakora.registry.mirror.replica import ReplicaSync, local_refs
+    from dakora.registry.settings import Settings
+    from dakora.registry.tenancy import create_project, create_workspace
+
+    settings = Settings(data_dir=tmp_path / "primary")
+    create_workspace(db_engine, "ws")
+    project = create_project(db_engine, settings, "ws", "proj")
+    origin = Path(project.repo_path)
+    work = tmp_path / "work"
+    git(tmp_path, "init", "-q", str(work))
+    (work / "prompts").mkdir()
+    (work / "prompts" / "greeting.yaml").write_text(
+        make_prompt("greeting", "1.0.0", "Hi")
+    )
+    git(work, "add", "-A")
+    git(work, "commit", "-qm", "first")
+    git(work, "push", "-q", str(origin), "HEAD:refs/heads/main")
+    index_project(db_engine, project.id)
+    store = LocalFolderStore(tmp_path / "mirror")
+    sync_project(store, "ws/proj", origin)
+
+    replica_path = tmp_path / "replica" / "proj.git"
+    replica = ReplicaSync(db_engine, store, wait_seconds=0.3, poll_seconds=0.02)
+    assert replica.ensure_fresh(project.id, "ws/proj/", replica_path) is True
+    assert local_refs(replica_path) == {
+        "refs/heads/main": git(work, "rev-parse", "HEAD")
+    }
+    assert replica.ensure_fresh(project.id, "ws/proj/", replica_path) is False
+
+    (work / "prompts" / "greeting.yaml").write_text(
+        make_prompt("greeting", "1.1.0", "Yo")
+    )
+    git(work, "commit", "-qam", "second")
+    git(work, "tag", "-a", "v2", "-m", "v2")
+    git(work, "push", "-q", str(origin), "HEAD:refs/heads/main", "v2")
+    index_project(db_engine, project.id)  # the index is ahead of the mirror
+    with pytest.raises(MirrorBehind):
+        replica.ensure_fresh(project.id, "ws/proj/", replica_path)
+
+    with db_engine.begin() as conn:
+        enqueue(conn, project.id)
+    behind = MirrorService(db_engine, store, repo_path_for=lambda p: replica_path)
+    assert behind.run_pending() == (0, 0)  # not its to mirror: no error recorded
+    [status] = behind.status()
+    assert status.pending == 1 and status.last_error is None and status.attempts == 0
+
+    primary = MirrorService(db_engine, store)
+    assert primary.run_pending() == (1, 0)
+    assert replica.ensure_fresh(project.id, "ws/proj/", replica_path) is True
+    assert local_refs(replica_path) == local_refs(origin)
+    assert git(replica_path, "rev-parse", "v2") == git(origin, "rev-parse", "v2")
+    git(replica_path, "fsck", "--strict")
