@@ -72,6 +72,11 @@ class Settings(BaseSettings):
 
     # -- validation -------------------------------------------------------------------
 
+    @field_validator("data_dir")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
     @field_validator("quota_tiers")
     @classmethod
     def _tiers_non_negative(cls, value: dict[str, int]) -> dict[str, int]:

@@ -60,6 +60,7 @@ def test_environment_and_overrides(
     assert s.pepper() == b"pepper"
     assert "key_pepper" not in s.public_summary()
     assert Settings(port=1234).port == 1234  # explicit values win over the env
+    assert Settings(data_dir="~/dk").data_dir == Path.home() / "dk"
     clean_env.setenv("DAKORA_DATABASE_URL", "postgresql://u:secret@h/db")
     assert Settings().database_url == "postgresql://u:secret@h/db"
     assert "secret" not in str(Settings().public_summary())
