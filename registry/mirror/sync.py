@@ -232,6 +232,32 @@ def sync_project(
         repo.close()
 
 
+def _download_packs(
+    store: BlobStore,
+    prefix: str,
+    repo_path: Path,
+    packs: list[str],
+    progress: Progress | None,
+) -> None:
+    """Download packs into the repository, each ``.pack`` before its ``.idx``.
+
+    Each file is written under a temporary name and renamed into place, so a reader
+    scanning the pack folder never sees half a pack.
+    """
+    pack_dir = repo_path / "objects" / "pack"
+    pack_dir.mkdir(parents=True, exist_ok=True)
+    for i, pack in enumerate(packs):
+        for suffix in (".pack", ".idx"):
+            got = store.get(f"{prefix}objects/pack/{pack}{suffix}")
+            if got is None:
+                raise StorageError(f"mirror is missing {pack}{suffix}")
+            tmp = pack_dir / f".download-{pack}{suffix}"
+            tmp.write_bytes(got[0])
+            os.replace(tmp, pack_dir / f"{pack}{suffix}")
+        if progress:
+            progress("packs", i + 1, len(packs))
+
+
 def restore_project(
     store: BlobStore,
     prefix: str,
@@ -254,18 +280,7 @@ def restore_project(
     repo_path.mkdir(parents=True, exist_ok=True)
     repo = Repo.init_bare(str(repo_path))
     try:
-        pack_dir = repo_path / "objects" / "pack"
-        pack_dir.mkdir(parents=True, exist_ok=True)
-        for i, pack in enumerate(manifest.packs):
-            for suffix in (".pack", ".idx"):
-                got = store.get(f"{prefix}objects/pack/{pack}{suffix}")
-                if got is None:
-                    raise StorageError(f"mirror is missing {pack}{suffix}")
-                tmp = pack_dir / f".restore-{pack}{suffix}"
-                tmp.write_bytes(got[0])
-                os.replace(tmp, pack_dir / f"{pack}{suffix}")
-            if progress:
-                progress("packs", i + 1, len(manifest.packs))
+        _download_packs(store, prefix, repo_path, manifest.packs, progress)
         repo.object_store._update_pack_cache()  # type: ignore[attr-defined]
         for name, sha in manifest.refs.items():
             if sha.encode() not in repo.object_store:
@@ -299,20 +314,9 @@ def hydrate_project(
     manifest, etag = read_manifest(store, prefix)
     if etag is None:
         return 0
-    pack_dir = repo_path / "objects" / "pack"
-    pack_dir.mkdir(parents=True, exist_ok=True)
-    have = set(_pack_names(pack_dir))
+    have = set(_pack_names(repo_path / "objects" / "pack"))
     missing = [p for p in manifest.packs if p not in have]
-    for i, pack in enumerate(missing):
-        for suffix in (".pack", ".idx"):
-            got = store.get(f"{prefix}objects/pack/{pack}{suffix}")
-            if got is None:
-                raise StorageError(f"mirror is missing {pack}{suffix}")
-            tmp = pack_dir / f".hydrate-{pack}{suffix}"
-            tmp.write_bytes(got[0])
-            os.replace(tmp, pack_dir / f"{pack}{suffix}")
-        if progress:
-            progress("packs", i + 1, len(missing))
+    _download_packs(store, prefix, repo_path, missing, progress)
     repo = Repo(str(repo_path))
     try:
         repo.object_store._update_pack_cache()  # type: ignore[attr-defined]
