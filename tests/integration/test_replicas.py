@@ -12,6 +12,7 @@ database and one Azurite container, each with its own data dir (repositories).
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import time
 import uuid
@@ -118,6 +119,21 @@ def test_a_push_to_a_is_served_by_b(pair: Pair, tmp_path: Path) -> None:
     again = clone(pair.url(pair.b, slug, key), tmp_path / "from-b")
     assert again.head() == work.head()
     print(f"push on A -> served by B: {', '.join(f'{t:.3f}' for t in timings)} s")
+    # B's worker never recorded an error for rows it could not mirror (A did them)
+    deadline = time.monotonic() + SERVE_DEADLINE_S
+    while True:
+        rows = {
+            r["project"]: r
+            for r in json.loads(pair.b.dakora("mirror", "status", "--json").stdout)[
+                "projects"
+            ]
+        }
+        row = rows[f"{WS}/{slug}"]
+        assert row["last_error"] is None, row
+        if row["pending"] == 0:
+            break
+        assert time.monotonic() < deadline, row
+        time.sleep(0.2)
 
 
 def test_concurrent_pushes_through_both_replicas_never_lose_an_update(
