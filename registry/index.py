@@ -31,6 +31,7 @@ from dulwich.repo import Repo
 from sqlalchemy import Connection, Engine, delete, select, tuple_, update
 
 from dakora.registry.db import (
+    REF_LEN,
     prompt_heads,
     prompt_versions,
     push_events,
@@ -429,7 +430,7 @@ def record_ref_updates(
                         "project_id": project_id,
                         "user_id": user_id,
                         "key_id": key_id,
-                        "ref": ref[:255],
+                        "ref": ref[:REF_LEN],
                         "old_sha": _none_if_zero(old),
                         "new_sha": _none_if_zero(new),
                         "result": result,

@@ -20,6 +20,7 @@ from dakora.registry.db.engine import (
     upgrade,
 )
 from dakora.registry.db.tables import (
+    REF_LEN,
     ROLES,
     SCOPES,
     UTCDateTime,
@@ -40,6 +41,7 @@ from dakora.registry.db.tables import (
 )
 
 __all__ = [
+    "REF_LEN",
     "ROLES",
     "SCOPES",
     "UTCDateTime",

@@ -82,6 +82,7 @@ def utcnow() -> datetime:
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
 UUID_LEN = 36
 SHA_LEN = 64  # 40 for SHA-1 today; room for SHA-256 repositories
+REF_LEN = 1024  # full ref names (git itself sets no small limit)
 
 
 def _uuid_pk() -> Column[str]:
@@ -213,7 +214,7 @@ prompt_heads = Table(
         ForeignKey("projects.id", ondelete="CASCADE"),
         primary_key=True,
     ),
-    Column("ref", String(255), primary_key=True),  # full ref name
+    Column("ref", String(REF_LEN), primary_key=True),  # full ref name
     Column("prompt_id", String(128), primary_key=True),
     Column("version", String(128), nullable=False),
     Column("blob_sha", String(SHA_LEN), nullable=False),
@@ -231,7 +232,7 @@ refs = Table(
         ForeignKey("projects.id", ondelete="CASCADE"),
         primary_key=True,
     ),
-    Column("name", String(255), primary_key=True),  # full ref name
+    Column("name", String(REF_LEN), primary_key=True),  # full ref name
     Column("sha", String(SHA_LEN), nullable=False),  # peeled commit sha
     Column("updated_at", UTCDateTime(), nullable=False, default=utcnow),
 )
@@ -243,7 +244,7 @@ push_events = Table(
     _project_fk(),
     Column("user_id", String(UUID_LEN), nullable=True),
     Column("key_id", String(UUID_LEN), nullable=True),
-    Column("ref", String(255), nullable=False),
+    Column("ref", String(REF_LEN), nullable=False),
     Column("old_sha", String(SHA_LEN), nullable=True),
     Column("new_sha", String(SHA_LEN), nullable=True),
     Column("result", String(32), nullable=False),  # ok | rejected | error…

@@ -115,3 +115,59 @@ def test_concurrent_upgrades_wait_for_each_other(db_url: str) -> None:
     finally:
         for engine in engines:
             engine.dispose()
+
+
+def test_rows_survive_every_step_up_and_down(db_url: str) -> None:
+    """Batch migrations rebuild SQLite tables: the rows (and their foreign keys) must
+    come through each revision, up and down."""
+    from sqlalchemy import text
+
+    long_ref = "refs/heads/" + "x" * 600
+    upgrade(db_url, "0001")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO workspaces (id, slug, created_at) "
+                    "VALUES ('w', 'acme', CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO projects (id, workspace_id, slug, default_branch, "
+                    "repo_path, created_at) VALUES ('p', 'w', 'web', 'main', '/r', "
+                    "CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO refs (project_id, name, sha, updated_at) "
+                    "VALUES ('p', 'refs/heads/main', :sha, CURRENT_TIMESTAMP)"
+                ),
+                {"sha": "a" * 40},
+            )
+        upgrade(db_url)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO refs (project_id, name, sha, updated_at) "
+                    "VALUES ('p', :name, :sha, CURRENT_TIMESTAMP)"
+                ),
+                {"name": long_ref, "sha": "b" * 40},
+            )
+            assert conn.execute(text("SELECT count(*) FROM refs")).scalar() == 2
+            conn.execute(text("DELETE FROM refs WHERE name = :n"), {"n": long_ref})
+        downgrade(db_url, "0001")
+        with engine.connect() as conn:
+            names = conn.execute(text("SELECT name FROM refs")).scalars().all()
+            projects_left = conn.execute(text("SELECT count(*) FROM projects")).scalar()
+        assert names == ["refs/heads/main"] and projects_left == 1
+        upgrade(db_url)
+        assert _schema_diff(db_url) == []
+        # foreign keys still cascade after the table rebuilds
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM projects WHERE id = 'p'"))
+            assert conn.execute(text("SELECT count(*) FROM refs")).scalar() == 0
+    finally:
+        engine.dispose()
