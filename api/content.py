@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Engine, select
 
 from dakora.api.projects import ProjectInfo
-from dakora.registry.db import prompt_versions, read
+from dakora.registry.db import prompt_heads, prompt_versions, read
 from dakora.registry.errors import (
     BadRequest,
     DakoraError,
@@ -324,22 +324,66 @@ class ContentStore:
         body = self._bodies.get(key)
         if body is not None:
             return body
-        snap = self.snapshot(project, resolved.commit)
-        items = [
-            {
-                "id": lp.prompt.id,
-                "version": lp.prompt.version,
-                "description": lp.prompt.description,
-                "kind": lp.prompt.kind,
-                "path": lp.path,
-                "blob_sha": lp.blob_sha,
-            }
-            for lp in sorted(snap.prompts(), key=lambda lp: lp.prompt.id)
-        ]
+        items = self._indexed_heads(project, resolved)
+        if items is None:  # by commit, or the index is behind: read the commit
+            snap = self.snapshot(project, resolved.commit)
+            items = [
+                {
+                    "id": lp.prompt.id,
+                    "version": lp.prompt.version,
+                    "description": lp.prompt.description,
+                    "path": lp.path,
+                    "blob_sha": lp.blob_sha,
+                }
+                for lp in sorted(snap.prompts(), key=lambda lp: lp.prompt.id)
+            ]
         data = {"prompts": items, "ref": resolved.ref, "commit": resolved.commit}
         body = Body(encode(data), f'"{resolved.commit}"')
         self._bodies.put(key, body)
         return body
+
+    def _indexed_heads(
+        self, project: ProjectInfo, resolved: Resolved
+    ) -> list[dict[str, Any]] | None:
+        """The prompts of a branch or tag from the index (``prompt_heads``), when the
+        index has that ref at the commit just resolved; None otherwise."""
+        if self._engine is None or resolved.ref is None:
+            return None
+        names = [resolved.ref]
+        if not resolved.ref.startswith("refs/"):
+            names = [f"refs/heads/{resolved.ref}", f"refs/tags/{resolved.ref}"]
+        query = (
+            select(
+                prompt_heads.c.ref,
+                prompt_heads.c.prompt_id,
+                prompt_heads.c.version,
+                prompt_heads.c.description,
+                prompt_heads.c.path,
+                prompt_heads.c.blob_sha,
+            )
+            .where(
+                prompt_heads.c.project_id == project.id,
+                prompt_heads.c.ref.in_(names),
+                prompt_heads.c.commit_sha == resolved.commit,
+            )
+            .order_by(prompt_heads.c.ref, prompt_heads.c.prompt_id)
+        )
+        with read(self._engine) as conn:
+            rows = conn.execute(query).fetchall()
+        if not rows:
+            return None
+        first = rows[0].ref
+        return [
+            {
+                "id": r.prompt_id,
+                "version": r.version,
+                "description": r.description,
+                "path": r.path,
+                "blob_sha": r.blob_sha,
+            }
+            for r in rows
+            if r.ref == first
+        ]
 
     def _has_refs(self, project: ProjectInfo) -> bool:
         try:

@@ -61,7 +61,6 @@ class PromptSummaryOut(BaseModel):
     id: str
     version: str
     description: str | None
-    kind: Literal["text", "chat"]
     path: str
     blob_sha: str | None
 

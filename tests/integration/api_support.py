@@ -37,9 +37,12 @@ inputs:
 
 
 def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
-    ).stdout.strip()
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise AssertionError(
+            f"git {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}"
+        )
+    return proc.stdout.strip()
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,9 @@ def test_list_prompts_on_the_default_branch(setup: Setup, c: httpx.Client) -> No
     assert by_id["support-reply"]["path"] == "prompts/support/reply.yaml"
     assert "limits-test" in by_id
     assert [p["id"] for p in body["prompts"]] == sorted(by_id)
+    # The same list read from the commit itself (not the index).
+    by_commit = c.get(f"{setup.base}/prompts", params={"commit": setup.repo.head})
+    assert by_commit.json()["prompts"] == body["prompts"]
 
 
 def test_list_prompts_at_a_tag_and_by_workspace_slug(
@@ -226,8 +229,9 @@ def test_render_by_version(setup: Setup, c: httpx.Client) -> None:
 
 def test_render_chat_prompt(setup: Setup, c: httpx.Client) -> None:
     listing = c.get(f"{setup.base}/prompts").json()["prompts"]
-    chat = next(p for p in listing if p["kind"] == "chat")
-    prompt = c.get(f"{setup.base}/prompts/{chat['id']}").json()
+    prompts = [c.get(f"{setup.base}/prompts/{p['id']}").json() for p in listing]
+    prompt = next(p for p in prompts if p["kind"] == "chat")
+    chat = {"id": prompt["id"]}
     examples = prompt["examples"]
     inputs = examples[0] if examples else {}
     r = c.post(f"{setup.base}/prompts/{chat['id']}/render", json={"inputs": inputs})
