@@ -143,6 +143,12 @@ def test_update_with_bump_is_served_and_without_bump_is_refused(
             got = reader.get(proj.p("/prompts/upd")).json()
         assert got["version"] == "1.3.0"
         assert got["template"] == "Hi {{ name }}\n"
+        # both versions are in the index (fetch by version, list versions)
+        old = api.get(proj.p("/prompts/upd"), params={"version": "1.0.0"})
+        assert old.status_code == 200, old.text
+        assert old.json()["template"] == GREETING["template"]
+        versions = api.get(proj.p("/prompts/upd/versions")).text
+        assert "1.0.0" in versions and "1.3.0" in versions
         before = proj.snapshot()
         r = api.put(
             proj.p("/prompts/upd"), json={**body, "template": "Yo {{ name }}\n"}
