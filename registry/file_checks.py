@@ -114,23 +114,15 @@ def template_findings(loaded: LoadedPrompt, parts: PartsSource) -> list[Finding]
             )
             analyzed_all = False
             continue
-        for message, line in getattr(info, "errors", ()):
-            out.append(
+        for problems, rule in (
+            (info.errors, "include-error"),
+            (info.unsafe, "unsafe-template"),
+        ):
+            out.extend(
                 Finding.error(
-                    path,
-                    base + max(line, 1) - 1,
-                    f"{label}: {message}",
-                    "include-error",
+                    path, base + max(line, 1) - 1, f"{label}: {message}", rule
                 )
-            )
-        for message, line in info.unsafe:
-            out.append(
-                Finding.error(
-                    path,
-                    base + max(line, 1) - 1,
-                    f"{label}: {message}",
-                    "unsafe-template",
-                )
+                for message, line in problems
             )
         used = set(info.variables) - _GLOBALS
         used_everywhere |= used
