@@ -441,3 +441,34 @@ def test_chat_prompt_on_a_branch_by_slug_and_delete_with_message(
     text = _git(repo, "show", "HEAD~1:prompts/chat.yaml")
     assert "  content: |\n    You are {{ persona }}.\n    Be brief.\n" in text
     assert text.startswith("id: chat\nversion: 0.2.0\nmessages:\n")
+
+
+def test_part_if_match_and_extension_rename(proj: Project, tmp_path: Path) -> None:
+    with proj.api() as api:
+        r = api.post(
+            proj.p("/parts"),
+            json={"category": "snip", "name": "sig", "ext": "txt", "content": "-- A\n"},
+        )
+        assert r.status_code == 201, r.text
+        assert r.json()["path"] == "parts/snip/sig.txt"
+        first = r.json()["commit"]
+        etag = api.get(proj.p("/parts/snip/sig")).headers["etag"]
+        r = api.put(
+            proj.p("/parts/snip/sig"),
+            json={"content": "-- B\n", "ext": "md"},
+            headers={"If-Match": etag},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["path"] == "parts/snip/sig.md"
+        for stale in (etag, first):
+            r = api.put(
+                proj.p("/parts/snip/sig"),
+                json={"content": "-- C\n"},
+                headers={"If-Match": stale},
+            )
+            assert r.status_code == 412, r.text
+        r = api.put(proj.p("/parts/snip/sig"), json={"content": "x", "ext": "exe"})
+        assert r.status_code == 400, r.text
+    repo = proj.clone(tmp_path / "c")
+    assert not (repo / "parts/snip/sig.txt").exists()
+    assert (repo / "parts/snip/sig.md").read_text() == "-- B\n"
