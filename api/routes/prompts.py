@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from dakora.api.content import Selector
+from dakora.api.content import DEFAULT_SELECTOR, Selector
 from dakora.api.deps import ReadAccess, check_access
 from dakora.api.routes._respond import json_bytes, respond
 from dakora.api.schemas import (
@@ -73,7 +73,11 @@ async def get_prompt(request: Request) -> Response:
     # The warm path (DESIGN §7): parameters are read by hand rather than through
     # FastAPI's dependency machinery, which costs more than the rest of the request.
     access = check_access(request, "read")
-    selector = Selector.from_query(request.query_params)
+    selector = (
+        Selector.from_query(request.query_params)
+        if request.scope["query_string"]
+        else DEFAULT_SELECTOR
+    )
     prompt_id = request.path_params["prompt_id"]
     return respond(
         request, access.content.prompt_body(access.project, prompt_id, selector)
