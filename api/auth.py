@@ -246,16 +246,23 @@ class Authenticator:
 
     def authorize(self, caller: Caller, project_ref: str, need: Need) -> ProjectInfo:
         """The project, if ``caller`` may ``need`` it. 404 when it can't even see it."""
-        project = self.projects.get(project_ref)
         if caller.kind == "key":
             assert caller.key is not None
-            if project is None or project.id != caller.key.project_id:
+            # A key sees one project: compare with its spellings and never look up
+            # another project (no query, no cache entry, no timing to tell them apart).
+            project = self.projects.get(caller.key.project_id)
+            if project is None or (
+                project_ref != project.id
+                and project_ref != project.slug_ref
+                and project_ref.lower() != project.id
+            ):
                 raise _not_found(project_ref)
             if need == "write" and not caller.key.allows("write"):
                 raise AccessDenied(
                     "this API key is read-only; writing needs a write key"
                 )
             return project
+        project = self.projects.get(project_ref)
         if caller.kind == "user":
             role = caller.memberships.get(project.workspace_id) if project else None
             if project is None or role not in READ_ROLES:

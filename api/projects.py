@@ -38,6 +38,11 @@ class ProjectInfo:
     def full_slug(self) -> str:
         return f"{self.workspace_slug}/{self.slug}"
 
+    @property
+    def slug_ref(self) -> str:
+        """``workspace~slug``: the other spelling ``{project}`` accepts."""
+        return f"{self.workspace_slug}{SLUG_SEPARATOR}{self.slug}"
+
     def to_dict(self) -> dict[str, str | None]:
         return {
             "id": self.id,
@@ -45,7 +50,7 @@ class ProjectInfo:
             "workspace_id": self.workspace_id,
             "slug": self.slug,
             "name": self.name,
-            "ref": f"{self.workspace_slug}{SLUG_SEPARATOR}{self.slug}",
+            "ref": self.slug_ref,
             "default_branch": self.default_branch,
         }
 
