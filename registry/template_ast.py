@@ -73,9 +73,12 @@ def first_lines(ast: nodes.Template, names: set[str]) -> dict[str, int]:
 
 
 def unsafe_accesses(ast: nodes.Template) -> list[tuple[str, int]]:
-    """(message, line) of every attribute or item access to a name starting with
-    ``_`` — ``x.__class__``, ``x['__globals__']``, ``x|attr('_y')`` — which the
-    sandbox refuses at render time (SSTI payloads). Reads the AST only."""
+    """(message, line) of every attribute or item access to a dunder or name-mangled
+    name — ``x.__class__``, ``x['__globals__']``, ``self._Ref__context``,
+    ``x|attr('__y')`` — the sandbox-escape (SSTI) shapes. Reads the AST only.
+
+    Plain leading-underscore keys (``doc._id``, ``doc['_id']``) are data a caller may
+    legitimately send in an object input, so they are not refused."""
     out: list[tuple[str, int]] = []
     for node in ast.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
         if isinstance(node, nodes.Getattr):
@@ -88,11 +91,11 @@ def unsafe_accesses(ast: nodes.Template) -> list[tuple[str, int]]:
             name = node.args[0].value
         else:
             continue
-        if isinstance(name, str) and name.startswith("_"):
+        if isinstance(name, str) and name.startswith("_") and "__" in name:
             out.append(
                 (
-                    f"access to '{name}': names starting with '_' are refused by the "
-                    "sandbox",
+                    f"access to '{name}': dunder and name-mangled names are refused "
+                    "by the sandbox",
                     node.lineno,
                 )
             )

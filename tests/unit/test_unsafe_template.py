@@ -1,4 +1,4 @@
-"""The ``unsafe-template`` check: access to ``_`` names is refused statically, with
+"""The ``unsafe-template`` check: dunder/mangled access is refused statically, with
 file:line, in prompts and in parts (the sandbox would refuse it at render time)."""
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ BAD = [
     ("{{ doc | attr('__class__') }}", "__class__"),
     ("{% for x in doc.__class__.__subclasses__() %}{% endfor %}", "__class__"),
     ("{% set f = name.__len__ %}{{ f }}", "__len__"),
-    ("{{ doc._private }}", "_private"),
 ]
 
 GOOD = [
@@ -43,6 +42,7 @@ GOOD = [
     "{% for _ in range(2) %}{{ _ }}{% endfor %}",
     "{{ doc.items() | list | length }}",
     "{{ doc['a']['b'].c }}",
+    "{{ doc._id }} {{ doc['_id'] }}",  # plain data keys, e.g. a Mongo-style _id
 ]
 
 
@@ -128,14 +128,14 @@ def test_unsafe_access_inside_an_included_part(tmp_path: Path) -> None:
         },
     )
     message = (
-        "template: in part 'evil/leak': access to '__class__': names starting with "
-        "'_' are refused by the sandbox (parts/evil/leak.md, line 2)"
+        "template: in part 'evil/leak': access to '__class__': dunder and name-mangled "
+        "names are refused by the sandbox (parts/evil/leak.md, line 2)"
     )
     assert _unsafe(check_snapshot(snap)) == [
         (
             "parts/evil/leak.md",
             2,
-            "access to '__class__': names starting with '_' are refused by the sandbox",
+            "access to '__class__': dunder and name-mangled names are refused by the sandbox",
         ),
         ("prompts/direct.yaml", 5, message),  # the line of the include
         ("prompts/nested.yaml", 6, message),
