@@ -15,6 +15,8 @@ from __future__ import annotations
 import logging
 import threading
 import weakref
+from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
@@ -87,13 +89,17 @@ class ServerState:
         this process is a replica: its repositories live under its own data dir and
         are caught up from the mirror when the index is ahead of them."""
         from dakora.registry.mirror import open_store
-        from dakora.registry.mirror.outbox import MirrorService, MirrorWorker
+        from dakora.registry.mirror.outbox import (
+            MirrorService,
+            MirrorWorker,
+            ProjectRow,
+        )
 
         store = open_store(self.settings)
         if store is None:
             return
         repos_dir = self.settings.repos_dir.absolute()
-        repo_path_for = None
+        repo_path_for: Callable[[ProjectRow], Path] | None = None
         if engine.dialect.name == "postgresql":
             from dakora.hooks.advisory_lock import AdvisoryProjectLock
             from dakora.registry.mirror.replica import ReplicaSync
@@ -112,8 +118,10 @@ class ServerState:
                     default_branch=info.default_branch,
                 )
 
-            def repo_path_for(p):  # type: ignore[no-untyped-def]
+            def local_repo(p: ProjectRow) -> Path:
                 return repos_dir / p.workspace / f"{p.slug}.git"
+
+            repo_path_for = local_repo
 
         self.mirror = MirrorWorker(
             MirrorService(engine, store, repo_path_for=repo_path_for)
