@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Protocol
 
-from dulwich.diff_tree import tree_changes
 from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Blob, Commit, ShaFile, Tag, Tree
 
@@ -682,21 +681,18 @@ class GitSnapshot(_SnapshotBase):
         if known is None or base_tree is None:
             return None
         result = dict(known)
-        for ch in tree_changes(self._store, base_tree.encode(), tree.encode()):
-            old, new = ch.old, ch.new
-            if old is not None and old.path is not None:
-                result.pop(f"{pdir}/{old.path.decode('utf-8', 'replace')}", None)
-            if (
-                new is not None
-                and new.path is not None
-                and new.sha is not None
-                and new.mode is not None
-                and stat.S_ISREG(new.mode)
-            ):
-                path = f"{pdir}/{new.path.decode('utf-8', 'replace')}"
+        # diff_trees: dict/set-algebra diff (dulwich's tree_changes walks all 10,000
+        # entries of a big prompts folder in Python). Lazy: gitrepo imports us.
+        from dakora.registry.gitrepo import diff_trees
+
+        for rel, old, new in diff_trees(self._store, base_tree.encode(), tree.encode()):
+            if old is not None:
+                result.pop(f"{pdir}/{rel}", None)
+            if new is not None and stat.S_ISREG(new[0]):
+                path = f"{pdir}/{rel}"
                 if path.endswith(PROMPT_SUFFIXES):
                     result[path] = blob_identity(
-                        self._store, new.sha.decode("ascii"), path
+                        self._store, new[1].decode("ascii"), path
                     )
         return dict(sorted(result.items()))
 
