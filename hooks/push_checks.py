@@ -25,7 +25,11 @@ from dulwich.objects import Commit, Tag, Tree
 from dulwich.refs import check_ref_format
 
 from dakora.registry.findings import Finding
-from dakora.registry.gitrepo import diff_trees
+
+try:
+    from dakora.registry.tree_diff import diff_trees
+except ImportError:  # older layout
+    from dakora.registry.gitrepo import diff_trees  # type: ignore[attr-defined,no-redef]
 from dakora.registry.types import ZERO_SHA
 
 logger = logging.getLogger(__name__)
