@@ -170,3 +170,20 @@ def test_five_mb_chunked_push(server: GitServer, tmp_path: Path) -> None:
     clone = run_git(tmp_path, "clone", "-q", project.url(READ_KEY), "c")
     assert clone.returncode == 0, clone.stderr
     assert (tmp_path / "c" / "docs" / "data-4.bin").stat().st_size == 1024 * 1024
+
+
+@pytest.mark.slow
+def test_fifty_mb_pack(server: GitServer, tmp_path: Path) -> None:
+    project = Project(server)
+    repo = GitRepoBuilder(project.clone(tmp_path / "w"))
+    repo.write("prompts/greeting.yaml", make_prompt_yaml(id="greeting"))
+    for i in range(26):
+        repo.write(f"docs/data-{i:02d}.bin", os.urandom(2_000_000))
+    sha = repo.commit("fifty megabytes")
+    # random data: skip git's futile delta search and compression (client time only)
+    fast = ["-c", "pack.window=0", "-c", "core.compression=0"]
+    out = run_git(repo.path, *fast, "push", "origin", "main")
+    assert out.returncode == 0, out.stderr
+    assert bare_refs(project.path)["refs/heads/main"] == sha
+    packs = list((project.path / "objects" / "pack").glob("*.pack"))
+    assert sum(p.stat().st_size for p in packs) > 50_000_000
