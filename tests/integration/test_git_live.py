@@ -259,3 +259,45 @@ def test_reindex_rebuilds_the_index_equal_to_the_live_one(
     assert index() == before
     proc = live_server.dakora("reindex")
     assert index() == before
+
+
+def test_concurrent_pushes_one_wins_and_the_index_agrees(
+    live_server: Any, tmp_path: Path
+) -> None:
+    import threading
+
+    from dakora.registry.index import refs_in_sync
+
+    live = Live(live_server, "race")
+    out = run_git(tmp_path, "clone", "-q", live.url(live.write_key), "seed")
+    assert out.returncode == 0, out.stderr
+    seed = GitRepoBuilder(tmp_path / "seed")
+    seed.write("prompts/greeting.yaml", make_prompt_yaml(id="greeting"))
+    base = seed.commit("base")
+    assert run_git(seed.path, "push", "origin", "HEAD:refs/heads/main").returncode == 0
+    clones = []
+    for i in range(8):
+        out = run_git(tmp_path, "clone", "-q", live.url(live.write_key), f"c{i}")
+        assert out.returncode == 0, out.stderr
+        repo = GitRepoBuilder(tmp_path / f"c{i}")
+        repo.write(f"prompts/new-{i}.yaml", make_prompt_yaml(id=f"new-{i}"))
+        repo.commit(f"new-{i}")
+        clones.append(repo)
+    codes: list[int] = [0] * 8
+    barrier = threading.Barrier(8)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        codes[i] = run_git(clones[i].path, "push", "origin", "main").returncode
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes)[:2] == [0, 1] and codes.count(0) == 1, codes
+    winner = clones[codes.index(0)].head()
+    assert bare_refs(live.path)["refs/heads/main"] == winner
+    history = run_git(live.path, "--git-dir", str(live.path), "rev-list", winner)
+    assert history.stdout.split() == [winner, base]
+    assert refs_in_sync(live_server.engine(), live.project["id"])
