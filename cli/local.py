@@ -405,7 +405,10 @@ _InputsLoader.yaml_implicit_resolvers = {
 
 
 def _read_inputs_file(spec: str) -> dict[str, Any]:
-    """JSON (or YAML for .yaml/.yml) object of typed inputs; ``-`` reads stdin."""
+    """JSON (or YAML for .yaml/.yml) object of typed inputs; ``-`` reads stdin.
+
+    stdin is read as JSON when it starts with ``{`` or ``[``, otherwise as YAML.
+    """
     label = "stdin" if spec == "-" else spec
     try:
         if spec == "-":
@@ -416,6 +419,10 @@ def _read_inputs_file(spec: str) -> dict[str, Any]:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise BadRequest(f"cannot read inputs file {label}: {reason}") from exc
     is_yaml = spec.lower().endswith((".yaml", ".yml"))
+    if spec == "-":
+        # stdin has no extension: JSON when it looks like JSON, else YAML (the README
+        # promises both for `--inputs-file -`)
+        is_yaml = not text.lstrip().startswith(("{", "["))
     try:
         data = yaml.load(text, Loader=_InputsLoader) if is_yaml else json.loads(text)
     except json.JSONDecodeError as exc:

@@ -128,6 +128,30 @@ def test_read_inputs_file_rejects(
     assert info.value.exit_code == 2
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("name: Ada\nn: 3\n", {"name": "Ada", "n": 3}),
+        ('  {"name": "Ada"}', {"name": "Ada"}),
+        ("", {}),
+    ],
+)
+def test_read_inputs_file_stdin_accepts_yaml_and_json(
+    monkeypatch: pytest.MonkeyPatch, text: str, expected: dict[str, object]
+) -> None:
+    """`--inputs-file -`: stdin has no extension, so YAML is accepted as well."""
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+    assert _read_inputs_file("-") == expected
+
+
+def test_read_inputs_file_stdin_bad_json_names_json(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO('{"a": 1,\n oops}'))
+    with pytest.raises(BadRequest, match="stdin:2: not valid JSON"):
+        _read_inputs_file("-")
+
+
 def test_read_inputs_file_missing(tmp_path: Path) -> None:
     with pytest.raises(BadRequest, match="cannot read inputs file"):
         _read_inputs_file(str(tmp_path / "nope.json"))
