@@ -275,3 +275,43 @@ def test_the_advisory_lock_excludes_other_sessions(pair: Pair) -> None:
 def _take(lock: Any, order: list[str]) -> None:
     with lock.hold("project-x"):
         order.append("second in")
+
+
+def test_a_stale_replica_refuses_a_push_based_on_old_refs(
+    pair: Pair, azurite: Azurite, tmp_path: Path
+) -> None:
+    """Blob down: B cannot catch up with A's push, so a push through B from the old
+    base is refused (never accepted over A's commit); once Blob is back it works."""
+    slug = "stale"
+    pair.a.create_project(WS, slug)
+    key = pair.a.create_key(f"{WS}/{slug}", "write")["key"]
+    via_a = clone(pair.url(pair.a, slug, key), tmp_path / "via-a")
+    via_a.write("prompts/base.yaml", make_prompt_yaml(id="base"))
+    base = via_a.commit("base")
+    assert run_git(via_a.path, "push", "origin", "HEAD:main").returncode == 0
+    via_b = clone(pair.url(pair.b, slug, key), tmp_path / "via-b")  # B caught up
+    assert via_b.head() == base
+
+    azurite.stop()
+    try:
+        via_a.write("prompts/from_a.yaml", make_prompt_yaml(id="from_a"))
+        from_a = via_a.commit("from A")
+        out = run_git(via_a.path, "push", "origin", "HEAD:main")
+        assert out.returncode == 0, out.stderr  # Blob down never fails a push
+        via_b.write("prompts/from_b.yaml", make_prompt_yaml(id="from_b"))
+        via_b.commit("from B")
+        out = run_git(via_b.path, "push", "origin", "HEAD:main")
+        assert out.returncode != 0
+        assert "remote rejected" in out.stderr or "fetch first" in out.stderr, (
+            out.stderr
+        )
+        assert index_main(pair, slug) == from_a
+    finally:
+        azurite.start()
+    out = run_git(via_b.path, "pull", "-q", "--rebase", "origin", "main")
+    assert out.returncode == 0, out.stderr
+    out = run_git(via_b.path, "push", "origin", "HEAD:main")
+    assert out.returncode == 0, out.stderr
+    history = via_b.git("rev-list", "HEAD").split()
+    assert from_a in history and base in history
+    assert index_main(pair, slug) == via_b.head()
