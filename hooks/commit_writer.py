@@ -29,7 +29,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import yaml
-from dulwich.object_store import commit_tree_changes
+from dulwich.object_store import (
+    MemoryObjectStore,
+    OverlayObjectStore,
+    commit_tree_changes,
+)
 from dulwich.objects import Blob, Commit, Tree
 from dulwich.refs import check_ref_format
 from dulwich.repo import Repo
@@ -261,40 +265,53 @@ class CommitWriter:
                 ref=ref,
             )
         when = now or datetime.now(UTC)
+        # New objects are built in memory (reading the repository underneath), then
+        # written into the quarantine as ONE pack: a pushed pack is what the rest of
+        # the server expects (loose objects get repacked by the mirror worker while
+        # readers look for them).
+        scratch = MemoryObjectStore()
+        overlay = OverlayObjectStore([scratch, repo.object_store], add_store=scratch)
+        base_tree: bytes | Tree = (
+            overlay[parent.encode("ascii")].tree if parent is not None else Tree()
+        )
+        tree_changes: list[tuple[bytes, int | None, bytes | None]] = []
+        for change in changes:
+            if change.content is None:
+                tree_changes.append((change.path.encode("utf-8"), None, None))
+                continue
+            blob = Blob.from_string(change.content)
+            scratch.add_object(blob)
+            tree_changes.append((change.path.encode("utf-8"), FILE_MODE, blob.id))
+        new_tree = commit_tree_changes(overlay, base_tree, tree_changes)
+        if parent is not None and new_tree == base_tree and old != ZERO_SHA:
+            return WriteOutcome(
+                ref=ref,
+                branch=ref.removeprefix("refs/heads/"),
+                parent=parent,
+                commit=parent,
+                changed=False,
+            )
+        commit = Commit()
+        commit.tree = new_tree
+        commit.parents = [parent.encode("ascii")] if parent else []
+        commit.author = commit.committer = author.identity()
+        timestamp = int(when.timestamp())
+        commit.author_time = commit.commit_time = timestamp
+        commit.author_timezone = commit.commit_timezone = 0
+        commit.encoding = b"UTF-8"
+        commit.message = message.rstrip("\n").encode("utf-8") + b"\n"
+        scratch.add_object(commit)
+        new = commit.id.decode("ascii")
+        objects = [
+            (scratch[sha], None)
+            for sha in scratch
+            if sha not in repo.object_store  # only what the repository lacks
+        ]
         quarantine = Quarantine(objects_dir(repo))
         try:
-            store = quarantine.store
-            base_tree: bytes | Tree = (
-                store[parent.encode("ascii")].tree if parent is not None else Tree()
-            )
-            tree_changes: list[tuple[bytes, int | None, bytes | None]] = []
-            for change in changes:
-                if change.content is None:
-                    tree_changes.append((change.path.encode("utf-8"), None, None))
-                    continue
-                blob = Blob.from_string(change.content)
-                store.add_object(blob)
-                tree_changes.append((change.path.encode("utf-8"), FILE_MODE, blob.id))
-            new_tree = commit_tree_changes(store, base_tree, tree_changes)
-            if parent is not None and new_tree == base_tree and old != ZERO_SHA:
-                return WriteOutcome(
-                    ref=ref,
-                    branch=ref.removeprefix("refs/heads/"),
-                    parent=parent,
-                    commit=parent,
-                    changed=False,
-                )
-            commit = Commit()
-            commit.tree = new_tree
-            commit.parents = [parent.encode("ascii")] if parent else []
-            commit.author = commit.committer = author.identity()
-            timestamp = int(when.timestamp())
-            commit.author_time = commit.commit_time = timestamp
-            commit.author_timezone = commit.commit_timezone = 0
-            commit.encoding = b"UTF-8"
-            commit.message = message.rstrip("\n").encode("utf-8") + b"\n"
-            store.add_object(commit)
-            new = commit.id.decode("ascii")
+            pack = quarantine.store.add_objects(objects)
+            if pack is not None:
+                pack.close()
             update = RefUpdate(old=old, new=new, ref=ref)
             result = self.pipeline.process(
                 repo, [update], quarantine=quarantine, context=context

@@ -314,8 +314,8 @@ def check_if_match(
     )
 
 
-def _prompt_text(body: PromptWriteIn, prompt_id: str | None) -> tuple[str, str | None]:
-    """(file text, id) of a request body; the path id fills in a missing one."""
+def _prompt_text(body: PromptWriteIn, prompt_id: str | None) -> str:
+    """The file text of a request body; the URL's id fills in a missing one."""
     fields = body.fields()
     if body.yaml is not None:
         if fields:
@@ -323,12 +323,12 @@ def _prompt_text(body: PromptWriteIn, prompt_id: str | None) -> tuple[str, str |
                 "send either 'yaml' or the prompt's fields, not both "
                 f"(got yaml and {', '.join(sorted(fields))})"
             )
-        return body.yaml, None
+        return body.yaml
     if not fields:
         raise BadRequest("empty prompt: send its fields or 'yaml'")
     if prompt_id is not None and "id" not in fields:
         fields = {"id": prompt_id, **fields}
-    return prompt_yaml(fields), None
+    return prompt_yaml(fields)
 
 
 def _checked_id(value: str | None, where: str) -> str:
@@ -367,7 +367,7 @@ def _prompt_out(
     summary="Create a prompt (a commit on the branch, checked like a push)",
 )
 def create_prompt(access: WriteAccess, body: PromptWriteIn) -> PromptWriteOut:
-    text, _ = _prompt_text(body, None)
+    text = _prompt_text(body, None)
     guess = f"prompts/{body.id or 'new'}.yaml"
     prompt_id, version = yaml_identity(text, guess)
     prompt_id = _checked_id(prompt_id, "the prompt")
@@ -403,7 +403,7 @@ def update_prompt(
     body: PromptWriteIn,
     if_match: IfMatch = None,
 ) -> PromptWriteOut:
-    text, _ = _prompt_text(body, prompt_id)
+    text = _prompt_text(body, prompt_id)
     with _Write(access, body.branch) as write:
         snap = write.snapshot
         path = snap.path_of(prompt_id) if snap is not None else None
