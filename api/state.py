@@ -73,7 +73,14 @@ class ServerState:
         self._engine = engine
         from dakora.hooks.recovery import recover_projects  # (H5) stale push leftovers
 
-        recover_projects(engine)
+        replica = False and engine.dialect.name == "postgresql"
+        if replica and self.settings.mirror_backend != "none":
+            # (H9) a replica: the shared index is the truth, never reindex from here
+            from dakora.hooks.advisory_lock import recover_replica
+
+            recover_replica(engine, self.settings.repos_dir.absolute())
+        else:
+            recover_projects(engine)
         self.projects = ProjectCache(engine, self.settings.data_dir)
         self.content = ContentStore(engine)
         self.auth = Authenticator(self.settings, engine, self.projects)
@@ -156,11 +163,11 @@ class ServerState:
     # -- invalidation ---------------------------------------------------------------
 
     def invalidate_project(self, project_id: str) -> None:
-        """Forget what this app cached about a project's refs (after a push)."""
+        """Forget what this app cached about a project's refs (after a push). The
+        project's own record (repository path, default branch) is kept: pushes do not
+        change it, and deletions send an ``all`` event."""
         if self.content is not None:
             self.content.invalidate_project(project_id)
-        if self.projects is not None:
-            self.projects.invalidate(project_id)
 
     def invalidate_keys(self) -> None:
         """Forget every verified API key (after a revocation anywhere)."""
