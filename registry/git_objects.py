@@ -17,12 +17,8 @@ from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Commit, Tag
 from dulwich.walk import Walker
 
-from dakora.registry.errors import (
-    RefNotFound,
-)
-from dakora.registry.snapshot import (
-    SYMLINK_MODE,
-)
+from dakora.registry.errors import RefNotFound
+from dakora.registry.snapshot import SYMLINK_MODE
 from dakora.registry.types import ZERO_SHA
 
 
