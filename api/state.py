@@ -73,7 +73,7 @@ class ServerState:
         self._engine = engine
         from dakora.hooks.recovery import recover_projects  # (H5) stale push leftovers
 
-        replica = False and engine.dialect.name == "postgresql"
+        replica = engine.dialect.name == "postgresql"
         if replica and self.settings.mirror_backend != "none":
             # (H9) a replica: the shared index is the truth, never reindex from here
             from dakora.hooks.advisory_lock import recover_replica

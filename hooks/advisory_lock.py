@@ -212,3 +212,33 @@ def ref_guard(
         return None
 
     return guard
+
+
+def recover_replica(engine: Engine, repos_dir: str | os.PathLike[str]) -> list[str]:
+    """Start-up repair of a replica (PostgreSQL + mirror): what a killed push left in
+    this replica's own repositories (``<repos_dir>/<ws>/<slug>.git``), under each
+    project's advisory lock. Unlike the single-machine repair it never reindexes from
+    the local repository: here the shared index is the truth, and a repository that
+    disagrees with it is caught up from the mirror on its next use (a push that moved
+    local refs but never committed its index rows was never acknowledged).
+    """
+    from dakora.hooks.quarantine import cleanup_stale
+    from dakora.registry.tenancy import list_projects
+
+    lock = AdvisoryProjectLock(engine)
+    removed: list[str] = []
+    try:
+        for project in list_projects(engine):
+            path = os.path.join(
+                os.fspath(repos_dir), project.workspace_slug, f"{project.slug}.git"
+            )
+            if not os.path.isdir(path):
+                continue
+            try:
+                with lock.hold(str(project.id)):
+                    removed += cleanup_stale(path)
+            except (DakoraError, OSError) as exc:
+                logger.warning("start-up repair of %s failed: %s", path, exc)
+    finally:
+        lock.dispose()
+    return removed

@@ -315,3 +315,31 @@ def test_a_stale_replica_refuses_a_push_based_on_old_refs(
     history = via_b.git("rev-list", "HEAD").split()
     assert from_a in history and base in history
     assert index_main(pair, slug) == via_b.head()
+
+
+def test_a_replica_restarting_behind_the_index_never_rolls_it_back(
+    pair: Pair, tmp_path: Path
+) -> None:
+    """B restarts with a repository behind the index (A took pushes meanwhile): its
+    start-up repair must not reindex from it (the project row names B's path)."""
+    slug = "restarts"
+    pair.b.create_project(WS, slug)  # the row's repo_path is in B's data dir
+    key = pair.b.create_key(f"{WS}/{slug}", "write")["key"]
+    work = clone(pair.url(pair.a, slug, key), tmp_path / "w")
+    work.write("prompts/greeting.yaml", make_prompt_yaml(id="greeting"))
+    work.commit("v1")
+    assert run_git(work.path, "push", "origin", "HEAD:main").returncode == 0
+    deadline = time.monotonic() + SERVE_DEADLINE_S
+    while served_version(pair, pair.b, key, slug, "greeting") != "1.0.0":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    pair.b.stop()
+    work.write(
+        "prompts/greeting.yaml", make_prompt_yaml(id="greeting", version="2.0.0")
+    )
+    v2 = work.commit("v2")
+    assert run_git(work.path, "push", "origin", "HEAD:main").returncode == 0
+    pair.b.start()
+    assert index_main(pair, slug) == v2
+    assert served_version(pair, pair.b, key, slug, "greeting") == "2.0.0"
+    assert index_main(pair, slug) == v2
