@@ -33,6 +33,7 @@ from dakora.registry.errors import (
 )
 
 if TYPE_CHECKING:  # the review machinery (Jinja2, checks) loads only when used
+    from dakora.registry.findings import Finding
     from dakora.registry.review import ReviewReport
 
 
@@ -166,6 +167,7 @@ def local_review(
     from dakora.registry.gitrepo import PromptRepository
     from dakora.registry.review import review
 
+    lint: list[Finding] | None = None
     with PromptRepository.open(repo) as repository:
         if working_tree:
             if head is not None:
@@ -174,6 +176,7 @@ def local_review(
                 )
             head_snap = repository.working_tree()
             head_rev = "working tree"
+            lint = _working_tree_lint(repository, head_snap)
         else:
             head_rev = head or "HEAD"
             head_snap = repository.snapshot(repository.resolve(head_rev))
@@ -192,7 +195,23 @@ def local_review(
             fail_on=fail_on,
             base_rev=base,
             head_rev=head_rev,
+            lint=lint,
         )
+
+
+def _working_tree_lint(repository: Any, snapshot: Any) -> list[Finding]:
+    """What `dakora lint` reports on the working tree: version rules against HEAD.
+
+    (``check_snapshot`` alone sees no commit and would say "no git history".)
+    """
+    from dakora.cli.local import _head, _version_lookup
+    from dakora.registry.checks import check_snapshot
+
+    head_commit = _head(repository)
+    parent = repository.snapshot(head_commit) if head_commit else None
+    return check_snapshot(
+        snapshot, parent=parent, version_lookup=_version_lookup(repository)
+    )
 
 
 def _default_base(repository: Any, config: Any) -> str:

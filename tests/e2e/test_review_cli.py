@@ -125,6 +125,17 @@ def test_working_tree(tmp_path: Path, repo: Path) -> None:
     ]
 
 
+def test_working_tree_lint_uses_the_history(tmp_path: Path, repo: Path) -> None:
+    """The working tree of a git repository has history: no 'no-history' note."""
+    clone = tmp_path / "clone"
+    shutil.copytree(repo, clone)
+    done = dakora("review", "--working-tree", "--repo", str(clone), "--format", "json")
+    report = json.loads(done.stdout)
+    assert [f["rule"] for f in report["lint"] if f["rule"] == "no-history"] == []
+    text = dakora("review", "--working-tree", "--repo", str(clone))
+    assert "no git history" not in text.stdout
+
+
 def test_unknown_revision_is_a_clean_error(repo: Path) -> None:
     done = dakora("review", "main", "no-such-branch", "--repo", str(repo))
     assert done.returncode not in (0, None)
