@@ -31,7 +31,11 @@ class Quarantine:
 
     def __init__(self, objects_dir: str) -> None:
         self.objects_dir = os.path.abspath(objects_dir)
-        self.path = tempfile.mkdtemp(prefix=QUARANTINE_PREFIX, dir=self.objects_dir)
+        # the pid in the name tells start-up cleanup of another process whether
+        # this push is still running
+        self.path = tempfile.mkdtemp(
+            prefix=f"{QUARANTINE_PREFIX}{os.getpid()}-", dir=self.objects_dir
+        )
         os.mkdir(os.path.join(self.path, "pack"))
         os.mkdir(os.path.join(self.path, "info"))
         self.store = DiskObjectStore(self.path, alternates=[self.objects_dir])
@@ -127,12 +131,56 @@ class Quarantine:
         self.drop()
 
 
-def cleanup_stale(repo_path: str, *, max_lock_age: float = 0.0) -> list[str]:
+STALE_LOCK_AGE = 10.0  # seconds; git and dulwich hold ref locks for milliseconds
+STALE_FILE_AGE = 3600.0
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _quarantine_is_stale(name: str, path: str, now: float) -> bool:
+    """A quarantine whose process is gone (or, without a pid, older than an hour)."""
+    rest = name[len(QUARANTINE_PREFIX) :]
+    pid_text, sep, _ = rest.partition("-")
+    if sep and pid_text.isdigit():
+        return not _pid_alive(int(pid_text))
+    return _age(path, now) >= STALE_FILE_AGE
+
+
+def _age(path: str, now: float, *, renamed: bool = False) -> float:
+    """Seconds since the file was written (or renamed: rename updates ctime)."""
+    st = os.stat(path)
+    return now - (max(st.st_mtime, st.st_ctime) if renamed else st.st_mtime)
+
+
+def remove_stale_lock(path: str, *, max_age: float = STALE_LOCK_AGE) -> bool:
+    """Delete a ref ``.lock`` file left by a killed writer (older than ``max_age``)."""
+    try:
+        if _age(path, time.time()) < max_age:
+            return False
+        os.remove(path)
+    except OSError:
+        return False
+    logger.warning("removed stale lock %s", path)
+    return True
+
+
+def cleanup_stale(repo_path: str, *, max_lock_age: float = STALE_LOCK_AGE) -> list[str]:
     """Remove what a killed push left in a repository; returns the removed paths.
 
-    Quarantine directories, ``tmp_pack_*`` files, ``.pack`` files without an index,
-    and ref ``.lock`` files older than ``max_lock_age`` seconds. Call it when no push
-    to this repository is running (at start-up, under the project lock).
+    Quarantine directories of processes that are gone, ``tmp_pack_*`` files older
+    than an hour, ``.pack`` files without an index (not just renamed), and ref
+    ``.lock`` files older than ``max_lock_age`` seconds. Safe while other processes
+    of this machine push to the repository; call it at start-up.
     """
     removed: list[str] = []
     control = repo_path
@@ -142,36 +190,33 @@ def cleanup_stale(repo_path: str, *, max_lock_age: float = 0.0) -> list[str]:
     now = time.time()
     if os.path.isdir(objects):
         for name in os.listdir(objects):
+            path = os.path.join(objects, name)
             if name.startswith(QUARANTINE_PREFIX):
-                shutil.rmtree(os.path.join(objects, name), ignore_errors=True)
-                removed.append(os.path.join(objects, name))
+                with contextlib.suppress(OSError):
+                    if _quarantine_is_stale(name, path, now):
+                        shutil.rmtree(path, ignore_errors=True)
+                        removed.append(path)
         pack_dir = os.path.join(objects, "pack")
         if os.path.isdir(pack_dir):
             names = set(os.listdir(pack_dir))
             for name in names:
                 path = os.path.join(pack_dir, name)
                 orphan = name.endswith(".pack") and name[:-5] + ".idx" not in names
-                if name.startswith("tmp_pack_") or orphan:
-                    with contextlib.suppress(OSError):
-                        os.remove(path)
-                        removed.append(path)
-    lock_roots = [os.path.join(control, "refs")]
-    for single in ("packed-refs.lock", "HEAD.lock"):
-        path = os.path.join(control, single)
-        if os.path.exists(path) and now - os.path.getmtime(path) >= max_lock_age:
-            with contextlib.suppress(OSError):
-                os.remove(path)
-                removed.append(path)
-    for root in lock_roots:
-        for dirpath, _dirs, files in os.walk(root):
-            for name in files:
-                if not name.endswith(".lock"):
-                    continue
-                path = os.path.join(dirpath, name)
                 with contextlib.suppress(OSError):
-                    if now - os.path.getmtime(path) >= max_lock_age:
+                    if (orphan and _age(path, now, renamed=True) >= 60.0) or (
+                        name.startswith("tmp_pack_")
+                        and _age(path, now) >= STALE_FILE_AGE
+                    ):
                         os.remove(path)
                         removed.append(path)
+    candidates = [
+        os.path.join(control, single) for single in ("packed-refs.lock", "HEAD.lock")
+    ]
+    for dirpath, _dirs, files in os.walk(os.path.join(control, "refs")):
+        candidates += [os.path.join(dirpath, n) for n in files if n.endswith(".lock")]
+    for path in candidates:
+        if os.path.exists(path) and remove_stale_lock(path, max_age=max_lock_age):
+            removed.append(path)
     if removed:
         logger.warning("removed stale push leftovers: %s", ", ".join(removed))
     return removed

@@ -48,7 +48,7 @@ from dakora.hooks.push_checks import (
     history_versions,
     repo_version_lookup,
 )
-from dakora.hooks.quarantine import Quarantine
+from dakora.hooks.quarantine import Quarantine, remove_stale_lock
 from dakora.hooks.summary import prompt_changes, summary_lines
 from dakora.registry.findings import Finding, has_errors
 from dakora.registry.types import ZERO_SHA
@@ -284,7 +284,7 @@ class ReceivePipeline:
         failure: str | None = None
         for update in result.updates:
             try:
-                ok = self._swap(repo, update.ref, update.old, update.new)
+                ok = self._swap_healing(repo, update)
             except FileLocked:
                 ok, failure = False, LOCKED
             except (OSError, ValueError, KeyError) as exc:
@@ -311,6 +311,20 @@ class ReceivePipeline:
                 result.messages.append(f"error: {INTERNAL}")
                 say(f"error: {INTERNAL}")
                 result.reject_all(INTERNAL)
+
+    def _swap_healing(self, repo: Repo, update: RefUpdate) -> bool:
+        """CAS one ref; a ``.lock`` a killed writer left behind (older than
+        ``STALE_LOCK_AGE``) is removed and the swap tried once more. We hold the
+        project lock, so no push of ours can own it."""
+        try:
+            return self._swap(repo, update.ref, update.old, update.new)
+        except FileLocked:
+            control = repo.controldir()
+            stale = [os.path.join(control, *update.ref.split("/")) + ".lock"]
+            stale.append(os.path.join(control, "packed-refs.lock"))
+            if not any(remove_stale_lock(p) for p in stale if os.path.exists(p)):
+                raise
+            return self._swap(repo, update.ref, update.old, update.new)
 
     @staticmethod
     def _swap(repo: Repo, ref: str, old: str, new: str) -> bool:

@@ -461,7 +461,9 @@ def test_kill_during_push_then_restart_is_consistent(
         srv.kill()
         proc.wait(timeout=60)
         # a stale ref lock, as a kill in the middle of a ref update leaves it
-        (proj.path / "refs" / "heads" / "main.lock").write_text("garbage\n")
+        lock = proj.path / "refs" / "heads" / "main.lock"
+        lock.write_text("garbage\n")
+        os.utime(lock, (time.time() - 60, time.time() - 60))  # crashed a minute ago
         srv.start()
         assert quarantine_dirs(proj.path) == []
         assert not (proj.path / "refs" / "heads" / "main.lock").exists()

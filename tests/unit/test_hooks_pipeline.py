@@ -7,6 +7,7 @@ writer failing after the refs moved, and a stale old sha.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -210,16 +211,44 @@ def test_quarantine_is_invisible_until_accepted_and_gone_after(repo: Repo) -> No
     assert not Path(path).exists()
 
 
-def test_cleanup_stale_removes_leftovers(repo: Repo) -> None:
+def _age_file(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_cleanup_stale_removes_leftovers_of_dead_processes_only(repo: Repo) -> None:
     control = Path(repo.controldir())
-    (control / "objects" / f"{QUARANTINE_PREFIX}x").mkdir()
-    (control / "objects" / "pack" / "tmp_pack_abc").write_text("")
-    (control / "objects" / "pack" / "pack-1.pack").write_text("")
+    objects = control / "objects"
+    dead = objects / f"{QUARANTINE_PREFIX}999999999-x"
+    alive = objects / f"{QUARANTINE_PREFIX}{os.getpid()}-y"
+    dead.mkdir()
+    alive.mkdir()
+    (objects / "pack" / "tmp_pack_abc").write_text("")
+    _age_file(objects / "pack" / "tmp_pack_abc", 7200)
+    (objects / "pack" / "pack-1.pack").write_text("")
     (control / "refs" / "heads" / "main.lock").write_text("")
-    removed = cleanup_stale(str(control))
-    assert len(removed) == 4
-    assert not (control / "refs" / "heads" / "main.lock").exists()
+    _age_file(control / "refs" / "heads" / "main.lock", 60)
+    (control / "refs" / "heads" / "b.lock").write_text("")  # fresh: someone's
+    removed = {Path(p).name for p in cleanup_stale(str(control))}
+    # the orphan pack was just written (may be mid-move): kept until it is old
+    assert removed == {dead.name, "tmp_pack_abc", "main.lock"}
+    assert alive.exists()
+    assert (control / "refs" / "heads" / "b.lock").exists()
     assert repo.refs[b"refs/heads/main"]
+
+
+def test_a_stale_ref_lock_is_healed_at_push_time(repo: Repo) -> None:
+    base = repo.refs[b"refs/heads/main"].decode()
+    new = _commit(repo, "new", [base.encode()])
+    lock = Path(repo.controldir(), "refs", "heads", "main.lock")
+    lock.write_text("left by a killed writer")
+    _age_file(lock, 60)
+    result = ReceivePipeline(checker=ok_checker, summary=False).process(
+        repo, [RefUpdate(base, new, "refs/heads/main")]
+    )
+    assert result.accepted, result.statuses
+    assert repo.refs[b"refs/heads/main"].decode() == new
+    assert not lock.exists()
 
 
 def test_parse_updates_with_and_without_trailing_newline() -> None:
