@@ -11,6 +11,7 @@ them without a traceback and exits 2 for bad input, 1 otherwise.
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 import subprocess
@@ -37,6 +38,7 @@ from dakora.cli.output import (
 from dakora.registry.errors import (
     BadRequest,
     ConfigError,
+    DakoraError,
     InputError,
     NotFound,
     PromptNotFound,
@@ -653,14 +655,29 @@ def _render_remote(
 
 
 def _find_prompt(snapshot: Snapshot, prompt_id: str) -> LoadedPrompt:
-    """``find_prompt``, but a file named after the id that does not load is reported
-    with its findings (InvalidPrompt) rather than as "not found"."""
+    """``find_prompt``, but a file that does not load and is named after the id, or
+    says ``id: <the id>``, is reported with its findings (InvalidPrompt) rather than
+    as "not found"."""
     try:
         return snapshot.find_prompt(prompt_id)
     except PromptNotFound:
-        for path in snapshot.prompt_paths():
+        paths = snapshot.prompt_paths()
+        for path in paths:
             if PurePosixPath(path).stem == prompt_id:
                 snapshot.load(path)  # raises InvalidPrompt with path:line findings
+        declares = re.compile(
+            rb"^id:[ \t]*([\"']?)"
+            + re.escape(prompt_id.encode())
+            + rb"\1[ \t]*(#.*)?$",
+            re.MULTILINE,
+        )
+        for path in paths:
+            try:
+                text = snapshot.read(path)
+            except DakoraError:
+                continue
+            if declares.search(text):
+                snapshot.load(path)
         raise
 
 

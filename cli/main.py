@@ -29,8 +29,14 @@ def report_error(exc: DakoraError) -> int:
     from rich.markup import escape
 
     console = Console(stderr=True, highlight=False, soft_wrap=True)
-    console.print(f"[bold red]error:[/] {escape(exc.message)}")
     details: list[str] = [f.format() for f in getattr(exc, "findings", [])]
+    if details and exc.message in details:
+        # the message is a finding, already "path:line: error: … [rule]": print the
+        # findings as `dakora lint` does, not "error: path:line: error: …"
+        for line in details:
+            console.print(escape(line))
+        return exc.exit_code
+    console.print(f"[bold red]error:[/] {escape(exc.message)}")
     details += [p.message for p in getattr(exc, "problems", [])]
     if len(details) > 1:
         for line in details:

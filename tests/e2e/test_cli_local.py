@@ -246,6 +246,19 @@ def test_lint_errors_exit_1_with_path_and_line(tmp_path: Path) -> None:
     assert all(f["line"] == 2 for f in data["findings"] if f["severity"] == "error")
 
 
+def test_render_of_a_broken_file_prints_the_finding_once(tmp_path: Path) -> None:
+    """One `path:line: error: … [rule]` line, as lint prints it ("error: … error:")."""
+    path = new_repo(tmp_path / "r")
+    write(path, {"prompts/bad.yaml": GREET_V1.replace('"1.0.0"', "1.0")})
+    proc = dakora("render", "greet", "-i", "name=Ada", cwd=path)
+    assert_user_error(proc, 1)
+    assert re.fullmatch(
+        r"prompts/bad\.yaml:2: error: version must be a string.+"
+        r" \[version-not-string\]\n",
+        proc.stderr,
+    ), proc.stderr
+
+
 def test_lint_version_rules_against_head_and_at_a_ref(tmp_path: Path) -> None:
     path = new_repo(tmp_path / "r")
     commit(path, {"prompts/greet.yaml": GREET_V1, "parts/style/polite.md": PART}, "v1")
