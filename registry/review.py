@@ -3,6 +3,9 @@
 Pure: takes two snapshots, gives back a ``ReviewReport`` (Pydantic, JSON schema version
 ``SCHEMA_VERSION``, documented in ``docs/review-schema.md``). Formatting lives in
 ``review_format`` (markdown, JSON) and the CLI (Rich text).
+The report models live in ``review_report``, the diffs and example renders in
+``review_renders``, the rules in ``review_rules``; their public names are
+re-exported here.
 
 What a review holds, per prompt changed between BASE and HEAD (matched by id):
 
@@ -21,19 +24,30 @@ What a review holds, per prompt changed between BASE and HEAD (matched by id):
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Mapping
-from typing import Any, Literal
-
-from pydantic import Field
+from typing import Literal
 
 from dakora.registry.checks import check_snapshot
-from dakora.registry.errors import DakoraError, InputError
+from dakora.registry.errors import DakoraError
 from dakora.registry.findings import Finding
-from dakora.registry.inputs import coerce_inputs
 from dakora.registry.loader import LoadedPrompt
-from dakora.registry.model import InputSpec, Prompt
-from dakora.registry.renderer import Renderer, RenderResult, analyze_template
+from dakora.registry.model import Prompt
+from dakora.registry.renderer import Renderer, analyze_template
+from dakora.registry.review_renders import (
+    decode_text,
+    render_examples,
+    template_text,
+    unified_diff,
+)
+from dakora.registry.review_report import (
+    SCHEMA_VERSION,
+    PartChange,
+    PromptReview,
+    RenderReport,
+    ReviewReport,
+    Side,
+    Status,
+    Summary,
+)
 from dakora.registry.review_rules import (
     _FAIL_ON_RANK,
     FAIL_ON_LEVELS,
@@ -46,7 +60,6 @@ from dakora.registry.review_rules import (
     Level,
     Verdict,
     VersionReport,
-    _Model,
     blocking_issues,
     classify_input,
     compare_inputs,
@@ -82,225 +95,8 @@ __all__ = [
     "unified_diff",
 ]
 
-SCHEMA_VERSION = 1
-
-Status = Literal["added", "modified", "removed", "renamed", "affected", "invalid"]
 
 _STATUS_ORDER = ("removed", "invalid", "added", "renamed", "modified", "affected")
-
-
-class RenderReport(_Model):
-    """One example rendered on both sides."""
-
-    label: str  # "example 1", "defaults"
-    inputs: dict[str, Any]
-    dropped_base: list[str] = Field(default_factory=list)  # not declared on BASE
-    dropped_head: list[str] = Field(default_factory=list)  # not declared on HEAD
-    placeholders: list[str] = Field(default_factory=list)  # filled in for "defaults"
-    before: str | None = None
-    after: str | None = None
-    before_error: str | None = None
-    after_error: str | None = None
-    changed: bool = False
-    diff: str = ""
-
-
-class PromptReview(_Model):
-    id: str
-    status: Status
-    path: str | None  # HEAD path (None when removed)
-    old_path: str | None  # BASE path (None when added)
-    kind: Literal["text", "chat"] | None
-    content_changed: bool
-    changed_fields: list[str] = Field(default_factory=list)
-    version: VersionReport
-    compatibility: Verdict
-    inputs: list[InputReport] = Field(default_factory=list)
-    via_parts: list[str] = Field(default_factory=list)
-    yaml_diff: str = ""
-    template_diff: str = ""
-    renders: list[RenderReport] = Field(default_factory=list)
-
-
-class PartChange(_Model):
-    name: str
-    status: Literal["added", "modified", "removed"]
-    path: str | None
-    old_path: str | None
-    diff: str = ""
-    affects: list[str] = Field(default_factory=list)  # prompt ids including it
-
-
-class Side(_Model):
-    rev: str | None
-    commit: str | None
-
-
-class Summary(_Model):
-    prompts: int = 0
-    added: int = 0
-    modified: int = 0
-    removed: int = 0
-    renamed: int = 0
-    affected: int = 0
-    invalid: int = 0
-    breaking: int = 0
-    risky: int = 0
-    compatible: int = 0
-    parts_changed: int = 0
-    errors: int = 0
-    lint_errors: int = 0
-    lint_warnings: int = 0
-
-
-class ReviewReport(_Model):
-    schema_version: int = SCHEMA_VERSION
-    base: Side
-    head: Side
-    fail_on: FailOn
-    allow_removals: bool
-    blocking: bool
-    blocking_reasons: list[str]
-    summary: Summary
-    prompts: list[PromptReview]
-    parts: list[PartChange]
-    lint: list[dict[str, Any]]
-    issues: list[Issue]
-
-    def issues_for(self, prompt_id: str) -> list[Issue]:
-        return [i for i in self.issues if i.prompt == prompt_id]
-
-    def blocking_issues(self, fail_on: FailOn | str | None = None) -> list[Issue]:
-        return blocking_issues(self.issues, fail_on or self.fail_on)
-
-
-# --- text helpers --------------------------------------------------------------------
-
-
-def unified_diff(old: str | None, new: str | None, old_name: str, new_name: str) -> str:
-    """A git-style unified diff (``-`` old, ``+`` new); "" when equal."""
-    a = (old or "").splitlines()
-    b = (new or "").splitlines()
-    if a == b:
-        return ""
-    lines = difflib.unified_diff(
-        a,
-        b,
-        fromfile=old_name if old is not None else "/dev/null",
-        tofile=new_name if new is not None else "/dev/null",
-        lineterm="",
-    )
-    return "\n".join(lines) + "\n"
-
-
-def template_text(prompt: Prompt | None) -> str | None:
-    """The template, or the messages as ``[role]`` blocks, for diffing."""
-    if prompt is None:
-        return None
-    if prompt.messages is None:
-        return prompt.template or ""
-    return "\n".join(
-        f"[{m.role}]\n{m.content.rstrip(chr(10))}" for m in prompt.messages
-    )
-
-
-def rendered_text(result: RenderResult) -> str:
-    if result.kind == "chat":
-        return "\n".join(
-            f"[{m['role']}]\n{m['content'].rstrip(chr(10))}"
-            for m in result.messages or []
-        )
-    return result.rendered or ""
-
-
-def _decode(data: bytes) -> str:
-    return data.decode("utf-8", errors="replace")
-
-
-# --- rendering examples --------------------------------------------------------------
-
-_PLACEHOLDERS: dict[str, Any] = {
-    "number": 0,
-    "boolean": False,
-    "object": {},
-}
-
-
-def _placeholder(name: str, spec: InputSpec) -> Any:
-    if spec.enum:
-        return spec.enum[0]
-    if spec.type == "array<string>":
-        return [f"<{name}>"]
-    if spec.type in _PLACEHOLDERS:
-        return _PLACEHOLDERS[spec.type]
-    return f"<{name}>"
-
-
-def _example_sets(prompt: Prompt) -> list[tuple[str, dict[str, Any], list[str]]]:
-    """(label, inputs, placeholder names) for each example, or the defaults."""
-    if prompt.examples:
-        return [
-            (f"example {i + 1}", dict(ex), []) for i, ex in enumerate(prompt.examples)
-        ]
-    values: dict[str, Any] = {}
-    filled: list[str] = []
-    for name, spec in prompt.inputs.items():
-        if spec.is_required:
-            values[name] = _placeholder(name, spec)
-            filled.append(name)
-    return [("defaults", values, filled)]
-
-
-def _render_side(
-    renderer: Renderer,
-    loaded: LoadedPrompt,
-    raw: Mapping[str, Any],
-    parts: PartsSource,
-) -> tuple[str | None, str | None, list[str]]:
-    """(rendered text, error, dropped input names) for one side."""
-    prompt = loaded.prompt
-    dropped = sorted(k for k in raw if k not in prompt.inputs)
-    inputs = {k: v for k, v in raw.items() if k in prompt.inputs}
-    try:
-        coerced = coerce_inputs(prompt.inputs, inputs, source="json")
-        result = renderer.render(prompt, coerced, parts, cache_key=loaded.blob_sha)
-    except InputError as exc:
-        return None, f"inputs: {exc.message}", dropped
-    except DakoraError as exc:
-        return None, exc.message, dropped
-    return rendered_text(result), None, dropped
-
-
-def render_examples(
-    renderer: Renderer,
-    old: LoadedPrompt | None,
-    new: LoadedPrompt | None,
-    base_parts: PartsSource,
-    head_parts: PartsSource,
-) -> list[RenderReport]:
-    source = new if new is not None else old
-    if source is None:
-        return []
-    reports: list[RenderReport] = []
-    for label, raw, placeholders in _example_sets(source.prompt):
-        rep = RenderReport(label=label, inputs=raw, placeholders=placeholders)
-        if old is not None:
-            rep.before, rep.before_error, rep.dropped_base = _render_side(
-                renderer, old, raw, base_parts
-            )
-        if new is not None:
-            rep.after, rep.after_error, rep.dropped_head = _render_side(
-                renderer, new, raw, head_parts
-            )
-        rep.diff = unified_diff(
-            rep.before if old is not None else None,
-            rep.after if new is not None else None,
-            f"a/{label} (base)",
-            f"b/{label} (head)",
-        )
-        rep.changed = rep.before != rep.after
-        reports.append(rep)
-    return reports
 
 
 # --- parts ---------------------------------------------------------------------------
@@ -397,15 +193,15 @@ def _review_prompt(
     if status == "invalid" and old is not None:
         path = old.path  # the file is still there, it just does not load
         yaml_diff = unified_diff(
-            _decode(ctx.base.read(old.path)),
-            _decode(ctx.head.read(old.path)),
+            decode_text(ctx.base.read(old.path)),
+            decode_text(ctx.head.read(old.path)),
             f"a/{old.path}",
             f"b/{old.path}",
         )
     elif status != "affected":
         yaml_diff = unified_diff(
-            _decode(ctx.base.read(old.path)) if old else None,
-            _decode(ctx.head.read(new.path)) if new else None,
+            decode_text(ctx.base.read(old.path)) if old else None,
+            decode_text(ctx.head.read(new.path)) if new else None,
             f"a/{old_path}",
             f"b/{path}",
         )
