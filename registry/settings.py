@@ -11,13 +11,14 @@ job; :meth:`Settings.is_loopback_host` is the helper it uses.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import secrets
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from dakora.registry.errors import ConfigError
 
@@ -61,7 +62,9 @@ class Settings(BaseSettings):
     azure_account_url: str | None = Field(default=None)
     azure_container: str = Field(default="dakora")
     mirror_backend: MirrorBackend = Field(default="local")
-    quota_tiers: dict[str, int] = Field(
+    # NoDecode: the JSON is parsed by ``_tiers_from_json`` so a typo is a clear
+    # validation error, not a pydantic-settings traceback
+    quota_tiers: Annotated[dict[str, int], NoDecode] = Field(
         default_factory=lambda: dict(DEFAULT_QUOTA_TIERS)
     )
     default_tier: str = Field(default="free")
@@ -76,6 +79,19 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_home(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("quota_tiers", mode="before")
+    @classmethod
+    def _tiers_from_json(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(
+                    f"not valid JSON ({exc.msg} at character {exc.pos}); expected "
+                    'an object such as {"free": 1000000, "pro": 50000000}'
+                ) from None
+        return value
 
     @field_validator("quota_tiers")
     @classmethod

@@ -74,6 +74,8 @@ def test_environment_and_overrides(
         ("port", "70000"),
         ("default_tier", "gold"),
         ("quota_tiers", '{"free": -1}'),
+        ("quota_tiers", "{bad json"),  # was a pydantic-settings traceback
+        ("quota_tiers", "[1, 2]"),
         ("max_keys_per_project", "0"),
     ],
 )
