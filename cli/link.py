@@ -240,6 +240,24 @@ def _project_from_me(me: Mapping[str, Any] | None) -> str | None:
     return str(p.get("id")) if p.get("id") else None
 
 
+def _check_project(me: Mapping[str, Any] | None, project: str | None) -> None:
+    """Refuse a --project the key cannot read (when /api/me was asked)."""
+    if not me or not project:
+        return
+    projects = [p for p in me.get("projects") or [] if isinstance(p, Mapping)]
+    names: list[str] = []
+    for p in projects:
+        full = f"{p.get('workspace')}/{p.get('slug')}"
+        if project in {str(p.get("id")), full, f"{p.get('workspace')}~{p.get('slug')}"}:
+            return
+        names.append(full)
+    readable = ", ".join(names) or "none"
+    raise NotFound(
+        f"project {project!r} is not one this key can read (it can read: {readable}); "
+        "nothing was saved"
+    )
+
+
 @app.command("link")
 def link(
     url: Annotated[
@@ -314,6 +332,7 @@ def link(
             api_key = sys.stdin.readline().strip() or None
         url = url.rstrip("/")
         me = _check_server(url, api_key) if check else None
+        _check_project(me, project)
         project = project or _project_from_me(me)
         path = save_link(url, api_key, project)
     result = {

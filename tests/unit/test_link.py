@@ -13,7 +13,12 @@ import pytest
 from typer.testing import CliRunner
 
 from dakora.cli import commands  # noqa: F401  (registers the commands)
-from dakora.cli.link import _decode_cli_values, _translate, open_remote
+from dakora.cli.link import (
+    _check_project,
+    _decode_cli_values,
+    _translate,
+    open_remote,
+)
 from dakora.cli.main import app
 from dakora.client import _errors as sdk
 from dakora.client.config import link_path, load_link
@@ -127,3 +132,23 @@ def test_cli_json_values_decoded_for_structured_inputs() -> None:
         specs, {"tags": '["a", "b"]', "acct": '{"x": 1}', "n": "[1]", "other": "{"}
     )
     assert out == {"tags": ["a", "b"], "acct": {"x": 1}, "n": "[1]", "other": "{"}
+
+
+ME = {
+    "kind": "key",
+    "projects": [
+        {"id": "3f0c-uuid", "workspace": "demo", "slug": "demo", "ref": "demo~demo"}
+    ],
+}
+
+
+@pytest.mark.parametrize("project", ["demo/demo", "demo~demo", "3f0c-uuid", None])
+def test_link_accepts_a_project_the_key_can_read(project: str | None) -> None:
+    _check_project(ME, project)
+
+
+def test_link_refuses_a_project_the_key_cannot_read() -> None:
+    """A typo in --project was saved and failed only at the next remote command."""
+    with pytest.raises(reg.NotFound, match="demo/nope.*demo/demo"):
+        _check_project(ME, "demo/nope")
+    _check_project(None, "demo/nope")  # --no-check or no key: nothing to compare
