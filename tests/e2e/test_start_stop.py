@@ -39,3 +39,21 @@ def test_with_a_docker_client_but_no_engine(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "no Docker engine is running" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_serve_refuses_a_misconfigured_mirror_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAKORA_")}
+    env["DAKORA_MIRROR_BACKEND"] = "azure"  # but no connection string nor account URL
+    proc = subprocess.run(
+        [DAKORA, "serve", "--data-dir", str(tmp_path / "data"), "--port", "0"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "DAKORA_AZURE_CONNECTION_STRING or DAKORA_AZURE_ACCOUNT_URL" in proc.stderr
+    assert "Traceback" not in proc.stderr
