@@ -159,6 +159,7 @@ def test_lost_listener_drops_the_caches(project: Project) -> None:
             conn.commit()
             gone = False
             for _ in range(200):
+                conn.rollback()  # pg_stat_activity is a per-transaction snapshot
                 alive = {row.pid for row in conn.execute(listening)}
                 if not alive & set(pids):
                     gone = True
