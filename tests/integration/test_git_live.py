@@ -175,7 +175,7 @@ def test_kill_during_push_then_restart_agrees(
         assert (
             run_git(repo.path, "push", "origin", "HEAD:refs/heads/main").returncode == 0
         )
-        for i in range(12):
+        for i in range(8):
             repo.write(f"docs/blob-{i}.bin", os.urandom(512 * 1024))
         repo.commit("big")
         proc = subprocess.Popen(

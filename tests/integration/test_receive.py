@@ -439,7 +439,7 @@ def test_kill_during_push_then_restart_is_consistent(
         repo.write("prompts/greeting.yaml", greeting())
         first = repo.commit("first")
         assert push(repo)[0] == 0
-        for i in range(12):
+        for i in range(6):
             repo.write(f"docs/blob-{i}.bin", os.urandom(1024 * 1024))
         repo.commit("big")
         proc = __import__("subprocess").Popen(
