@@ -107,9 +107,8 @@ def world(start_live_server: ServerFactory, jwks: JwksEndpoint) -> World:
     server.revoke_key("acme/web", revoked["id"])
 
     # Expires while cached: used once now, refused once its time has passed.
-    expiring, _ = new_key(
-        server, web, "write", expires_at=utcnow() + timedelta(seconds=1.5)
-    )
+    expires_at = utcnow() + timedelta(seconds=3)
+    expiring, _ = new_key(server, web, "write", expires_at=expires_at)
     with server.client(expiring) as c:
         assert c.get(f"/api/projects/{web}/prompts").status_code == 200
     expired_before, _ = new_key(
@@ -173,8 +172,7 @@ def world(start_live_server: ServerFactory, jwks: JwksEndpoint) -> World:
     assert ("GET", "/prompts/{prompt_id}", False) in routes
     assert ("POST", "/logs", True) in routes
     # Let the expiring key expire (it was cached above while still valid).
-    deadline = time.time() + 1.6
-    while time.time() < deadline:
+    while utcnow() <= expires_at:
         time.sleep(0.05)
     return World(
         server=server,
