@@ -59,9 +59,9 @@ def check_settings(settings: Settings) -> None:
             f"the server binds {settings.host!r}. Bind 127.0.0.1 (or ::1), or use "
             f"auth mode 'keys' or 'clerk'."
         )
-    from dakora.registry.mirror import open_store
+    from dakora.registry.mirror.backends import check_store_settings
 
-    open_store(settings)  # (H9) a misconfigured mirror backend is refused here
+    check_store_settings(settings)  # (H9) a misconfigured mirror, opening nothing
     if settings.auth_mode == "clerk" and not settings.clerk_issuer:
         raise ConfigError(
             "DAKORA_AUTH_MODE=clerk needs DAKORA_CLERK_ISSUER (your Clerk Frontend API "

@@ -126,6 +126,21 @@ class LocalFolderStore:
         return sorted(out)
 
 
+def check_store_settings(settings: Settings) -> None:
+    """Refuse a mirror configuration ``open_store`` would refuse, opening nothing."""
+    backend = settings.mirror_backend
+    if backend not in ("none", "local", "azure"):
+        raise ConfigError(f"unknown mirror backend {backend!r} (local, azure or none)")
+    has_credentials = (
+        settings.azure_connection_string is not None or settings.azure_account_url
+    )
+    if backend == "azure" and not has_credentials:
+        raise ConfigError(
+            "mirror backend azure needs DAKORA_AZURE_CONNECTION_STRING or "
+            "DAKORA_AZURE_ACCOUNT_URL"
+        )
+
+
 def open_store(settings: Settings) -> BlobStore | None:
     """The mirror backend the settings ask for, or None when mirroring is off."""
     backend = settings.mirror_backend
