@@ -99,31 +99,40 @@ def peel(store: BaseObjectStore, sha: str) -> str | None:
 
 
 def is_ancestor(store: BaseObjectStore, ancestor: str, descendant: str) -> bool:
-    """True when ``ancestor`` is reachable from ``descendant`` (or equal)."""
+    """True when ``ancestor`` is reachable from ``descendant`` (or equal).
+
+    Walks newest commits first, so a fast-forward (the ancestor sits just below the
+    new commits) is found after a few steps; a non-fast-forward walks the
+    descendant's whole history (exact: commit dates are not trusted for pruning).
+    """
+    import heapq
+
     target = ancestor.encode("ascii")
-    try:
-        target_time = store[target].commit_time
-    except KeyError:
-        return False
-    todo = [descendant.encode("ascii")]
-    seen: set[bytes] = set()
-    while todo:
-        sha = todo.pop()
-        if sha == target:
-            return True
-        if sha in seen:
-            continue
-        seen.add(sha)
+    start = descendant.encode("ascii")
+    if start == target:
+        return True
+    seen: set[bytes] = {start}
+    heap: list[tuple[int, bytes]] = []
+
+    def push(sha: bytes) -> None:
         try:
             commit = store[sha]
         except KeyError:
-            continue
-        if not isinstance(commit, Commit):
-            continue
-        # Parents are older than children in practice; a day of clock skew allowed.
-        if commit.commit_time + 86_400 < target_time:
-            continue
-        todo.extend(commit.parents)
+            return
+        if isinstance(commit, Commit):
+            heapq.heappush(heap, (-commit.commit_time, sha))
+
+    push(start)
+    while heap:
+        _time, sha = heapq.heappop(heap)
+        commit = store[sha]
+        assert isinstance(commit, Commit)
+        for parent in commit.parents:
+            if parent == target:
+                return True
+            if parent not in seen:
+                seen.add(parent)
+                push(parent)
     return False
 
 

@@ -268,3 +268,26 @@ def test_protected_patterns_and_unsafe_paths() -> None:
     assert unsafe_path_reason("prompts/a.yaml") is None
     for bad in ("..", "prompts/../x", ".git/config", "a//b", "/abs", "a\\b"):
         assert unsafe_path_reason(bad) is not None, bad
+
+
+def test_is_ancestor_ignores_commit_dates(repo: Repo) -> None:
+    from dakora.hooks.push_checks import is_ancestor
+
+    base = repo.refs[b"refs/heads/main"].decode()
+    child = _commit(repo, "child", [base.encode()])
+    # a descendant whose committer date lies years in the past (imported history)
+    old_dated = Commit()
+    old_dated.tree = repo.object_store[child.encode()].tree
+    old_dated.parents = [child.encode()]
+    old_dated.author = old_dated.committer = b"T <t@example.com>"
+    old_dated.author_time = old_dated.commit_time = 1_000_000_000
+    old_dated.author_timezone = old_dated.commit_timezone = 0
+    old_dated.message = b"dated long ago"
+    repo.object_store.add_object(old_dated)
+    tip = _commit(repo, "tip", [old_dated.id])
+    store = repo.object_store
+    assert is_ancestor(store, base, tip)
+    assert is_ancestor(store, child, tip)
+    assert not is_ancestor(store, tip, base)
+    sibling = _commit(repo, "sibling", [base.encode()])
+    assert not is_ancestor(store, sibling, tip)
