@@ -9,12 +9,20 @@ Layout per project prefix ``<workspace>/<project>/`` (DESIGN §10):
 - ``prompts/<id>/<version>.yaml`` — a readable copy of each prompt version.
 
 Backends implement ``BlobStore``: a local folder (embedded default) and Azure Blob.
+``ReplicaSync`` catches a replica's repository up to the index from the mirror.
 """
 
-from dakora.registry.mirror.backends import BlobStore, LocalFolderStore, open_store
+from dakora.registry.mirror.backends import (
+    BlobStore,
+    LocalFolderStore,
+    check_store_settings,
+    open_store,
+)
+from dakora.registry.mirror.replica import ReplicaSync
 from dakora.registry.mirror.sync import (
     MANIFEST_NAME,
     Manifest,
+    MirrorBehind,
     SyncResult,
     hydrate_project,
     read_manifest,
@@ -27,7 +35,10 @@ __all__ = [
     "BlobStore",
     "LocalFolderStore",
     "Manifest",
+    "MirrorBehind",
+    "ReplicaSync",
     "SyncResult",
+    "check_store_settings",
     "hydrate_project",
     "open_store",
     "read_manifest",
