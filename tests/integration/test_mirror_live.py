@@ -1,8 +1,9 @@
 """The mirror in a real ``dakora serve``: Azure backend on Azurite, real git pushes.
 
 One server (SQLite) and one project for the module: incremental uploads after each
-push, a Blob outage during pushes (the pushes succeed, the outbox grows, the worker
-catches up when Blob returns) and ``dakora restore`` of a deleted repository.
+push, a Blob outage during pushes (the pushes succeed, the outbox grows and survives a
+restart, the worker catches up when Blob returns) and ``dakora restore`` of a deleted
+repository.
 """
 
 from __future__ import annotations
@@ -228,6 +229,9 @@ def test_blob_outage_never_fails_a_push_and_the_mirror_catches_up(
         # The API keeps serving the pushed versions.
         got = live.api("/prompts/p0014").json()
         assert got["version"] == live.version(14)
+        # The outbox is in the database: a restart keeps every pending row.
+        live.server.restart()
+        assert live.status()["pending"] >= 3
     finally:
         live.azurite.start()
     live.wait_mirrored()
