@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
@@ -18,6 +18,8 @@ from dakora.cli.admin_support import (
 from dakora.cli.output import cli_errors, print_json
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from dakora.registry.settings import Settings
 
 
@@ -31,17 +33,7 @@ def db_upgrade(
     json_out: JsonFlag = False,
 ) -> None:
     """Apply the database migrations (safe to run again: a no-op when up to date)."""
-    from dakora.registry.db import current_revision
-
-    with cli_errors(json_out):
-        settings = load_settings(data_dir, database_url)
-        with open_engine(settings, migrate=False) as engine:
-            before = current_revision(engine)
-            from dakora.registry.db import upgrade
-
-            upgrade(engine, revision)
-            after = current_revision(engine)
-        _report_migration(settings, before, after, json_out)
+    _migrate("upgrade", revision, database_url, data_dir, json_out)
 
 
 @db_app.command("downgrade")
@@ -55,14 +47,26 @@ def db_downgrade(
     json_out: JsonFlag = False,
 ) -> None:
     """Undo migrations down to REV (``base`` drops every Dakora table)."""
-    from dakora.registry.db import current_revision, downgrade
+    _migrate("downgrade", revision, database_url, data_dir, json_out)
 
+
+def _migrate(
+    direction: Literal["upgrade", "downgrade"],
+    revision: str,
+    database_url: str | None,
+    data_dir: Path | None,
+    json_out: bool,
+) -> None:
+    """Move the database to ``revision`` and report where it was and where it is."""
+    from dakora.registry import db
+
+    step = db.upgrade if direction == "upgrade" else db.downgrade
     with cli_errors(json_out):
         settings = load_settings(data_dir, database_url)
         with open_engine(settings, migrate=False) as engine:
-            before = current_revision(engine)
-            downgrade(engine, revision)
-            after = current_revision(engine)
+            before = db.current_revision(engine)
+            step(engine, revision)
+            after = db.current_revision(engine)
         _report_migration(settings, before, after, json_out)
 
 

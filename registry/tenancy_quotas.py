@@ -16,15 +16,14 @@ from dakora.registry.db import (
     transaction,
     utcnow,
     workspace_quotas,
-    workspaces,
 )
 from dakora.registry.errors import (
     BadRequest,
     QuotaExceeded,
-    WorkspaceNotFound,
 )
 from dakora.registry.settings import Settings
 from dakora.registry.tenancy_records import QuotaStatus
+from dakora.registry.tenancy_workspaces import require_workspace
 
 
 def month_start(now: datetime) -> datetime:
@@ -45,13 +44,7 @@ def _quota_row(
     row = conn.execute(query).first()
     period = month_start(now)
     if row is None:
-        if (
-            conn.execute(
-                select(workspaces.c.id).where(workspaces.c.id == workspace_id)
-            ).first()
-            is None
-        ):
-            raise WorkspaceNotFound(f"workspace {workspace_id!r} not found")
+        require_workspace(conn, workspace_id)
         tier = settings.default_tier
         try:
             with conn.begin_nested():

@@ -70,6 +70,12 @@ def require_user(conn: Connection, user_id: str) -> None:
         raise UserNotFound(f"user {user_id!r} not found")
 
 
+def require_workspace(conn: Connection, workspace_id: str) -> None:
+    query = select(workspaces.c.id).where(workspaces.c.id == workspace_id)
+    if conn.execute(query).first() is None:
+        raise WorkspaceNotFound(f"workspace {workspace_id!r} not found")
+
+
 def get_workspace(engine: Engine, ref: str) -> Workspace:
     """A workspace by slug or id. Raises ``WorkspaceNotFound``."""
     query = select(workspaces)
@@ -99,13 +105,7 @@ def set_member(engine: Engine, workspace_id: str, user_id: str, role: str) -> Me
     """Add a user to a workspace, or change their role."""
     validate_role(role)
     with transaction(engine) as conn:
-        if (
-            conn.execute(
-                select(workspaces.c.id).where(workspaces.c.id == workspace_id)
-            ).first()
-            is None
-        ):
-            raise WorkspaceNotFound(f"workspace {workspace_id!r} not found")
+        require_workspace(conn, workspace_id)
         require_user(conn, user_id)
         done = conn.execute(
             update(workspace_members)
