@@ -121,6 +121,24 @@ def _peeled(repo: Repo, refs: dict[str, str]) -> dict[str, str]:
     return out
 
 
+def _pack_loose_copies(repo: Repo) -> None:
+    """Copy loose objects that no pack holds yet into one new pack (for upload).
+
+    The loose files stay where they are: deleting them (dulwich's
+    ``pack_loose_objects``) races with readers, which look in the packs first and
+    then in the loose folder, and so can miss an object that moves between the two.
+    Objects already copied into a pack are skipped, so nothing is packed twice.
+    """
+    store = repo.object_store
+    fresh = [
+        sha
+        for sha in store._iter_loose_objects()  # type: ignore[attr-defined]
+        if not store.contains_packed(sha)  # type: ignore[attr-defined]
+    ]
+    if fresh:
+        store.add_objects([(store[sha], None) for sha in fresh])  # type: ignore[attr-defined]
+
+
 def _upload_file(store: BlobStore, name: str, path: Path) -> int:
     if store.exists(name):
         return 0
@@ -190,9 +208,7 @@ def sync_project(
                     raise MirrorBehind(
                         f"repository {repo_path} is behind the index for {prefix}"
                     )
-            store_obj = repo.object_store
-            if any(True for _ in store_obj._iter_loose_objects()):  # type: ignore[attr-defined]
-                store_obj.pack_loose_objects()  # type: ignore[attr-defined]
+            _pack_loose_copies(repo)
             local_packs = _pack_names(pack_dir)
             known = set(manifest.packs)
             missing = [p for p in local_packs if p not in known]

@@ -271,3 +271,30 @@ def test_a_replica_catches_up_to_the_index_from_the_mirror(
     assert local_refs(replica_path) == local_refs(origin)
     assert git(replica_path, "rev-parse", "v2") == git(origin, "rev-parse", "v2")
     git(replica_path, "fsck", "--strict")
+
+
+def test_loose_objects_are_mirrored_without_leaving_the_repository(
+    store: BlobStore, pushed_repo: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Objects written loose (an import, a hand-made commit) reach the mirror once,
+    and stay readable in place while that happens."""
+    work, bare = pushed_repo
+    (work / "prompts" / "greeting.yaml").write_text(
+        make_prompt("greeting", "1.2.0", "Hoi")
+    )
+    git(work, "commit", "-qam", "loose")
+    head = git(work, "rev-parse", "HEAD")
+    # a small fetch lands its objects loose (below git's unpack limit)
+    git(bare, "fetch", "-q", "--no-write-fetch-head", str(work), "main")
+    git(bare, "update-ref", "refs/heads/main", head)
+    assert not git(bare, "count-objects").startswith("0 objects")
+    loose_before = git(bare, "count-objects")
+    first = sync_project(store, "ws/proj", bare)
+    assert git(bare, "count-objects") == loose_before  # loose files left in place
+    assert first.packs_uploaded == 1
+    second = sync_project(store, "ws/proj", bare)
+    assert second.packs_uploaded == 0  # packed once, not again
+    restored = tmp_path / "restored.git"
+    restore_project(store, "ws/proj", restored)
+    assert git(restored, "rev-parse", "main") == head
+    git(restored, "fsck", "--strict")
