@@ -61,7 +61,7 @@ def check_settings(settings: Settings) -> None:
         )
     from dakora.registry.mirror.backends import check_store_settings
 
-    check_store_settings(settings)  # (H9) a misconfigured mirror, opening nothing
+    check_store_settings(settings)  # a misconfigured mirror, opening nothing
     if settings.auth_mode == "clerk" and not settings.clerk_issuer:
         raise ConfigError(
             "DAKORA_AUTH_MODE=clerk needs DAKORA_CLERK_ISSUER (your Clerk Frontend API "

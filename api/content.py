@@ -158,7 +158,7 @@ class ContentStore:
         self._snapshots: LRU[tuple[str, str], Snapshot] = LRU(MAX_SNAPSHOTS)
         self._bodies: LRU[tuple[Hashable, ...], Body] = LRU(MAX_BODIES)
         self._loaded: LRU[tuple[str, str, str], LoadedPrompt] = LRU(MAX_BODIES)
-        # (H9) replicas: catch the local repository up to the index (from the mirror)
+        # replicas: catch the local repository up to the index (from the mirror)
         # before a ref is resolved; returns True when the repository changed.
         self.freshen: Callable[[ProjectInfo], bool] | None = None
 

@@ -210,7 +210,7 @@ async def _plain(
 class RepoCache:
     """One open ``Repo`` per path (opening one per request leaks file descriptors)."""
 
-    # (H9) replicas: bring the local repository up to the index before serving it
+    # replicas: bring the local repository up to the index before serving it
     freshen: Callable[[GitTarget], None] | None = None
 
     def __init__(self) -> None:
@@ -376,7 +376,7 @@ def server_pipeline(
     from dakora.hooks.recorder import index_version_lookup
 
     on_accepted, on_rejected = make_index_hooks(get_engine)
-    project_lock = ServerProjectLock(get_engine)  # (H9) advisory on PostgreSQL
+    project_lock = ServerProjectLock(get_engine)  # advisory on PostgreSQL
     pipeline = ReceivePipeline(
         lock=project_lock,
         lock_key=project_lock.key,
@@ -421,7 +421,7 @@ def make_git_app(
 
 
 def _replica_freshener(state: Any, cache: RepoCache) -> Callable[[GitTarget], None]:
-    """(H9) Catch a replica's repository up to the index (``state.replica``) before a
+    """Catch a replica's repository up to the index (``state.replica``) before a
     git request; a failure is logged and the request served from what is here (a
     push is still checked against the index under the project lock)."""
 

@@ -74,7 +74,7 @@ class ProjectCache:
         self._engine = engine
         self._data_dir = data_dir
         self._by_ref: dict[str, ProjectInfo] = {}
-        # (H9) replicas keep their own repositories: <local_repos_dir>/<ws>/<slug>.git
+        # replicas keep their own repositories: <local_repos_dir>/<ws>/<slug>.git
         self.local_repos_dir: Path | None = None
 
     def invalidate(self, project_id: str | None = None) -> None:

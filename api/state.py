@@ -48,8 +48,8 @@ class ServerState:
         self.auth: Authenticator | None = None
         self.content: ContentStore | None = None
         self.projects: ProjectCache | None = None
-        self.mirror: MirrorWorker | None = None  # (H9) the outbox worker
-        self.replica: ReplicaSync | None = None  # (H9) PostgreSQL + mirror only
+        self.mirror: MirrorWorker | None = None  # the outbox worker
+        self.replica: ReplicaSync | None = None  # PostgreSQL + mirror only
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -71,11 +71,11 @@ class ServerState:
         engine = make_engine(self.settings.database_url)
         upgrade(engine)
         self._engine = engine
-        from dakora.hooks.recovery import recover_projects  # (H5) stale push leftovers
+        from dakora.hooks.recovery import recover_projects  # stale push leftovers
 
         replica = engine.dialect.name == "postgresql"
         if replica and self.settings.mirror_backend != "none":
-            # (H9) a replica: the shared index is the truth, never reindex from here
+            # a replica: the shared index is the truth, never reindex from here
             from dakora.hooks.advisory_lock import recover_replica
 
             recover_replica(engine, self.settings.repos_dir.absolute())
@@ -92,7 +92,7 @@ class ServerState:
             _LIVE_STATES.add(self)
 
     def _start_mirror(self, engine: Engine) -> None:
-        """(H9) The mirror worker (unless the backend is ``none``); with PostgreSQL
+        """The mirror worker (unless the backend is ``none``); with PostgreSQL
         this process is a replica: its repositories live under its own data dir and
         are caught up from the mirror when the index is ahead of them."""
         from dakora.registry.mirror import open_store
@@ -198,4 +198,4 @@ def invalidate_project(project_id: str) -> None:
     """
     for state in live_states():
         state.invalidate_project(project_id)
-        state.notify_mirror()  # (H9) the outbox row is committed: mirror it now
+        state.notify_mirror()  # the outbox row is committed: mirror it now

@@ -159,7 +159,7 @@ class ReceivePipeline:
         self.on_rejected = on_rejected
         self.version_lookup_factory = version_lookup_factory
         self.summary = summary
-        # (H9) under the lock, before the CAS: a reason string rejects every ref
+        # under the lock, before the CAS: a reason string rejects every ref
         # (replicas: catch up from the mirror, compare with the index's refs table).
         self.before_apply = before_apply
 

@@ -201,7 +201,7 @@ class _Write:
         self.access = access
         info = access.project
         freshen = access.content.freshen
-        if freshen is not None:  # (H9) replicas: catch up before reading the base
+        if freshen is not None:  # replicas: catch up before reading the base
             # on failure the pipeline's ref guard still checks the base under the lock
             with contextlib.suppress(DakoraError, OSError):
                 freshen(info)
