@@ -21,11 +21,14 @@ public names are re-exported here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dulwich.object_store import BaseObjectStore
+from dulwich.repo import Repo
 from sqlalchemy import Connection, Engine, delete
 
 from dakora.registry.db import (
@@ -226,6 +229,20 @@ def _project_id_and_branch(
     return project.id, project.default_branch, project.repo_path
 
 
+@contextmanager
+def _project_repo(
+    engine: Engine, project: Any, repo: RepoLike | None, caller: str
+) -> Iterator[tuple[str, str | None, Repo, BaseObjectStore]]:
+    """(project id, default branch, repository and its object store: ``repo`` or the
+    project's own); refuses a bare object store, which has no refs."""
+    project_id, default_branch, repo_path = _project_id_and_branch(engine, project)
+    source: RepoLike = repo if repo is not None else repo_path  # type: ignore[assignment]
+    with OpenedRepo(source) as opened:
+        if opened.repo is None:
+            raise StorageError(f"{caller} needs a repository, not a bare store")
+        yield project_id, default_branch, opened.repo, opened.store
+
+
 def index_project(
     engine: Engine,
     project: Any,
@@ -239,21 +256,22 @@ def index_project(
     defaults to the project's own bare repository. Same result as indexing every push
     one by one (each version attributed to the first commit that introduced it).
     """
-    project_id, default_branch, repo_path = _project_id_and_branch(engine, project)
-    source: RepoLike = repo if repo is not None else repo_path  # type: ignore[assignment]
-    with OpenedRepo(source) as opened:
-        if opened.repo is None:
-            raise StorageError("index_project needs a repository, not a bare store")
-        current = repository_refs(opened.repo)
+    with _project_repo(engine, project, repo, "index_project") as (
+        project_id,
+        default_branch,
+        git_repo,
+        store,
+    ):
+        current = repository_refs(git_repo)
         order = ordered_refs(current, default_branch)
-        versions = compute_versions(opened.store, [current[name] for name in order], [])
+        versions = compute_versions(store, [current[name] for name in order], [])
         with transaction(engine) as conn:
             for table in (prompt_heads, prompt_versions, refs):
                 conn.execute(delete(table).where(table.c.project_id == project_id))
             return record_ref_updates(
                 conn,
                 project_id,
-                opened.store,
+                store,
                 [(name, ZERO_SHA, current[name]) for name in order],
                 versions=versions,
                 audit=False,
@@ -263,12 +281,13 @@ def index_project(
 
 def refs_in_sync(engine: Engine, project: Any, repo: RepoLike | None = None) -> bool:
     """True when the refs table matches the repository's branches and tags."""
-    project_id, _branch, repo_path = _project_id_and_branch(engine, project)
-    source: RepoLike = repo if repo is not None else repo_path  # type: ignore[assignment]
-    with OpenedRepo(source) as opened:
-        if opened.repo is None:
-            raise StorageError("refs_in_sync needs a repository, not a bare store")
-        actual = repository_refs(opened.repo)
+    with _project_repo(engine, project, repo, "refs_in_sync") as (
+        project_id,
+        _branch,
+        git_repo,
+        _store,
+    ):
+        actual = repository_refs(git_repo)
     with transaction(engine, write=False) as conn:
         return db_refs(conn, project_id) == actual
 
