@@ -5,6 +5,7 @@ an existing git repository, through the push checks).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -19,9 +20,19 @@ from dakora.cli.admin_support import (
     say,
 )
 from dakora.cli.output import cli_errors, print_json, print_table
+from dakora.registry.errors import BadRequest
 
 if TYPE_CHECKING:
     from dakora.registry.findings import Finding
+
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
+
+
+def _check_email(email: str) -> None:
+    """A typo such as a missing '@' must not create a user nobody can sign in as."""
+    if not _EMAIL.fullmatch(email):
+        raise BadRequest(f"{email!r} is not an email address (name@example.com)")
 
 
 @admin_app.command("create-workspace")
@@ -39,6 +50,8 @@ def create_workspace(
     from dakora.registry import tenancy
 
     with cli_errors(json_out):
+        if owner_email is not None:
+            _check_email(owner_email)
         settings = load_settings(data_dir)
         with open_engine(settings) as engine:
             owner = (
@@ -74,6 +87,7 @@ def add_member(
 
     with cli_errors(json_out):
         tenancy.validate_role(role)
+        _check_email(email)
         settings = load_settings(data_dir)
         with open_engine(settings) as engine:
             ws = tenancy.get_workspace(engine, workspace)

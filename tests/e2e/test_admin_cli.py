@@ -156,6 +156,14 @@ def test_user_mistakes_are_clean_errors(
     bad = cli.run("admin", "create-workspace", "Not A Slug", ok=False)
     assert bad.returncode == 2 and "invalid workspace slug" in bad.stderr
 
+    # an email without '@' was accepted and a user created for it
+    for args in (
+        ["add-member", "acme", "bob"],
+        ["create-workspace", "beta", "--owner-email", "ada at example.com"],
+    ):
+        email = cli.run("admin", *args, ok=False)
+        assert email.returncode == 2 and "not an email address" in email.stderr
+
     missing = cli.run("admin", "create-key", "acme/nope", "--json", ok=False)
     assert json.loads(missing.stderr)["error"]["code"] == "project_not_found"
 
