@@ -159,7 +159,19 @@ def template_findings(loaded: LoadedPrompt, parts: PartsSource) -> list[Finding]
 
 
 def part_findings(snapshot: Snapshot, path: str) -> list[Finding]:
-    source = snapshot.read(path).decode("utf-8", errors="replace")
+    data = snapshot.read(path)
+    try:
+        source = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        return [
+            Finding.error(
+                path,
+                line,
+                f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x})",
+                "template-syntax",
+            )
+        ]
     try:
         ast = ANALYSIS_ENV.parse(source)
     except TemplateSyntaxError as exc:

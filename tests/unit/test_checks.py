@@ -100,6 +100,23 @@ def test_undeclared_variable_inside_a_part(tmp_path: Path) -> None:
     ]
 
 
+def test_part_that_is_not_utf8_is_an_error(tmp_path: Path) -> None:
+    """It linted clean and rendered U+FFFD in place of the byte (prompts are refused)."""
+    found = _lint(
+        tmp_path,
+        {
+            "parts/system/tone.md": b"Speak like a caf\xe9 owner.\nBye.\n",
+            "prompts/greeting.yaml": make_prompt_yaml(
+                template='Hello {{ name }}\n{% include "system/tone" %}\n'
+            ),
+        },
+    )
+    assert [(f.path, f.line, f.severity, f.rule) for f in found] == [
+        ("parts/system/tone.md", 1, "error", "template-syntax")
+    ]
+    assert "not valid UTF-8" in found[0].message
+
+
 def test_variables_set_in_template_or_loop_are_not_inputs(tmp_path: Path) -> None:
     template = (
         "{% set greeting = 'Hi' %}{{ greeting }} {{ name }}\n"
