@@ -10,19 +10,18 @@ Plumbing for the receive pipeline and the DB indexer works on any object store (
 quarantine store): ``new_commits``, ``changed_paths``, ``versions_in_range``,
 ``heads_at``. It lives in ``git_objects.py`` (object reads, commit walk),
 ``tree_diff.py`` (tree and text diffs) and ``prompt_versions.py`` (versions from
-history); their public names are re-exported here.
+history); their public names are re-exported here. One prompt's history walk is
+``prompt_history.py``.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dulwich.diff_tree import tree_changes
 from dulwich.errors import NotGitRepository
 from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Commit
@@ -34,29 +33,17 @@ from dakora.registry.errors import (
     RefNotFound,
     RepositoryNotFound,
 )
-from dakora.registry.git_objects import (
-    blob_at,
-    join_path,
-    new_commits,
-    read_commit,
-    subtree_sha,
-    topo_parents_first,
-)
+from dakora.registry.git_objects import new_commits, read_commit
 from dakora.registry.loader import LoadedPrompt
 from dakora.registry.model import parse_semver
+from dakora.registry.prompt_history import walk_versions
 from dakora.registry.prompt_versions import (
     PromptHead,
     VersionInfo,
     heads_at,
-    version_info,
     versions_in_range,
 )
-from dakora.registry.snapshot import (
-    PROMPT_SUFFIXES,
-    FolderSnapshot,
-    GitSnapshot,
-    blob_identity,
-)
+from dakora.registry.snapshot import FolderSnapshot, GitSnapshot
 from dakora.registry.tree_diff import changed_paths, diff_trees, unified_diff
 from dakora.registry.types import CommitSha
 
@@ -276,7 +263,9 @@ class PromptRepository:
             raise PromptNotFound(
                 f"prompt '{prompt_id}' not found at {rev}", prompt_id=prompt_id
             )
-        return self._walk_versions(prompt_id, {tip.encode("ascii"): path})
+        return walk_versions(
+            self.store, self.subdir, prompt_id, {tip.encode("ascii"): path}
+        )
 
     def all_versions(self, prompt_id: str) -> list[VersionInfo]:
         """Every version of the prompt on any branch or tag, newest first."""
@@ -293,7 +282,7 @@ class PromptRepository:
                 f"prompt '{prompt_id}' not found on any branch or tag",
                 prompt_id=prompt_id,
             )
-        return self._walk_versions(prompt_id, starts)
+        return walk_versions(self.store, self.subdir, prompt_id, starts)
 
     def find_version(self, prompt_id: str, version: str) -> VersionInfo:
         """The commit that introduced ``version`` on any ref. Raises RefNotFound."""
@@ -320,100 +309,6 @@ class PromptRepository:
             return table.get((prompt_id, version))
 
         return lookup
-
-    def _walk_versions(
-        self, prompt_id: str, starts: dict[bytes, str]
-    ) -> list[VersionInfo]:
-        """Walk every commit reachable from ``starts`` (commit → path of the prompt
-        there), children first, following the prompt's path to each parent. A blob
-        is parsed only where it differs from a parent's (tree lookups elsewhere)."""
-        store = self.store
-        commits = self._ancestry(list(starts))
-        order = list(reversed(topo_parents_first(commits)))
-        prompts_dir = GitSnapshot(store, next(iter(starts)).decode(), self.subdir)
-        pdir = prompts_dir.prompts_dir
-        path_at: dict[bytes, str] = dict(starts)
-        found: list[VersionInfo] = []
-        for sha in order:
-            path = path_at.get(sha)
-            if path is None:
-                continue
-            commit = commits[sha]
-            blob = blob_at(store, commit.tree, join_path(self.subdir, path))
-            if blob is None:
-                continue
-            parent_blobs: list[tuple[str, str]] = []
-            for parent_sha in commit.parents:
-                parent = commits.get(parent_sha)
-                if parent is None:
-                    continue
-                ppath: str | None = path
-                pblob = blob_at(store, parent.tree, join_path(self.subdir, path))
-                if pblob is None or (
-                    pblob != blob
-                    and (blob_identity(store, pblob, path) or ("",))[0] != prompt_id
-                ):
-                    ppath, pblob = self._moved_from(parent, commit, prompt_id, pdir)
-                if ppath is not None and pblob is not None:
-                    path_at.setdefault(parent_sha, ppath)
-                    parent_blobs.append((ppath, pblob))
-            if any(pb == blob for _, pb in parent_blobs):
-                continue  # unchanged compared with a parent
-            ident = blob_identity(store, blob, path)
-            if ident is None or ident[0] != prompt_id:
-                continue  # broken file at this commit: not a version
-            before = {
-                (blob_identity(store, pb, pp) or ("", ""))[1] for pp, pb in parent_blobs
-            }
-            if ident[1] in before:
-                continue  # content changed without a new version string
-            found.append(version_info(commit, prompt_id, ident[1], path, blob))
-        # A version string is introduced once: keep its oldest commit.
-        oldest: dict[str, VersionInfo] = {}
-        for info in reversed(found):
-            oldest.setdefault(info.version, info)
-        keep = {id(v) for v in oldest.values()}
-        return [v for v in found if id(v) in keep]
-
-    def _moved_from(
-        self, parent: Commit, commit: Commit, prompt_id: str, prompts_dir: str
-    ) -> tuple[str | None, str | None]:
-        """Where the prompt lived in ``parent`` when ``commit`` moved it (or turned the
-        file at its path into another prompt): the old side of this commit's changes
-        under prompts/ holding the same id."""
-        folder = join_path(self.subdir, prompts_dir)
-        old_tree = subtree_sha(self.store, parent.tree, folder)
-        new_tree = subtree_sha(self.store, commit.tree, folder)
-        if old_tree is None:
-            return None, None
-        for ch in tree_changes(self.store, old_tree, new_tree):
-            if ch.old is None or ch.old.path is None or ch.old.sha is None:
-                continue
-            if ch.old.mode is None or not stat.S_ISREG(ch.old.mode):
-                continue
-            rel = f"{prompts_dir}/{ch.old.path.decode('utf-8', errors='replace')}"
-            if not rel.endswith(PROMPT_SUFFIXES):
-                continue
-            sha = ch.old.sha.decode("ascii")
-            ident = blob_identity(self.store, sha, rel)
-            if ident is not None and ident[0] == prompt_id:
-                return rel, sha
-        return None, None
-
-    def _ancestry(self, heads: list[bytes]) -> dict[bytes, Commit]:
-        commits: dict[bytes, Commit] = {}
-        stack = list(heads)
-        while stack:
-            sha = stack.pop()
-            if sha in commits:
-                continue
-            try:
-                commit = read_commit(self.store, sha)
-            except RefNotFound:
-                continue  # shallow clone: history stops here
-            commits[sha] = commit
-            stack.extend(p for p in commit.parents if p not in commits)
-        return commits
 
     # diff ----------------------------------------------------------------------------
     def diff(self, prompt_id: str, from_: str, to: str) -> str:
