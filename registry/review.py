@@ -4,7 +4,7 @@ Pure: takes two snapshots, gives back a ``ReviewReport`` (Pydantic, JSON schema 
 ``SCHEMA_VERSION``, documented in ``docs/review-schema.md``). Formatting lives in
 ``review_format`` (markdown, JSON) and the CLI (Rich text).
 The report models live in ``review_report``, the diffs and example renders in
-``review_renders``, the rules in ``review_rules``; their public names are
+``review_renders``, part changes in ``review_parts``, the rules in ``review_rules``; their public names are
 re-exported here.
 
 What a review holds, per prompt changed between BASE and HEAD (matched by id):
@@ -24,14 +24,12 @@ What a review holds, per prompt changed between BASE and HEAD (matched by id):
 
 from __future__ import annotations
 
-from typing import Literal
-
 from dakora.registry.checks import check_snapshot
-from dakora.registry.errors import DakoraError
 from dakora.registry.findings import Finding
 from dakora.registry.loader import LoadedPrompt
 from dakora.registry.model import Prompt
-from dakora.registry.renderer import Renderer, analyze_template
+from dakora.registry.renderer import Renderer
+from dakora.registry.review_parts import included_parts, parts_changes
 from dakora.registry.review_renders import (
     decode_text,
     render_examples,
@@ -66,7 +64,7 @@ from dakora.registry.review_rules import (
     version_report,
     worst,
 )
-from dakora.registry.snapshot import PartsSource, Snapshot
+from dakora.registry.snapshot import Snapshot
 
 __all__ = [
     "FAIL_ON_LEVELS",
@@ -97,47 +95,6 @@ __all__ = [
 
 
 _STATUS_ORDER = ("removed", "invalid", "added", "renamed", "modified", "affected")
-
-
-# --- parts ---------------------------------------------------------------------------
-
-
-def _parts_changes(base: PartsSource, head: PartsSource) -> list[PartChange]:
-    changes: list[PartChange] = []
-    base_names, head_names = set(base.names()), set(head.names())
-    for name in sorted(base_names | head_names):
-        old = base.get_source(name) if name in base_names else None
-        new = head.get_source(name) if name in head_names else None
-        if old is not None and new is not None and old[0] == new[0]:
-            continue
-        status: Literal["added", "modified", "removed"] = (
-            "added" if old is None else "removed" if new is None else "modified"
-        )
-        changes.append(
-            PartChange(
-                name=name,
-                status=status,
-                path=new[1] if new else None,
-                old_path=old[1] if old else None,
-                diff=unified_diff(
-                    old[0] if old else None,
-                    new[0] if new else None,
-                    f"a/{old[1]}" if old else "/dev/null",
-                    f"b/{new[1]}" if new else "/dev/null",
-                ),
-            )
-        )
-    return changes
-
-
-def _includes(prompt: Prompt, parts: PartsSource) -> set[str]:
-    names: set[str] = set()
-    for _label, source in prompt.sources():
-        try:
-            names.update(analyze_template(source, parts).includes)
-        except DakoraError:
-            continue  # a template that does not parse: lint reports it
-    return names
 
 
 # --- the review ----------------------------------------------------------------------
@@ -340,16 +297,16 @@ def review(
     head_paths = set(head.prompt_paths())
     loaded_head_paths = {lp.path for lp in new_by_id.values()}
 
-    parts = _parts_changes(base.parts, head.parts)
+    parts = parts_changes(base.parts, head.parts)
     changed_parts = {p.name for p in parts}
     includes: dict[str, set[str]] = {}
     if changed_parts:
         for pid in sorted(set(old_by_id) | set(new_by_id)):
             names: set[str] = set()
             if pid in old_by_id:
-                names |= _includes(old_by_id[pid].prompt, base.parts)
+                names |= included_parts(old_by_id[pid].prompt, base.parts)
             if pid in new_by_id:
-                names |= _includes(new_by_id[pid].prompt, head.parts)
+                names |= included_parts(new_by_id[pid].prompt, head.parts)
             includes[pid] = names & changed_parts
         for part in parts:
             part.affects = sorted(p for p, n in includes.items() if part.name in n)
