@@ -168,10 +168,7 @@ def check_snapshot(
             out.extend(part_findings(snapshot, path))
 
     identities = _identities(snapshot, parent)
-    by_id: dict[str, list[str]] = {}
-    for path, ident in identities.items():
-        if ident is not None and path not in unsafe:
-            by_id.setdefault(ident[0], []).append(path)
+    by_id = _paths_by_id(snapshot, parent, identities, selected, unsafe)
     checked: list[LoadedPrompt] = []
     if selected is None:
         to_check = list(identities)
@@ -200,7 +197,6 @@ def check_snapshot(
     for prompt_id, where in sorted(by_id.items()):
         if len(where) < 2:
             continue
-        where = sorted(where)
         report = where[1:] if selected is None else [p for p in where if chosen(p)]
         for path in report:
             others = ", ".join(p for p in where if p != path)
@@ -234,6 +230,36 @@ def check_snapshot(
             )
         )
     return _dedupe(out)
+
+
+def _paths_by_id(
+    snapshot: Snapshot,
+    parent: Snapshot | None,
+    identities: dict[str, tuple[str, str] | None],
+    selected: set[str] | None,
+    unsafe: set[str],
+) -> dict[str, list[str]]:
+    """prompt id → sorted safe paths with that id: of every id for a whole check,
+    of the ids of the selected files only otherwise (from the snapshot's cached
+    id → paths map when it has one: O(changed files), not O(prompts))."""
+    id_paths = getattr(snapshot, "id_paths", None)
+    if selected is not None and callable(id_paths):
+        wanted = {
+            ident[0]
+            for path in selected
+            if (ident := identities.get(path)) is not None and path not in unsafe
+        }
+        if not wanted:
+            return {}
+        table = id_paths(parent)
+        return {
+            pid: [p for p in table.get(pid, ()) if p not in unsafe] for pid in wanted
+        }
+    by_id: dict[str, list[str]] = {}
+    for path, ident in identities.items():
+        if ident is not None and path not in unsafe:
+            by_id.setdefault(ident[0], []).append(path)
+    return {pid: sorted(paths) for pid, paths in by_id.items()}
 
 
 def _identities(

@@ -18,7 +18,7 @@ from dulwich.objects import Commit, Tag
 from dulwich.walk import Walker
 
 from dakora.registry.errors import RefNotFound
-from dakora.registry.snapshot import SYMLINK_MODE
+from dakora.registry.snapshot_layout import SYMLINK_MODE
 from dakora.registry.types import ZERO_SHA
 
 
@@ -87,6 +87,12 @@ def _tree_getter(store: BaseObjectStore) -> Callable[[bytes], Any]:
         return tree
 
     return get
+
+
+def read_tree(store: BaseObjectStore, sha: bytes) -> Any:
+    """``store[sha]`` through the shared parsed-tree cache (trees are immutable by
+    sha, so any store, a quarantine included, may fill it). Raises ``KeyError``."""
+    return _tree_getter(store)(sha)
 
 
 def blob_at(store: BaseObjectStore, tree_sha: bytes, path: str) -> str | None:

@@ -5,6 +5,7 @@ the parent commit by tree diff.
 
 from __future__ import annotations
 
+import bisect
 import stat
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,8 @@ from dakora.registry.errors import (
     RefNotFound,
     StorageError,
 )
-from dakora.registry.prompt_cache import TREE_IDS, blob_identity
+from dakora.registry.git_objects import read_tree
+from dakora.registry.prompt_cache import TREE_ID_PATHS, TREE_IDS, blob_identity
 from dakora.registry.snapshot_base import SnapshotBase, SnapshotParts
 from dakora.registry.snapshot_layout import (
     EMPTY_TREE_SHA,
@@ -81,7 +83,11 @@ class GitSnapshot(SnapshotBase):
             raise missing(f"object {text} not found", sha=text) from exc
 
     def _tree_object(self, sha: bytes) -> Tree:
-        obj = self._object(sha, missing=StorageError)  # type: ignore[arg-type]
+        try:  # parsed once per process (a 10,000-entry tree costs ~10 ms to parse)
+            obj = read_tree(self._store, sha)
+        except (KeyError, ValueError) as exc:
+            text = sha.decode("ascii", errors="replace")
+            raise StorageError(f"object {text} not found", sha=text) from exc
         if not isinstance(obj, Tree):
             raise StorageError(f"object {sha.decode('ascii')} is not a tree")
         return obj
@@ -245,6 +251,65 @@ class GitSnapshot(SnapshotBase):
                         self._store, new[1].decode("ascii"), path
                     )
         return dict(sorted(result.items()))
+
+    def id_paths(self, base: Snapshot | None = None) -> dict[str, tuple[str, ...]]:
+        """prompt id → sorted paths of the prompt files (that load) with that id.
+
+        Cached by prompts-tree sha. With ``base`` (e.g. the parent commit) whose map
+        is cached, derived from it and the tree diff: only changed files are read, so
+        whole-repo id rules cost O(changed files) per commit. Read-only (shared).
+        """
+        pdir = self.prompts_dir
+        tree = self.tree_sha_of(pdir)
+        if tree is None:
+            return {}
+        key = (tree, pdir)
+        hit = TREE_ID_PATHS.get(key)
+        if hit is not None:
+            return hit
+        result = self._derive_id_paths(base, pdir, tree)
+        if result is None:
+            grouped: dict[str, list[str]] = {}
+            for path, ident in self.prompt_identities(base).items():
+                if ident is not None:
+                    grouped.setdefault(ident[0], []).append(path)
+            result = {pid: tuple(sorted(paths)) for pid, paths in grouped.items()}
+        TREE_ID_PATHS.put(key, result)
+        return result
+
+    def _derive_id_paths(
+        self, base: Snapshot | None, pdir: str, tree: str
+    ) -> dict[str, tuple[str, ...]] | None:
+        if not isinstance(base, GitSnapshot) or base.prompts_dir != pdir:
+            return None
+        base_tree = base.tree_sha_of(pdir)
+        known = TREE_ID_PATHS.get((base_tree, pdir)) if base_tree else None
+        if known is None or base_tree is None:
+            return None
+        from dakora.registry.tree_diff import diff_trees
+
+        result = dict(known)
+        for rel, old, new in diff_trees(self._store, base_tree.encode(), tree.encode()):
+            path = f"{pdir}/{rel}"
+            if not path.endswith(PROMPT_SUFFIXES):
+                continue
+            for entry, add in ((old, False), (new, True)):
+                if entry is None or not stat.S_ISREG(entry[0]):
+                    continue
+                ident = blob_identity(self._store, entry[1].decode("ascii"), path)
+                if ident is None:
+                    continue
+                paths = list(result.get(ident[0], ()))
+                if add:
+                    if path not in paths:
+                        bisect.insort(paths, path)
+                elif path in paths:
+                    paths.remove(path)
+                if paths:
+                    result[ident[0]] = tuple(paths)
+                else:
+                    result.pop(ident[0], None)
+        return result
 
     def all_paths(self) -> list[str]:
         return self.list_dir("")

@@ -144,6 +144,7 @@ def clear_load_cache() -> None:
     """Forget every parsed prompt (tests; never needed for correctness)."""
     _CACHE.clear()
     TREE_IDS.clear()
+    TREE_ID_PATHS.clear()
 
 
 def load_with_findings(
@@ -194,3 +195,7 @@ def blob_identity(
 
 # A few recent (prompts tree sha, prompts dir) → identities maps.
 TREE_IDS: LruCache[tuple[str, str], dict[str, tuple[str, str] | None]] = LruCache(32)
+
+# A few recent (prompts tree sha, prompts dir) → {prompt id: sorted paths} maps, for
+# whole-repo id rules (duplicate ids, prompt heads) answered per changed id.
+TREE_ID_PATHS: LruCache[tuple[str, str], dict[str, tuple[str, ...]]] = LruCache(32)

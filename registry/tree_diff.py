@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Commit
 
-from dakora.registry.git_objects import read_commit, subtree_sha
+from dakora.registry.git_objects import read_commit, read_tree, subtree_sha
 
 
 @dataclass(frozen=True)
@@ -85,12 +85,12 @@ def diff_trees(
         found = _TREE_ENTRIES.get(sha)
         if found is not None:
             return found
-        tree = store[sha]
+        tree = read_tree(store, sha)  # the shared parsed-tree cache
         if tree.type_name != b"tree":
             return {}
         raw = getattr(tree, "_entries", None)  # unsorted dict: no 10,000-item sort
         if isinstance(raw, dict):
-            found = dict(raw)
+            found = raw  # read only: shared with the cached Tree
         else:
             found = {e.path: (e.mode, e.sha) for e in tree.iteritems()}
         if len(_TREE_ENTRIES) >= _TREE_ENTRIES_MAX:
