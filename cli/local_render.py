@@ -350,7 +350,15 @@ def _render(
         snapshot = folder_snapshot(repo_path)
     else:
         snapshot = _select_snapshot(repo, prompt_id, ref, version, commit)
-    loaded = _find_prompt(snapshot, prompt_id)
+    try:
+        loaded = _find_prompt(snapshot, prompt_id)
+    except PromptNotFound as exc:
+        if snapshot.prompt_paths():
+            raise
+        raise PromptNotFound(
+            f"prompt '{prompt_id}' not found: no prompt files in {repo_path} (run it "
+            "in the folder that holds prompts/ and dakora.yaml, or pass --repo)"
+        ) from exc
     prompt = loaded.prompt
     values = _coerce(dict(prompt.inputs), file_values, cli_values)
     result = Renderer().render(

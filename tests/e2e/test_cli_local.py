@@ -259,6 +259,15 @@ def test_render_of_a_broken_file_prints_the_finding_once(tmp_path: Path) -> None
     ), proc.stderr
 
 
+def test_render_in_a_folder_without_prompts_says_where_to_run(tmp_path: Path) -> None:
+    """Run from inside prompts/ (not the prompt root): a hint, not a bare not-found."""
+    path = new_repo(tmp_path / "r")
+    commit(path, {"prompts/greet.yaml": GREET_V1, "parts/style/polite.md": PART}, "ok")
+    proc = dakora("render", "greet", "-i", "name=Ada", cwd=path / "prompts")
+    assert_user_error(proc, 1)
+    assert "no prompt files" in proc.stderr and "--repo" in proc.stderr
+
+
 def test_lint_version_rules_against_head_and_at_a_ref(tmp_path: Path) -> None:
     path = new_repo(tmp_path / "r")
     commit(path, {"prompts/greet.yaml": GREET_V1, "parts/style/polite.md": PART}, "v1")
