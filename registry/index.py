@@ -45,6 +45,7 @@ from dakora.registry.gitrepo import PromptHead, VersionInfo
 from dakora.registry.index_rows import (
     db_refs,
     insert_versions,
+    move_heads,
     none_if_zero,
     set_ref,
     write_heads,
@@ -167,6 +168,13 @@ def record_ref_updates(
                 )
                 set_ref(conn, project_id, ref, None)
                 continue
+            if heads is None or ref not in heads:
+                # the rows of changed prompts only, when the ref is indexed already
+                moved = move_heads(conn, store, project_id, ref, commit)
+                if moved is not None:
+                    head_count += moved
+                    set_ref(conn, project_id, ref, commit)
+                    continue
             ref_heads = (
                 heads[ref]
                 if heads is not None and ref in heads
