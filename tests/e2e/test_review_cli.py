@@ -249,10 +249,9 @@ def test_readme_sample_review_is_the_commands_output(tmp_path: Path) -> None:
     done = dakora("review", "main", "reply-language", "--format", "markdown", cwd=repo)
     assert done.returncode == 0, done.stderr
     readme = (ROOT / "README.md").read_text()
-    start = readme.index("rendered as the PR comment reviewers see:\n\n") + len(
-        "rendered as the PR comment reviewers see:\n\n"
-    )
-    end = readme.index("\n---\n", start)
+    start_marker = "<!-- sample-review:start -->\n"
+    start = readme.index(start_marker) + len(start_marker)
+    end = readme.index("\n<!-- sample-review:end -->", start)
     sample = readme[start:end]
     assert SHA_IN_HEADER.sub("(sha)", sample) == SHA_IN_HEADER.sub(
         "(sha)", done.stdout
