@@ -13,6 +13,7 @@ from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Commit
 
 from dakora.registry.git_objects import read_commit, read_tree, subtree_sha
+from dakora.registry.lru import LruCache
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,11 @@ def _kind(mode: int) -> int:
 TreeEntryTuple = tuple[int, bytes]  # (mode, sha)
 _TREE_ENTRIES: dict[bytes, dict[bytes, TreeEntryTuple]] = {}  # tree sha → entries
 _TREE_ENTRIES_MAX = 256
+# (old tree, new tree) → their diff: trees are immutable by sha
+_DIFFS: LruCache[
+    tuple[bytes, bytes],
+    tuple[tuple[str, TreeEntryTuple | None, TreeEntryTuple | None], ...],
+] = LruCache(64)
 
 
 def diff_trees(
@@ -77,6 +83,10 @@ def diff_trees(
     parsed trees cached by sha: a one-file change in a folder of 10,000 prompts costs
     a dict comparison, not 10,000 Python steps.
     """
+    key = (old_tree or b"", new_tree or b"")
+    cached = _DIFFS.get(key)
+    if cached is not None:  # one push diffs the same trees in several steps
+        return list(cached)
     out: list[tuple[str, TreeEntryTuple | None, TreeEntryTuple | None]] = []
 
     def entries(sha: bytes | None) -> dict[bytes, TreeEntryTuple]:
@@ -120,6 +130,7 @@ def diff_trees(
                 out.append((path, file_a, file_b))
 
     walk("", old_tree, new_tree)
+    _DIFFS.put(key, tuple(out))
     return out
 
 
