@@ -38,6 +38,13 @@ def _compose(args: list[str], compose_file: Path) -> None:
     if proc.returncode != 0:
         detail = (proc.stderr or proc.stdout).strip().splitlines()
         last = detail[-1] if detail else f"exit code {proc.returncode}"
+        if "'compose' is not a docker command" in proc.stderr or (
+            "unknown shorthand flag: 'f'" in proc.stderr
+        ):
+            raise ConfigError(
+                "Docker is installed without the Compose plugin (`docker compose` is "
+                "missing). Install docker-compose-plugin, or run `dakora serve` instead."
+            )
         if "Cannot connect to the Docker daemon" in proc.stderr or (
             "docker.sock" in proc.stderr
         ):

@@ -156,13 +156,15 @@ def restore(
         _settings, engine, service = _service(data_dir)
         target = service.project(project)
         repo_path = Path(target.repo_path)
+        moved_to: str | None = None
         if repo_path.exists() and any(repo_path.iterdir()):
             if not force:
                 raise StorageError(
                     f"{repo_path} exists; pass --force to move it aside and restore"
                 )
             stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-            shutil.move(str(repo_path), f"{repo_path}.bak-{stamp}")
+            moved_to = f"{repo_path}.bak-{stamp}"
+            shutil.move(str(repo_path), moved_to)
         manifest = restore_project(service.store, target.prefix, repo_path)
         from dakora.registry.index import index_project
 
@@ -172,6 +174,7 @@ def restore(
             "repo": str(repo_path),
             "refs": manifest.refs,
             "packs": len(manifest.packs),
+            "previous_repo_moved_to": moved_to,
         }
         if json_out:
             print_json(summary)
@@ -180,3 +183,5 @@ def restore(
                 f"restored {project}: {len(manifest.refs)} refs, "
                 f"{len(manifest.packs)} packs → {repo_path}; index rebuilt"
             )
+            if moved_to:
+                make_console().print(f"the previous repository is at {moved_to}")

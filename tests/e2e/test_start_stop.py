@@ -57,3 +57,19 @@ def test_serve_refuses_a_misconfigured_mirror_without_a_traceback(
     assert proc.returncode == 1
     assert "DAKORA_AZURE_CONNECTION_STRING or DAKORA_AZURE_ACCOUNT_URL" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_with_docker_but_without_the_compose_plugin(tmp_path: Path) -> None:
+    fake = tmp_path / "docker"
+    fake.write_text(
+        "#!/bin/sh\necho \"docker: 'compose' is not a docker command.\" >&2\n"
+        "echo \"See 'docker --help'\" >&2\nexit 1\n"
+    )
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:/usr/bin:/bin"}
+    proc = subprocess.run(
+        [DAKORA, "stop"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 1
+    assert "without the Compose plugin" in proc.stderr
+    assert "Traceback" not in proc.stderr

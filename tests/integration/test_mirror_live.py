@@ -286,6 +286,9 @@ def test_restore_brings_back_every_ref_commit_and_version(
     again = live.server.dakora("restore", f"{WS}/{SLUG}", check=False)
     assert again.returncode != 0 and "--force" in again.stderr
     assert "Traceback" not in again.stderr
+    forced = live.server.dakora("restore", f"{WS}/{SLUG}", "--force", "--json")
+    moved = json.loads(forced.stdout)["previous_repo_moved_to"]
+    assert moved and Path(moved).is_dir() and moved.startswith(str(live.repo_path))
     live.server.start()
 
     assert bare_refs(live.repo_path) == before_refs
