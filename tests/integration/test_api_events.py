@@ -22,10 +22,11 @@ from sqlalchemy import text
 from tests.fixtures.server import LiveServer
 from tests.integration.api_support import SAMPLE_REPO, git, import_project, new_key
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.parametrize("live_server", ["sqlite", "postgresql"], indirect=True),
-]
+pytestmark = pytest.mark.integration
+BOTH_DATABASES = pytest.mark.parametrize(
+    "live_server", ["sqlite", "postgresql"], indirect=True
+)
+POSTGRESQL_ONLY = pytest.mark.parametrize("live_server", ["postgresql"], indirect=True)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ def project(live_server: LiveServer) -> Project:
     return Project(live_server, import_project(live_server, "events", "p", SAMPLE_REPO))
 
 
+@BOTH_DATABASES
 def test_revoked_by_another_process_is_refused_next_request(project: Project) -> None:
     from dakora.registry import keys
 
@@ -67,6 +69,7 @@ def test_revoked_by_another_process_is_refused_next_request(project: Project) ->
         assert c.get(f"{project.base}/prompts").status_code == 401
 
 
+@BOTH_DATABASES
 def test_revoked_by_the_cli_is_refused_next_request(project: Project) -> None:
     created = project.server.create_key("events/p", "read", name="cli")
     with project.server.client(created["key"]) as c:
@@ -75,6 +78,7 @@ def test_revoked_by_the_cli_is_refused_next_request(project: Project) -> None:
         assert _next_status(project.server, c, f"{project.base}/prompts") == 401
 
 
+@BOTH_DATABASES
 def test_other_keys_keep_working_after_a_revocation(project: Project) -> None:
     from dakora.registry import keys
 
@@ -88,6 +92,7 @@ def test_other_keys_keep_working_after_a_revocation(project: Project) -> None:
         assert c.get(f"{project.base}/prompts").status_code == 200
 
 
+@BOTH_DATABASES
 def test_ref_moved_by_another_process_is_served_next_request(
     project: Project, tmp_path: Path
 ) -> None:
@@ -135,14 +140,13 @@ def test_ref_moved_by_another_process_is_served_next_request(
         assert c.get(f"{project.base}/prompts").json()["commit"] == head
 
 
+@POSTGRESQL_ONLY
 def test_lost_listener_drops_the_caches(project: Project) -> None:
     """PostgreSQL only: with the LISTEN connection gone, a revocation whose NOTIFY
     nobody heard is still refused on the next request."""
     from dakora.registry import keys
 
     server = project.server
-    if not server.database_url.startswith("postgresql"):
-        pytest.skip("the LISTEN connection exists on PostgreSQL only")
     key, key_id = new_key(server, project.id, "read")
     engine = server.engine()
     listening = text(
