@@ -205,6 +205,26 @@ def demo_banner(settings: Settings, info: DemoInfo) -> str:
     )
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Fail with one clear line before start-up when the address is taken.
+
+    uvicorn would otherwise print "Application startup complete." and only then die on
+    the bind. The probe uses SO_REUSEADDR like uvicorn, so a port in TIME_WAIT is fine.
+    """
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}. Is another "
+                "server running there? Pick another port with --port or DAKORA_PORT."
+            ) from exc
+
+
 @app.command("serve")
 def serve(
     host: Annotated[
@@ -252,6 +272,7 @@ def serve(
         host=host, port=port, data_dir=data_dir, database_url=database_url
     )
     check_settings(settings)
+    _check_port_free(settings.host, settings.port)
     settings.ensure_data_dir()
     _check_database(settings)
     if demo:

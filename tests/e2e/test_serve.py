@@ -152,3 +152,28 @@ def test_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "database unavailable" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_busy_port_is_one_clear_error_before_start_up(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = subprocess.run(
+            [
+                dakora_executable(),
+                "serve",
+                "--data-dir",
+                str(tmp_path / "d"),
+                "--port",
+                str(port),
+            ],
+            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+    assert "startup complete" not in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
