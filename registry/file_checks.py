@@ -15,6 +15,7 @@ from dakora.registry.errors import DakoraError, RenderError
 from dakora.registry.findings import Finding
 from dakora.registry.loader import LoadedPrompt
 from dakora.registry.lru import LruCache
+from dakora.registry.render_limits import too_big_source
 from dakora.registry.snapshot import (
     MAX_PROMPT_FILE_BYTES,
     PartsSource,
@@ -71,16 +72,42 @@ _ANALYSIS: LruCache[tuple[str, str], TemplateInfo | tuple[str, dict[str, object]
 )
 
 
+def skeleton_key(source: str) -> str | None:
+    """A hash of the template's tokens with the text between tags blanked: the
+    tags and expressions, each token with its line number. Analysis reads only
+    those (names, includes, attribute accesses, syntax, and lines), so two templates
+    with one skeleton have one ``TemplateInfo``. None when the source does not lex
+    or is too large (the full analysis reports that)."""
+    if too_big_source(source):
+        return None
+    digest = hashlib.sha1()
+    try:
+        for lineno, token, value in ANALYSIS_ENV.lexer.tokeniter(source, None):
+            text = "" if token == "data" else value
+            digest.update(f"{lineno}\0{token}\0{text}\1".encode("utf-8", "replace"))
+    except TemplateSyntaxError:
+        return None
+    return digest.hexdigest()
+
+
 def _analyze(source: str, parts: PartsSource) -> TemplateInfo:
     """``analyze_template`` memoised by (source hash, parts key): prompts that share a
-    template text (and unchanged prompts across commits) are analysed once."""
+    template text (and unchanged prompts across commits) are analysed once; and by
+    (skeleton, parts key): prompts whose templates differ only in the text between
+    tags (generated variants) are parsed and analysed once."""
     key = (hashlib.sha1(source.encode("utf-8", "surrogatepass")).hexdigest(), parts.key)
     hit = _ANALYSIS.get(key)
     if hit is None:
-        try:
-            hit = analyze_template(source, parts)
-        except DakoraError as exc:
-            hit = (exc.message, dict(exc.details))
+        skeleton = skeleton_key(source)
+        shape = ("skeleton:" + skeleton, parts.key) if skeleton else None
+        hit = _ANALYSIS.get(shape) if shape is not None else None
+        if hit is None:
+            try:
+                hit = analyze_template(source, parts)
+            except DakoraError as exc:
+                hit = (exc.message, dict(exc.details))
+            if shape is not None:
+                _ANALYSIS.put(shape, hit)
         _ANALYSIS.put(key, hit)
     if isinstance(hit, tuple):
         raise RenderError(hit[0], **hit[1])
