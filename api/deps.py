@@ -26,6 +26,7 @@ from dakora.api.auth import Authenticator, Caller, Need
 from dakora.api.content import ContentStore
 from dakora.api.projects import ProjectInfo
 from dakora.api.state import ServerState
+from dakora.registry.errors import BadRequest
 from dakora.registry.settings import Settings
 
 PROJECT_PARAM_DOC = (
@@ -86,7 +87,49 @@ def _access(request: Request, project: str, need: Need) -> Access:
     auth = _auth(state)
     caller = auth.authenticate(request.headers)
     info = auth.authorize(caller, project, need)
+    if request.scope.get("query_string"):
+        reject_unknown_query(request)
     return Access(caller, info, state)
+
+
+_ALLOWED_QUERY: dict[int, frozenset[str]] = {}
+
+
+def _declared_query(route: object) -> frozenset[str]:
+    """Query parameter names a route declares: through its dependencies, or by hand
+    in ``openapi_extra`` (the warm routes that read their parameters themselves)."""
+    names: set[str] = set()
+    stack = [getattr(route, "dependant", None)]
+    while stack:
+        dependant = stack.pop()
+        if dependant is None:
+            continue
+        names.update(param.alias for param in dependant.query_params)
+        stack.extend(dependant.dependencies)
+    extra = getattr(route, "openapi_extra", None) or {}
+    names.update(
+        p["name"] for p in extra.get("parameters", []) if p.get("in") == "query"
+    )
+    return frozenset(names)
+
+
+def reject_unknown_query(request: Request) -> None:
+    """A misspelt parameter (``?verison=1.2.0``) is a 400, never silently ignored:
+    serving the default branch to a caller who meant to pin a version is the drift
+    between caller and registry that must be loud."""
+    route = request.scope.get("route")
+    if route is None:
+        return
+    allowed = _ALLOWED_QUERY.get(id(route))
+    if allowed is None:
+        allowed = _ALLOWED_QUERY[id(route)] = _declared_query(route)
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        takes = ", ".join(sorted(allowed)) if allowed else "no query parameters"
+        raise BadRequest(
+            f"unknown query parameter {unknown[0]!r} (this route takes {takes})",
+            parameters=unknown,
+        )
 
 
 def check_access(request: Request, need: Need) -> Access:

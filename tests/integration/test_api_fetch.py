@@ -191,6 +191,25 @@ def test_selector_errors(setup: Setup, c: httpx.Client) -> None:
     _error(c.get(f"{setup.base}/prompts/nope"), 404, "prompt_not_found")
 
 
+def test_a_misspelt_query_parameter_is_a_400_not_the_default_branch(
+    setup: Setup, c: httpx.Client
+) -> None:
+    """``?verison=`` would otherwise silently serve the default branch."""
+    for path in (
+        "/prompts/support-reply",
+        "/prompts",
+        "/prompts/support-reply/versions",
+    ):
+        r = c.get(f"{setup.base}{path}", params={"verison": "1.2.0"})
+        body = _error(r, 400, "bad_request")
+        assert "unknown query parameter 'verison'" in str(body["message"]), path
+    # the declared ones still work, on the hand-parsed warm route and the others
+    assert c.get(f"{setup.base}/prompts/support-reply?version=1.3.0").status_code == 200
+    assert c.get(f"{setup.base}/prompts?ref=main").status_code == 200
+    r = c.get(f"{setup.base}/prompts/support-reply/diff", params={"from": "main"})
+    assert r.status_code != 400, r.text
+
+
 # -- render ------------------------------------------------------------------------------
 
 
