@@ -56,6 +56,7 @@ from dakora.registry.types import ZERO_SHA
 logger = logging.getLogger(__name__)
 
 CHECKS_FAILED = "prompt checks failed"
+ATOMIC = "another ref of this push was refused; nothing was applied"
 STALE = "ref changed during the push; fetch first"
 LOCKED = "ref is locked by another update; try again"
 INTERNAL = "internal error; nothing was changed"
@@ -92,6 +93,28 @@ class PushResult:
         self.accepted = False
         self.reason = reason
         self.statuses = [(u.ref, reason) for u in self.updates]
+
+    def reject_checked(self, findings: list[Finding]) -> None:
+        """Reject every ref, each with the most precise reason git can show.
+
+        A ref with its own ref-level error (a protected ref deleted or force-pushed, a
+        bad ref name) names that error; otherwise file findings make it "prompt checks
+        failed"; a ref refused only because another ref of the push failed says so.
+        """
+        own: dict[str, str] = {}
+        files_failed = False
+        refs = {u.ref for u in self.updates}
+        for f in findings:
+            if f.severity != "error":
+                continue
+            if f.path in refs:
+                own.setdefault(f.path, f.message)
+            else:
+                files_failed = True
+        fallback = CHECKS_FAILED if files_failed else ATOMIC
+        self.accepted = False
+        self.reason = CHECKS_FAILED
+        self.statuses = [(u.ref, own.get(u.ref, fallback)) for u in self.updates]
 
 
 PushHook = Callable[[Repo, PushResult], None]
@@ -235,7 +258,7 @@ class ReceivePipeline:
             result.messages.append(line)
             say(line)
         if has_errors(findings):
-            result.reject_all(CHECKS_FAILED)
+            result.reject_checked(findings)
             self._rejected(repo, result)
             return result
         with self.lock.hold(self.lock_key(repo, context)):

@@ -297,6 +297,8 @@ def test_force_push_to_main_is_rejected(project: Project, work: GitRepoBuilder) 
         rc,
         output,
         r"remote: error: refs/heads/main: non-fast-forward",
+        "! [remote rejected] main -> main (non-fast-forward update (force push) of the "
+        "protected ref main is not allowed)",
     )
 
 
@@ -310,7 +312,7 @@ def test_delete_main_is_rejected(project: Project, work: GitRepoBuilder) -> None
         rc,
         output,
         r"remote: error: refs/heads/main: cannot delete",
-        "! [remote rejected] main (prompt checks failed)",
+        "! [remote rejected] main (cannot delete the protected ref main)",
     )
 
 
@@ -330,7 +332,7 @@ def test_protected_refs_from_dakora_yaml(
         rc,
         output,
         r"remote: error: refs/heads/production: cannot delete",
-        "! [remote rejected] production (prompt checks failed)",
+        "! [remote rejected] production (cannot delete the protected ref production)",
     )
 
 
@@ -501,3 +503,22 @@ def test_repository_hook_scripts_do_not_change_the_outcome(
     assert rc == 0, output
     assert "noise on stderr" not in output
     assert bare_refs(project.path)["refs/heads/main"] == sha
+
+
+def test_a_good_ref_refused_because_another_ref_broke_a_rule_says_so(
+    project: Project, work: GitRepoBuilder
+) -> None:
+    """All or nothing: the innocent ref is told why it did not land."""
+    work.switch("feature", create=True)
+    work.write("prompts/other.yaml", make_prompt_yaml(id="other"))
+    work.commit("good change on feature")
+    before_refs, before_objects = bare_refs(project.path), bare_objects(project.path)
+    rc, output = push(work, "feature:refs/heads/feature", ":refs/heads/main")
+    assert rc != 0
+    assert "! [remote rejected] main (cannot delete the protected ref main)" in output
+    assert (
+        "! [remote rejected] feature -> feature (another ref of this push was "
+        "refused; nothing was applied)"
+    ) in output
+    assert bare_refs(project.path) == before_refs
+    assert bare_objects(project.path) == before_objects
