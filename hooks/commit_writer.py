@@ -58,23 +58,11 @@ from dakora.registry.errors import (
     StorageError,
 )
 from dakora.registry.findings import Finding
+from dakora.registry.model import PROMPT_KEY_ORDER
 from dakora.registry.snapshot import GitSnapshot
 from dakora.registry.types import ZERO_SHA
 
 FILE_MODE = stat.S_IFREG | 0o644
-
-# DESIGN §2: the order keys are written in.
-PROMPT_KEY_ORDER: tuple[str, ...] = (
-    "id",
-    "version",
-    "description",
-    "template",
-    "messages",
-    "inputs",
-    "model",
-    "metadata",
-    "examples",
-)
 
 
 # -- values ----------------------------------------------------------------------------
@@ -131,7 +119,16 @@ def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value)
 
 
+class _Quoted(str):
+    """A string written double-quoted: the version, as DESIGN §2 writes it."""
+
+
+def _quoted_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", str(value), style='"')
+
+
 _PromptDumper.add_representer(str, _str_representer)
+_PromptDumper.add_representer(_Quoted, _quoted_representer)
 
 
 def prompt_yaml(fields: Mapping[str, Any]) -> str:
@@ -145,8 +142,8 @@ def prompt_yaml(fields: Mapping[str, Any]) -> str:
     for key, value in fields.items():
         if key not in ordered and value is not None:
             ordered[key] = value
-    if "version" in ordered and not isinstance(ordered["version"], str):
-        ordered["version"] = str(ordered["version"])
+    if "version" in ordered:
+        ordered["version"] = _Quoted(ordered["version"])
     text: str = yaml.dump(
         ordered,
         Dumper=_PromptDumper,

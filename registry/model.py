@@ -27,19 +27,19 @@ INPUT_TYPES: tuple[str, ...] = (
     "array<string>",
     "object",
 )
-TOP_LEVEL_KEYS: frozenset[str] = frozenset(
-    {
-        "id",
-        "version",
-        "description",
-        "template",
-        "messages",
-        "inputs",
-        "model",
-        "metadata",
-        "examples",
-    }
+# DESIGN §2: the top-level keys of a prompt file, in the order they are written.
+PROMPT_KEY_ORDER: tuple[str, ...] = (
+    "id",
+    "version",
+    "description",
+    "template",
+    "messages",
+    "inputs",
+    "model",
+    "metadata",
+    "examples",
 )
+TOP_LEVEL_KEYS: frozenset[str] = frozenset(PROMPT_KEY_ORDER)
 
 
 class InputSpec(BaseModel):
