@@ -116,7 +116,7 @@ def test_create_then_fetch_and_clone_shows_the_callers_commit(
     ident = f"key:writer <{proj.write_key_id}@dakora>"
     assert who == f"{ident}|{ident}|first prompt"
     text = (repo / "prompts/greeting.yaml").read_text()
-    assert text.startswith("id: greeting\nversion: 1.0.0\ndescription: Say hello\n")
+    assert text.startswith('id: greeting\nversion: "1.0.0"\ndescription: Say hello\n')
     assert "template: |\n  Hello {{ name }}!\n  Have a nice day.\n" in text
     # the same file text when sent as yaml is "no change"
     with proj.api() as api:
@@ -440,7 +440,7 @@ def test_chat_prompt_on_a_branch_by_slug_and_delete_with_message(
     ]
     text = _git(repo, "show", "HEAD~1:prompts/chat.yaml")
     assert "  content: |\n    You are {{ persona }}.\n    Be brief.\n" in text
-    assert text.startswith("id: chat\nversion: 0.2.0\nmessages:\n")
+    assert text.startswith('id: chat\nversion: "0.2.0"\nmessages:\n')
 
 
 def test_part_if_match_and_extension_rename(proj: Project, tmp_path: Path) -> None:
