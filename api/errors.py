@@ -73,11 +73,37 @@ def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in loc)
 
 
+def _json_problem(
+    err: dict[str, Any], loc: tuple[Any, ...], body: Any
+) -> dict[str, Any]:
+    """A body that is not JSON: say so, why, and where (line and column), instead of
+    pydantic's ``body.<offset>: JSON decode error``."""
+    reason = str((err.get("ctx") or {}).get("error") or "JSON decode error")
+    where = ""
+    offset = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+    if offset is not None:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+        if isinstance(text, str):
+            before = text[:offset]
+            line = before.count("\n") + 1
+            column = offset - (before.rfind("\n") + 1) + 1
+            where = f" at line {line}, column {column}"
+        else:
+            where = f" at character {offset}"
+    return {
+        "field": "body",
+        "message": f"request body is not valid JSON: {reason}{where}",
+    }
+
+
 async def _validation_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     problems: list[dict[str, Any]] = []
     for err in exc.errors():
         loc = tuple(err.get("loc", ()))
+        if err.get("type") == "json_invalid":
+            problems.append(_json_problem(err, loc, getattr(exc, "body", None)))
+            continue
         problems.append({"field": _field_name(loc), "message": str(err.get("msg"))})
     message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
     return error_response(

@@ -177,6 +177,23 @@ def test_malformed_json_is_422_not_500() -> None:
     assert _shape(response)["code"] == "invalid_request"
 
 
+def test_malformed_json_says_why_and_where() -> None:
+    response = _call(
+        "POST",
+        "/body",
+        content=b'{"inputs": {},\n  "count": 1,,}',
+        headers={"content-type": "application/json"},
+    )
+    err = _shape(response)
+    assert err["problems"] == [
+        {
+            "field": "body",
+            "message": "request body is not valid JSON: Expecting property name "
+            "enclosed in double quotes at line 2, column 14",
+        }
+    ]
+
+
 @pytest.mark.parametrize("path", ["/boom", "/boom-sync"])
 def test_unexpected_error_is_500_without_traceback(
     path: str, caplog: pytest.LogCaptureFixture
