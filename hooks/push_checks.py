@@ -25,6 +25,7 @@ from dulwich.objects import Commit, Tag, Tree
 from dulwich.refs import check_ref_format
 
 from dakora.registry.findings import Finding
+from dakora.registry.git_objects import read_raw
 
 try:
     from dakora.registry.tree_diff import diff_trees
@@ -402,7 +403,7 @@ class DefaultChecker:
                 if mode == 0o160000:  # submodule
                     continue
                 try:
-                    _type, raw = store.get_raw(sha)
+                    _type, raw = read_raw(store, sha)
                 except KeyError:
                     continue
                 if len(raw) > self.limits.max_file_bytes:

@@ -18,6 +18,7 @@ from dulwich.objects import Commit, Tag
 from dulwich.walk import Walker
 
 from dakora.registry.errors import RefNotFound
+from dakora.registry.lru import LruCache
 from dakora.registry.snapshot_layout import SYMLINK_MODE
 from dakora.registry.types import ZERO_SHA
 
@@ -78,6 +79,8 @@ def _tree_getter(store: BaseObjectStore) -> Callable[[bytes], Any]:
 
     def get(sha: bytes) -> Any:
         tree = _TREES.get(sha)
+        if tree is not None and sha not in store:  # cached from a dropped push
+            tree = None
         if tree is None:
             tree = store[sha]
             if tree.type_name == b"tree":
@@ -93,6 +96,23 @@ def read_tree(store: BaseObjectStore, sha: bytes) -> Any:
     """``store[sha]`` through the shared parsed-tree cache (trees are immutable by
     sha, so any store, a quarantine included, may fill it). Raises ``KeyError``."""
     return _tree_getter(store)(sha)
+
+
+_SMALL_BLOB = 16 * 1024
+_BLOBS: LruCache[bytes, tuple[int, bytes]] = LruCache(4096)  # ≤ 64 MiB
+
+
+def read_raw(store: BaseObjectStore, sha: bytes) -> tuple[int, bytes]:
+    """``store.get_raw(sha)`` (type number, bytes), small objects kept by sha: the
+    push limits and the registry checks read the same new blobs. Raises
+    ``KeyError``."""
+    hit = _BLOBS.get(sha)
+    if hit is not None and sha in store:  # never an object this store lacks
+        return hit
+    found = store.get_raw(sha)
+    if len(found[1]) <= _SMALL_BLOB:
+        _BLOBS.put(sha, found)
+    return found
 
 
 def blob_at(store: BaseObjectStore, tree_sha: bytes, path: str) -> str | None:

@@ -18,7 +18,7 @@ from dakora.registry.errors import (
     RefNotFound,
     StorageError,
 )
-from dakora.registry.git_objects import read_tree
+from dakora.registry.git_objects import read_raw, read_tree
 from dakora.registry.prompt_cache import TREE_ID_PATHS, TREE_IDS, blob_identity
 from dakora.registry.snapshot_base import SnapshotBase, SnapshotParts
 from dakora.registry.snapshot_layout import (
@@ -168,10 +168,13 @@ class GitSnapshot(SnapshotBase):
         _, sha = self._file(path)
         data = self._data.get(sha)
         if data is None:
-            obj = self._object(sha, missing=StorageError)  # type: ignore[arg-type]
-            if not isinstance(obj, Blob):
+            try:  # shared with the push limits, which read the same new blobs
+                type_num, data = read_raw(self._store, sha)
+            except (KeyError, ValueError) as exc:
+                text = sha.decode("ascii", errors="replace")
+                raise StorageError(f"object {text} not found", sha=text) from exc
+            if type_num != Blob.type_num:
                 raise NotFound(f"{path} is not a file", path=path)
-            data = obj.as_raw_string()
             if len(data) <= _READ_CACHE_MAX_FILE:
                 self._data[sha] = data
         return data
