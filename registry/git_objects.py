@@ -7,6 +7,7 @@ ref update brings, parents first).
 from __future__ import annotations
 
 import heapq
+import os
 import stat
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
@@ -69,6 +70,24 @@ def subtree_sha(store: BaseObjectStore, tree_sha: bytes, folder: str) -> bytes |
     return sha if stat.S_ISDIR(mode) else None
 
 
+def has_object(store: BaseObjectStore, sha: bytes, depth: int = 0) -> bool:
+    """``sha in store`` without reading the object: dulwich's test for a loose
+    object reads and parses it (a 10,000-entry tree: ~10 ms)."""
+    path_of = getattr(store, "_get_shafile_path", None)
+    if not callable(path_of) or depth > 4:
+        return sha in store
+    if store.contains_packed(sha):
+        return True
+    try:
+        if os.path.exists(path_of(sha)):
+            return True
+    except ValueError:
+        return False
+    return any(
+        has_object(alt, sha, depth + 1) for alt in getattr(store, "alternates", ())
+    )
+
+
 _TREES: dict[bytes, Any] = {}  # tree sha → parsed Tree (immutable by sha)
 _TREES_MAX = 512
 
@@ -79,7 +98,9 @@ def _tree_getter(store: BaseObjectStore) -> Callable[[bytes], Any]:
 
     def get(sha: bytes) -> Any:
         tree = _TREES.get(sha)
-        if tree is not None and sha not in store:  # cached from a dropped push
+        if tree is not None and not has_object(
+            store, sha
+        ):  # cached from a dropped push
             tree = None
         if tree is None:
             tree = store[sha]
@@ -107,7 +128,7 @@ def read_raw(store: BaseObjectStore, sha: bytes) -> tuple[int, bytes]:
     push limits and the registry checks read the same new blobs. Raises
     ``KeyError``."""
     hit = _BLOBS.get(sha)
-    if hit is not None and sha in store:  # never an object this store lacks
+    if hit is not None and has_object(store, sha):  # never an object this store lacks
         return hit
     found = store.get_raw(sha)
     if len(found[1]) <= _SMALL_BLOB:
