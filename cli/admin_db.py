@@ -63,7 +63,7 @@ def _migrate(
     step = db.upgrade if direction == "upgrade" else db.downgrade
     with cli_errors(json_out):
         settings = load_settings(data_dir, database_url)
-        with open_engine(settings, migrate=False) as engine:
+        with open_engine(settings, migrate=False, create=True) as engine:
             before = db.current_revision(engine)
             step(engine, revision)
             after = db.current_revision(engine)

@@ -57,10 +57,19 @@ def load_settings(data_dir: Path | None, database_url: str | None = None) -> Set
 
 
 @contextmanager
-def open_engine(settings: Settings, *, migrate: bool = True) -> Iterator[Engine]:
-    """An engine on the configured database, migrated to head first."""
+def open_engine(
+    settings: Settings, *, migrate: bool = True, create: bool = False
+) -> Iterator[Engine]:
+    """An engine on the configured database, migrated to head first.
+
+    Only commands that start a registry (``create-workspace``, ``db upgrade``) pass
+    ``create``: for the others a missing embedded database is a mistyped
+    ``--data-dir``, reported instead of silently answered from a new empty one.
+    """
     from dakora.registry.db import make_engine
 
+    if not create:
+        require_existing_database(settings.database_url)
     engine = make_engine(settings.database_url)
     try:
         if migrate:
@@ -68,6 +77,22 @@ def open_engine(settings: Settings, *, migrate: bool = True) -> Iterator[Engine]
         yield engine
     finally:
         engine.dispose()
+
+
+def require_existing_database(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    from dakora.registry.errors import ConfigError
+
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite"):
+        return
+    database = parsed.database
+    if database and database != ":memory:" and not Path(database).exists():
+        raise ConfigError(
+            f"no Dakora database at {database}: check --data-dir / DAKORA_DATA_DIR, "
+            "or start one with `dakora admin create-workspace` or `dakora serve`"
+        )
 
 
 def require_migrated(engine: Engine) -> None:

@@ -53,7 +53,7 @@ def create_workspace(
         if owner_email is not None:
             _check_email(owner_email)
         settings = load_settings(data_dir)
-        with open_engine(settings) as engine:
+        with open_engine(settings, create=True) as engine:
             owner = (
                 tenancy.get_or_create_user(engine, email=owner_email)
                 if owner_email

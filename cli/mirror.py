@@ -29,12 +29,14 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Machine-readable output.
 
 
 def _service(data_dir: Path | None):  # type: ignore[no-untyped-def]
+    from dakora.cli.admin_support import require_existing_database
     from dakora.cli.server import build_settings
     from dakora.registry.db import make_engine
     from dakora.registry.mirror import open_store
     from dakora.registry.mirror.outbox import MirrorService
 
     settings = build_settings(data_dir=data_dir)
+    require_existing_database(settings.database_url)
     store = open_store(settings)
     if store is None:
         raise ConfigError("the mirror is off (DAKORA_MIRROR_BACKEND=none)")

@@ -213,3 +213,22 @@ def test_postgresql_is_migrated_only_on_purpose(
     assert key["key"].startswith("dk_") and key["project"] == "acme/web"
     down = cli.json("db", "downgrade", "base")
     assert down["from"] == up["to"] and down["to"] is None
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["admin", "list-projects"],
+        ["admin", "list-keys", "acme/p"],
+        ["mirror", "status"],
+    ],
+)
+def test_a_mistyped_data_dir_is_reported_not_created(
+    tmp_path: Path, command: list[str]
+) -> None:
+    missing = tmp_path / "no-such-dir"
+    proc = Cli(missing).run(*command, ok=False)
+    assert proc.returncode == 1, proc.stderr
+    assert "no Dakora database at" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not missing.exists()
