@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -137,8 +138,13 @@ def revoke_key(
         settings = load_settings(data_dir)
         with open_engine(settings) as engine:
             target = tenancy.get_project(engine, project)
-            record = keys.revoke_key(engine, target.id, key)
+            started = datetime.now(UTC)
+            record = keys.revoke_key(engine, target.id, key, now=started)
         if json_out:
             print_json(record.to_dict())
+            return
+        if record.revoked_at is not None and record.revoked_at < started:
+            when = record.revoked_at.isoformat(timespec="seconds")
+            say(f"key {record.id} ({record.display}) was already revoked at {when}")
             return
         say(f"revoked key {record.id} ({record.display}) of {target.full_name}")

@@ -137,6 +137,8 @@ def test_admin_flow_on_sqlite(tmp_path: Path, source_repo: GitRepoBuilder) -> No
     assert revoked["id"] == read_key["id"] and revoked["status"] == "revoked"
     revoked = cli.json("admin", "revoke-key", "acme/web", write_key["id"])
     assert revoked["status"] == "revoked"
+    again = cli.run("admin", "revoke-key", "acme/web", write_key["id"])
+    assert "was already revoked at" in again.stdout, again.stdout
     statuses = {
         k["id"]: k["status"] for k in cli.json("admin", "list-keys", "acme/web")["keys"]
     }
