@@ -35,6 +35,17 @@ def _check_email(email: str) -> None:
         raise BadRequest(f"{email!r} is not an email address (name@example.com)")
 
 
+def _refuse_existing_workspace(engine: Any, slug: str) -> None:
+    from dakora.registry import tenancy
+    from dakora.registry.errors import AlreadyExists, WorkspaceNotFound
+
+    try:
+        tenancy.get_workspace(engine, slug)
+    except WorkspaceNotFound:
+        return
+    raise AlreadyExists(f"workspace {slug!r} already exists")
+
+
 @admin_app.command("create-workspace")
 def create_workspace(
     slug: Annotated[str, typer.Argument(help="Workspace slug, e.g. acme.")],
@@ -54,6 +65,7 @@ def create_workspace(
             _check_email(owner_email)
         settings = load_settings(data_dir)
         with open_engine(settings, create=True) as engine:
+            _refuse_existing_workspace(engine, slug)  # before any user is created
             owner = (
                 tenancy.get_or_create_user(engine, email=owner_email)
                 if owner_email

@@ -234,3 +234,19 @@ def test_a_mistyped_data_dir_is_reported_not_created(
     assert "no Dakora database at" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not missing.exists()
+
+
+def test_create_workspace_that_exists_creates_no_owner(tmp_path: Path) -> None:
+    """Nothing half-written: the refused command leaves no new user behind."""
+    from sqlalchemy import create_engine, text
+
+    cli = Cli(tmp_path / "data")
+    cli.run("admin", "create-workspace", "acme")
+    refused = cli.run(
+        "admin", "create-workspace", "acme", "--owner-email", "new@x.io", ok=False
+    )
+    assert refused.returncode == 1 and "already exists" in refused.stderr
+    engine = create_engine(f"sqlite:///{tmp_path / 'data' / 'dakora.db'}")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM users")).scalar() == 0
+    engine.dispose()
