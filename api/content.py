@@ -19,10 +19,9 @@ import json
 import logging
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from sqlalchemy import Engine, select
 
@@ -38,48 +37,17 @@ from dakora.registry.errors import (
 from dakora.registry.gitrepo import PromptRepository, VersionInfo
 from dakora.registry.inputs import coerce_inputs
 from dakora.registry.loader import LoadedPrompt
+from dakora.registry.lru import LruCache
 from dakora.registry.renderer import Renderer
 from dakora.registry.snapshot import Snapshot
 
 log = logging.getLogger("dakora.api")
 
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
 
 SHA_RE = re.compile(r"^[0-9a-f]{4,64}$")
 MAX_BODIES = 20_000
 MAX_SNAPSHOTS = 256
 MAX_REPOS = 1_000
-
-
-class LRU(Generic[K, V]):
-    """A bounded mapping that forgets the least recently used entry. Thread-safe."""
-
-    def __init__(self, maxsize: int) -> None:
-        self._data: OrderedDict[K, V] = OrderedDict()
-        self._maxsize = maxsize
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        with self._lock:
-            value = self._data.get(key)
-            if value is not None:
-                self._data.move_to_end(key)
-            return value
-
-    def put(self, key: K, value: V) -> None:
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self._maxsize:
-                self._data.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-
-    def __len__(self) -> int:
-        return len(self._data)
 
 
 def encode(data: Any) -> bytes:
@@ -155,9 +123,11 @@ class ContentStore:
         self._repo_lock = threading.Lock()
         self._resolved: dict[str, dict[tuple[str, str, str], Resolved]] = {}
         self._generation: dict[str, int] = {}
-        self._snapshots: LRU[tuple[str, str], Snapshot] = LRU(MAX_SNAPSHOTS)
-        self._bodies: LRU[tuple[Hashable, ...], Body] = LRU(MAX_BODIES)
-        self._loaded: LRU[tuple[str, str, str], LoadedPrompt] = LRU(MAX_BODIES)
+        self._snapshots: LruCache[tuple[str, str], Snapshot] = LruCache(MAX_SNAPSHOTS)
+        self._bodies: LruCache[tuple[Hashable, ...], Body] = LruCache(MAX_BODIES)
+        self._loaded: LruCache[tuple[str, str, str], LoadedPrompt] = LruCache(
+            MAX_BODIES
+        )
         # replicas: catch the local repository up to the index (from the mirror)
         # before a ref is resolved; returns True when the repository changed.
         self.freshen: Callable[[ProjectInfo], bool] | None = None
