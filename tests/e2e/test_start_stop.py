@@ -25,19 +25,35 @@ def test_without_docker_on_path(command: str, tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
 
 
-def test_with_a_docker_client_but_no_engine(tmp_path: Path) -> None:
+# What a docker client prints when it cannot do the job, and what we say instead.
+DOCKER_FAILURES = {
+    "no engine": (
+        "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. "
+        "Is the docker daemon running?",
+        "no Docker engine is running",
+    ),
+    "no compose plugin": (
+        "docker: 'compose' is not a docker command.",
+        "without the Compose plugin",
+    ),
+}
+
+
+@pytest.mark.parametrize("command", ["start", "stop"])
+@pytest.mark.parametrize("failure", sorted(DOCKER_FAILURES))
+def test_a_docker_client_that_cannot_do_the_job(
+    tmp_path: Path, failure: str, command: str
+) -> None:
+    printed, expected = DOCKER_FAILURES[failure]
     fake = tmp_path / "docker"
-    fake.write_text(
-        "#!/bin/sh\necho 'Cannot connect to the Docker daemon at "
-        "unix:///var/run/docker.sock. Is the docker daemon running?' >&2\nexit 1\n"
-    )
+    fake.write_text(f'#!/bin/sh\necho "{printed}" >&2\nexit 1\n')
     fake.chmod(0o755)
     env = {**os.environ, "PATH": f"{tmp_path}:/usr/bin:/bin"}
     proc = subprocess.run(
-        [DAKORA, "start"], cwd=ROOT, env=env, capture_output=True, text=True
+        [DAKORA, command], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert proc.returncode == 1
-    assert "no Docker engine is running" in proc.stderr
+    assert expected in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
@@ -56,20 +72,4 @@ def test_serve_refuses_a_misconfigured_mirror_without_a_traceback(
     )
     assert proc.returncode == 1
     assert "DAKORA_AZURE_CONNECTION_STRING or DAKORA_AZURE_ACCOUNT_URL" in proc.stderr
-    assert "Traceback" not in proc.stderr
-
-
-def test_with_docker_but_without_the_compose_plugin(tmp_path: Path) -> None:
-    fake = tmp_path / "docker"
-    fake.write_text(
-        "#!/bin/sh\necho \"docker: 'compose' is not a docker command.\" >&2\n"
-        "echo \"See 'docker --help'\" >&2\nexit 1\n"
-    )
-    fake.chmod(0o755)
-    env = {**os.environ, "PATH": f"{tmp_path}:/usr/bin:/bin"}
-    proc = subprocess.run(
-        [DAKORA, "stop"], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    assert proc.returncode == 1
-    assert "without the Compose plugin" in proc.stderr
     assert "Traceback" not in proc.stderr
