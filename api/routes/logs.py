@@ -16,6 +16,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy import Row, select
 
 from dakora.api.deps import ReadAccess, WriteAccess
+from dakora.api.routes._paging import fetch_page
 from dakora.api.schemas import (
     ERROR_RESPONSES,
     ErrorOut,
@@ -25,8 +26,7 @@ from dakora.api.schemas import (
     LogPageOut,
     QuotaOut,
 )
-from dakora.registry.db import logs, read, transaction, utcnow
-from dakora.registry.errors import BadRequest
+from dakora.registry.db import logs, transaction, utcnow
 from dakora.registry.tenancy import add_tokens
 
 router = APIRouter(prefix="/api/projects/{project}", tags=["logs"])
@@ -128,16 +128,7 @@ def list_logs(
         query = query.where(logs.c.created_at >= start)
     if (end := _utc(until)) is not None:
         query = query.where(logs.c.created_at < end)
-    if cursor is not None:
-        if not cursor.isdigit():
-            raise BadRequest(f"invalid cursor {cursor!r}")
-        query = query.where(logs.c.id < int(cursor))
-    query = query.order_by(logs.c.id.desc()).limit(limit + 1)
-    with read(access.state.engine) as conn:
-        rows = conn.execute(query).fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return LogPageOut(
-        logs=[_log_out(r) for r in rows],
-        next_cursor=str(rows[-1].id) if more and rows else None,
+    rows, next_cursor = fetch_page(
+        access.state.engine, query, logs.c.id, limit=limit, cursor=cursor
     )
+    return LogPageOut(logs=[_log_out(r) for r in rows], next_cursor=next_cursor)

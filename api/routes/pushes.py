@@ -18,9 +18,9 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Row, or_, select
 
 from dakora.api.deps import ReadAccess
+from dakora.api.routes._paging import fetch_page
 from dakora.api.schemas import ERROR_RESPONSES
-from dakora.registry.db import api_keys, push_events, read, users
-from dakora.registry.errors import BadRequest
+from dakora.registry.db import api_keys, push_events, users
 
 router = APIRouter(prefix="/api/projects/{project}", tags=["pushes"])
 
@@ -123,16 +123,7 @@ def list_pushes(
             )
     if result:
         query = query.where(push_events.c.result == result)
-    if cursor is not None:
-        if not cursor.isdigit():
-            raise BadRequest(f"invalid cursor {cursor!r}")
-        query = query.where(push_events.c.id < int(cursor))
-    query = query.order_by(push_events.c.id.desc()).limit(limit + 1)
-    with read(access.state.engine) as conn:
-        rows = conn.execute(query).fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return PushPageOut(
-        pushes=[_event_out(r) for r in rows],
-        next_cursor=str(rows[-1].id) if more and rows else None,
+    rows, next_cursor = fetch_page(
+        access.state.engine, query, push_events.c.id, limit=limit, cursor=cursor
     )
+    return PushPageOut(pushes=[_event_out(r) for r in rows], next_cursor=next_cursor)

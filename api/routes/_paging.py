@@ -1,0 +1,35 @@
+"""Keyset paging, newest first, for the append-only tables (logs, push events).
+
+``cursor`` is the ``next_cursor`` of the previous page: the id of its last row. Rows
+with a smaller id follow; new rows arriving meanwhile never shift a page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Column, Engine, Row, Select
+
+from dakora.registry.db import read
+from dakora.registry.errors import BadRequest
+
+
+def fetch_page(
+    engine: Engine,
+    query: Select[Any],
+    id_column: Column[Any],
+    *,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Row[Any]], str | None]:
+    """(rows of this page, next_cursor or None when this is the last page)."""
+    if cursor is not None:
+        if not cursor.isdigit():
+            raise BadRequest(f"invalid cursor {cursor!r}")
+        query = query.where(id_column < int(cursor))
+    query = query.order_by(id_column.desc()).limit(limit + 1)
+    with read(engine) as conn:
+        rows = list(conn.execute(query).fetchall())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (str(rows[-1].id) if more and rows else None)
