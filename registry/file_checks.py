@@ -84,7 +84,8 @@ def skeleton_key(source: str) -> str | None:
     try:
         for lineno, token, value in ANALYSIS_ENV.lexer.tokeniter(source, None):
             text = "" if token == "data" else value
-            digest.update(f"{lineno}\0{token}\0{text}\1".encode("utf-8", "replace"))
+            field = f"{lineno}:{token}:{len(text)}:{text}"  # unambiguous joins
+            digest.update(field.encode("utf-8", "surrogatepass"))
     except TemplateSyntaxError:
         return None
     return digest.hexdigest()
