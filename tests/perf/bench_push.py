@@ -126,26 +126,41 @@ def main() -> None:
                 f"file:// {f:.3f}s, ratio {s / f:.2f}x (target <= 4x)"
             )
 
-            # 2. one-prompt change into small and large projects
+            # 2. one-prompt change into small and large projects, each pushed to the
+            #    server and, as git's own baseline, to a file:// bare repo
             medians: dict[int, float] = {}
+            file_medians: dict[int, float] = {}
             for size in (args.small, args.large):
                 tree = base / f"tree{size}"
                 make_tree(tree, size)
                 url = server.project(f"p{size}")
                 seed = timed_push(tree, url)
+                bare = base / f"tree{size}.git"
+                git(base, "init", "-q", "--bare", "-b", "main", str(bare))
+                timed_push(tree, f"file://{bare}")
                 print(f"  seeding {size} prompts took {seed:.2f}s")
-                times = []
+                times, file_times = [], []
                 for r in range(args.repeat + 1):
                     bump_one(tree, r)
                     t = timed_push(tree, url)
+                    ft = timed_push(tree, f"file://{bare}")
                     if r:  # the first push warms the per-repo caches
                         times.append(t)
+                        file_times.append(ft)
                 medians[size] = statistics.median(times)
+                file_medians[size] = statistics.median(file_times)
             small, large = medians[args.small], medians[args.large]
+            f_small, f_large = file_medians[args.small], file_medians[args.large]
             print(
                 f"one-prompt change: {args.small} prompts {small:.3f}s, "
                 f"{args.large} prompts {large:.3f}s, ratio {large / small:.2f}x "
                 f"(target <= 1.5x)"
+            )
+            print(
+                f"  git's own baseline (file://): {args.small} prompts {f_small:.3f}s, "
+                f"{args.large} prompts {f_large:.3f}s, ratio {f_large / f_small:.2f}x; "
+                f"server over file://: {small / f_small:.2f}x at {args.small}, "
+                f"{large / f_large:.2f}x at {args.large}"
             )
 
 
