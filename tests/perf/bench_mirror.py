@@ -32,7 +32,18 @@ from tests.fixtures.server import LiveServer, _server_env
 
 WS, SLUG = "bench", "mirror"
 PREFIX = f"{WS}/{SLUG}/"
-WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet"]
+WORDS = [
+    "alpha",
+    "bravo",
+    "charlie",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+]
 
 
 def git(cwd: Path, *args: str) -> str:
