@@ -28,7 +28,11 @@ from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from dakora.hooks.locks import LocalProjectLock, default_project_lock
+from dakora.hooks.locks import (
+    KeyedThreadLocks,
+    LocalProjectLock,
+    default_project_lock,
+)
 from dakora.registry.errors import DakoraError, StorageError
 from dakora.registry.types import ZERO_SHA
 
@@ -51,15 +55,7 @@ class AdvisoryProjectLock:
         if engine.dialect.name != "postgresql":
             raise StorageError("advisory locks need PostgreSQL")
         self._engine = create_engine(engine.url, poolclass=NullPool)
-        self._guard = threading.Lock()
-        self._locks: dict[str, threading.Lock] = {}
-
-    def _thread_lock(self, key: str) -> threading.Lock:
-        with self._guard:
-            lock = self._locks.get(key)
-            if lock is None:
-                lock = self._locks[key] = threading.Lock()
-            return lock
+        self._thread_lock = KeyedThreadLocks()
 
     @contextmanager
     def hold(self, key: str) -> Iterator[None]:

@@ -27,6 +27,22 @@ class ProjectLock(Protocol):
         ...
 
 
+class KeyedThreadLocks:
+    """One ``threading.Lock`` per key, created on first use (threads of a process
+    serialize on it before taking a cross-process lock)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    def __call__(self, key: str) -> threading.Lock:
+        with self._guard:
+            lock = self._locks.get(key)
+            if lock is None:
+                lock = self._locks[key] = threading.Lock()
+            return lock
+
+
 class LocalProjectLock:
     """Threads in this process + processes on this machine.
 
@@ -36,15 +52,7 @@ class LocalProjectLock:
 
     def __init__(self, lock_dir: str | None = None) -> None:
         self._lock_dir = lock_dir
-        self._guard = threading.Lock()
-        self._locks: dict[str, threading.Lock] = {}
-
-    def _thread_lock(self, key: str) -> threading.Lock:
-        with self._guard:
-            lock = self._locks.get(key)
-            if lock is None:
-                lock = self._locks[key] = threading.Lock()
-            return lock
+        self._thread_lock = KeyedThreadLocks()
 
     def _lock_path(self, key: str) -> str:
         if self._lock_dir is None:
