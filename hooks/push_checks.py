@@ -24,7 +24,7 @@ from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Commit, Tag, Tree
 from dulwich.refs import check_ref_format
 
-from dakora.registry.findings import Finding
+from dakora.registry.findings import Finding, dedupe
 from dakora.registry.git_objects import read_raw
 
 try:
@@ -368,7 +368,7 @@ class DefaultChecker:
                         version_lookup=self.version_lookup,
                     )
                 )
-        return _dedupe(findings)
+        return dedupe(findings)
 
     def _limit_findings(
         self,
@@ -416,16 +416,6 @@ class DefaultChecker:
                         )
                     )
         return findings
-
-
-def _dedupe(findings: list[Finding]) -> list[Finding]:
-    seen: set[Finding] = set()
-    out: list[Finding] = []
-    for f in findings:
-        if f not in seen:
-            seen.add(f)
-            out.append(f)
-    return out
 
 
 def format_remote(finding: Finding) -> str:

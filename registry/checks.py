@@ -21,7 +21,7 @@ from dakora.registry.file_checks import (
     path_findings,
     template_findings,
 )
-from dakora.registry.findings import Finding
+from dakora.registry.findings import Finding, dedupe
 from dakora.registry.gitrepo import _commit, changed_paths, new_commits
 from dakora.registry.loader import LoadedPrompt
 from dakora.registry.part_deps import affected_parts, includes_any, part_files
@@ -229,7 +229,7 @@ def check_snapshot(
                 rule="no-history",
             )
         )
-    return _dedupe(out)
+    return dedupe(out)
 
 
 def _paths_by_id(
@@ -269,16 +269,6 @@ def _identities(
     if callable(method):
         return dict(method(parent))
     return {p: prompt_identity(snapshot, p) for p in snapshot.prompt_paths()}
-
-
-def _dedupe(findings: list[Finding]) -> list[Finding]:
-    seen: set[Finding] = set()
-    out: list[Finding] = []
-    for f in findings:
-        if f not in seen:
-            seen.add(f)
-            out.append(f)
-    return out
 
 
 # ------------------------------------------------------------------------------------

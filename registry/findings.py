@@ -50,3 +50,8 @@ class Finding:
 
 def has_errors(findings: list[Finding]) -> bool:
     return any(f.severity == "error" for f in findings)
+
+
+def dedupe(findings: list[Finding]) -> list[Finding]:
+    """The findings without repeats, first occurrence kept, order kept."""
+    return list(dict.fromkeys(findings))
