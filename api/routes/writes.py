@@ -283,6 +283,50 @@ def _resolve_commit(repo: Repo, value: str) -> str | None:
     return matches.pop() if len(matches) == 1 else None
 
 
+def _existing_prompt(write: _Write, prompt_id: str) -> str:
+    """The prompt's path on the write's branch; PromptNotFound otherwise."""
+    snap = write.snapshot
+    path = snap.path_of(prompt_id) if snap is not None else None
+    if path is None:
+        raise PromptNotFound(
+            f"prompt {prompt_id!r} not found on {write.branch}", id=prompt_id
+        )
+    return path
+
+
+def _check_prompt_match(
+    write: _Write, if_match: str | None, prompt_id: str, path: str
+) -> None:
+    snap = write.snapshot
+    assert snap is not None  # _existing_prompt found the prompt in it
+    ident = prompt_identity(snap, path)
+    check_if_match(
+        write,
+        if_match,
+        current_blob=snap.blob_sha(path),
+        current_version=ident[1] if ident else None,
+        path_of=lambda s: s.path_of(prompt_id),
+    )
+
+
+def _existing_part(
+    write: _Write, category: str, name: str, if_match: str | None
+) -> str:
+    """The part's path on the write's branch, after the If-Match check."""
+    snap = write.snapshot
+    existing = _find_part(snap, category, name)
+    if snap is None or existing is None:
+        raise PartNotFound(f"part {category}/{name} not found on {write.branch}")
+    check_if_match(
+        write,
+        if_match,
+        current_blob=snap.blob_sha(existing),
+        current_version=None,
+        path_of=lambda s: _find_part(s, category, name),
+    )
+    return existing
+
+
 def check_if_match(
     write: _Write,
     header: str | None,
@@ -405,12 +449,7 @@ def update_prompt(
 ) -> PromptWriteOut:
     text = _prompt_text(body, prompt_id)
     with _Write(access, body.branch) as write:
-        snap = write.snapshot
-        path = snap.path_of(prompt_id) if snap is not None else None
-        if snap is None or path is None:
-            raise PromptNotFound(
-                f"prompt {prompt_id!r} not found on {write.branch}", id=prompt_id
-            )
+        path = _existing_prompt(write, prompt_id)
         new_id, version = yaml_identity(text, path)
         if new_id != prompt_id:
             raise BadRequest(
@@ -418,14 +457,7 @@ def update_prompt(
                 "delete plus a create",
                 id=new_id,
             )
-        ident = prompt_identity(snap, path)
-        check_if_match(
-            write,
-            if_match,
-            current_blob=snap.blob_sha(path),
-            current_version=ident[1] if ident else None,
-            path_of=lambda s: s.path_of(prompt_id),
-        )
+        _check_prompt_match(write, if_match, prompt_id, path)
         message = body.message or f"Update prompt {prompt_id} to {version}"
         outcome = write.commit(
             [FileChange(path, text.encode("utf-8"))],
@@ -449,20 +481,8 @@ def delete_prompt(
     if_match: IfMatch = None,
 ) -> PromptDeleteOut:
     with _Write(access, branch) as write:
-        snap = write.snapshot
-        path = snap.path_of(prompt_id) if snap is not None else None
-        if snap is None or path is None:
-            raise PromptNotFound(
-                f"prompt {prompt_id!r} not found on {write.branch}", id=prompt_id
-            )
-        ident = prompt_identity(snap, path)
-        check_if_match(
-            write,
-            if_match,
-            current_blob=snap.blob_sha(path),
-            current_version=ident[1] if ident else None,
-            path_of=lambda s: s.path_of(prompt_id),
-        )
+        path = _existing_prompt(write, prompt_id)
+        _check_prompt_match(write, if_match, prompt_id, path)
         outcome = write.commit(
             [FileChange(path, None)],
             message or f"Delete prompt {prompt_id}",
@@ -571,17 +591,7 @@ def update_part(
     ):
         raise BadRequest("the body's category/name differ from the URL's")
     with _Write(access, body.branch) as write:
-        snap = write.snapshot
-        existing = _find_part(snap, category, name)
-        if snap is None or existing is None:
-            raise PartNotFound(f"part {category}/{name} not found on {write.branch}")
-        check_if_match(
-            write,
-            if_match,
-            current_blob=snap.blob_sha(existing),
-            current_version=None,
-            path_of=lambda s: _find_part(s, category, name),
-        )
+        existing = _existing_part(write, category, name, if_match)
         ext = _part_ext(body.ext, existing.rsplit(".", 1)[-1])
         path = f"{write.parts_dir}/{category}/{name}.{ext}"
         changes = [FileChange(path, body.content.encode("utf-8"))]
@@ -611,17 +621,7 @@ def delete_part(
 ) -> PartDeleteOut:
     category, name = _part_name(category, name)
     with _Write(access, branch) as write:
-        snap = write.snapshot
-        existing = _find_part(snap, category, name)
-        if snap is None or existing is None:
-            raise PartNotFound(f"part {category}/{name} not found on {write.branch}")
-        check_if_match(
-            write,
-            if_match,
-            current_blob=snap.blob_sha(existing),
-            current_version=None,
-            path_of=lambda s: _find_part(s, category, name),
-        )
+        existing = _existing_part(write, category, name, if_match)
         outcome = write.commit(
             [FileChange(existing, None)],
             message or f"Delete part {category}/{name}",
