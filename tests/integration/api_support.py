@@ -111,7 +111,8 @@ def new_key(
 class JwksEndpoint:
     """A JWKS endpoint on loopback, serving one RSA public key."""
 
-    def __init__(self) -> None:
+    def __init__(self, issuer: str = ISSUER) -> None:
+        self.issuer = issuer
         self.private_key = rsa.generate_private_key(
             public_exponent=65537, key_size=2048
         )
@@ -135,14 +136,22 @@ class JwksEndpoint:
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
-    def token(self, sub: str, **overrides: Any) -> str:
+    def token(self, sub: str, key: Any = None, **overrides: Any) -> str:
+        """An RS256 token for ``sub``; ``key`` signs with another (foreign) key."""
         now = int(time.time())
-        claims = {"sub": sub, "iss": ISSUER, "iat": now, "nbf": now, "exp": now + 600}
+        claims = {
+            "sub": sub,
+            "iss": self.issuer,
+            "iat": now,
+            "nbf": now,
+            "exp": now + 600,
+        }
         claims.update(overrides)
         return jwt.encode(
-            claims, self.private_key, algorithm="RS256", headers={"kid": KID}
+            claims, key or self.private_key, algorithm="RS256", headers={"kid": KID}
         )
 
     def close(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+        self.thread.join()

@@ -9,75 +9,34 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
 
 from tests.fixtures.server import LiveServer, ServerFactory
+from tests.integration.api_support import JwksEndpoint
 
 pytestmark = pytest.mark.integration
 
 ISSUER = "https://clerk.sdk-test.invalid"
-KID = "k1"
 WEBHOOK_KEY = b"webhook-signing-key-for-tests-32b"
 WEBHOOK_SECRET = "whsec_" + base64.b64encode(WEBHOOK_KEY).decode()
-
-
-class _Jwks:
-    def __init__(self) -> None:
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        jwk = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
-        jwk.update(kid=KID, alg="RS256", use="sig")
-        body = json.dumps({"keys": [jwk]}).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/jwks.json"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def token(self, sub: str, key: Any = None, **claims: Any) -> str:
-        now = int(time.time())
-        body = {"sub": sub, "iss": ISSUER, "iat": now, "nbf": now, "exp": now + 600}
-        body.update(claims)
-        return jwt.encode(
-            body, key or self.key, algorithm="RS256", headers={"kid": KID}
-        )
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
 
 
 @dataclass
 class World:
     server: LiveServer
-    jwks: _Jwks
+    jwks: JwksEndpoint
 
 
 @pytest.fixture(scope="module")
 def world(start_live_server: ServerFactory) -> Iterator[World]:
-    jwks = _Jwks()
+    jwks = JwksEndpoint(issuer=ISSUER)
     server = start_live_server(
         env={
             "DAKORA_AUTH_MODE": "clerk",
