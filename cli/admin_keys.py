@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -133,12 +132,13 @@ def revoke_key(
 ) -> None:
     """Revoke an API key; it stops working on the next request."""
     from dakora.registry import keys, tenancy
+    from dakora.registry.db import utcnow
 
     with cli_errors(json_out):
         settings = load_settings(data_dir)
         with open_engine(settings) as engine:
             target = tenancy.get_project(engine, project)
-            started = datetime.now(UTC)
+            started = utcnow()
             record = keys.revoke_key(engine, target.id, key, now=started)
         if json_out:
             print_json(record.to_dict())
