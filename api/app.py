@@ -35,6 +35,9 @@ CORE_ROUTERS: tuple[str, ...] = (
     "dakora.api.routes.me",
     "dakora.api.routes.logs",
     "dakora.api.routes.webhooks",
+    "dakora.api.routes.refs",
+    "dakora.api.routes.check",
+    "dakora.api.routes.api_keys",
 )
 OPTIONAL_ROUTERS: tuple[str, ...] = (
     "dakora.api.routes.writes",
