@@ -12,6 +12,31 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# -- text fields ------------------------------------------------------------------------
+
+
+def unicode_text(value: str | None) -> str | None:
+    """A string field that can be encoded: valid Unicode (JSON lets a lone surrogate
+    such as ``\\ud800`` through, and it cannot become UTF-8 bytes for git). Use as a
+    pydantic ``field_validator``; the error names the field (422)."""
+    if value is not None:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(
+                "must be valid Unicode text (it holds a lone surrogate such as \\ud800)"
+            ) from None
+    return value
+
+
+def plain_text(value: str | None) -> str | None:
+    """:func:`unicode_text` that can also be stored in the database: no NUL character
+    (PostgreSQL text refuses it)."""
+    if value is not None and "\x00" in value:
+        raise ValueError("must not contain the NUL character (\\u0000)")
+    return unicode_text(value)
+
+
 # -- errors -----------------------------------------------------------------------------
 
 

@@ -24,11 +24,11 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dakora.api.deps import Access, ProjectPath, get_state, reject_unknown_query
-from dakora.api.schemas import ERROR_RESPONSES, ErrorOut
-from dakora.registry.core import AccessDenied
+from dakora.api.schemas import ERROR_RESPONSES, ErrorOut, plain_text
+from dakora.registry.core import AccessDenied, KeyNotFound
 from dakora.registry.db import utcnow
 from dakora.registry.tenancy import keys
 
@@ -80,6 +80,8 @@ class KeyCreateIn(BaseModel):
     expires_days: int | None = Field(
         default=None, ge=1, le=36500, description="Expire after N days (null: never)"
     )
+
+    _text = field_validator("name")(plain_text)
 
 
 class KeyCreatedOut(KeyOut):
@@ -185,11 +187,19 @@ def revoke_api_key(
     request: Request,
     project: ProjectPath,
     key_id: Annotated[
-        str, Path(description="The key's id (or its dk_… prefix, as the CLI takes)")
+        str,
+        Path(
+            max_length=keys.MAX_KEY_LENGTH,
+            description="The key's id (or its dk_… prefix, as the CLI takes)",
+        ),
     ],
 ) -> KeyOut:
     access = manage_access(request, project)
     state = access.state
+    try:
+        plain_text(key_id)
+    except ValueError:
+        raise KeyNotFound(f"no API key {key_id!r} in this project") from None
     started = utcnow()
     record = keys.revoke_key(state.engine, access.project.id, key_id, now=started)
     if record.revoked_at is not None and record.revoked_at >= started:

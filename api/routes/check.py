@@ -20,11 +20,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dakora.api.deps import ReadAccess
 from dakora.api.routes.writes import NAME_RE, _context, _Write, author_of
-from dakora.api.schemas import ERROR_RESPONSES, ErrorOut
+from dakora.api.schemas import ERROR_RESPONSES, ErrorOut, unicode_text
 from dakora.hooks.commit_writer import FileChange
 from dakora.registry.core import BadRequest, has_errors
 from dakora.registry.git import PART_SUFFIXES, PROMPT_SUFFIXES, is_safe_relpath
@@ -50,6 +50,8 @@ class CheckIn(BaseModel):
     branch: str | None = Field(
         default=None, description="Branch to check against (default: default branch)"
     )
+
+    _text = field_validator("path", "content", "branch")(unicode_text)
 
 
 class CheckFindingOut(BaseModel):

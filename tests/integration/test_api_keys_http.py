@@ -11,6 +11,7 @@ another workspace's owner 404, no credentials 401.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -163,8 +164,12 @@ def test_admin_may_manage_and_keys_of_other_projects_are_not_found(
         r = c.delete(world.p(f"/api-keys/{other_key}"))
         assert r.status_code == 404
         assert r.json()["error"]["code"] == "key_not_found"
-        r = c.delete(world.p("/api-keys/no-such-key"))
-        assert r.status_code == 404
+        for odd in ("no-such-key", "nul%00byte", "%ED%A0%80"):
+            r = c.delete(world.p(f"/api-keys/{odd}"))
+            assert r.status_code == 404, (odd, r.text)
+        r = c.delete(world.p("/api-keys/" + "x" * 201))
+        assert r.status_code == 422
+        assert r.json()["error"]["problems"][0]["field"] == "path.key_id"
         assert c.delete(world.p(f"/api-keys/{other_key}", world.other)).is_success
 
 
@@ -194,6 +199,8 @@ def test_the_limit_is_the_cli_limit(world: World) -> None:
         ({"expires_days": "soon"}, "body.expires_days"),
         ({"name": "x" * 201}, "body.name"),
         ({"scopes": ["write"]}, "body.scopes"),
+        ({"name": "a\x00b"}, "body.name"),
+        ({"name": "lone \ud800"}, "body.name"),
     ],
 )
 def test_bad_bodies_name_the_field(
@@ -201,7 +208,11 @@ def test_bad_bodies_name_the_field(
 ) -> None:
     before = _active_ids(world, world.web)
     with world.client("owner") as c:
-        r = c.post(world.p("/api-keys"), json=body)
+        r = c.post(
+            world.p("/api-keys"),
+            content=json.dumps(body),  # escapes \\ud800, as a browser would send it
+            headers={"Content-Type": "application/json"},
+        )
     assert r.status_code == 422, r.text
     assert field in [p["field"] for p in r.json()["error"]["problems"]]
     assert _active_ids(world, world.web) == before

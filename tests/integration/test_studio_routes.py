@@ -9,6 +9,7 @@ audit log are compared before and after.
 
 from __future__ import annotations
 
+import json
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -124,8 +125,13 @@ def test_refs_follow_a_push_and_need_credentials(world: World) -> None:
 
 
 def _check(world: World, body: dict[str, Any], key: str | None = None) -> Any:
+    # json.dumps escapes non-ASCII (\\ud800 stays sendable, as from a browser)
     with world.client(key) as c:
-        return c.post(world.p("/check"), json=body)
+        return c.post(
+            world.p("/check"),
+            content=json.dumps(body),
+            headers={"Content-Type": "application/json"},
+        )
 
 
 def _state(world: World) -> tuple[dict[str, str], set[str], int]:
@@ -244,6 +250,10 @@ def test_check_a_branch_that_does_not_exist_yet(world: World) -> None:
         ({"path": "parts/tone.md", "content": "x"}, 400, "path"),
         ({"path": "parts/a/b/c.md", "content": "x"}, 400, "path"),
         ({"path": REPLY, "content": "x", "branch": "a..b"}, 400, "branch"),
+        ({"path": REPLY, "content": "lone \ud800"}, 422, "body.content"),
+        ({"path": "prompts/\ud800.yaml", "content": "x"}, 422, "body.path"),
+        ({"path": REPLY, "content": "x", "branch": "\udfff"}, 422, "body.branch"),
+        ({"path": "prompts/a\x00.yaml", "content": "x"}, 400, "path"),
     ],
 )
 def test_check_bad_bodies_name_the_field(
@@ -258,6 +268,12 @@ def test_check_bad_bodies_name_the_field(
     else:
         assert err["code"] == "bad_request"
         assert field in err["details"], err
+
+
+def test_check_a_nul_character_is_a_finding_like_a_write(world: World) -> None:
+    r = _check(world, {"path": "prompts/nul.yaml", "content": "id: nul\x00\n"})
+    assert r.status_code == 200, r.text
+    assert ("prompts/nul.yaml", "yaml-syntax") in _rules(r.json()["findings"])
 
 
 def test_check_with_a_body_that_is_not_json(world: World) -> None:
