@@ -29,6 +29,32 @@ def unicode_text(value: str | None) -> str | None:
     return value
 
 
+def unencodable_at(value: Any, where: str = "") -> str | None:
+    """The dotted place of the first string in ``value`` (JSON data: dicts, lists,
+    strings) that :func:`unicode_text` refuses, or None when all encode."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where or "value"
+        return None
+    items: Any = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        key_text = str(key)
+        if unencodable_at(key_text) is not None:
+            return f"{where}.<key>" if where else "<key>"
+        found = unencodable_at(item, f"{where}.{key_text}" if where else key_text)
+        if found is not None:
+            return found
+    return None
+
+
 def plain_text(value: str | None) -> str | None:
     """:func:`unicode_text` that can also be stored in the database: no NUL character
     (PostgreSQL text refuses it)."""

@@ -23,13 +23,13 @@ from typing import Annotated, Any
 
 from dulwich.repo import Repo
 from fastapi import APIRouter, Header, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import select
 
 from dakora.api.auth import Caller
 from dakora.api.deps import Access, WriteAccess
 from dakora.api.git_http import server_pipeline
-from dakora.api.schemas import ERROR_RESPONSES, ErrorOut
+from dakora.api.schemas import ERROR_RESPONSES, ErrorOut, unencodable_at, unicode_text
 from dakora.hooks.commit_writer import (
     Author,
     CommitWriter,
@@ -102,6 +102,15 @@ class PromptWriteIn(BaseModel):
     branch: str | None = Field(default=None, description="Default: default branch")
     message: str | None = Field(default=None, description="Commit message")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _encodable(cls, data: Any) -> Any:
+        # a lone surrogate (\\ud800) anywhere cannot become the file's UTF-8 bytes
+        where = unencodable_at(data)
+        if where is not None:
+            raise ValueError(f"{where}: must be valid Unicode text (a lone surrogate)")
+        return data
+
     def fields(self) -> dict[str, Any]:
         data = self.model_dump(exclude={"yaml", "branch", "message"})
         data.update(self.model_extra or {})
@@ -117,6 +126,10 @@ class PartWriteIn(BaseModel):
     content: str
     branch: str | None = None
     message: str | None = None
+
+    _text = field_validator("category", "name", "ext", "content", "branch", "message")(
+        unicode_text
+    )
 
 
 class CommitOut(BaseModel):

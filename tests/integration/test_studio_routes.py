@@ -276,6 +276,31 @@ def test_check_a_nul_character_is_a_finding_like_a_write(world: World) -> None:
     assert ("prompts/nul.yaml", "yaml-syntax") in _rules(r.json()["findings"])
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("PUT", "/parts/system/tone", {"content": "lone \ud800"}),
+        ("POST", "/parts", {"category": "a", "name": "b\udc00", "content": "x"}),
+        ("PUT", "/prompts/support-reply", {"yaml": "id: x\ud800"}),
+        ("PUT", "/prompts/support-reply", {"inputs": {"x": {"description": "\ud800"}}}),
+        ("POST", "/prompts", {"id": "x", "metadata": {"\ud800": 1}}),
+    ],
+)
+def test_writes_refuse_a_lone_surrogate_like_the_check(
+    world: World, method: str, path: str, body: dict[str, Any]
+) -> None:
+    """The same text /check refuses (422) is refused by the writes — never a 500."""
+    with world.client(world.write_key) as c:
+        r = c.request(
+            method,
+            world.p(path),
+            content=json.dumps(body),
+            headers={"Content-Type": "application/json"},
+        )
+    assert r.status_code == 422, r.text
+    assert "valid Unicode" in r.json()["error"]["message"]
+
+
 def test_check_with_a_body_that_is_not_json(world: World) -> None:
     with world.client() as c:
         r = c.post(
