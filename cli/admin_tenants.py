@@ -125,7 +125,7 @@ def quota(
     data_dir: DataDir = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Show a workspace's token use this month; ``--tier`` changes its tier."""
+    """Show a workspace's token use this month; `--tier` changes its tier."""
     from dakora.registry import tenancy
 
     with cli_errors(json_out):
@@ -188,7 +188,7 @@ def create_project(
     data_dir: DataDir = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Create a project with its own bare repository; ``--from`` imports content.
+    """Create a project with its own bare repository; `--from` imports content.
 
     The import runs every push check on every ref; any error refuses it and the
     project is not created.

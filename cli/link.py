@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dakora.cli.main import app
+from dakora.cli.commands import command_app
 from dakora.cli.output import cli_errors, print_json, write_text
 from dakora.registry.core import (
     AccessDenied,
@@ -40,6 +40,8 @@ from dakora.registry.core import (
     StorageError,
     Unauthenticated,
 )
+
+app = command_app()
 
 if TYPE_CHECKING:
     from dakora.client import Dakora

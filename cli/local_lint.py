@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dakora.cli.commands import command_app
 from dakora.cli.local_repo import (
     JsonOpt,
     RefOpt,
@@ -18,7 +19,6 @@ from dakora.cli.local_repo import (
     open_repo,
     version_lookup,
 )
-from dakora.cli.main import app
 from dakora.cli.output import (
     cli_errors,
     is_rich,
@@ -29,6 +29,8 @@ from dakora.cli.output import (
     write_text,
 )
 from dakora.registry.core import Finding, RepositoryNotFound
+
+app = command_app()
 
 if TYPE_CHECKING:  # runtime imports stay lazy: other commands start faster
     pass
@@ -51,7 +53,7 @@ def lint(
 ) -> None:
     """Check prompts: the working tree (and version rules against HEAD) or a ref.
 
-    Prints ``path:line: error|warning: message [rule]``; exits 1 when there are errors.
+    Prints `path:line: error|warning: message [rule]`; exits 1 when there are errors.
     """
     with cli_errors(json_):
         findings, count, target = _lint(path, ref)

@@ -16,8 +16,10 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from dakora.cli.main import app
+from dakora.cli.commands import command_app
 from dakora.registry.core import ConfigError, Settings
+
+app = command_app()
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 54321
