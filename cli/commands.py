@@ -206,11 +206,14 @@ def load(name: str) -> _click.Command:
 
 
 class LazyGroup(DakoraGroup):
-    """The root group: lists ``COMMANDS`` from the table, imports a module on use."""
+    """The root group: lists ``COMMANDS`` from the table, imports a module on use.
+
+    Until a command is looked up to run (or for its own help), ``self.commands``
+    holds a stub for it, so "No such command … Did you mean …" knows every name.
+    """
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
-        self._listing = False
         for name, spec in COMMANDS.items():
             self.commands.setdefault(name, _stub(name, spec))
         self._loaded: set[str] = set()
@@ -219,14 +222,15 @@ class LazyGroup(DakoraGroup):
         return list(COMMANDS) + [n for n in self.commands if n not in COMMANDS]
 
     def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
-        if cmd_name in COMMANDS and cmd_name not in self._loaded and not self._listing:
+        if cmd_name in COMMANDS and cmd_name not in self._loaded:
             self.commands[cmd_name] = load(cmd_name)
             self._loaded.add(cmd_name)
         return self.commands.get(cmd_name)
 
     def format_help(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
-        self._listing = True  # the listing shows the table: import nothing for it
-        try:
-            super().format_help(ctx, formatter)
-        finally:
-            self._listing = False
+        # drawn from the table: no command module imported, no typer.rich_utils
+        from dakora.cli.root_help import print_root_help
+
+        print_root_help(
+            self, ctx, [(name, s.panel, s.help) for name, s in COMMANDS.items()]
+        )
