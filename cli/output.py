@@ -165,10 +165,9 @@ def print_findings(findings: Sequence[Finding]) -> None:
 
     console = make_console()
     for f in findings:
-        where = f"{f.path}:{f.line}" if f.line else f.path
         style = SEVERITY_STYLE.get(f.severity, "")
         console.print(
-            f"[bold]{escape(where)}[/]: [{style}]{f.severity}[/]: "
+            f"[bold]{escape(f.where)}[/]: [{style}]{f.severity}[/]: "
             f"{escape(f.message)} [dim]\\[{escape(f.rule)}][/]"
         )
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shlex
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -169,6 +172,28 @@ def _write_private(path: Path, text: str) -> None:
     os.chmod(path, 0o600)
 
 
+def dakora_command(argv0: str | None = None) -> str:
+    """How to type ``dakora`` so that a pasted command runs this same install.
+
+    ``dakora`` when that name on PATH is this executable; otherwise its path, relative
+    to the current folder when inside it (``make run`` prints ``.venv/bin/dakora``),
+    quoted for a POSIX shell.
+    """
+    script = Path(argv0 if argv0 is not None else sys.argv[0])
+    if script.name != "dakora" or not script.is_file():
+        return "dakora"  # not run as the console script (tests, python -m)
+    on_path = shutil.which("dakora")
+    if on_path and Path(on_path).resolve() == script.resolve():
+        return "dakora"
+    try:
+        shown = script.absolute().relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        shown = str(script.absolute())
+    if "/" not in shown:
+        shown = f"./{shown}"  # a bare name would be looked up on PATH
+    return shlex.quote(shown)
+
+
 def demo_banner(settings: Settings, info: DemoInfo) -> str:
     host = settings.host
     if host in ("0.0.0.0", "::", ""):
@@ -200,7 +225,8 @@ def demo_banner(settings: Settings, info: DemoInfo) -> str:
             + base.replace("://", f"://demo:{info.key}@", 1)
             + "/git/demo/demo.git",
             f"  DAKORA_URL={base} DAKORA_API_KEY={info.key} "
-            f"dakora render support-reply --remote {base} --project {info.project_id} "
+            f"{dakora_command()} render support-reply --remote {base} "
+            f"--project {info.project_id} "
             "-i customer=Ada -i ticket='I was charged twice.'",
             "",
         ]
