@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from dakora.api.docs import install_docs
 from dakora.api.errors import install_error_handlers
 from dakora.api.state import ServerState
 from dakora.api.version import VERSION
@@ -86,12 +87,13 @@ def create_app(settings: Settings) -> FastAPI:
         version=VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served from local files by api/docs.py
         redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.dakora = state
     install_error_handlers(app)
+    install_docs(app)
     for name in CORE_ROUTERS:
         _include(app, name, required=True)
     for name in OPTIONAL_ROUTERS:
