@@ -298,8 +298,8 @@ def link(
         bool, typer.Option("--json", help="Print JSON instead of text.")
     ] = False,
 ) -> None:
-    """Save a server URL, API key and project for remote commands (--remote) and the
-    SDK, in ~/.config/dakora/link.json (readable by you only)."""
+    """Save a server URL, API key and project for remote commands (`--remote`) and
+    the SDK, in `~/.config/dakora/link.json` (readable by you only)."""
     from dakora.client.config import link_path, load_link, remove_link, save_link
 
     with cli_errors(json_):
