@@ -1,4 +1,4 @@
-# The two commands of the README:  `make run`  and  `make test`.
+# The two commands of the README:  `make run`  and  `make test` (which also builds the docs).
 # Both install what they need into .venv first (Python 3.11+, git, node/npm and the
 # PostgreSQL 15 binaries are all a fresh machine must have).
 PYTHON ?= python3
@@ -26,7 +26,7 @@ test: install docs
 # The documentation site (mkdocs.yml), strict: a broken link or a page missing from
 # the navigation fails. The CLI and HTTP API pages are generated from the code.
 docs: install
-	$(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 lint: install
 	$(BIN)/ruff check .
