@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint format bench docs
+.PHONY: install run test lint format bench typecheck docs
 
 install: $(VENV)/.installed
 
@@ -21,6 +21,7 @@ run: install
 test: install docs
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) typecheck
 	$(BIN)/python -m pytest -q
 
 # The documentation site (mkdocs.yml), strict: a broken link or a page missing from
@@ -38,3 +39,12 @@ format: install
 
 bench: install
 	$(BIN)/python tests/perf/bench_render.py
+
+# mypy --strict over the layers that must be fully typed. The import packages are
+# dakora.registry, dakora.hooks, … while the folders are registry/, hooks/, … (setuptools
+# package-dir), so mypy reads them through a tree of symlinks that has the import names.
+TYPED := dakora.registry dakora.client
+typecheck: install
+	@mkdir -p .typecheck/dakora
+	@for p in registry hooks client api cli; do ln -sfn ../../$$p .typecheck/dakora/$$p; done
+	cd .typecheck && ../$(BIN)/mypy --strict --explicit-package-bases $(addprefix -p ,$(TYPED))

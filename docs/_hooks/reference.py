@@ -80,7 +80,7 @@ def cli_markdown() -> str:
 
 def openapi_schema() -> dict[str, Any]:
     from dakora.api.app import create_app
-    from dakora.registry.settings import Settings
+    from dakora.registry.core import Settings
 
     with tempfile.TemporaryDirectory() as data_dir:
         # create_app opens nothing before start-up; the folder only satisfies Settings.

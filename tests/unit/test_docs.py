@@ -3,6 +3,8 @@
 - Every design citation in the code (``DESIGN §n`` and its newer spelling
   ``docs/design.md §n``, also the ``§m`` that follow in the same citation, as in
   ``(DESIGN §6 step 1, §12)``) names a numbered section of docs/design.md.
+- docs/architecture.md lists the sub-packages of ``registry/`` in the order that
+  tests/unit/test_layers.py enforces.
 - Every relative link of README.md leads to a file of the repository (the docs site's
   own links are checked by ``mkdocs build --strict`` in ``make docs``).
 """
@@ -12,6 +14,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from tests.unit.test_layers import REGISTRY_ORDER
+
 ROOT = Path(__file__).resolve().parents[2]
 DESIGN = ROOT / "docs" / "design.md"
 CODE_DIRS = ("registry", "hooks", "api", "cli", "client", "tests")
@@ -20,6 +24,7 @@ CODE_DIRS = ("registry", "hooks", "api", "cli", "client", "tests")
 CITATION = re.compile(r"(?:DESIGN|docs/design\.md) (§\d+[^)\n\"]*)")
 SECTION = re.compile(r"§(\d+)")
 HEADING = re.compile(r"^#{1,6} §(\d+)\b", re.MULTILINE)
+ARCHITECTURE_ROW = re.compile(r"^\| `([a-z_]+)/` \|", re.MULTILINE)
 LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
 
 
@@ -59,6 +64,13 @@ def test_the_citation_pattern_reads_both_spellings() -> None:
     line = "x (DESIGN §6 step 1, §12) and docs/design.md §7: the warm path"
     numbers = [n for m in CITATION.finditer(line) for n in SECTION.findall(m.group(1))]
     assert numbers == ["6", "12", "7"]
+
+
+def test_architecture_lists_the_registry_sub_packages_bottom_to_top() -> None:
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert tuple(ARCHITECTURE_ROW.findall(text)) == REGISTRY_ORDER
+    on_disk = {p.parent.name for p in (ROOT / "registry").glob("*/__init__.py")}
+    assert on_disk <= set(REGISTRY_ORDER), on_disk - set(REGISTRY_ORDER)
 
 
 def test_readme_links_lead_to_files_of_the_repository() -> None:
