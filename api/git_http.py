@@ -36,13 +36,13 @@ from dulwich.repo import Repo
 from dulwich.server import Backend, UploadPackHandler
 from dulwich.web import make_wsgi_chain
 
-from dakora.hooks.push_checks import PushLimits
 from dakora.hooks.receive import (
     DakoraReceivePackHandler,
     PushContext,
     PushResult,
     ReceivePipeline,
 )
+from dakora.registry.checks import PushLimits
 from dakora.registry.core import (
     AccessDenied,
     DakoraError,

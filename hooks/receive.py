@@ -41,16 +41,14 @@ from dakora.hooks.locks import ProjectLock, default_project_lock
 from dakora.hooks.push_checks import (
     Checker,
     DefaultChecker,
-    PushLimits,
     RefUpdate,
-    VersionLookup,
     format_remote,
-    history_versions,
-    repo_version_lookup,
 )
 from dakora.hooks.quarantine import Quarantine, remove_stale_lock
 from dakora.hooks.summary import prompt_changes, summary_lines
+from dakora.registry.checks import PushLimits, VersionLookup
 from dakora.registry.core import ZERO_SHA, Finding, has_errors
+from dakora.registry.git import history_versions, repo_version_lookup
 
 logger = logging.getLogger(__name__)
 

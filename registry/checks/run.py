@@ -24,7 +24,6 @@ from dakora.registry.checks.part_deps import affected_parts, includes_any, part_
 from dakora.registry.checks.versions import (
     VersionLookup,
     parent_locator,
-    parent_prompt_index,
     version_findings,
 )
 from dakora.registry.core import ZERO_SHA, DakoraError, Finding, dedupe
@@ -33,9 +32,9 @@ from dakora.registry.git import (
     PROMPT_SUFFIXES,
     GitSnapshot,
     Snapshot,
+    changed_paths,
     is_safe_relpath,
     load_with_findings,
-    changed_paths,
     new_commits,
     prompt_identity,
     read_commit,
@@ -77,36 +76,9 @@ RULES: dict[str, str] = {
 }
 
 
-def _content_paths(snapshot: Snapshot) -> list[str]:
-    content = getattr(snapshot, "content_paths", None)
-    if callable(content):
-        return list(content())
-    prompts = snapshot.config.prompts_dir
-    parts = snapshot.config.parts_dir
-    return [
-        p
-        for p in snapshot.all_paths()
-        if p == CONFIG_PATH or p.startswith((prompts + "/", parts + "/"))
-    ]
-
-
 def _is_content(path: str, prompts_dir: str, parts_dir: str) -> bool:
     return path in (CONFIG_PATH, prompts_dir, parts_dir) or path.startswith(
         (prompts_dir + "/", parts_dir + "/")
-    )
-
-
-def _exists(snapshot: Snapshot, path: str) -> bool:
-    exists = getattr(snapshot, "exists", None)
-    if callable(exists):
-        return bool(exists(path))
-    return path in set(snapshot.all_paths())
-
-
-def _dirs(snapshot: Snapshot) -> tuple[str, str]:
-    return (
-        str(getattr(snapshot, "prompts_dir", snapshot.config.prompts_dir)),
-        str(getattr(snapshot, "parts_dir", snapshot.config.parts_dir)),
     )
 
 
@@ -139,22 +111,20 @@ def check_snapshot(
     def chosen(path: str) -> bool:
         return selected is None or path in selected
 
-    prompts_dir, parts_dir = _dirs(snapshot)
+    prompts_dir, parts_dir = snapshot.prompts_dir, snapshot.parts_dir
     out: list[Finding] = []
 
     if chosen(CONFIG_PATH):
-        config_findings = getattr(snapshot, "config_findings", None)
-        if callable(config_findings):
-            out.extend(config_findings())
+        out.extend(snapshot.config_findings())
 
     unsafe: set[str] = set()
     if selected is None:
-        candidates = _content_paths(snapshot)
+        candidates = snapshot.content_paths()
     else:
         candidates = [
             p
             for p in sorted(selected)
-            if _is_content(p, prompts_dir, parts_dir) and _exists(snapshot, p)
+            if _is_content(p, prompts_dir, parts_dir) and snapshot.exists(p)
         ]
     for path in candidates:
         found = path_findings(snapshot, path)
@@ -265,10 +235,7 @@ def _paths_by_id(
 def _identities(
     snapshot: Snapshot, parent: Snapshot | None
 ) -> dict[str, tuple[str, str] | None]:
-    method = getattr(snapshot, "prompt_identities", None)
-    if callable(method):
-        return dict(method(parent))
-    return {p: prompt_identity(snapshot, p) for p in snapshot.prompt_paths()}
+    return dict(snapshot.prompt_identities(parent))
 
 
 # ------------------------------------------------------------------------------------
@@ -356,12 +323,3 @@ def _same_file(snap: GitSnapshot, tip: GitSnapshot, path: str) -> bool:
     except DakoraError:
         return False
 
-
-__all__ = [
-    "MAX_FILE_BYTES",
-    "RULES",
-    "VersionLookup",
-    "check_push",
-    "check_snapshot",
-    "parent_prompt_index",
-]

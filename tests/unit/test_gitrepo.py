@@ -14,7 +14,7 @@ from dakora.registry.core.errors import (
     RefNotFound,
     RepositoryNotFound,
 )
-from dakora.registry.git.objects import new_commits
+from dakora.registry.git.walk import new_commits
 from dakora.registry.git.prompt_cache import clear_load_cache, load_cache_info
 from dakora.registry.git.repo import PromptRepository
 from dakora.registry.git.tree_diff import changed_paths, unified_diff
