@@ -27,11 +27,10 @@ from dakora.registry.checks import (
     protected_refs_at,
     ref_name_findings,
     refs_limit_findings,
-    short_ref,
 )
 from dakora.registry.checks import check_push as registry_check_push
 from dakora.registry.core import ZERO_SHA, Finding, dedupe
-from dakora.registry.git import is_ancestor, peel
+from dakora.registry.git import is_ancestor, peel, short_ref
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,9 @@ class DefaultChecker:
                 continue
             if target is None:
                 if update.ref.startswith("refs/heads/"):
-                    findings.append(_error(update.ref, "a branch must point to a commit"))
+                    findings.append(
+                        _error(update.ref, "a branch must point to a commit")
+                    )
                 continue
             findings.extend(
                 limit_findings(store, target, exclude, self.limits, seen_commits)

@@ -48,7 +48,7 @@ from dakora.hooks.quarantine import Quarantine, remove_stale_lock
 from dakora.hooks.summary import prompt_changes, summary_lines
 from dakora.registry.checks import PushLimits, VersionLookup
 from dakora.registry.core import ZERO_SHA, Finding, has_errors
-from dakora.registry.git import history_versions, repo_version_lookup
+from dakora.registry.git import history_versions, refresh_packs, repo_version_lookup
 
 logger = logging.getLogger(__name__)
 
@@ -299,7 +299,7 @@ class ReceivePipeline:
                 return
         if quarantine is not None:
             quarantine.accept()
-            repo.object_store._update_pack_cache()  # type: ignore[attr-defined]
+            refresh_packs(repo.object_store)
         applied: list[RefUpdate] = []
         failure: str | None = None
         for update in result.updates:

@@ -19,7 +19,6 @@ from dakora.registry.checks.refs import (
     protected_findings,
     protected_refs_at,
     ref_name_findings,
-    short_ref,
 )
 from dakora.registry.checks.run import check_push, check_snapshot
 from dakora.registry.checks.versions import VersionLookup
@@ -35,5 +34,4 @@ __all__ = [
     "protected_refs_at",
     "ref_name_findings",
     "refs_limit_findings",
-    "short_ref",
 ]

@@ -13,23 +13,18 @@ from dulwich.objects import Commit, Tree
 from dulwich.refs import check_ref_format
 
 from dakora.registry.core import ZERO_SHA, Finding
+from dakora.registry.git import short_ref
 from dakora.registry.load import load_config
 
 CONFIG_NAMES = (b"dakora.yaml", b"dakora.yml")
 
 
-def short_ref(ref: str) -> str:
-    """``refs/heads/x`` / ``refs/tags/x`` → ``x``; other names unchanged."""
-    for prefix in ("refs/heads/", "refs/tags/"):
-        if ref.startswith(prefix):
-            return ref[len(prefix) :]
-    return ref
-
-
 def ref_name_findings(ref: str, *, create: bool, delete: bool) -> list[Finding]:
     """``ref-name``: only valid branch and tag names, and something to do."""
     if not ref.startswith(("refs/heads/", "refs/tags/")):
-        return [Finding.error(ref, None, "only branches and tags can be pushed", "ref-name")]
+        return [
+            Finding.error(ref, None, "only branches and tags can be pushed", "ref-name")
+        ]
     if not check_ref_format(ref.encode("utf-8")):
         return [Finding.error(ref, None, "invalid ref name", "ref-name")]
     if delete and create:
@@ -74,9 +69,7 @@ def protected_refs_at(store: BaseObjectStore, commit: str | None) -> tuple[str, 
     return tuple(config.protected_refs)
 
 
-def protected_findings(
-    ref: str, *, delete: bool, fast_forward: bool
-) -> list[Finding]:
+def protected_findings(ref: str, *, delete: bool, fast_forward: bool) -> list[Finding]:
     """``protected-ref`` of an update of a protected ref."""
     if delete:
         message = f"cannot delete the protected ref {short_ref(ref)}"

@@ -322,4 +322,3 @@ def _same_file(snap: GitSnapshot, tip: GitSnapshot, path: str) -> bool:
         )
     except DakoraError:
         return False
-

@@ -22,9 +22,10 @@ from dakora.registry.git.layout import (
     PART_SUFFIXES,
     PROMPT_SUFFIXES,
     is_safe_relpath,
+    short_ref,
     unsafe_path_reason,
 )
-from dakora.registry.git.objects import read_commit, read_raw
+from dakora.registry.git.objects import read_commit, read_raw, refresh_packs
 from dakora.registry.git.prompt_cache import (
     MAX_PROMPT_FILE_BYTES,
     blob_identity,
@@ -72,7 +73,9 @@ __all__ = [
     "prompt_identity",
     "read_commit",
     "read_raw",
+    "refresh_packs",
     "repo_version_lookup",
+    "short_ref",
     "unsafe_path_reason",
     "versions_in_range",
 ]

@@ -14,6 +14,14 @@ SYMLINK_MODE = 0o120000
 EMPTY_TREE_SHA = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's empty tree
 
 
+def short_ref(ref: str) -> str:
+    """``refs/heads/x`` / ``refs/tags/x`` → ``x``; other names unchanged."""
+    for prefix in ("refs/heads/", "refs/tags/"):
+        if ref.startswith(prefix):
+            return ref[len(prefix) :]
+    return ref
+
+
 def unsafe_path_reason(path: str) -> str | None:
     """Why a repository path is unsafe, or None: it must be relative, forward-slash,
     without a drive letter, NUL, backslash or an empty / ``.`` / ``..`` / ``.git``

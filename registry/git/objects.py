@@ -143,3 +143,10 @@ def blob_at(store: BaseObjectStore, tree_sha: bytes, path: str) -> str | None:
     if stat.S_ISDIR(mode) or stat.S_IFMT(mode) == SYMLINK_MODE or mode == 0o160000:
         return None
     return sha.decode("ascii")
+
+
+def refresh_packs(store: BaseObjectStore) -> None:
+    """Make a long-lived object store see packs added on disk by someone else (a
+    replica catching up from the mirror, a push moving its quarantine in). The one
+    call of dulwich's private ``_update_pack_cache``."""
+    store._update_pack_cache()  # type: ignore[attr-defined]
