@@ -21,7 +21,7 @@ from dakora.registry.checks.refs import (
     ref_name_findings,
 )
 from dakora.registry.checks.run import check_push, check_snapshot
-from dakora.registry.checks.versions import VersionLookup
+from dakora.registry.git import VersionLookup
 
 __all__ = [
     "PushLimits",

@@ -13,7 +13,7 @@ from dulwich.objects import Commit, Tree
 from dulwich.refs import check_ref_format
 
 from dakora.registry.core import ZERO_SHA, Finding
-from dakora.registry.git import short_ref
+from dakora.registry.git import as_oid, as_ref, short_ref
 from dakora.registry.load import load_config
 
 CONFIG_NAMES = (b"dakora.yaml", b"dakora.yml")
@@ -25,7 +25,7 @@ def ref_name_findings(ref: str, *, create: bool, delete: bool) -> list[Finding]:
         return [
             Finding.error(ref, None, "only branches and tags can be pushed", "ref-name")
         ]
-    if not check_ref_format(ref.encode("utf-8")):
+    if not check_ref_format(as_ref(ref)):
         return [Finding.error(ref, None, "invalid ref name", "ref-name")]
     if delete and create:
         return [Finding.error(ref, None, "nothing to do", "ref-name")]
@@ -53,7 +53,7 @@ def protected_refs_at(store: BaseObjectStore, commit: str | None) -> tuple[str, 
     if not commit or commit == ZERO_SHA:
         return ()
     try:
-        obj = store[commit.encode("ascii")]
+        obj = store[as_oid(commit)]
         if not isinstance(obj, Commit):
             return ()
         tree = store[obj.tree]

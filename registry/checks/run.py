@@ -22,7 +22,6 @@ from dakora.registry.checks.files import (
 )
 from dakora.registry.checks.part_deps import affected_parts, includes_any, part_files
 from dakora.registry.checks.versions import (
-    VersionLookup,
     parent_locator,
     version_findings,
 )
@@ -32,6 +31,7 @@ from dakora.registry.git import (
     PROMPT_SUFFIXES,
     GitSnapshot,
     Snapshot,
+    VersionLookup,
     changed_paths,
     is_safe_relpath,
     load_with_findings,

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dulwich.object_store import BaseObjectStore
 
 from dakora.registry.core import DakoraError
-from dakora.registry.git import GitSnapshot
+from dakora.registry.git import GitSnapshot, as_oid
 
 SHA_PREFIX_RE = re.compile(r"^[0-9a-f]{7,40}$")
 
@@ -87,6 +87,6 @@ def _resolve_commit(store: BaseObjectStore, value: str) -> str | None:
     if not SHA_PREFIX_RE.match(value):
         return None
     if len(value) == 40:
-        return value if value.encode() in store else None
+        return value if as_oid(value) in store else None
     matches = {sha.decode("ascii") for sha in store.iter_prefix(value.encode("ascii"))}
     return matches.pop() if len(matches) == 1 else None

@@ -25,7 +25,13 @@ from dakora.registry.git.layout import (
     short_ref,
     unsafe_path_reason,
 )
-from dakora.registry.git.objects import read_commit, read_raw, refresh_packs
+from dakora.registry.git.objects import (
+    as_oid,
+    as_ref,
+    read_commit,
+    read_raw,
+    refresh_packs,
+)
 from dakora.registry.git.prompt_cache import (
     MAX_PROMPT_FILE_BYTES,
     blob_identity,
@@ -69,6 +75,8 @@ __all__ = [
     "load_blob_with_findings",
     "load_with_findings",
     "new_commits",
+    "as_oid",
+    "as_ref",
     "peel",
     "prompt_identity",
     "read_commit",

@@ -37,7 +37,7 @@ from dakora.registry.git.commit_snapshot import GitSnapshot
 from dakora.registry.git.folder_snapshot import FolderSnapshot
 from dakora.registry.git.history import walk_versions
 from dakora.registry.git.known_versions import HistoryVersions
-from dakora.registry.git.objects import read_commit
+from dakora.registry.git.objects import as_oid, as_ref, read_commit
 from dakora.registry.git.tree_diff import unified_diff
 from dakora.registry.git.versions import VersionInfo
 from dakora.registry.load import LoadedPrompt
@@ -148,7 +148,7 @@ class PromptRepository:
             ]
         for candidate in candidates:
             try:
-                sha = refs[candidate.encode("utf-8")]
+                sha = refs[as_ref(candidate)]
             except (KeyError, ValueError):
                 continue
             try:
@@ -156,7 +156,7 @@ class PromptRepository:
             except RefNotFound:
                 continue
         lowered = name.lower()
-        if _HEX40.match(lowered) and lowered.encode("ascii") in self.store:
+        if _HEX40.match(lowered) and as_oid(lowered) in self.store:
             return read_commit(self.store, lowered)
         if _SHORT_HEX.match(lowered):
             found: set[bytes] = set()
@@ -189,7 +189,7 @@ class PromptRepository:
     def default_branch(self) -> str | None:
         """The branch HEAD points to (short name), or None when detached/unborn."""
         try:
-            chain, _ = self._repo.refs.follow(b"HEAD")
+            chain, _ = self._repo.refs.follow(as_ref("HEAD"))
         except (KeyError, ValueError):
             return None
         last = chain[-1].decode("utf-8", errors="replace") if chain else ""

@@ -9,11 +9,11 @@ import heapq
 from collections.abc import Iterable
 
 from dulwich.object_store import BaseObjectStore
-from dulwich.objects import Commit, Tag
+from dulwich.objects import Commit, ObjectID, Tag
 from dulwich.walk import Walker
 
 from dakora.registry.core import ZERO_SHA
-from dakora.registry.git.objects import read_commit
+from dakora.registry.git.objects import as_oid, read_commit
 
 MAX_TAG_DEPTH = 10  # annotated tags of tags peeled at most this deep
 
@@ -22,7 +22,7 @@ def peel(store: BaseObjectStore, sha: str) -> str | None:
     """The commit a sha names (annotated tags peeled), or None when it names a tree,
     a blob or a tag chain deeper than ``MAX_TAG_DEPTH``. Raises ``KeyError`` when an
     object is missing."""
-    obj = store[sha.encode("ascii")]
+    obj = store[as_oid(sha)]
     depth = 0
     while isinstance(obj, Tag) and depth < MAX_TAG_DEPTH:
         obj = store[obj.object[1]]
@@ -30,9 +30,9 @@ def peel(store: BaseObjectStore, sha: str) -> str | None:
     return obj.id.decode("ascii") if isinstance(obj, Commit) else None
 
 
-def _commits(store: BaseObjectStore, shas: Iterable[str]) -> list[bytes]:
+def _commits(store: BaseObjectStore, shas: Iterable[str]) -> list[ObjectID]:
     """The commits ``shas`` name (tags peeled); zero and missing shas skipped."""
-    out: list[bytes] = []
+    out: list[ObjectID] = []
     for sha in shas:
         if not sha or sha == ZERO_SHA:
             continue
@@ -41,7 +41,7 @@ def _commits(store: BaseObjectStore, shas: Iterable[str]) -> list[bytes]:
         except (KeyError, ValueError):
             continue
         if commit is not None:
-            out.append(commit.encode("ascii"))
+            out.append(as_oid(commit))
     return out
 
 
@@ -59,22 +59,22 @@ def new_commits(store: BaseObjectStore, new: str, exclude: Iterable[str]) -> lis
     return [sha.decode("ascii") for sha in topo_parents_first(commits)]
 
 
-def topo_parents_first(commits: dict[bytes, Commit]) -> list[bytes]:
+def topo_parents_first(commits: dict[ObjectID, Commit]) -> list[ObjectID]:
     """Order commits so every parent (inside the set) comes before its children;
     ties broken by commit time then sha, so the order is deterministic."""
-    children_left: dict[bytes, int] = dict.fromkeys(commits, 0)
+    children_left: dict[ObjectID, int] = dict.fromkeys(commits, 0)
     for c in commits.values():
         for p in c.parents:
             if p in commits:
                 children_left[c.id] += 1  # number of unprocessed parents
     ready = [(commits[s].commit_time, s) for s, n in children_left.items() if n == 0]
     heapq.heapify(ready)
-    kids: dict[bytes, list[bytes]] = {}
+    kids: dict[ObjectID, list[ObjectID]] = {}
     for c in commits.values():
         for p in c.parents:
             if p in commits:
                 kids.setdefault(p, []).append(c.id)
-    order: list[bytes] = []
+    order: list[ObjectID] = []
     while ready:
         _, sha = heapq.heappop(ready)
         order.append(sha)
@@ -92,14 +92,14 @@ def is_ancestor(store: BaseObjectStore, ancestor: str, descendant: str) -> bool:
     new commits) is found after a few steps; a non-fast-forward walks the
     descendant's whole history (exact: commit dates are not trusted for pruning).
     """
-    target = ancestor.encode("ascii")
-    start = descendant.encode("ascii")
+    target = as_oid(ancestor)
+    start = as_oid(descendant)
     if start == target:
         return True
-    seen: set[bytes] = {start}
-    heap: list[tuple[int, bytes]] = []
+    seen: set[ObjectID] = {start}
+    heap: list[tuple[int, ObjectID]] = []
 
-    def push(sha: bytes) -> None:
+    def push(sha: ObjectID) -> None:
         try:
             commit = store[sha]
         except KeyError:
