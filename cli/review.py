@@ -27,9 +27,7 @@ from dakora.cli.output import (
 from dakora.registry.core import (
     BadRequest,
     DakoraError,
-    NotFound,
     StorageError,
-    Unauthenticated,
 )
 
 if TYPE_CHECKING:  # the review machinery (Jinja2, checks) loads only when used
@@ -272,7 +270,9 @@ def remote_review(
     except httpx.HTTPError as exc:
         raise StorageError(f"cannot reach {url}: {exc}") from exc
     if response.status_code != 200:
-        raise _remote_error(response)
+        from dakora.client._errors import error_from_response
+
+        raise error_from_response(response)
     try:
         data = response.json()
         if data.get("schema_version") != SCHEMA_VERSION:
@@ -283,22 +283,6 @@ def remote_review(
         return ReviewReport.model_validate(data)
     except (ValueError, AttributeError) as exc:
         raise StorageError(f"{endpoint} did not answer with a review: {exc}") from exc
-
-
-def _remote_error(response: Any) -> DakoraError:
-    try:
-        body = response.json().get("error", {})
-        message = str(body.get("message") or response.text)
-    except ValueError:
-        message = response.text or f"HTTP {response.status_code}"
-    status = response.status_code
-    if status == 401:
-        return Unauthenticated(message)
-    if status == 404:
-        return NotFound(message)
-    if status < 500:
-        return BadRequest(message)
-    return StorageError(f"server error {status}: {message}")
 
 
 # --- text output ---------------------------------------------------------------------

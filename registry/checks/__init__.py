@@ -21,6 +21,7 @@ from dakora.registry.checks.refs import (
     ref_name_findings,
 )
 from dakora.registry.checks.run import check_push, check_snapshot
+from dakora.registry.checks.versions import version_step_valid
 from dakora.registry.git import VersionLookup
 
 __all__ = [
@@ -34,4 +35,5 @@ __all__ = [
     "protected_refs_at",
     "ref_name_findings",
     "refs_limit_findings",
+    "version_step_valid",
 ]

@@ -11,6 +11,12 @@ from dakora.registry.git import Snapshot, VersionLookup, prompt_identity
 from dakora.registry.load import LoadedPrompt
 
 
+def version_step_valid(old: str, new: str, *, changed: bool) -> bool:
+    """The version rule of docs/design.md §5, the one the push checks and the review
+    both apply: a changed prompt needs a version semver-greater than before."""
+    return not changed or semver_gt(new, old)
+
+
 def version_findings(
     snapshot: Snapshot,
     loaded: LoadedPrompt,
@@ -32,7 +38,7 @@ def version_findings(
         if old is not None:
             if old[1] == prompt.version:
                 same_version_as_parent = True
-            if not semver_gt(prompt.version, old[1]):
+            if not version_step_valid(old[1], prompt.version, changed=True):
                 out.append(
                     Finding.error(
                         loaded.path,

@@ -14,7 +14,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dakora.registry.core import InputSpec, Prompt, bump_kind, semver_gt
+from dakora.registry.checks import version_step_valid
+from dakora.registry.core import InputSpec, Prompt, bump_kind
 
 Compat = Literal["breaking", "risky", "compatible"]
 Verdict = Literal["breaking", "risky", "compatible", "unchanged"]
@@ -291,7 +292,7 @@ def version_report(
         )
     bump: Bump = bump_kind(old_v, new_v)
     changed = content_changed or old_v != new_v
-    valid = not changed or semver_gt(new_v, old_v)
+    valid = version_step_valid(old_v, new_v, changed=changed)
     message: str | None = None
     if not valid:
         message = (
