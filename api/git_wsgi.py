@@ -20,7 +20,8 @@ from dulwich.server import Backend, UploadPackHandler
 from dulwich.web import make_wsgi_chain
 
 from dakora.api.git_auth import SCOPE_KEY, GitTarget
-from dakora.hooks.receive import DakoraReceivePackHandler, ReceivePipeline
+from dakora.hooks.receive import ReceivePipeline
+from dakora.hooks.receive_pack import DakoraReceivePackHandler
 from dakora.registry.git import refresh_packs
 
 

@@ -17,13 +17,8 @@ from dakora.hooks.locks import LocalProjectLock, ProjectLock
 from dakora.hooks.pre_receive import run_pre_receive
 from dakora.hooks.push_checks import DefaultChecker, RefUpdate
 from dakora.hooks.quarantine import Quarantine, cleanup_stale
-from dakora.hooks.receive import (
-    DakoraReceivePackHandler,
-    PushContext,
-    PushResult,
-    ReceivePipeline,
-    make_receive_handler,
-)
+from dakora.hooks.receive import PushContext, PushResult, ReceivePipeline
+from dakora.hooks.receive_pack import DakoraReceivePackHandler, make_receive_handler
 from dakora.hooks.recovery import recover_projects
 
 __all__ = [

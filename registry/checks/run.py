@@ -92,6 +92,54 @@ def _is_content(path: str, prompts_dir: str, parts_dir: str) -> bool:
 # ------------------------------------------------------------------------------------
 
 
+def _unsafe_paths(
+    snapshot: Snapshot, selected: set[str] | None, out: list[Finding]
+) -> set[str]:
+    """The content paths (all, or the selected ones) that break a path rule; their
+    findings go to ``out``."""
+    prompts_dir, parts_dir = snapshot.prompts_dir, snapshot.parts_dir
+    if selected is None:
+        candidates = snapshot.content_paths()
+    else:
+        candidates = [
+            p
+            for p in sorted(selected)
+            if _is_content(p, prompts_dir, parts_dir) and snapshot.exists(p)
+        ]
+    unsafe: set[str] = set()
+    for path in candidates:
+        found = path_findings(snapshot, path)
+        if found:
+            unsafe.add(path)
+            out.extend(found)
+    return unsafe
+
+
+def _duplicate_id_findings(
+    snapshot: Snapshot, by_id: dict[str, list[str]], selected: set[str] | None
+) -> list[Finding]:
+    """``duplicate-id`` on every path but the first of an id (every selected path
+    of it, when only some files are checked)."""
+    out: list[Finding] = []
+    for prompt_id, where in sorted(by_id.items()):
+        if len(where) < 2:
+            continue
+        report = where[1:] if selected is None else [p for p in where if p in selected]
+        for path in report:
+            others = ", ".join(p for p in where if p != path)
+            loaded, _ = load_with_findings(snapshot, path)
+            line = loaded.line_of("id") if loaded is not None else 1
+            out.append(
+                Finding.error(
+                    path,
+                    line,
+                    f"duplicate id '{prompt_id}': also defined in {others}",
+                    "duplicate-id",
+                )
+            )
+    return out
+
+
 def check_snapshot(
     snapshot: Snapshot,
     *,
@@ -111,28 +159,14 @@ def check_snapshot(
     def chosen(path: str) -> bool:
         return selected is None or path in selected
 
-    prompts_dir, parts_dir = snapshot.prompts_dir, snapshot.parts_dir
     out: list[Finding] = []
 
     if chosen(CONFIG_PATH):
         out.extend(snapshot.config_findings())
 
-    unsafe: set[str] = set()
-    if selected is None:
-        candidates = snapshot.content_paths()
-    else:
-        candidates = [
-            p
-            for p in sorted(selected)
-            if _is_content(p, prompts_dir, parts_dir) and snapshot.exists(p)
-        ]
-    for path in candidates:
-        found = path_findings(snapshot, path)
-        if found:
-            unsafe.add(path)
-            out.extend(found)
+    unsafe = _unsafe_paths(snapshot, selected, out)
 
-    affected = affected_parts(snapshot, selected, parts_dir)
+    affected = affected_parts(snapshot, selected, snapshot.parts_dir)
     for path in part_files(snapshot):
         if chosen(path) and path not in unsafe:
             out.extend(part_findings(snapshot, path))
@@ -164,22 +198,7 @@ def check_snapshot(
         if loaded is not None:
             out.extend(template_findings(loaded, snapshot.parts))
 
-    for prompt_id, where in sorted(by_id.items()):
-        if len(where) < 2:
-            continue
-        report = where[1:] if selected is None else [p for p in where if chosen(p)]
-        for path in report:
-            others = ", ".join(p for p in where if p != path)
-            loaded, _ = load_with_findings(snapshot, path)
-            line = loaded.line_of("id") if loaded is not None else 1
-            out.append(
-                Finding.error(
-                    path,
-                    line,
-                    f"duplicate id '{prompt_id}': also defined in {others}",
-                    "duplicate-id",
-                )
-            )
+    out.extend(_duplicate_id_findings(snapshot, by_id, selected))
 
     if parent is not None or version_lookup is not None:
         parent_path_of = parent_locator(parent)
