@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 
 from dakora.api.auth import Authenticator, Caller, Need
 from dakora.api.state import ServerState
@@ -165,3 +165,11 @@ async def write_project(access: WriteAccess) -> Project:
 
 ProjectDep = Annotated[Project, Depends(read_project)]
 WriteProjectDep = Annotated[Project, Depends(write_project)]
+
+
+# The paging parameters of the newest-first lists (logs, push events).
+MAX_PAGE = 500
+PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size")]
+PageCursor = Annotated[
+    str | None, Query(description="next_cursor of the previous page")
+]

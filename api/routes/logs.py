@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from dakora.api.deps import ReadAccess, WriteAccess
+from dakora.api.deps import PageCursor, PageLimit, ReadAccess, WriteAccess
 from dakora.api.schemas import (
     ERROR_RESPONSES,
     ErrorOut,
@@ -27,8 +27,6 @@ from dakora.api.schemas import (
 from dakora.registry.tenancy import log_page, record_log
 
 router = APIRouter(prefix="/api/projects/{project}", tags=["logs"])
-
-MAX_PAGE = 500
 
 
 def _log_out(row: Any) -> LogOut:
@@ -95,10 +93,8 @@ def list_logs(
     until: Annotated[
         datetime | None, Query(description="Created before (ISO 8601, UTC)")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size")] = 50,
-    cursor: Annotated[
-        str | None, Query(description="next_cursor of the previous page")
-    ] = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
 ) -> LogPageOut:
     rows, next_cursor = log_page(
         access.state.engine,

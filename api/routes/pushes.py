@@ -16,13 +16,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from dakora.api.deps import ReadAccess
+from dakora.api.deps import PageCursor, PageLimit, ReadAccess
 from dakora.api.schemas import ERROR_RESPONSES
 from dakora.registry.index import push_event_page
 
 router = APIRouter(prefix="/api/projects/{project}", tags=["pushes"])
-
-MAX_PAGE = 500
 
 
 class PushUserOut(BaseModel):
@@ -90,10 +88,8 @@ def list_pushes(
     result: Annotated[
         str | None, Query(description="Only this result: ok or rejected")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size")] = 50,
-    cursor: Annotated[
-        str | None, Query(description="next_cursor of the previous page")
-    ] = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
 ) -> PushPageOut:
     rows, next_cursor = push_event_page(
         access.state.engine,

@@ -93,18 +93,22 @@ def _checked_id(value: str | None, where: str) -> str:
     return value
 
 
+def _commit_fields(outcome: WriteOutcome) -> dict[str, Any]:
+    """The ``CommitOut`` fields of a write's outcome."""
+    return {
+        "commit": outcome.commit,
+        "parent": outcome.parent,
+        "branch": outcome.branch,
+        "changed": outcome.changed,
+        "messages": outcome.messages,
+    }
+
+
 def _prompt_out(
     outcome: WriteOutcome, prompt_id: str, version: str | None, path: str
 ) -> PromptWriteOut:
     return PromptWriteOut(
-        id=prompt_id,
-        version=version,
-        path=path,
-        commit=outcome.commit,
-        parent=outcome.parent,
-        branch=outcome.branch,
-        changed=outcome.changed,
-        messages=outcome.messages,
+        id=prompt_id, version=version, path=path, **_commit_fields(outcome)
     )
 
 
@@ -196,15 +200,7 @@ def delete_prompt(
             message or f"Delete prompt {prompt_id}",
             pinned=if_match is not None,
         )
-    return PromptDeleteOut(
-        id=prompt_id,
-        path=path,
-        commit=outcome.commit,
-        parent=outcome.parent,
-        branch=outcome.branch,
-        changed=outcome.changed,
-        messages=outcome.messages,
-    )
+    return PromptDeleteOut(id=prompt_id, path=path, **_commit_fields(outcome))
 
 
 # -- parts -----------------------------------------------------------------------------
@@ -239,11 +235,7 @@ def _part_out(
         "category": category,
         "name": name,
         "path": path,
-        "commit": outcome.commit,
-        "parent": outcome.parent,
-        "branch": outcome.branch,
-        "changed": outcome.changed,
-        "messages": outcome.messages,
+        **_commit_fields(outcome),
     }
 
 
