@@ -60,21 +60,6 @@ from dakora.registry.index.sources import (
     repository_refs,
 )
 
-__all__ = [
-    "INDEXED_PREFIXES",
-    "IndexSummary",
-    "RefUpdate",
-    "RepoLike",
-    "compute_heads",
-    "compute_versions",
-    "index_project",
-    "peel_to_commit",
-    "reconcile_project",
-    "record_ref_updates",
-    "refs_in_sync",
-    "repository_refs",
-]
-
 RefUpdate = tuple[str, str, str]  # (full ref name, old sha, new sha); zero sha = none
 
 

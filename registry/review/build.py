@@ -37,10 +37,8 @@ from dakora.registry.review.renders import (
     unified_diff,
 )
 from dakora.registry.review.report import (
-    SCHEMA_VERSION,
     PartChange,
     PromptReview,
-    RenderReport,
     ReviewReport,
     Side,
     Status,
@@ -48,50 +46,14 @@ from dakora.registry.review.report import (
 )
 from dakora.registry.review.rules import (
     _FAIL_ON_RANK,
-    FAIL_ON_LEVELS,
-    Bump,
-    Compat,
     FailOn,
-    InputChange,
-    InputReport,
     Issue,
     Level,
-    Verdict,
-    VersionReport,
     blocking_issues,
-    classify_input,
     compare_inputs,
     version_report,
     worst,
 )
-
-__all__ = [
-    "FAIL_ON_LEVELS",
-    "SCHEMA_VERSION",
-    "Bump",
-    "Compat",
-    "FailOn",
-    "InputChange",
-    "InputReport",
-    "Issue",
-    "Level",
-    "PartChange",
-    "PromptReview",
-    "RenderReport",
-    "ReviewReport",
-    "Side",
-    "Status",
-    "Summary",
-    "Verdict",
-    "VersionReport",
-    "blocking_issues",
-    "classify_input",
-    "compare_inputs",
-    "render_examples",
-    "review",
-    "unified_diff",
-]
-
 
 _STATUS_ORDER = ("removed", "invalid", "added", "renamed", "modified", "affected")
 
