@@ -231,8 +231,7 @@ def _paths_by_id(
     """prompt id → sorted safe paths with that id: of every id for a whole check,
     of the ids of the selected files only otherwise (from the snapshot's cached
     id → paths map when it has one: O(changed files), not O(prompts))."""
-    id_paths = getattr(snapshot, "id_paths", None)
-    if selected is not None and callable(id_paths):
+    if selected is not None and isinstance(snapshot, GitSnapshot):
         wanted = {
             ident[0]
             for path in selected
@@ -240,7 +239,7 @@ def _paths_by_id(
         }
         if not wanted:
             return {}
-        table = id_paths(parent)
+        table = snapshot.id_paths(parent)
         return {
             pid: [p for p in table.get(pid, ()) if p not in unsafe] for pid in wanted
         }

@@ -52,9 +52,7 @@ class Resolver:
         with self._repo_lock:
             repos, self._repos = self._repos, {}
         for repo in repos.values():
-            close = getattr(repo, "close", None)
-            if close is not None:
-                close()
+            repo.close()
 
     # -- invalidation -----------------------------------------------------------------
 
@@ -71,9 +69,8 @@ class Resolver:
         with self._repo_lock:
             repo = self._repos.pop(project_id, None)
         self.invalidate_project(project_id)
-        close = getattr(repo, "close", None)
-        if close is not None:
-            close()
+        if repo is not None:
+            repo.close()
 
     # -- resolution -------------------------------------------------------------------
 
