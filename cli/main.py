@@ -2,9 +2,9 @@
 
 The commands are listed in ``commands.COMMANDS`` and their modules imported only when
 one is run (``commands.LazyGroup``), so ``dakora --help`` starts without importing the
-server, the database or the prompt model. ``run()`` is the console-script entry point
-and the one place that turns a ``DakoraError`` into a message on stderr and an exit code
-(2 for bad input, 1 for other failures).
+server, the database or the prompt model. ``run()`` is the console-script entry point;
+errors reach stderr and an exit code (2 for bad input, 1 for other failures) through
+``output.report``, the CLI's one error seam.
 """
 
 from __future__ import annotations
@@ -76,7 +76,12 @@ def report_error(exc: DakoraError) -> int:
 
 def run() -> None:
     """Console-script entry point."""
+    from dakora.cli.output import report
+
     try:
         app()
-    except DakoraError as exc:
-        sys.exit(report_error(exc))
+    except Exception as exc:
+        code = report(exc)
+        if code is None:
+            raise
+        sys.exit(code)

@@ -148,9 +148,7 @@ def main() -> None:
             f"{statistics.median(to_exit[name]):>8.3f}s {med / base:>5.1f}x "
             f"{med_cpu:>7.3f}s {med_cpu / base_cpu:>5.1f}x"
         )
-    print(
-        "ratio: against python -c pass (1st line / its run time; cpu / its cpu time)"
-    )
+    print("ratio: against python -c pass (1st line / its run time; cpu / its cpu time)")
     print(
         "target: <= 0.15 s to the first line where python -c pass takes 0.02 s "
         f"(ratio <= 7.5); here python -c pass takes {base:.3f} s"
