@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -20,9 +20,16 @@ from dakora.client._core import (
     is_unreachable,
     make_selector,
 )
-from dakora.client._errors import DakoraClientError, DakoraConnectionError
+from dakora.client._errors import DakoraClientError, DakoraConnectionError, NotFound
 from dakora.client._fallback import Fallback
-from dakora.client._models import Prompt, PromptList, RenderResult
+from dakora.client._models import (
+    Part,
+    PartList,
+    Prompt,
+    PromptList,
+    RenderResult,
+    WriteResult,
+)
 from dakora.client._sync import _log_body
 
 log = logging.getLogger("dakora.client")
@@ -68,6 +75,7 @@ class AsyncDakora:
         self._refreshing: dict[Hashable, asyncio.Task[None]] = {}
         self._closed = False
         self.prompts = AsyncPrompts(self)
+        self.parts = AsyncParts(self)
         self.logs = AsyncLogs(self)
 
     @property
@@ -92,11 +100,12 @@ class AsyncDakora:
     def clear_cache(self) -> None:
         self._core.cache.clear()
 
-    async def wait_for_refreshes(self) -> None:
-        """Wait until the background refreshes started so far have finished."""
+    async def wait_for_refreshes(self, timeout: float | None = None) -> None:
+        """Wait (at most ``timeout`` seconds) until the background refreshes started
+        so far have finished."""
         tasks = list(self._refreshing.values())
         if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.wait(tasks, timeout=timeout)
 
     async def _send(
         self,
@@ -214,6 +223,226 @@ class AsyncPrompts:
             if not is_unreachable(exc):
                 raise
             return core.render_offline(prompt_id, inputs, selector, exc)
+
+    async def create(
+        self,
+        prompt_id: str,
+        version: str,
+        *,
+        template: str | None = None,
+        messages: Sequence[Mapping[str, str]] | None = None,
+        inputs: Mapping[str, Mapping[str, Any]] | None = None,
+        description: str | None = None,
+        model: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        examples: Sequence[Mapping[str, Any]] | None = None,
+        branch: str | None = None,
+        message: str | None = None,
+    ) -> WriteResult:
+        """Add a prompt: one commit on ``branch`` (default branch), checked like a
+        push. Give exactly one of ``template`` / ``messages``."""
+        core = self._c._core
+        body = core.create_body(
+            prompt_id,
+            {
+                "version": version,
+                "description": description,
+                "template": template,
+                "messages": messages,
+                "inputs": inputs,
+                "model": model,
+                "metadata": metadata,
+                "examples": examples,
+            },
+            {"branch": branch, "message": message},
+        )
+        try:
+            response = await self._c._send("POST", core.prompts_path(), json=body)
+        finally:
+            core.forget_prompt(prompt_id)
+        return core.write_result(response)
+
+    async def update(
+        self,
+        prompt_id: str,
+        *,
+        version: str | None = None,
+        template: str | None = None,
+        messages: Sequence[Mapping[str, str]] | None = None,
+        inputs: Mapping[str, Mapping[str, Any]] | None = None,
+        description: str | None = None,
+        model: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        examples: Sequence[Mapping[str, Any]] | None = None,
+        branch: str | None = None,
+        message: str | None = None,
+        if_match: str | None = None,
+    ) -> WriteResult:
+        """Change a prompt: the fields given replace the current ones on ``branch``
+        (fetched afresh), the rest are kept. Bump ``version``. The write is
+        conditional on the content it was merged onto (412 ``PreconditionFailed``
+        when someone changed it meanwhile), or on ``if_match`` (a version, blob sha
+        or commit) when given."""
+        core = self._c._core
+        current, etag = await self._current(prompt_id, branch)
+        body = core.update_body(
+            prompt_id,
+            current,
+            {
+                "version": version,
+                "description": description,
+                "template": template,
+                "messages": messages,
+                "inputs": inputs,
+                "model": model,
+                "metadata": metadata,
+                "examples": examples,
+            },
+            {"branch": branch, "message": message},
+        )
+        try:
+            response = await self._c._send(
+                "PUT",
+                core.prompt_path(prompt_id),
+                json=body,
+                headers=core.if_match_headers(if_match or etag),
+            )
+        finally:
+            core.forget_prompt(prompt_id)
+        return core.write_result(response)
+
+    async def delete(
+        self,
+        prompt_id: str,
+        *,
+        branch: str | None = None,
+        message: str | None = None,
+        if_match: str | None = None,
+    ) -> WriteResult:
+        """Remove a prompt's file: one commit on ``branch`` (its versions stay in the
+        history and can still be fetched by ``version=``)."""
+        core = self._c._core
+        try:
+            response = await self._c._send(
+                "DELETE",
+                core.prompt_path(prompt_id),
+                params=core.delete_params(branch, message),
+                headers=core.if_match_headers(if_match),
+            )
+        finally:
+            core.forget_prompt(prompt_id)
+        return core.write_result(response)
+
+    async def _current(
+        self, prompt_id: str, branch: str | None
+    ) -> tuple[dict[str, Any], str | None]:
+        """The prompt on ``branch`` (uncached) and its ETag; a branch that does not
+        exist yet starts from the default branch, as the write will."""
+        core = self._c._core
+        path = core.prompt_path(prompt_id)
+        try:
+            response = await self._c._send(
+                "GET", path, params=core.read_params(branch, None)
+            )
+            return core.json_body(response), response.headers.get("ETag")
+        except NotFound as exc:
+            if branch is None or exc.code != "ref_not_found":
+                raise
+        response = await self._c._send("GET", path)
+        return core.json_body(response), response.headers.get("ETag")
+
+
+class AsyncParts:
+    """The snippets prompts include (``parts/<category>/<name>.<ext>``)."""
+
+    def __init__(self, client: AsyncDakora) -> None:
+        self._c = client
+
+    async def list(
+        self, ref: str | None = None, *, commit: str | None = None
+    ) -> PartList:
+        """Every part at ``ref`` (default branch) or ``commit``."""
+        core = self._c._core
+        response = await self._c._send(
+            "GET", core.parts_path(), params=core.read_params(ref, commit)
+        )
+        return core.part_list_from(response)
+
+    async def get(
+        self,
+        category: str,
+        name: str,
+        *,
+        ref: str | None = None,
+        commit: str | None = None,
+    ) -> Part:
+        """One part's source (``name`` with or without its extension)."""
+        core = self._c._core
+        response = await self._c._send(
+            "GET", core.part_path(category, name), params=core.read_params(ref, commit)
+        )
+        return core.part_from(response)
+
+    async def create(
+        self,
+        category: str,
+        name: str,
+        content: str,
+        *,
+        ext: str | None = None,
+        branch: str | None = None,
+        message: str | None = None,
+    ) -> WriteResult:
+        """Add ``parts/<category>/<name>.<ext>`` (ext ``md`` by default, or ``txt``,
+        ``j2``): one commit on ``branch``, checked like a push."""
+        core = self._c._core
+        body = core.part_body(
+            content, ext, branch, message, category=category, name=name
+        )
+        response = await self._c._send("POST", core.parts_path(), json=body)
+        return core.write_result(response)
+
+    async def update(
+        self,
+        category: str,
+        name: str,
+        content: str,
+        *,
+        ext: str | None = None,
+        branch: str | None = None,
+        message: str | None = None,
+        if_match: str | None = None,
+    ) -> WriteResult:
+        """Replace a part's content (a new ``ext`` renames its file); conditional
+        on ``if_match`` (its blob sha, ``Part.etag``, or a commit) when given."""
+        core = self._c._core
+        response = await self._c._send(
+            "PUT",
+            core.part_path(category, name),
+            json=core.part_body(content, ext, branch, message),
+            headers=core.if_match_headers(if_match),
+        )
+        return core.write_result(response)
+
+    async def delete(
+        self,
+        category: str,
+        name: str,
+        *,
+        branch: str | None = None,
+        message: str | None = None,
+        if_match: str | None = None,
+    ) -> WriteResult:
+        """Remove a part (refused with ``InvalidPrompt`` while a prompt includes
+        it)."""
+        core = self._c._core
+        response = await self._c._send(
+            "DELETE",
+            core.part_path(category, name),
+            params=core.delete_params(branch, message),
+            headers=core.if_match_headers(if_match),
+        )
+        return core.write_result(response)
 
 
 class AsyncLogs:

@@ -31,7 +31,14 @@ from dakora.client._fallback import (
     FallbackUnavailable,
     render_locally,
 )
-from dakora.client._models import Prompt, PromptList, RenderResult
+from dakora.client._models import (
+    Part,
+    PartList,
+    Prompt,
+    PromptList,
+    RenderResult,
+    WriteResult,
+)
 from dakora.client.config import resolve_remote
 
 log = logging.getLogger("dakora.client")
@@ -55,6 +62,19 @@ FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 EVICTING_STATUSES = frozenset({401, 403, 404, 410})
 
 Selector = tuple[str, str] | None
+
+# The fields of a prompt file (DESIGN order) that the write routes take as JSON.
+PROMPT_FIELDS = (
+    "id",
+    "version",
+    "description",
+    "template",
+    "messages",
+    "inputs",
+    "model",
+    "metadata",
+    "examples",
+)
 
 
 def make_selector(
@@ -93,6 +113,15 @@ class Call:
     path: str
     params: dict[str, str]
     immutable: bool
+
+
+def plain(value: Any) -> Any:
+    """Mappings and sequences (not strings) as dicts and lists, for the JSON body."""
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
 
 
 def is_unreachable(exc: BaseException) -> bool:
@@ -176,6 +205,112 @@ class ClientCore:
 
     def logs_path(self) -> str:
         return f"{self._prefix}/logs"
+
+    # -- writes ---------------------------------------------------------------------
+
+    def prompts_path(self) -> str:
+        return f"{self._prefix}/prompts"
+
+    def prompt_path(self, prompt_id: str) -> str:
+        return f"{self._prefix}/prompts/{quote(prompt_id, safe='')}"
+
+    def parts_path(self) -> str:
+        return f"{self._prefix}/parts"
+
+    def part_path(self, category: str, name: str) -> str:
+        return f"{self._prefix}/parts/{quote(category, safe='')}/{quote(name, safe='')}"
+
+    @staticmethod
+    def create_body(
+        prompt_id: str, fields: Mapping[str, Any], extra: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The POST body: the prompt's fields (None left out), branch and message."""
+        body: dict[str, Any] = {"id": prompt_id}
+        body.update({k: plain(v) for k, v in fields.items() if v is not None})
+        body.update({k: v for k, v in extra.items() if v is not None})
+        return body
+
+    @staticmethod
+    def update_body(
+        prompt_id: str,
+        current: Mapping[str, Any],
+        fields: Mapping[str, Any],
+        extra: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """The PUT body: the current prompt's fields with the given ones over them.
+
+        ``template`` and ``messages`` replace each other (a prompt has exactly one);
+        empty values the server reports for absent keys (``examples: []``) are not
+        written back."""
+        merged: dict[str, Any] = {}
+        for key in PROMPT_FIELDS:
+            value = current.get(key)
+            if value is None or value == [] or value == {}:
+                continue
+            merged[key] = value
+        given = {k: plain(v) for k, v in fields.items() if v is not None}
+        if "template" in given:
+            merged.pop("messages", None)
+        if "messages" in given:
+            merged.pop("template", None)
+        merged.update(given)
+        merged["id"] = prompt_id
+        merged.update({k: v for k, v in extra.items() if v is not None})
+        return merged
+
+    @staticmethod
+    def part_body(
+        content: str,
+        ext: str | None,
+        branch: str | None,
+        message: str | None,
+        *,
+        category: str | None = None,
+        name: str | None = None,
+    ) -> dict[str, Any]:
+        fields = {
+            "category": category,
+            "name": name,
+            "ext": ext,
+            "content": content,
+            "branch": branch,
+            "message": message,
+        }
+        return {k: v for k, v in fields.items() if v is not None}
+
+    @staticmethod
+    def if_match_headers(if_match: str | None) -> dict[str, str]:
+        return {"If-Match": if_match} if if_match is not None else {}
+
+    @staticmethod
+    def delete_params(branch: str | None, message: str | None) -> dict[str, str]:
+        params = {"branch": branch, "message": message}
+        return {k: v for k, v in params.items() if v is not None}
+
+    @staticmethod
+    def read_params(ref: str | None, commit: str | None) -> dict[str, str]:
+        selector = make_selector(ref=ref, commit=commit)
+        return {selector[0]: selector[1]} if selector else {}
+
+    def forget_prompt(self, prompt_id: str) -> None:
+        """Drop the cached entries a write of ``prompt_id`` makes stale: the prompt
+        under every selector, and every listing."""
+
+        def stale(key: Hashable) -> bool:
+            return isinstance(key, tuple) and (
+                key[0] == "list" or (key[0] == "prompt" and key[1] == prompt_id)
+            )
+
+        self.cache.drop_where(stale)
+
+    def write_result(self, response: httpx.Response) -> WriteResult:
+        return WriteResult.from_json(self.json_body(response))
+
+    def part_from(self, response: httpx.Response) -> Part:
+        return Part.from_json(self.json_body(response), response.headers.get("ETag"))
+
+    def part_list_from(self, response: httpx.Response) -> PartList:
+        return PartList.from_json(self.json_body(response))
 
     @staticmethod
     def query(filters: Mapping[str, Any]) -> dict[str, str]:

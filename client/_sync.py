@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -20,9 +20,16 @@ from dakora.client._core import (
     is_unreachable,
     make_selector,
 )
-from dakora.client._errors import DakoraClientError, DakoraConnectionError
+from dakora.client._errors import DakoraClientError, DakoraConnectionError, NotFound
 from dakora.client._fallback import Fallback
-from dakora.client._models import Prompt, PromptList, RenderResult
+from dakora.client._models import (
+    Part,
+    PartList,
+    Prompt,
+    PromptList,
+    RenderResult,
+    WriteResult,
+)
 
 log = logging.getLogger("dakora.client")
 
@@ -71,6 +78,7 @@ class Dakora:
         self._lock = threading.Lock()
         self._closed = False
         self.prompts = Prompts(self)
+        self.parts = Parts(self)
         self.logs = Logs(self)
 
     @property
@@ -228,6 +236,222 @@ class Prompts:
             if not is_unreachable(exc):
                 raise
             return core.render_offline(prompt_id, inputs, selector, exc)
+
+    def create(
+        self,
+        prompt_id: str,
+        version: str,
+        *,
+        template: str | None = None,
+        messages: Sequence[Mapping[str, str]] | None = None,
+        inputs: Mapping[str, Mapping[str, Any]] | None = None,
+        description: str | None = None,
+        model: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        examples: Sequence[Mapping[str, Any]] | None = None,
+        branch: str | None = None,
+        message: str | None = None,
+    ) -> WriteResult:
+        """Add a prompt: one commit on ``branch`` (default branch), checked like a
+        push. Give exactly one of ``template`` / ``messages``."""
+        core = self._c._core
+        body = core.create_body(
+            prompt_id,
+            {
+                "version": version,
+                "description": description,
+                "template": template,
+                "messages": messages,
+                "inputs": inputs,
+                "model": model,
+                "metadata": metadata,
+                "examples": examples,
+            },
+            {"branch": branch, "message": message},
+        )
+        try:
+            response = self._c._send("POST", core.prompts_path(), json=body)
+        finally:
+            core.forget_prompt(prompt_id)
+        return core.write_result(response)
+
+    def update(
+        self,
+        prompt_id: str,
+        *,
+        version: str | None = None,
+        template: str | None = None,
+        messages: Sequence[Mapping[str, str]] | None = None,
+        inputs: Mapping[str, Mapping[str, Any]] | None = None,
+        description: str | None = None,
+        model: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        examples: Sequence[Mapping[str, Any]] | None = None,
+        branch: str | None = None,
+        message: str | None = None,
+        if_match: str | None = None,
+    ) -> WriteResult:
+        """Change a prompt: the fields given replace the current ones on ``branch``
+        (fetched afresh), the rest are kept. Bump ``version``. The write is
+        conditional on the content it was merged onto (412 ``PreconditionFailed``
+        when someone changed it meanwhile), or on ``if_match`` (a version, blob sha
+        or commit) when given."""
+        core = self._c._core
+        current, etag = self._current(prompt_id, branch)
+        body = core.update_body(
+            prompt_id,
+            current,
+            {
+                "version": version,
+                "description": description,
+                "template": template,
+                "messages": messages,
+                "inputs": inputs,
+                "model": model,
+                "metadata": metadata,
+                "examples": examples,
+            },
+            {"branch": branch, "message": message},
+        )
+        try:
+            response = self._c._send(
+                "PUT",
+                core.prompt_path(prompt_id),
+                json=body,
+                headers=core.if_match_headers(if_match or etag),
+            )
+        finally:
+            core.forget_prompt(prompt_id)
+        return core.write_result(response)
+
+    def delete(
+        self,
+        prompt_id: str,
+        *,
+        branch: str | None = None,
+        message: str | None = None,
+        if_match: str | None = None,
+    ) -> WriteResult:
+        """Remove a prompt's file: one commit on ``branch`` (its versions stay in the
+        history and can still be fetched by ``version=``)."""
+        core = self._c._core
+        try:
+            response = self._c._send(
+                "DELETE",
+                core.prompt_path(prompt_id),
+                params=core.delete_params(branch, message),
+                headers=core.if_match_headers(if_match),
+            )
+        finally:
+            core.forget_prompt(prompt_id)
+        return core.write_result(response)
+
+    def _current(
+        self, prompt_id: str, branch: str | None
+    ) -> tuple[dict[str, Any], str | None]:
+        """The prompt on ``branch`` (uncached) and its ETag; a branch that does not
+        exist yet starts from the default branch, as the write will."""
+        core = self._c._core
+        path = core.prompt_path(prompt_id)
+        try:
+            response = self._c._send("GET", path, params=core.read_params(branch, None))
+            return core.json_body(response), response.headers.get("ETag")
+        except NotFound as exc:
+            if branch is None or exc.code != "ref_not_found":
+                raise
+        response = self._c._send("GET", path)
+        return core.json_body(response), response.headers.get("ETag")
+
+
+class Parts:
+    """The snippets prompts include (``parts/<category>/<name>.<ext>``)."""
+
+    def __init__(self, client: Dakora) -> None:
+        self._c = client
+
+    def list(self, ref: str | None = None, *, commit: str | None = None) -> PartList:
+        """Every part at ``ref`` (default branch) or ``commit``."""
+        core = self._c._core
+        response = self._c._send(
+            "GET", core.parts_path(), params=core.read_params(ref, commit)
+        )
+        return core.part_list_from(response)
+
+    def get(
+        self,
+        category: str,
+        name: str,
+        *,
+        ref: str | None = None,
+        commit: str | None = None,
+    ) -> Part:
+        """One part's source (``name`` with or without its extension)."""
+        core = self._c._core
+        response = self._c._send(
+            "GET", core.part_path(category, name), params=core.read_params(ref, commit)
+        )
+        return core.part_from(response)
+
+    def create(
+        self,
+        category: str,
+        name: str,
+        content: str,
+        *,
+        ext: str | None = None,
+        branch: str | None = None,
+        message: str | None = None,
+    ) -> WriteResult:
+        """Add ``parts/<category>/<name>.<ext>`` (ext ``md`` by default, or ``txt``,
+        ``j2``): one commit on ``branch``, checked like a push."""
+        core = self._c._core
+        body = core.part_body(
+            content, ext, branch, message, category=category, name=name
+        )
+        response = self._c._send("POST", core.parts_path(), json=body)
+        return core.write_result(response)
+
+    def update(
+        self,
+        category: str,
+        name: str,
+        content: str,
+        *,
+        ext: str | None = None,
+        branch: str | None = None,
+        message: str | None = None,
+        if_match: str | None = None,
+    ) -> WriteResult:
+        """Replace a part's content (a new ``ext`` renames its file); conditional
+        on ``if_match`` (its blob sha, ``Part.etag``, or a commit) when given."""
+        core = self._c._core
+        response = self._c._send(
+            "PUT",
+            core.part_path(category, name),
+            json=core.part_body(content, ext, branch, message),
+            headers=core.if_match_headers(if_match),
+        )
+        return core.write_result(response)
+
+    def delete(
+        self,
+        category: str,
+        name: str,
+        *,
+        branch: str | None = None,
+        message: str | None = None,
+        if_match: str | None = None,
+    ) -> WriteResult:
+        """Remove a part (refused with ``InvalidPrompt`` while a prompt includes
+        it)."""
+        core = self._c._core
+        response = self._c._send(
+            "DELETE",
+            core.part_path(category, name),
+            params=core.delete_params(branch, message),
+            headers=core.if_match_headers(if_match),
+        )
+        return core.write_result(response)
 
 
 class Logs:

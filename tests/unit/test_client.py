@@ -22,12 +22,14 @@ import pytest
 from dakora.client import (
     AsyncDakora,
     AuthError,
+    Conflict,
     Dakora,
     DakoraAPIError,
     DakoraClientError,
     DakoraConnectionError,
     InputError,
     NotFound,
+    PermissionDenied,
     RateLimited,
     RenderError,
     ServerError,
@@ -413,7 +415,7 @@ def test_not_found_is_typed_and_not_cached(
         (
             403,
             {"error": {"code": "forbidden", "message": "read-only"}},
-            AuthError,
+            PermissionDenied,
             "forbidden",
         ),
         (
@@ -425,7 +427,7 @@ def test_not_found_is_typed_and_not_cached(
         (
             409,
             {"error": {"code": "ref_conflict", "message": "x"}},
-            DakoraAPIError,
+            Conflict,
             "ref_conflict",
         ),
         (
