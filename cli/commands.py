@@ -9,4 +9,5 @@ from dakora.cli import (  # noqa: F401
     mirror,
     review,
     server,
+    version,
 )
