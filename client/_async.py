@@ -73,6 +73,7 @@ class AsyncDakora:
             transport=transport,
         )
         self._refreshing: dict[Hashable, asyncio.Task[None]] = {}
+        self._project_lock = asyncio.Lock()
         self._closed = False
         self.prompts = AsyncPrompts(self)
         self.parts = AsyncParts(self)
@@ -83,7 +84,8 @@ class AsyncDakora:
         return self._core.base_url
 
     @property
-    def project(self) -> str:
+    def project(self) -> str | None:
+        """The project in use; None until the first call learns the default one."""
         return self._core.project
 
     async def __aenter__(self) -> AsyncDakora:
@@ -106,6 +108,17 @@ class AsyncDakora:
         tasks = list(self._refreshing.values())
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
+
+    async def _ready(self) -> ClientCore:
+        """The core, once the project is known: without one configured, the server's
+        ``default_project`` for these credentials (``GET /api/me``, asked once)."""
+        core = self._core
+        if core.needs_project:
+            async with self._project_lock:
+                if core.needs_project:
+                    response = await self._send("GET", core.me_path())
+                    core.adopt_default_project(response)
+        return core
 
     async def _send(
         self,
@@ -173,8 +186,8 @@ class AsyncPrompts:
     async def list(
         self, ref: str | None = None, *, commit: str | None = None
     ) -> PromptList:
-        call = self._c._core.list_call(ref, commit)
         try:
+            call = (await self._c._ready()).list_call(ref, commit)
             entry, source = await self._c._cached(call)
         except DakoraClientError as exc:
             if not is_unreachable(exc):
@@ -191,8 +204,8 @@ class AsyncPrompts:
         commit: str | None = None,
     ) -> Prompt:
         selector = make_selector(ref, version, commit)
-        call = self._c._core.get_call(prompt_id, selector)
         try:
+            call = (await self._c._ready()).get_call(prompt_id, selector)
             entry, source = await self._c._cached(call)
         except DakoraClientError as exc:
             if not is_unreachable(exc):
@@ -213,6 +226,7 @@ class AsyncPrompts:
         selector = make_selector(ref, version, commit)
         core = self._c._core
         try:
+            await self._c._ready()
             response = await self._c._send(
                 "POST",
                 core.render_path(prompt_id),
@@ -241,7 +255,7 @@ class AsyncPrompts:
     ) -> WriteResult:
         """Add a prompt: one commit on ``branch`` (default branch), checked like a
         push. Give exactly one of ``template`` / ``messages``."""
-        core = self._c._core
+        core = await self._c._ready()
         body = core.create_body(
             prompt_id,
             {
@@ -283,7 +297,7 @@ class AsyncPrompts:
         conditional on the content it was merged onto (412 ``PreconditionFailed``
         when someone changed it meanwhile), or on ``if_match`` (a version, blob sha
         or commit) when given."""
-        core = self._c._core
+        core = await self._c._ready()
         current, etag = await self._current(prompt_id, branch)
         body = core.update_body(
             prompt_id,
@@ -321,7 +335,7 @@ class AsyncPrompts:
     ) -> WriteResult:
         """Remove a prompt's file: one commit on ``branch`` (its versions stay in the
         history and can still be fetched by ``version=``)."""
-        core = self._c._core
+        core = await self._c._ready()
         try:
             response = await self._c._send(
                 "DELETE",
@@ -338,7 +352,7 @@ class AsyncPrompts:
     ) -> tuple[dict[str, Any], str | None]:
         """The prompt on ``branch`` (uncached) and its ETag; a branch that does not
         exist yet starts from the default branch, as the write will."""
-        core = self._c._core
+        core = await self._c._ready()
         path = core.prompt_path(prompt_id)
         try:
             response = await self._c._send(
@@ -362,7 +376,7 @@ class AsyncParts:
         self, ref: str | None = None, *, commit: str | None = None
     ) -> PartList:
         """Every part at ``ref`` (default branch) or ``commit``."""
-        core = self._c._core
+        core = await self._c._ready()
         response = await self._c._send(
             "GET", core.parts_path(), params=core.read_params(ref, commit)
         )
@@ -377,7 +391,7 @@ class AsyncParts:
         commit: str | None = None,
     ) -> Part:
         """One part's source (``name`` with or without its extension)."""
-        core = self._c._core
+        core = await self._c._ready()
         response = await self._c._send(
             "GET", core.part_path(category, name), params=core.read_params(ref, commit)
         )
@@ -395,7 +409,7 @@ class AsyncParts:
     ) -> WriteResult:
         """Add ``parts/<category>/<name>.<ext>`` (ext ``md`` by default, or ``txt``,
         ``j2``): one commit on ``branch``, checked like a push."""
-        core = self._c._core
+        core = await self._c._ready()
         body = core.part_body(
             content, ext, branch, message, category=category, name=name
         )
@@ -415,7 +429,7 @@ class AsyncParts:
     ) -> WriteResult:
         """Replace a part's content (a new ``ext`` renames its file); conditional
         on ``if_match`` (its blob sha, ``Part.etag``, or a commit) when given."""
-        core = self._c._core
+        core = await self._c._ready()
         response = await self._c._send(
             "PUT",
             core.part_path(category, name),
@@ -435,7 +449,7 @@ class AsyncParts:
     ) -> WriteResult:
         """Remove a part (refused with ``InvalidPrompt`` while a prompt includes
         it)."""
-        core = self._c._core
+        core = await self._c._ready()
         response = await self._c._send(
             "DELETE",
             core.part_path(category, name),
@@ -477,12 +491,12 @@ class AsyncLogs:
             latency_ms=latency_ms,
             **extra,
         )
-        core = self._c._core
+        core = await self._c._ready()
         response = await self._c._send("POST", core.logs_path(), json=body)
         return core.json_body(response)
 
     async def list(self, **filters: Any) -> dict[str, Any]:
-        core = self._c._core
+        core = await self._c._ready()
         params = core.query(filters)
         response = await self._c._send("GET", core.logs_path(), params=params)
         return core.json_body(response)

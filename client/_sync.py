@@ -39,7 +39,8 @@ class Dakora:
 
     ``Dakora(base_url, api_key, project)``; any of the three left out is taken from
     ``DAKORA_URL`` / ``DAKORA_API_KEY`` / ``DAKORA_PROJECT`` or the ``dakora link``
-    file. ``project`` is the project's UUID or ``"workspace/project"``. Thread-safe;
+    file. ``project`` is the project's UUID or ``"workspace/project"``; with none, the
+    server's default project for the key or user is used (``GET /api/me``). Thread-safe;
     use one instance per process and ``close()`` it (or use ``with``).
     """
 
@@ -76,6 +77,7 @@ class Dakora:
         )
         self._refreshing: dict[Hashable, threading.Thread] = {}
         self._lock = threading.Lock()
+        self._project_lock = threading.Lock()
         self._closed = False
         self.prompts = Prompts(self)
         self.parts = Parts(self)
@@ -86,7 +88,8 @@ class Dakora:
         return self._core.base_url
 
     @property
-    def project(self) -> str:
+    def project(self) -> str | None:
+        """The project in use; None until the first call learns the default one."""
         return self._core.project
 
     def __enter__(self) -> Dakora:
@@ -112,6 +115,16 @@ class Dakora:
             thread.join(timeout)
 
     # -- transport ------------------------------------------------------------------
+
+    def _ready(self) -> ClientCore:
+        """The core, once the project is known: without one configured, the server's
+        ``default_project`` for these credentials (``GET /api/me``, asked once)."""
+        core = self._core
+        if core.needs_project:
+            with self._project_lock:
+                if core.needs_project:
+                    core.adopt_default_project(self._send("GET", core.me_path()))
+        return core
 
     def _send(
         self,
@@ -184,8 +197,8 @@ class Prompts:
 
     def list(self, ref: str | None = None, *, commit: str | None = None) -> PromptList:
         """Every prompt (id, version, description) on ``ref`` (default branch)."""
-        call = self._c._core.list_call(ref, commit)
         try:
+            call = self._c._ready().list_call(ref, commit)
             entry, source = self._c._cached(call)
         except DakoraClientError as exc:
             if not is_unreachable(exc):
@@ -203,8 +216,8 @@ class Prompts:
     ) -> Prompt:
         """The prompt on the default branch, or by ``ref``, ``version`` or ``commit``."""
         selector = make_selector(ref, version, commit)
-        call = self._c._core.get_call(prompt_id, selector)
         try:
+            call = self._c._ready().get_call(prompt_id, selector)
             entry, source = self._c._cached(call)
         except DakoraClientError as exc:
             if not is_unreachable(exc):
@@ -226,6 +239,7 @@ class Prompts:
         selector = make_selector(ref, version, commit)
         core = self._c._core
         try:
+            self._c._ready()
             response = self._c._send(
                 "POST",
                 core.render_path(prompt_id),
@@ -254,7 +268,7 @@ class Prompts:
     ) -> WriteResult:
         """Add a prompt: one commit on ``branch`` (default branch), checked like a
         push. Give exactly one of ``template`` / ``messages``."""
-        core = self._c._core
+        core = self._c._ready()
         body = core.create_body(
             prompt_id,
             {
@@ -296,7 +310,7 @@ class Prompts:
         conditional on the content it was merged onto (412 ``PreconditionFailed``
         when someone changed it meanwhile), or on ``if_match`` (a version, blob sha
         or commit) when given."""
-        core = self._c._core
+        core = self._c._ready()
         current, etag = self._current(prompt_id, branch)
         body = core.update_body(
             prompt_id,
@@ -334,7 +348,7 @@ class Prompts:
     ) -> WriteResult:
         """Remove a prompt's file: one commit on ``branch`` (its versions stay in the
         history and can still be fetched by ``version=``)."""
-        core = self._c._core
+        core = self._c._ready()
         try:
             response = self._c._send(
                 "DELETE",
@@ -351,7 +365,7 @@ class Prompts:
     ) -> tuple[dict[str, Any], str | None]:
         """The prompt on ``branch`` (uncached) and its ETag; a branch that does not
         exist yet starts from the default branch, as the write will."""
-        core = self._c._core
+        core = self._c._ready()
         path = core.prompt_path(prompt_id)
         try:
             response = self._c._send("GET", path, params=core.read_params(branch, None))
@@ -371,7 +385,7 @@ class Parts:
 
     def list(self, ref: str | None = None, *, commit: str | None = None) -> PartList:
         """Every part at ``ref`` (default branch) or ``commit``."""
-        core = self._c._core
+        core = self._c._ready()
         response = self._c._send(
             "GET", core.parts_path(), params=core.read_params(ref, commit)
         )
@@ -386,7 +400,7 @@ class Parts:
         commit: str | None = None,
     ) -> Part:
         """One part's source (``name`` with or without its extension)."""
-        core = self._c._core
+        core = self._c._ready()
         response = self._c._send(
             "GET", core.part_path(category, name), params=core.read_params(ref, commit)
         )
@@ -404,7 +418,7 @@ class Parts:
     ) -> WriteResult:
         """Add ``parts/<category>/<name>.<ext>`` (ext ``md`` by default, or ``txt``,
         ``j2``): one commit on ``branch``, checked like a push."""
-        core = self._c._core
+        core = self._c._ready()
         body = core.part_body(
             content, ext, branch, message, category=category, name=name
         )
@@ -424,7 +438,7 @@ class Parts:
     ) -> WriteResult:
         """Replace a part's content (a new ``ext`` renames its file); conditional
         on ``if_match`` (its blob sha, ``Part.etag``, or a commit) when given."""
-        core = self._c._core
+        core = self._c._ready()
         response = self._c._send(
             "PUT",
             core.part_path(category, name),
@@ -444,7 +458,7 @@ class Parts:
     ) -> WriteResult:
         """Remove a part (refused with ``InvalidPrompt`` while a prompt includes
         it)."""
-        core = self._c._core
+        core = self._c._ready()
         response = self._c._send(
             "DELETE",
             core.part_path(category, name),
@@ -487,13 +501,13 @@ class Logs:
             latency_ms=latency_ms,
             **extra,
         )
-        core = self._c._core
+        core = self._c._ready()
         response = self._c._send("POST", core.logs_path(), json=body)
         return core.json_body(response)
 
     def list(self, **filters: Any) -> dict[str, Any]:
         """The project's logs (filters and paging as the server accepts them)."""
-        core = self._c._core
+        core = self._c._ready()
         params = core.query(filters)
         response = self._c._send("GET", core.logs_path(), params=params)
         return core.json_body(response)
