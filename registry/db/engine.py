@@ -28,7 +28,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.pool import StaticPool
 
-from dakora.registry.errors import ConfigError, StorageError
+from dakora.registry.core import ConfigError, StorageError
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 PG_CONNECT_TIMEOUT_S = 10
@@ -264,9 +264,9 @@ def _quick_head() -> str | None:
         )
         if not found.get("revision"):
             return None
-        revisions.add(found["revision"])  # type: ignore[arg-type]
+        revisions.add(found["revision"])
         if found.get("down_revision"):
-            parents.add(found["down_revision"])  # type: ignore[arg-type]
+            parents.add(found["down_revision"])
     heads = revisions - parents
     return heads.pop() if len(heads) == 1 else None
 

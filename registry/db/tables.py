@@ -1,4 +1,4 @@
-"""The database schema (DESIGN §8) as SQLAlchemy Core tables. No ORM.
+"""The database schema (docs/design.md §8) as SQLAlchemy Core tables. No ORM.
 
 Identifiers of tenants and keys are UUID strings (portable across SQLite and PostgreSQL);
 append-only streams (push events, logs, outbox) use integer ids. Every timestamp is a
@@ -59,16 +59,19 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if not isinstance(value, datetime):
             raise TypeError(f"expected a datetime, got {type(value).__name__}")
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        value = value.astimezone(UTC)
+        stamp: datetime = value
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=UTC)
+        stamp = stamp.astimezone(UTC)
         if dialect.name == "sqlite":
-            return value.replace(tzinfo=None)
-        return value
+            return stamp.replace(tzinfo=None)
+        return stamp
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)

@@ -1,4 +1,4 @@
-"""Keep a replica's local repository in step with the index (DESIGN §11).
+"""Keep a replica's local repository in step with the index (docs/design.md §11).
 
 Several server processes share one PostgreSQL (index, ``refs`` table, advisory locks)
 and one blob container (the mirror). Each keeps a local repository per project as a
@@ -36,9 +36,9 @@ from dulwich.objects import Commit, Tag
 from dulwich.repo import Repo
 from sqlalchemy import Engine, select
 
-from dakora.registry.db import refs
-from dakora.registry.db.engine import read
-from dakora.registry.errors import StorageError
+from dakora.registry.core import StorageError
+from dakora.registry.db import read, refs
+from dakora.registry.git import as_oid, as_ref
 from dakora.registry.mirror.backends import BlobStore
 from dakora.registry.mirror.sync import Manifest, MirrorBehind, read_manifest
 
@@ -51,7 +51,7 @@ ProjectLocker = Callable[[str], AbstractContextManager[None]]
 def _peel(repo: Repo, sha: str) -> str | None:
     """The commit ``sha`` names through annotated tags; None if missing / not a commit."""
     try:
-        obj = repo.object_store[sha.encode("ascii")]
+        obj = repo.object_store[as_oid(sha)]
         while isinstance(obj, Tag):
             obj = repo.object_store[obj.object[1]]
     except KeyError:
@@ -213,7 +213,7 @@ class ReplicaSync:
         repo = Repo.init_bare(str(tmp), mkdir=True)
         try:
             target = head or f"refs/heads/{default_branch}"
-            repo.refs.set_symbolic_ref(b"HEAD", target.encode())
+            repo.refs.set_symbolic_ref(as_ref("HEAD"), as_ref(target))
         finally:
             repo.close()
         try:
@@ -268,8 +268,8 @@ class ReplicaSync:
             )
             for name, sha in wanted.items():
                 if current.get(name) != sha:
-                    repo.refs[name.encode()] = sha.encode()
+                    repo.refs[as_ref(name)] = as_oid(sha)
             for name in set(current) - set(wanted):
-                repo.refs.remove_if_equals(name.encode(), current[name].encode())
+                repo.refs.remove_if_equals(as_ref(name), as_oid(current[name]))
         finally:
             repo.close()
