@@ -32,7 +32,10 @@ from dakora.registry.tenancy.projects import (
     list_projects,
     project_repo_path,
 )
-from dakora.registry.tenancy.provisioning import handle_clerk_event
+from dakora.registry.tenancy.provisioning import (
+    DEFAULT_PROJECT_SLUG,
+    handle_clerk_event,
+)
 from dakora.registry.tenancy.quotas import (
     add_tokens,
     get_quota,
@@ -51,6 +54,7 @@ from dakora.registry.tenancy.records import (
     is_uuid,
     role_at_least,
     validate_branch,
+    validate_kind,
     validate_role,
     validate_slug,
 )
@@ -74,6 +78,7 @@ from dakora.registry.tenancy.workspaces import (
 )
 
 __all__ = [
+    "DEFAULT_PROJECT_SLUG",
     "ClerkVerifier",
     "KEY_PREFIX",
     "KeyRecord",
@@ -114,6 +119,7 @@ __all__ = [
     "set_tier",
     "upsert_external_user",
     "validate_branch",
+    "validate_kind",
     "validate_role",
     "validate_slug",
 ]

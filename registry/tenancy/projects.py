@@ -108,6 +108,7 @@ def create_project(
         default_branch=default_branch,
         repo_path=path,
         created_at=now,
+        workspace_kind=ws.kind,
     )
     created_repo = False
     try:
@@ -147,6 +148,7 @@ def project_query() -> Any:
     return select(
         projects,
         workspaces.c.slug.label("workspace_slug"),
+        workspaces.c.kind.label("workspace_kind"),
     ).join(workspaces, workspaces.c.id == projects.c.workspace_id)
 
 
