@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from dakora.registry.db import projects, read, workspaces
+from dakora.registry.tenancy import DEFAULT_PROJECT_SLUG
 
 UUID_RE = re.compile(
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
@@ -33,6 +34,7 @@ class ProjectInfo:
     name: str | None
     default_branch: str
     repo_path: Path
+    workspace_kind: str = "team"  # "personal" | "team"
 
     @property
     def full_slug(self) -> str:
@@ -48,6 +50,7 @@ class ProjectInfo:
             "id": self.id,
             "workspace": self.workspace_slug,
             "workspace_id": self.workspace_id,
+            "workspace_kind": self.workspace_kind,
             "slug": self.slug,
             "name": self.name,
             "ref": self.slug_ref,
@@ -60,6 +63,7 @@ def _columns() -> list[object]:
         projects.c.id,
         projects.c.workspace_id,
         workspaces.c.slug.label("workspace_slug"),
+        workspaces.c.kind.label("workspace_kind"),
         projects.c.slug,
         projects.c.name,
         projects.c.default_branch,
@@ -121,6 +125,26 @@ class ProjectCache:
         with read(self._engine) as conn:
             return [self._info(row) for row in conn.execute(query)]
 
+    def personal_default(self, workspace_ids: list[str]) -> ProjectInfo | None:
+        """The ``default`` project of the first (oldest) personal workspace among
+        ``workspace_ids``, uncached; None when there is none."""
+        if not workspace_ids:
+            return None
+        query = (
+            select(*_columns())
+            .join(workspaces, workspaces.c.id == projects.c.workspace_id)
+            .where(
+                projects.c.workspace_id.in_(workspace_ids),
+                workspaces.c.kind == "personal",
+                projects.c.slug == DEFAULT_PROJECT_SLUG,
+            )
+            .order_by(workspaces.c.created_at, workspaces.c.slug)
+            .limit(1)
+        )
+        with read(self._engine) as conn:
+            row = conn.execute(query).first()
+        return self._info(row) if row is not None else None
+
     def all(self) -> list[ProjectInfo]:
         query = (
             select(*_columns())
@@ -163,4 +187,5 @@ class ProjectCache:
             name=row.name,  # type: ignore[attr-defined]
             default_branch=row.default_branch,  # type: ignore[attr-defined]
             repo_path=repo_path,
+            workspace_kind=row.workspace_kind,  # type: ignore[attr-defined]
         )

@@ -356,3 +356,26 @@ def test_the_docs_round_trip_runs(env: Env, capsys: pytest.CaptureFixture[str]) 
     assert "[undeclared-variable]" in printed
     with env.client(env.read_key) as c:
         assert c.prompts.get("docs-greet").version == "1.1.0"
+
+
+def test_without_a_project_the_key_s_project_is_used(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("DAKORA_URL", "DAKORA_API_KEY", "DAKORA_PROJECT"):
+        monkeypatch.delenv(name, raising=False)
+    me = env.server.client(env.write_key).get("/api/me").json()
+    assert me["default_project"]["ref"] == "sdkw~demo"
+    assert me["default_project"]["workspace_kind"] == "team"
+    with Dakora(env.server.base_url, env.write_key) as c:
+        assert c.project is None
+        made = c.prompts.create("keyed", "1.0.0", template="Keyed")
+        assert c.project == PROJECT
+    with env.client(env.read_key) as reader:
+        assert reader.prompts.get("keyed").commit == made.commit
+
+    async def scenario() -> None:
+        async with AsyncDakora(env.server.base_url, env.read_key) as a:
+            assert (await a.prompts.get("keyed")).version == "1.0.0"
+            assert a.project == PROJECT
+
+    asyncio.run(scenario())
