@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint format bench typecheck
+.PHONY: install run test lint format bench bench-soak typecheck
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,10 @@ format: install
 
 bench: install
 	$(BIN)/python tests/perf/bench_render.py
+
+# 60 s of mixed traffic at half the measured max rate, on SQLite and PostgreSQL
+bench-soak: install
+	$(BIN)/python tests/perf/bench_soak.py
 
 # mypy --strict over the layers that must be fully typed. The import packages are
 # dakora.registry, dakora.hooks, … while the folders are registry/, hooks/, … (setuptools
