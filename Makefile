@@ -1,11 +1,11 @@
-# The two commands of the README:  `make run`  and  `make test`.
+# The two commands of the README:  `make run`  and  `make test` (which also builds the docs).
 # Both install what they need into .venv first (Python 3.11+, git, node/npm and the
 # PostgreSQL 15 binaries are all a fresh machine must have).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint format bench bench-soak typecheck
+.PHONY: install run test lint format bench bench-soak typecheck docs
 
 install: $(VENV)/.installed
 
@@ -18,11 +18,16 @@ $(VENV)/.installed: pyproject.toml
 run: install
 	$(BIN)/dakora serve --demo
 
-test: install
+test: install docs
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) typecheck
 	$(BIN)/python -m pytest -q
+
+# The documentation site (mkdocs.yml), strict: a broken link or a page missing from
+# the navigation fails. The CLI and HTTP API pages are generated from the code.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 lint: install
 	$(BIN)/ruff check .

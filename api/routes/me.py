@@ -26,11 +26,11 @@ def me(caller: CallerDep, state: StateDep) -> MeOut:
         key=described.get("key"),  # type: ignore[arg-type]
         user=described.get("user"),  # type: ignore[arg-type]
         projects=[
-            ProjectOut(**p.to_dict())  # type: ignore[arg-type]
+            ProjectOut(**p.public_dict())  # type: ignore[arg-type]
             for p in state.auth.visible_projects(caller)
         ],
         default_project=(
-            ProjectOut(**default.to_dict())  # type: ignore[arg-type]
+            ProjectOut(**default.public_dict())  # type: ignore[arg-type]
             if (default := state.auth.default_project(caller)) is not None
             else None
         ),

@@ -27,8 +27,8 @@ from sqlalchemy.exc import IntegrityError
 from dakora.registry import tenancy
 from dakora.registry.core import AlreadyExists, BadRequest, Settings, UserNotFound
 from dakora.registry.db import transaction, users, workspaces
+from dakora.registry.tenancy.records import DEFAULT_PROJECT_SLUG
 
-DEFAULT_PROJECT_SLUG = "default"
 USER_EVENTS = ("user.created", "user.updated", "user.deleted")
 
 Action = Literal["created", "updated", "deleted", "ignored"]

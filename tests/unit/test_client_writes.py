@@ -25,10 +25,12 @@ from dakora.client import (
     PermissionDenied,
     PreconditionFailed,
 )
-from dakora.client._async import AsyncLogs, AsyncParts, AsyncPrompts
-from dakora.client._core import ClientCore
+from dakora.client import _writes as writes
+from dakora.client._async_parts import AsyncLogs, AsyncParts
+from dakora.client._async_prompts import AsyncPrompts
 from dakora.client._errors import error_from_response
-from dakora.client._sync import Logs, Parts, Prompts
+from dakora.client._sync_parts import Logs, Parts
+from dakora.client._sync_prompts import Prompts
 
 # The only names that differ between the twins, by design.
 RENAMED = {"close": "aclose", "__enter__": "__aenter__", "__exit__": "__aexit__"}
@@ -139,7 +141,7 @@ CURRENT = {
 
 
 def test_update_merges_the_given_fields_over_the_current_prompt() -> None:
-    body = ClientCore.update_body(
+    body = writes.update_body(
         "probe",
         CURRENT,
         {"version": "1.1.0", "template": None, "metadata": {"tags": ("a",)}},
@@ -157,14 +159,14 @@ def test_update_merges_the_given_fields_over_the_current_prompt() -> None:
 
 
 def test_update_swaps_template_and_messages() -> None:
-    chat = ClientCore.update_body(
+    chat = writes.update_body(
         "probe",
         CURRENT,
         {"version": "2.0.0", "messages": [{"role": "user", "content": "Hi"}]},
         {},
     )
     assert "template" not in chat and chat["messages"][0]["role"] == "user"
-    back = ClientCore.update_body("probe", chat, {"template": "T"}, {})
+    back = writes.update_body("probe", chat, {"template": "T"}, {})
     assert "messages" not in back and back["template"] == "T"
 
 

@@ -17,11 +17,10 @@ from dakora.cli.link import (
     _check_project,
     _decode_cli_values,
     _project_from_me,
-    _translate,
     open_remote,
-    remote_errors,
 )
 from dakora.cli.main import app
+from dakora.cli.output import as_dakora_error as _translate
 from dakora.client import _errors as sdk
 from dakora.client.config import link_path, load_link
 from dakora.registry.core import errors as reg
@@ -91,12 +90,12 @@ def test_open_remote_names_what_is_missing(runner: CliRunner) -> None:
         return httpx.Response(200, json={"kind": "local", "default_project": None})
 
     client = open_remote("http://srv.test", transport=httpx.MockTransport(no_default))
-    with (
-        client,
-        pytest.raises(reg.BadRequest, match="no default project.*--project"),
-        remote_errors(),
-    ):
+    with client, pytest.raises(sdk.DakoraClientError) as info:
         client.prompts.get("greet")
+    translated = _translate(info.value)
+    assert isinstance(translated, reg.BadRequest)
+    assert "no default project" in translated.message
+    assert "--project" in translated.message
 
 
 def _api_error(status: int, body: dict[str, object]) -> sdk.DakoraAPIError:
