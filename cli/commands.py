@@ -125,6 +125,11 @@ COMMANDS: dict[str, Spec] = {
         CONTAINERS,
         "Stop the containers (docker compose down); volumes are kept.",
     ),
+    "version": Spec(
+        "dakora.cli.version",
+        LOCAL,
+        "Print Dakora's version (with --json also Python, git and dulwich).",
+    ),
     "link": Spec(
         "dakora.cli.link",
         REMOTE,
