@@ -270,8 +270,13 @@ class ContentStore:
             loaded.path
         )
         data = loaded.prompt.public_dict()
+        source = self.snapshot(project, resolved.commit).read(loaded.path)
         data.update(
-            commit=resolved.commit, ref=resolved.ref, path=loaded.path, blob_sha=blob
+            commit=resolved.commit,
+            ref=resolved.ref,
+            path=loaded.path,
+            blob_sha=blob,
+            source=source.decode("utf-8", "replace"),
         )
         body = Body(encode(data), f'"{blob}"')
         self._bodies.put(key, body)

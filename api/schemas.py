@@ -86,6 +86,7 @@ class PromptOut(BaseModel):
     ref: str | None = Field(description="Branch or tag served; null for commit/version")
     path: str
     blob_sha: str = Field(description="Also the ETag")
+    source: str = Field(description="The prompt file's text, as committed")
 
 
 class RenderIn(BaseModel):

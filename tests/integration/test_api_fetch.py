@@ -130,6 +130,10 @@ def test_get_prompt_full_with_version_commit_ref(setup: Setup, c: httpx.Client) 
     blob = git(setup.repo.path, "rev-parse", "HEAD:prompts/support/reply.yaml")
     assert body["blob_sha"] == blob
     assert r.headers["etag"] == f'"{blob}"'
+    # the file text as committed (the Studio shows and edits it)
+    assert body["source"].rstrip("\n") == git(
+        setup.repo.path, "show", "HEAD:prompts/support/reply.yaml"
+    )
 
 
 def test_if_none_match_gives_304(setup: Setup, c: httpx.Client) -> None:
