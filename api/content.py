@@ -282,8 +282,14 @@ class ContentStore:
         self._bodies.put(key, body)
         return body
 
-    def list_body(self, project: ProjectInfo, selector: Selector) -> Body:
-        """``GET …/prompts``: every prompt at the commit (id, version, description)."""
+    def list_body(
+        self, project: ProjectInfo, selector: Selector, *, detail: bool = False
+    ) -> Body:
+        """``GET …/prompts``: every prompt at the commit (id, version, description).
+
+        ``detail`` adds each prompt's ``kind`` and ``tags`` (``metadata.tags``), read
+        from the commit rather than the index (the Studio's list and its filters);
+        encoded once per commit like the plain list."""
         if selector.version:
             raise BadRequest("list prompts by ref or commit, not by version")
         try:
@@ -295,11 +301,11 @@ class ContentStore:
             return Body(
                 encode({"prompts": [], "ref": project.default_branch, "commit": None})
             )
-        key = ("list", project.id, resolved.commit, resolved.ref)
+        key = ("list", project.id, resolved.commit, resolved.ref, detail)
         body = self._bodies.get(key)
         if body is not None:
             return body
-        items = self._indexed_heads(project, resolved)
+        items = None if detail else self._indexed_heads(project, resolved)
         if items is None:  # by commit, or the index is behind: read the commit
             snap = self.snapshot(project, resolved.commit)
             items = [
@@ -309,6 +315,7 @@ class ContentStore:
                     "description": lp.prompt.description,
                     "path": lp.path,
                     "blob_sha": lp.blob_sha,
+                    **(_detail(lp.prompt) if detail else {}),
                 }
                 for lp in sorted(snap.prompts(), key=lambda lp: lp.prompt.id)
             ]
@@ -495,6 +502,15 @@ class ContentStore:
         body = Body(encode(data), f'"{blob}"')
         self._bodies.put(key, body)
         return body
+
+
+def _detail(prompt: Any) -> dict[str, Any]:
+    tags = (prompt.metadata or {}).get("tags")
+    if isinstance(tags, str):
+        tags = [tags]
+    if not isinstance(tags, list):
+        tags = []
+    return {"kind": prompt.kind, "tags": [str(t) for t in tags]}
 
 
 def _short_ref(ref: str) -> str:

@@ -63,6 +63,10 @@ class PromptSummaryOut(BaseModel):
     description: str | None
     path: str
     blob_sha: str | None
+    kind: Literal["text", "chat"] | None = Field(
+        default=None, description="?detail=true"
+    )
+    tags: list[str] | None = Field(default=None, description="?detail=true")
 
 
 class PromptListOut(BaseModel):

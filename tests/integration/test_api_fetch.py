@@ -99,6 +99,16 @@ def test_list_prompts_on_the_default_branch(setup: Setup, c: httpx.Client) -> No
     # The same list read from the commit itself (not the index).
     by_commit = c.get(f"{setup.base}/prompts", params={"commit": setup.repo.head})
     assert by_commit.json()["prompts"] == body["prompts"]
+    # ?detail=true adds kind and metadata.tags (the Studio's list and filters)
+    detail = c.get(f"{setup.base}/prompts", params={"detail": "true"}).json()
+    rows = {p["id"]: p for p in detail["prompts"]}
+    assert rows["support-reply"]["kind"] == "text"
+    assert rows["support-reply"]["tags"] == ["support", "email"]
+    assert rows["code-review"]["kind"] == "chat"
+    assert rows["limits-test"]["tags"] == []
+    assert [{k: p[k] for k in by_id["summarize"]} for p in detail["prompts"]] == body[
+        "prompts"
+    ]
 
 
 def test_list_prompts_at_a_tag_and_by_workspace_slug(
