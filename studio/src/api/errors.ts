@@ -93,7 +93,7 @@ export function errorFromResponse(status: number, bodyText: string): ApiError {
     status >= 500 ? "server_error" : "http_error",
     `The server answered ${status}`,
   ];
-  let parsed: unknown = null;
+  let parsed: unknown;
   try {
     parsed = bodyText ? JSON.parse(bodyText) : null;
   } catch {

@@ -39,7 +39,8 @@ export interface PromptSummary {
   description: string | null;
   path: string;
   blob_sha: string | null;
-  kind?: "text" | "chat";
+  kind?: "text" | "chat" | null;
+  tags?: string[] | null;
 }
 
 export interface PromptList {

@@ -85,3 +85,32 @@ export function formatDate(iso: string | null | undefined): string {
   if (Number.isNaN(d.getTime())) return iso;
   return d.toISOString().replace("T", " ").slice(0, 16) + " UTC";
 }
+
+/** A side of a diff or comparison: a version of the prompt, else a ref or commit. */
+export function selectorFor(value: string, versions: string[]): { version?: string; ref?: string } {
+  return versions.includes(value) ? { version: value } : { ref: value };
+}
+
+/** A render result as text: the text, or chat messages as `[role]` blocks. */
+export function renderedText(r: { rendered?: string | null; messages?: { role: string; content: string }[] | null }): string {
+  if (r.messages) return r.messages.map((m) => `[${m.role}]\n${m.content}`).join("\n\n");
+  return r.rendered ?? "";
+}
+
+/** Example inputs for snippets: the first example, else placeholders for required inputs. */
+export function sampleInputs(prompt: Prompt): Record<string, unknown> {
+  const first = prompt.examples[0];
+  if (first) return first;
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(prompt.inputs)) {
+    const hasDefault = spec.default !== undefined && spec.default !== null;
+    if (hasDefault || spec.required === false) continue;
+    if (spec.enum?.length) out[name] = spec.enum[0];
+    else if (spec.type === "number") out[name] = 0;
+    else if (spec.type === "boolean") out[name] = false;
+    else if (spec.type === "array<string>") out[name] = [`<${name}>`];
+    else if (spec.type === "object") out[name] = {};
+    else out[name] = `<${name}>`;
+  }
+  return out;
+}
