@@ -12,7 +12,7 @@ from __future__ import annotations
 from logging.config import fileConfig
 
 from alembic import context
-from dakora.registry.db.tables import metadata
+from dakora.registry.db import metadata
 
 config = context.config
 target_metadata = metadata
@@ -43,7 +43,7 @@ def _url() -> str:
     url = config.get_main_option("sqlalchemy.url")
     if url:
         return url
-    from dakora.registry.settings import Settings
+    from dakora.registry.core import Settings
 
     return Settings().database_url
 
@@ -57,7 +57,7 @@ def run_migrations_online() -> None:
         return
     if config.config_file_name is not None:
         fileConfig(config.config_file_name, disable_existing_loggers=False)
-    from dakora.registry.db.engine import make_engine
+    from dakora.registry.db import make_engine
 
     engine = make_engine(_url(), foreign_keys=False)
     try:

@@ -21,14 +21,13 @@ from fastapi import FastAPI
 from dakora.api.errors import install_error_handlers
 from dakora.api.state import ServerState
 from dakora.api.version import VERSION
-from dakora.registry.errors import ConfigError
-from dakora.registry.settings import Settings
+from dakora.registry.core import ConfigError, Settings
 
 log = logging.getLogger("dakora.api")
 
 # (module, attribute) of the routers this app includes; optional ones may be missing.
 # Order matters for speed: Starlette tries routes in order, ~1.5 µs each, so the
-# runtime fetch routes come first (DESIGN §7).
+# runtime fetch routes come first (docs/design.md §7).
 CORE_ROUTERS: tuple[str, ...] = (
     "dakora.api.routes.prompts",
     "dakora.api.routes.parts",
@@ -59,7 +58,7 @@ def check_settings(settings: Settings) -> None:
             f"the server binds {settings.host!r}. Bind 127.0.0.1 (or ::1), or use "
             f"auth mode 'keys' or 'clerk'."
         )
-    from dakora.registry.mirror.backends import check_store_settings
+    from dakora.registry.mirror import check_store_settings
 
     check_store_settings(settings)  # a misconfigured mirror, opening nothing
     if settings.auth_mode == "clerk" and not settings.clerk_issuer:

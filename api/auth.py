@@ -34,14 +34,14 @@ from typing import Literal
 from sqlalchemy import Engine, select
 
 from dakora.api.projects import ProjectCache, ProjectInfo
-from dakora.registry.db import read, users, workspace_members
-from dakora.registry.errors import (
+from dakora.registry.core import (
     AccessDenied,
     ProjectNotFound,
+    Settings,
     Unauthenticated,
 )
-from dakora.registry.keys import KEY_PREFIX, KeyRecord, touch_last_used, verify_key
-from dakora.registry.settings import Settings
+from dakora.registry.db import read, users, workspace_members
+from dakora.registry.tenancy import KEY_PREFIX, KeyRecord, touch_last_used, verify_key
 
 log = logging.getLogger("dakora.api")
 
@@ -123,10 +123,10 @@ class Authenticator:
         )
         self._clerk = None
         if settings.auth_mode == "clerk":
-            from dakora.registry.clerk import ClerkVerifier
+            from dakora.registry.tenancy import ClerkVerifier
 
             if not settings.clerk_issuer:
-                from dakora.registry.errors import ConfigError
+                from dakora.registry.core import ConfigError
 
                 raise ConfigError(
                     "auth mode 'clerk' needs DAKORA_CLERK_ISSUER (the Clerk Frontend "

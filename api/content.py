@@ -1,4 +1,4 @@
-"""Project content for the read path: the warm path is two dict lookups (DESIGN §7).
+"""Project content for the read path: the warm path is two dict lookups (docs/design.md §7).
 
 1. (project, selector) → commit: a small per-project dict, emptied by
    :meth:`ContentStore.invalidate_project` (pushes, API writes, events from other
@@ -8,9 +8,9 @@
    in a bounded LRU. Commits are immutable, so these entries are never invalidated.
 
 Everything else (``Repo`` objects, snapshots, loaded prompts, compiled templates by
-blob sha in the shared :class:`~dakora.registry.renderer.Renderer`) is cached below
+blob sha in the shared :class:`~dakora.registry.render.renderer.Renderer`) is cached below
 that. Content comes from the project's bare repository (``repo_path``) through
-:class:`~dakora.registry.gitrepo.PromptRepository`.
+:class:`~dakora.registry.git.repo.PromptRepository`.
 """
 
 from __future__ import annotations
@@ -26,20 +26,19 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from dakora.api.projects import ProjectInfo
-from dakora.registry.db import prompt_heads, prompt_versions, read
-from dakora.registry.errors import (
+from dakora.registry.core import (
     BadRequest,
     DakoraError,
+    LruCache,
     PartNotFound,
     RefNotFound,
     RenderError,
+    coerce_inputs,
 )
-from dakora.registry.gitrepo import PromptRepository, VersionInfo
-from dakora.registry.inputs import coerce_inputs
-from dakora.registry.loader import LoadedPrompt
-from dakora.registry.lru import LruCache
-from dakora.registry.renderer import Renderer
-from dakora.registry.snapshot import Snapshot
+from dakora.registry.db import prompt_heads, prompt_versions, read
+from dakora.registry.git import PromptRepository, Snapshot, VersionInfo
+from dakora.registry.load import LoadedPrompt
+from dakora.registry.render import Renderer
 
 log = logging.getLogger("dakora.api")
 

@@ -26,8 +26,7 @@ from dakora.api.auth import Authenticator, Caller, Need
 from dakora.api.content import ContentStore
 from dakora.api.projects import ProjectInfo
 from dakora.api.state import ServerState
-from dakora.registry.errors import BadRequest
-from dakora.registry.settings import Settings
+from dakora.registry.core import BadRequest, Settings
 
 PROJECT_PARAM_DOC = (
     "The project's UUID (listed by GET /api/me) or 'workspace~slug', e.g. 'demo~demo'."
@@ -135,7 +134,7 @@ def reject_unknown_query(request: Request) -> None:
 def check_access(request: Request, need: Need) -> Access:
     """``ReadAccess``/``WriteAccess`` without FastAPI's dependency machinery.
 
-    For the hottest routes (DESIGN §7: per-request work is a dict lookup for the key
+    For the hottest routes (docs/design.md §7: per-request work is a dict lookup for the key
     and one for the content), which read ``{project}`` from the path themselves.
     """
     return _access(request, request.path_params["project"], need)

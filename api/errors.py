@@ -4,7 +4,7 @@ Every error response body is built by :func:`error_body`::
 
     {"error": {"code": "prompt_not_found", "message": "…", <details|findings|problems>}}
 
-- a :class:`~dakora.registry.errors.DakoraError` → its ``http_status`` and ``to_dict()``;
+- a :class:`~dakora.registry.core.errors.DakoraError` → its ``http_status`` and ``to_dict()``;
 - FastAPI's ``RequestValidationError`` → 422 ``invalid_request`` naming each field;
 - Starlette's ``HTTPException`` (unknown route, wrong method) → its status;
 - anything else → logged with its traceback, answered 500 ``internal_error`` without one
@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dakora.registry.errors import DakoraError, LimitExceeded, Unauthenticated
+from dakora.registry.core import DakoraError, LimitExceeded, Unauthenticated
 
 log = logging.getLogger("dakora.api")
 

@@ -1,4 +1,4 @@
-"""The server side of ``dakora.registry.events``: notice changes made elsewhere.
+"""The server side of ``dakora.registry.db.events``: notice changes made elsewhere.
 
 :meth:`EventWatcher.poll` runs before every authenticated request (and once a second
 in a small background thread so nothing piles up when the server is idle):
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 
-from dakora.registry.events import CHANNEL, parse_event
+from dakora.registry.db import CHANNEL, parse_event
 
 if TYPE_CHECKING:
     from dakora.api.state import ServerState

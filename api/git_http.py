@@ -1,6 +1,6 @@
 """Git smart HTTP at ``/git/{workspace}/{project}.git`` (clone, fetch, ls-remote, push).
 
-The stack, outermost first (DESIGN §12 says why each piece is there):
+The stack, outermost first (docs/design.md §12 says why each piece is there):
 
 ``GitAuthMiddleware`` (ASGI)
     FastAPI dependencies don't run for mounted apps, so credentials are checked here:
@@ -43,7 +43,7 @@ from dakora.hooks.receive import (
     PushResult,
     ReceivePipeline,
 )
-from dakora.registry.errors import (
+from dakora.registry.core import (
     AccessDenied,
     DakoraError,
     NotFound,
@@ -268,7 +268,7 @@ class GitWSGIApp:
         }
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        # uvicorn has already de-chunked the body (DESIGN §12).
+        # uvicorn has already de-chunked the body (docs/design.md §12).
         environ.pop("HTTP_TRANSFER_ENCODING", None)
         target = environ.get("asgi.scope", {}).get(SCOPE_KEY)
         if not isinstance(target, GitTarget):

@@ -1,6 +1,6 @@
 """Request and response schemas of the runtime API (separate input and output models).
 
-Read routes return pre-encoded bytes (DESIGN §7), so the output models here document
+Read routes return pre-encoded bytes (docs/design.md §7), so the output models here document
 the bodies in OpenAPI (``/docs``) rather than serialize them; a test checks the real
 bodies against them.
 """

@@ -7,7 +7,7 @@ closes it. Routes reach it through ``request.app.state.dakora`` (see ``deps``).
 :func:`invalidate_project` is the one function writers (git push, API writes) call after
 a successful ref update, so every app in this process forgets the project's ref
 resolutions on the next request. Other processes learn it through the database event
-channel (``dakora.registry.events``).
+channel (``dakora.registry.db.events``).
 """
 
 from __future__ import annotations
@@ -21,16 +21,14 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
-from dakora.registry.errors import ConfigError
-from dakora.registry.settings import Settings
+from dakora.registry.core import ConfigError, Settings
 
 if TYPE_CHECKING:
     from dakora.api.auth import Authenticator
     from dakora.api.content import ContentStore
     from dakora.api.events import EventWatcher
     from dakora.api.projects import ProjectCache
-    from dakora.registry.mirror.outbox import MirrorWorker
-    from dakora.registry.mirror.replica import ReplicaSync
+    from dakora.registry.mirror import MirrorWorker, ReplicaSync
 
 log = logging.getLogger("dakora.api")
 
@@ -95,11 +93,11 @@ class ServerState:
         """The mirror worker (unless the backend is ``none``); with PostgreSQL
         this process is a replica: its repositories live under its own data dir and
         are caught up from the mirror when the index is ahead of them."""
-        from dakora.registry.mirror import open_store
-        from dakora.registry.mirror.outbox import (
+        from dakora.registry.mirror import (
             MirrorService,
             MirrorWorker,
             ProjectRow,
+            open_store,
         )
 
         store = open_store(self.settings)
@@ -109,7 +107,7 @@ class ServerState:
         repo_path_for: Callable[[ProjectRow], Path] | None = None
         if engine.dialect.name == "postgresql":
             from dakora.hooks.advisory_lock import AdvisoryProjectLock
-            from dakora.registry.mirror.replica import ReplicaSync
+            from dakora.registry.mirror import ReplicaSync
 
             self._advisory = AdvisoryProjectLock(engine)
             self.replica = replica = ReplicaSync(
@@ -193,7 +191,7 @@ def invalidate_project(project_id: str) -> None:
 
     Call it after a ref update is committed (git push, API write, import). Blob-keyed
     entries are immutable and stay. Other processes learn of the update from
-    ``dakora.registry.events.publish_project_changed`` (call that in the same DB
+    ``dakora.registry.db.events.publish_project_changed`` (call that in the same DB
     transaction as the index rows).
     """
     for state in live_states():

@@ -20,7 +20,7 @@ from dakora.cli.output import cli_errors, print_json
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from dakora.registry.settings import Settings
+    from dakora.registry.core import Settings
 
 
 @db_app.command("upgrade")

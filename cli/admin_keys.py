@@ -36,8 +36,9 @@ def create_key(
     json_out: JsonFlag = False,
 ) -> None:
     """Create an API key for a project and print it — the only time it is shown."""
-    from dakora.registry import keys, tenancy
-    from dakora.registry.errors import BadRequest
+    from dakora.registry import tenancy
+    from dakora.registry.core import BadRequest
+    from dakora.registry.tenancy import keys
 
     with cli_errors(json_out):
         if scope not in keys.VALID_SCOPES:
@@ -80,8 +81,9 @@ def list_keys(
     json_out: JsonFlag = False,
 ) -> None:
     """List a project's API keys (prefix and suffix only; never the key)."""
-    from dakora.registry import keys, tenancy
+    from dakora.registry import tenancy
     from dakora.registry.db import utcnow
+    from dakora.registry.tenancy import keys
 
     with cli_errors(json_out):
         settings = load_settings(data_dir)
@@ -131,8 +133,9 @@ def revoke_key(
     json_out: JsonFlag = False,
 ) -> None:
     """Revoke an API key; it stops working on the next request."""
-    from dakora.registry import keys, tenancy
+    from dakora.registry import tenancy
     from dakora.registry.db import utcnow
+    from dakora.registry.tenancy import keys
 
     with cli_errors(json_out):
         settings = load_settings(data_dir)

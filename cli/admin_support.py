@@ -19,7 +19,7 @@ from dakora.cli.output import make_console
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from dakora.registry.settings import Settings
+    from dakora.registry.core import Settings
 
 
 db_app = typer.Typer(
@@ -82,7 +82,7 @@ def open_engine(
 def require_existing_database(url: str) -> None:
     from sqlalchemy.engine import make_url
 
-    from dakora.registry.errors import ConfigError
+    from dakora.registry.core import ConfigError
 
     parsed = make_url(url)
     if not parsed.drivername.startswith("sqlite"):
@@ -98,8 +98,8 @@ def require_existing_database(url: str) -> None:
 def require_migrated(engine: Engine) -> None:
     """The embedded SQLite database is migrated on the fly; a shared PostgreSQL is
     only ever migrated on purpose (``dakora db upgrade``)."""
+    from dakora.registry.core import ConfigError
     from dakora.registry.db import ensure_migrated, is_sqlite, is_up_to_date
-    from dakora.registry.errors import ConfigError
 
     if is_sqlite(engine):
         ensure_migrated(engine)

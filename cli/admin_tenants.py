@@ -20,10 +20,10 @@ from dakora.cli.admin_support import (
     say,
 )
 from dakora.cli.output import cli_errors, print_json, print_table
-from dakora.registry.errors import BadRequest
+from dakora.registry.core import BadRequest
 
 if TYPE_CHECKING:
-    from dakora.registry.findings import Finding
+    from dakora.registry.core import Finding
 
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
@@ -37,7 +37,7 @@ def _check_email(email: str) -> None:
 
 def _refuse_existing_workspace(engine: Any, slug: str) -> None:
     from dakora.registry import tenancy
-    from dakora.registry.errors import AlreadyExists, WorkspaceNotFound
+    from dakora.registry.core import AlreadyExists, WorkspaceNotFound
 
     try:
         tenancy.get_workspace(engine, slug)
@@ -151,7 +151,7 @@ def quota(
 def _import_checker(default_branch: str) -> Any:
     """The push checks (hooks' DefaultChecker) applied to an import's ref updates."""
     from dakora.hooks.push_checks import DefaultChecker, RefUpdate
-    from dakora.registry.importer import import_version_lookup
+    from dakora.registry.index import import_version_lookup
 
     def check(store: Any, updates: list[tuple[str, str, str]]) -> list[Finding]:
         checker = DefaultChecker(
@@ -194,8 +194,8 @@ def create_project(
     project is not created.
     """
     from dakora.registry import tenancy
-    from dakora.registry.errors import BadRequest
-    from dakora.registry.importer import import_into_project, source_default_branch
+    from dakora.registry.core import BadRequest
+    from dakora.registry.index import import_into_project, source_default_branch
 
     with cli_errors(json_out):
         if project.count("/") != 1:

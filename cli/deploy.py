@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from dakora.cli.main import app
-from dakora.registry.errors import ConfigError
+from dakora.registry.core import ConfigError
 
 ComposeFile = Annotated[
     Path,

@@ -25,7 +25,7 @@ import typer
 
 from dakora.cli.main import app
 from dakora.cli.output import cli_errors, print_json, write_text
-from dakora.registry.errors import (
+from dakora.registry.core import (
     AccessDenied,
     BadRequest,
     DakoraError,

@@ -18,7 +18,7 @@ from dakora.cli.output import (
     print_json,
     print_table,
 )
-from dakora.registry.errors import NotFound
+from dakora.registry.core import NotFound
 
 if TYPE_CHECKING:  # runtime imports stay lazy: other commands start faster
     pass

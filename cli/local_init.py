@@ -15,7 +15,7 @@ from rich.markup import escape
 from dakora.cli.local_repo import git_or_fail, run_git
 from dakora.cli.main import app
 from dakora.cli.output import cli_errors, make_console
-from dakora.registry.errors import BadRequest, ConfigError
+from dakora.registry.core import BadRequest, ConfigError
 
 if TYPE_CHECKING:  # runtime imports stay lazy: other commands start faster
     pass

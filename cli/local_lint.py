@@ -28,8 +28,7 @@ from dakora.cli.output import (
     print_json,
     write_text,
 )
-from dakora.registry.errors import RepositoryNotFound
-from dakora.registry.findings import Finding
+from dakora.registry.core import Finding, RepositoryNotFound
 
 if TYPE_CHECKING:  # runtime imports stay lazy: other commands start faster
     pass

@@ -27,19 +27,18 @@ from dakora.cli.output import (
     print_json,
     write_text,
 )
-from dakora.registry.errors import (
+from dakora.registry.core import (
     BadRequest,
     DakoraError,
     InputError,
+    InputSpec,
     PromptNotFound,
     RepositoryNotFound,
 )
-from dakora.registry.model import InputSpec
 
 if TYPE_CHECKING:  # runtime imports stay lazy: other commands start faster
-    from dakora.registry.gitrepo import PromptRepository
-    from dakora.registry.loader import LoadedPrompt
-    from dakora.registry.snapshot import Snapshot
+    from dakora.registry.git import PromptRepository, Snapshot
+    from dakora.registry.load import LoadedPrompt
 
 
 class _InputsLoader(yaml.SafeLoader):
@@ -104,7 +103,7 @@ def _coerce(
     Every problem from both sources (and every missing required input) is reported in
     one InputError.
     """
-    from dakora.registry.inputs import coerce_inputs
+    from dakora.registry.core import coerce_inputs
 
     file_only = {k: v for k, v in file_values.items() if k not in cli_values}
     if not file_only:
@@ -282,7 +281,7 @@ def _render_remote(
 ) -> str | list[dict[str, str]]:
     """The server renders (through the SDK); the server coerces and checks inputs."""
     from dakora.cli.link import render_remote
-    from dakora.registry.inputs import parse_cli_pairs
+    from dakora.registry.core import parse_cli_pairs
 
     _check_one_selector(ref, version, commit)
     cli_values = parse_cli_pairs(pairs) if pairs else {}
@@ -336,8 +335,8 @@ def _render(
     pairs: list[str],
     inputs_file: str | None,
 ) -> str | list[dict[str, str]]:
-    from dakora.registry.inputs import parse_cli_pairs
-    from dakora.registry.renderer import Renderer
+    from dakora.registry.core import parse_cli_pairs
+    from dakora.registry.render import Renderer
 
     _check_one_selector(ref, version, commit)
     cli_values = parse_cli_pairs(pairs) if pairs else {}

@@ -11,17 +11,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dakora.registry.errors import (
-    BadRequest,
-    ConfigError,
-    NotFound,
-    RefNotFound,
-)
+from dakora.registry.core import BadRequest, ConfigError, NotFound, RefNotFound
 
 if TYPE_CHECKING:  # runtime imports stay lazy: other commands start faster
     from dakora.registry.checks import VersionLookup
-    from dakora.registry.gitrepo import PromptRepository
-    from dakora.registry.snapshot import Snapshot
+    from dakora.registry.git import PromptRepository, Snapshot
 
 
 RepoOpt = Annotated[
@@ -43,7 +37,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tex
 
 def open_repo(path: Path) -> PromptRepository:
     """``PromptRepository.open`` with a clear message for a missing folder."""
-    from dakora.registry.gitrepo import PromptRepository
+    from dakora.registry.git import PromptRepository
 
     if not path.exists():
         raise NotFound(f"no such folder: {path}")
@@ -53,7 +47,7 @@ def open_repo(path: Path) -> PromptRepository:
 
 
 def folder_snapshot(path: Path) -> Snapshot:
-    from dakora.registry.snapshot import FolderSnapshot
+    from dakora.registry.git import FolderSnapshot
 
     return FolderSnapshot(str(path))
 
@@ -83,7 +77,7 @@ def version_lookup(repo: PromptRepository) -> VersionLookup:
     index: dict[tuple[str, str], str] | None = None
 
     def build() -> dict[tuple[str, str], str]:
-        from dakora.registry.gitrepo import versions_in_range
+        from dakora.registry.git import versions_in_range
 
         out: dict[tuple[str, str], str] = {}
         walked: list[str] = []

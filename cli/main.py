@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from dakora.registry.errors import DakoraError
+from dakora.registry.core import DakoraError
 
 app = typer.Typer(
     name="dakora",

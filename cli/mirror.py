@@ -11,7 +11,7 @@ import typer
 
 from dakora.cli.main import app
 from dakora.cli.output import cli_errors, make_console, print_json, print_table
-from dakora.registry.errors import ConfigError, DakoraError, StorageError
+from dakora.registry.core import ConfigError, DakoraError, StorageError
 
 mirror_app = typer.Typer(
     help="The blob-storage mirror of every project (local folder or Azure Blob).",
@@ -32,8 +32,7 @@ def _service(data_dir: Path | None):  # type: ignore[no-untyped-def]
     from dakora.cli.admin_support import require_existing_database
     from dakora.cli.server import build_settings
     from dakora.registry.db import make_engine
-    from dakora.registry.mirror import open_store
-    from dakora.registry.mirror.outbox import MirrorService
+    from dakora.registry.mirror import MirrorService, open_store
 
     settings = build_settings(data_dir=data_dir)
     require_existing_database(settings.database_url)

@@ -25,8 +25,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from dakora.registry.errors import DakoraError
-from dakora.registry.findings import Finding
+from dakora.registry.core import DakoraError, Finding
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 

@@ -24,7 +24,7 @@ from dakora.cli.output import (
     print_table,
     write_text,
 )
-from dakora.registry.errors import (
+from dakora.registry.core import (
     BadRequest,
     DakoraError,
     NotFound,
@@ -33,7 +33,7 @@ from dakora.registry.errors import (
 )
 
 if TYPE_CHECKING:  # the review machinery (Jinja2, checks) loads only when used
-    from dakora.registry.findings import Finding
+    from dakora.registry.core import Finding
     from dakora.registry.review import ReviewReport
 
 
@@ -141,7 +141,7 @@ def review_command(
                 working_tree=working_tree,
                 merge_base=merge_base,
             )
-        from dakora.registry.review_format import to_json, to_markdown
+        from dakora.registry.review import to_json, to_markdown
 
         if fmt is OutputFormat.json:
             write_text(to_json(report))
@@ -164,7 +164,7 @@ def local_review(
     merge_base: bool = False,
 ) -> ReviewReport:
     """Review two revisions of a local repository (HEAD may be the working tree)."""
-    from dakora.registry.gitrepo import PromptRepository
+    from dakora.registry.git import PromptRepository
     from dakora.registry.review import review
 
     lint: list[Finding] | None = None
@@ -319,8 +319,12 @@ _COMPAT_STYLE = {
 
 def print_text(report: ReviewReport) -> None:
     """The review for a person: Rich on a terminal, plain when piped."""
-    from dakora.registry.review import blocking_issues
-    from dakora.registry.review_format import render_summary, side_label, version_text
+    from dakora.registry.review import (
+        blocking_issues,
+        render_summary,
+        side_label,
+        version_text,
+    )
 
     console = make_console()
     console.print(

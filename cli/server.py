@@ -17,8 +17,7 @@ import typer
 from pydantic import ValidationError
 
 from dakora.cli.main import app
-from dakora.registry.errors import ConfigError
-from dakora.registry.settings import Settings
+from dakora.registry.core import ConfigError, Settings
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 54321
@@ -94,15 +93,16 @@ def setup_demo(settings: Settings) -> DemoInfo:
     The content goes through the same import (and checks) as
     ``dakora admin create-project demo/demo --from sample-repo``.
     """
-    from dakora.registry import keys, tenancy
-    from dakora.registry.db import make_engine, upgrade
-    from dakora.registry.errors import (
+    from dakora.registry import tenancy
+    from dakora.registry.core import (
         NotFound,
         ProjectNotFound,
         Unauthenticated,
         WorkspaceNotFound,
     )
-    from dakora.registry.importer import import_into_project
+    from dakora.registry.db import make_engine, upgrade
+    from dakora.registry.index import import_into_project
+    from dakora.registry.tenancy import keys
 
     settings.ensure_data_dir()
     engine = make_engine(settings.database_url)

@@ -1,4 +1,4 @@
-"""Per-project push locks across replicas: PostgreSQL advisory locks (DESIGN §11).
+"""Per-project push locks across replicas: PostgreSQL advisory locks (docs/design.md §11).
 
 ``AdvisoryProjectLock`` implements ``ProjectLock`` with
 ``pg_advisory_lock(hashtext(key))`` on a dedicated connection (its own small engine
@@ -33,14 +33,13 @@ from dakora.hooks.locks import (
     LocalProjectLock,
     default_project_lock,
 )
-from dakora.registry.errors import DakoraError, StorageError
-from dakora.registry.types import ZERO_SHA
+from dakora.registry.core import ZERO_SHA, DakoraError, StorageError
 
 if TYPE_CHECKING:
     from dulwich.repo import Repo
 
     from dakora.hooks.receive import PushContext, PushResult
-    from dakora.registry.mirror.replica import ReplicaSync
+    from dakora.registry.mirror import ReplicaSync
 
 logger = logging.getLogger(__name__)
 
@@ -160,8 +159,7 @@ def ref_guard(
 
     Returns a rejection reason, or None to go on with the pipeline's own CAS.
     """
-    from dakora.registry.db import refs
-    from dakora.registry.db.engine import read
+    from dakora.registry.db import read, refs
 
     def guard(repo: Repo, result: PushResult) -> str | None:
         ctx = result.context

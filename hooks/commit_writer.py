@@ -1,4 +1,4 @@
-"""API writes as commits (DESIGN §6 step 5): build a commit server-side, push it
+"""API writes as commits (docs/design.md §6 step 5): build a commit server-side, push it
 through the receive pipeline.
 
 No web framework here: ``api/routes/writes.py`` turns requests into
@@ -50,17 +50,17 @@ from dakora.hooks.receive import (
     objects_dir,
     repo_default_branch,
 )
-from dakora.registry.errors import (
+from dakora.registry.core import (
+    PROMPT_KEY_ORDER,
+    ZERO_SHA,
     BadRequest,
+    Finding,
     InvalidPrompt,
     PreconditionFailed,
     RefConflict,
     StorageError,
 )
-from dakora.registry.findings import Finding
-from dakora.registry.model import PROMPT_KEY_ORDER
-from dakora.registry.snapshot import GitSnapshot
-from dakora.registry.types import ZERO_SHA
+from dakora.registry.git import GitSnapshot
 
 FILE_MODE = stat.S_IFREG | 0o644
 
@@ -120,7 +120,7 @@ def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 
 class _Quoted(str):
-    """A string written double-quoted: the version, as DESIGN §2 writes it."""
+    """A string written double-quoted: the version, as docs/design.md §2 writes it."""
 
 
 def _quoted_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -132,7 +132,7 @@ _PromptDumper.add_representer(_Quoted, _quoted_representer)
 
 
 def prompt_yaml(fields: Mapping[str, Any]) -> str:
-    """A prompt file for ``fields``: keys in DESIGN §2 order (unknown keys after, so
+    """A prompt file for ``fields``: keys in docs/design.md §2 order (unknown keys after, so
     the checks name them), ``None`` values left out, block scalars for multi-line
     templates and message contents. Deterministic: same fields, same bytes."""
     ordered: dict[str, Any] = {}

@@ -25,8 +25,7 @@ from dakora.hooks.push_checks import (
     repo_version_lookup,
 )
 from dakora.hooks.receive import repo_default_branch, repo_refs
-from dakora.registry.errors import BadRequest
-from dakora.registry.findings import Finding, has_errors
+from dakora.registry.core import BadRequest, Finding, has_errors
 
 
 def parse_updates(text: str) -> list[RefUpdate]:

@@ -1,9 +1,9 @@
-"""What a push is checked against (DESIGN §6 step 2).
+"""What a push is checked against (docs/design.md §6 step 2).
 
 ``DefaultChecker`` runs, for every ref update of a push: the ref-name rules, the
 protected-ref rules (the default branch and ``dakora.yaml``'s ``protected_refs`` can be
 neither deleted nor force-pushed), the limits (files per commit, file size) on every new
-commit, and the registry checks (``dakora.registry.checks.check_push``, the code
+commit, and the registry checks (``dakora.registry.checks.run.check_push``, the code
 ``dakora lint`` runs) over old..new. It reads objects through any dulwich object store,
 so the quarantine (new objects + the repository as alternate) and a plain repository
 look the same to it.
@@ -24,14 +24,14 @@ from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Commit, Tag, Tree
 from dulwich.refs import check_ref_format
 
-from dakora.registry.findings import Finding, dedupe
-from dakora.registry.git_objects import read_raw
+from dakora.registry.core import Finding, dedupe
+from dakora.registry.git import read_raw
 
 try:
-    from dakora.registry.tree_diff import diff_trees
+    from dakora.registry.git import diff_trees
 except ImportError:  # older layout
-    from dakora.registry.gitrepo import diff_trees  # type: ignore[attr-defined,no-redef]
-from dakora.registry.types import ZERO_SHA
+    from dakora.registry.git import diff_trees
+from dakora.registry.core import ZERO_SHA
 
 logger = logging.getLogger(__name__)
 
@@ -241,7 +241,7 @@ def read_protected_refs(store: BaseObjectStore, commit: str | None) -> tuple[str
     except (KeyError, AssertionError):
         return ()
     try:
-        from dakora.registry.loader import load_config
+        from dakora.registry.load import load_config
 
         config, _findings = load_config(data)
         return tuple(config.protected_refs)
@@ -283,9 +283,9 @@ class DefaultChecker:
         if self._check_push is not None:
             return self._check_push
         try:
-            from dakora.registry.checks import check_push  # type: ignore[attr-defined]
+            from dakora.registry.checks import check_push
         except ImportError:  # pragma: no cover - registry checks not built yet
-            logger.warning("dakora.registry.checks.check_push is missing")
+            logger.warning("dakora.registry.checks.run.check_push is missing")
             return None
         return check_push  # type: ignore[no-any-return]
 
@@ -439,7 +439,7 @@ class HistoryVersions:
         self._table: dict[tuple[str, str], str] = {}
 
     def update(self, store: BaseObjectStore, refs: dict[str, str]) -> None:
-        from dakora.registry.gitrepo import versions_in_range
+        from dakora.registry.git import versions_in_range
 
         with self._lock:
             for _name, sha in sorted(refs.items()):

@@ -1,4 +1,4 @@
-"""Quarantine for pushed objects (DESIGN §6 step 1, §12).
+"""Quarantine for pushed objects (docs/design.md §6 step 1, §12).
 
 A push's pack is received into a temporary object store *inside* the repository's
 ``objects/`` directory (``objects/incoming-dakora-*``), whose alternate is the real

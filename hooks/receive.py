@@ -1,4 +1,4 @@
-"""The receive pipeline (DESIGN §6) and its dulwich ``ReceivePackHandler``.
+"""The receive pipeline (docs/design.md §6) and its dulwich ``ReceivePackHandler``.
 
 No web framework here: ``api/git_http.py`` plugs ``DakoraReceivePackHandler`` into
 dulwich's WSGI app; ``hooks/commit_writer.py`` (API writes) and the external
@@ -50,8 +50,7 @@ from dakora.hooks.push_checks import (
 )
 from dakora.hooks.quarantine import Quarantine, remove_stale_lock
 from dakora.hooks.summary import prompt_changes, summary_lines
-from dakora.registry.findings import Finding, has_errors
-from dakora.registry.types import ZERO_SHA
+from dakora.registry.core import ZERO_SHA, Finding, has_errors
 
 logger = logging.getLogger(__name__)
 
@@ -407,7 +406,7 @@ _UNPACK_ERRORS = (
 
 
 class DakoraReceivePackHandler(ReceivePackHandler):
-    """dulwich's receive-pack with the pipeline in ``_apply_pack`` (DESIGN §12).
+    """dulwich's receive-pack with the pipeline in ``_apply_pack`` (docs/design.md §12).
 
     The pipeline and the push context come from the backend when it has
     ``pipeline`` / ``push_context`` attributes (``api/git_http.py`` gives each

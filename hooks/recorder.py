@@ -1,7 +1,7 @@
 """Recording pushes in the database: the index rows and the push audit log.
 
 ``record_accepted`` runs under the project lock right after the refs moved; it hands
-the ref updates to ``dakora.registry.index.record_ref_updates`` (one transaction:
+the ref updates to ``dakora.registry.index.writer.record_ref_updates`` (one transaction:
 prompt_versions, prompt_heads, refs, push_events, mirror outbox, change event).
 ``record_rejected`` writes one ``push_events`` row per ref with ``result='rejected'``
 and the messages the pusher saw.
@@ -16,7 +16,7 @@ from typing import Any
 from dulwich.repo import Repo
 
 from dakora.hooks.receive import PushResult
-from dakora.registry.types import ZERO_SHA
+from dakora.registry.core import ZERO_SHA
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +46,11 @@ def record_accepted(engine: Any, repo: Repo, result: PushResult) -> None:
     """Index an accepted push (raises on failure: the caller rolls the refs back)."""
     if result.context.project_id is None:
         return
-    from dakora.registry import index as index_mod
+    from dakora.registry.index import writer as index_mod
 
     record = getattr(index_mod, "record_ref_updates", None)
     if record is None:  # pragma: no cover - transitional
-        raise RuntimeError("dakora.registry.index.record_ref_updates is missing")
+        raise RuntimeError("dakora.registry.index.writer.record_ref_updates is missing")
     record(
         engine,
         str(result.context.project_id),

@@ -3,7 +3,7 @@
 For every project, under its push lock: delete stale quarantine directories, orphan
 packs and ref ``.lock`` files (``quarantine.cleanup_stale``), then compare the refs table
 with the repository's refs and reindex when they differ (``index.reconcile_project``;
-the git refs are the truth, DESIGN §6 "Repair").
+the git refs are the truth, docs/design.md §6 "Repair").
 """
 
 from __future__ import annotations

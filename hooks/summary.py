@@ -8,7 +8,7 @@ import yaml
 from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Commit
 
-from dakora.registry.types import ZERO_SHA
+from dakora.registry.core import ZERO_SHA
 
 try:
     _Loader: type = yaml.CSafeLoader
@@ -35,7 +35,7 @@ def _id_version(
 ) -> tuple[str, str | None]:
     """(id, version) through the shared parse cache (the checks parsed it already)."""
     try:
-        from dakora.registry.snapshot import blob_identity
+        from dakora.registry.git import blob_identity
 
         ident = blob_identity(store, sha.decode("ascii"), path)
     except Exception:  # noqa: BLE001 - a summary never fails a push

@@ -3,19 +3,23 @@
 What other layers may import is re-exported here; the rest is private.
 """
 
-from dakora.registry.errors import (
+from dakora.registry.core import (
     AccessDenied,
     BadRequest,
     ConfigError,
     DakoraError,
+    Finding,
     InputError,
     InputProblem,
+    InputSpec,
     InvalidPrompt,
     LimitExceeded,
+    Message,
     NotFound,
     PartNotFound,
     PreconditionFailed,
     ProjectNotFound,
+    Prompt,
     PromptNotFound,
     QuotaExceeded,
     RefConflict,
@@ -23,9 +27,8 @@ from dakora.registry.errors import (
     RenderError,
     StorageError,
     Unauthenticated,
+    has_errors,
 )
-from dakora.registry.findings import Finding, has_errors
-from dakora.registry.model import InputSpec, Message, Prompt
 
 __all__ = [
     "AccessDenied",

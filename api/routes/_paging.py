@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import Column, Engine, Row, Select
 
+from dakora.registry.core import BadRequest
 from dakora.registry.db import read
-from dakora.registry.errors import BadRequest
 
 
 def fetch_page(

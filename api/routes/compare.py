@@ -14,9 +14,8 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from dakora.api.deps import ReadAccess
-from dakora.registry.errors import BadRequest
-from dakora.registry.review import FAIL_ON_LEVELS, ReviewReport, review
-from dakora.registry.review_format import to_json
+from dakora.registry.core import BadRequest
+from dakora.registry.review import FAIL_ON_LEVELS, ReviewReport, review, to_json
 
 router = APIRouter(tags=["review"])
 

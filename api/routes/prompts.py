@@ -70,7 +70,7 @@ SELECTOR_PARAMS = [
     },
 )
 async def get_prompt(request: Request) -> Response:
-    # The warm path (DESIGN §7): parameters are read by hand rather than through
+    # The warm path (docs/design.md §7): parameters are read by hand rather than through
     # FastAPI's dependency machinery, which costs more than the rest of the request.
     access = check_access(request, "read")
     selector = (

@@ -18,11 +18,9 @@ from starlette.concurrency import run_in_threadpool
 
 from dakora.api.deps import StateDep
 from dakora.api.schemas import ErrorOut
-from dakora.registry.db import transaction
-from dakora.registry.errors import LimitExceeded, NotFound
-from dakora.registry.events import publish
-from dakora.registry.provisioning import handle_clerk_event
-from dakora.registry.svix import SvixVerifier
+from dakora.registry.core import LimitExceeded, NotFound
+from dakora.registry.db import publish, transaction
+from dakora.registry.tenancy import SvixVerifier, handle_clerk_event
 
 router = APIRouter(tags=["webhooks"])
 

@@ -40,8 +40,8 @@ from dakora.hooks.commit_writer import (
     yaml_identity,
 )
 from dakora.hooks.receive import PushContext
-from dakora.registry.db import read, users
-from dakora.registry.errors import (
+from dakora.registry.core import (
+    ID_PATTERN,
     AlreadyExists,
     BadRequest,
     DakoraError,
@@ -50,8 +50,8 @@ from dakora.registry.errors import (
     PromptNotFound,
     StorageError,
 )
-from dakora.registry.model import ID_PATTERN
-from dakora.registry.snapshot import PART_SUFFIXES, GitSnapshot, prompt_identity
+from dakora.registry.db import read, users
+from dakora.registry.git import PART_SUFFIXES, GitSnapshot, prompt_identity
 
 router = APIRouter(prefix="/api/projects/{project}", tags=["writes"])
 
@@ -82,7 +82,7 @@ BranchQ = Annotated[
 
 
 class PromptWriteIn(BaseModel):
-    """A prompt as JSON fields (DESIGN §2), or its file text as ``yaml``.
+    """A prompt as JSON fields (docs/design.md §2), or its file text as ``yaml``.
 
     Unknown keys are written into the file, so the checks name them (file:line).
     """

@@ -1,7 +1,7 @@
 """dakora.registry.db — tables, engines, transactions and migrations.
 
 Storage code imports from here: ``make_engine``, ``transaction``, ``upgrade``,
-``downgrade`` and the tables of DESIGN §8.
+``downgrade`` and the tables of docs/design.md §8.
 """
 
 from dakora.registry.db.engine import (
@@ -18,6 +18,13 @@ from dakora.registry.db.engine import (
     transaction,
     translate_errors,
     upgrade,
+)
+from dakora.registry.db.events import (
+    CHANNEL,
+    parse_event,
+    publish,
+    publish_key_changed,
+    publish_project_changed,
 )
 from dakora.registry.db.tables import (
     REF_LEN,
@@ -41,6 +48,11 @@ from dakora.registry.db.tables import (
 )
 
 __all__ = [
+    "CHANNEL",
+    "parse_event",
+    "publish",
+    "publish_key_changed",
+    "publish_project_changed",
     "REF_LEN",
     "ROLES",
     "SCOPES",

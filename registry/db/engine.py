@@ -28,7 +28,7 @@ from sqlalchemy.exc import (
 )
 from sqlalchemy.pool import StaticPool
 
-from dakora.registry.errors import ConfigError, StorageError
+from dakora.registry.core import ConfigError, StorageError
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 PG_CONNECT_TIMEOUT_S = 10

@@ -1,4 +1,4 @@
-"""The database schema (DESIGN §8) as SQLAlchemy Core tables. No ORM.
+"""The database schema (docs/design.md §8) as SQLAlchemy Core tables. No ORM.
 
 Identifiers of tenants and keys are UUID strings (portable across SQLite and PostgreSQL);
 append-only streams (push events, logs, outbox) use integer ids. Every timestamp is a

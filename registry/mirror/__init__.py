@@ -1,6 +1,6 @@
 """dakora.registry.mirror — mirror project repositories to blob storage and back.
 
-Layout per project prefix ``<workspace>/<project>/`` (DESIGN §10):
+Layout per project prefix ``<workspace>/<project>/`` (docs/design.md §10):
 
 - ``objects/pack/pack-<sha>.pack`` and ``.idx`` — immutable, uploaded create-only,
   the ``.pack`` before its ``.idx``;
@@ -18,6 +18,12 @@ from dakora.registry.mirror.backends import (
     check_store_settings,
     open_store,
 )
+from dakora.registry.mirror.outbox import (
+    MirrorService,
+    MirrorWorker,
+    ProjectRow,
+    enqueue,
+)
 from dakora.registry.mirror.replica import ReplicaSync
 from dakora.registry.mirror.sync import (
     MANIFEST_NAME,
@@ -31,6 +37,10 @@ from dakora.registry.mirror.sync import (
 )
 
 __all__ = [
+    "MirrorService",
+    "MirrorWorker",
+    "ProjectRow",
+    "enqueue",
     "MANIFEST_NAME",
     "BlobStore",
     "LocalFolderStore",

@@ -19,10 +19,10 @@ from azure.core.exceptions import (
 )
 from azure.storage.blob import ContainerClient, LinearRetry
 
-from dakora.registry.errors import ConfigError, RefConflict, StorageError
+from dakora.registry.core import ConfigError, RefConflict, StorageError
 
 if TYPE_CHECKING:
-    from dakora.registry.settings import Settings
+    from dakora.registry.core import Settings
 
 # Azurite and older Azure stacks accept this API version; newer SDKs send a newer one.
 API_VERSION = "2021-12-02"

@@ -13,10 +13,10 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from dakora.registry.errors import ConfigError, RefConflict
+from dakora.registry.core import ConfigError, RefConflict
 
 if TYPE_CHECKING:
-    from dakora.registry.settings import Settings
+    from dakora.registry.core import Settings
 
 
 class BlobStore(Protocol):

@@ -18,10 +18,16 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, select, update
 
-from dakora.registry.db import mirror_outbox, projects, refs, transaction, workspaces
-from dakora.registry.db.engine import read
-from dakora.registry.db.tables import utcnow
-from dakora.registry.errors import DakoraError, ProjectNotFound
+from dakora.registry.core import DakoraError, ProjectNotFound
+from dakora.registry.db import (
+    mirror_outbox,
+    projects,
+    read,
+    refs,
+    transaction,
+    utcnow,
+    workspaces,
+)
 from dakora.registry.mirror.backends import BlobStore
 from dakora.registry.mirror.sync import (
     MirrorBehind,

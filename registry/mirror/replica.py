@@ -1,4 +1,4 @@
-"""Keep a replica's local repository in step with the index (DESIGN §11).
+"""Keep a replica's local repository in step with the index (docs/design.md §11).
 
 Several server processes share one PostgreSQL (index, ``refs`` table, advisory locks)
 and one blob container (the mirror). Each keeps a local repository per project as a
@@ -36,9 +36,8 @@ from dulwich.objects import Commit, Tag
 from dulwich.repo import Repo
 from sqlalchemy import Engine, select
 
-from dakora.registry.db import refs
-from dakora.registry.db.engine import read
-from dakora.registry.errors import StorageError
+from dakora.registry.core import StorageError
+from dakora.registry.db import read, refs
 from dakora.registry.mirror.backends import BlobStore
 from dakora.registry.mirror.sync import Manifest, MirrorBehind, read_manifest
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from dulwich.repo import Repo
 
-from dakora.registry.errors import NotFound, RefConflict, StorageError
+from dakora.registry.core import NotFound, RefConflict, StorageError
 from dakora.registry.mirror.backends import BlobStore
 
 MANIFEST_NAME = "refs.json"

@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 DEV_PYTHON = ROOT / ".venv" / "bin" / "python"
 SAMPLE = ROOT / "sample-repo"
-# Source folder → import package (DESIGN §1).
+# Source folder → import package (docs/design.md §1).
 PACKAGE_DIRS = {
     "registry": "dakora/registry",
     "hooks": "dakora/hooks",

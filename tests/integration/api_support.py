@@ -78,8 +78,8 @@ def import_project(
 ) -> str:
     """Create (workspace and) project, import ``source``; return the project UUID."""
     from dakora.registry import tenancy
-    from dakora.registry.errors import WorkspaceNotFound
-    from dakora.registry.importer import import_into_project
+    from dakora.registry.core.errors import WorkspaceNotFound
+    from dakora.registry.index.importer import import_into_project
 
     engine = server.engine()
     settings = server.settings()
@@ -100,7 +100,7 @@ def new_key(
     **kwargs: object,
 ) -> tuple[str, str]:
     """(plaintext, key id) of a new key, made in process against the server's DB."""
-    from dakora.registry import keys
+    from dakora.registry.tenancy import keys
 
     new = keys.create_key(
         server.engine(), server.settings().pepper(), project_id, scope=scope, **kwargs

@@ -30,7 +30,11 @@ def app_from_env() -> Any:
     from dakora.hooks.push_checks import PushLimits
     from dakora.hooks.quarantine import cleanup_stale
     from dakora.hooks.receive import PushResult, ReceivePipeline
-    from dakora.registry.errors import AccessDenied, ProjectNotFound, Unauthenticated
+    from dakora.registry.core.errors import (
+        AccessDenied,
+        ProjectNotFound,
+        Unauthenticated,
+    )
 
     root = Path(os.environ["DAKORA_TEST_GIT_ROOT"])
     log_path = root / "push-log.jsonl"

@@ -58,7 +58,7 @@ def project(live_server: LiveServer) -> Project:
 
 @BOTH_DATABASES
 def test_revoked_by_another_process_is_refused_next_request(project: Project) -> None:
-    from dakora.registry import keys
+    from dakora.registry.tenancy import keys
 
     key, key_id = new_key(project.server, project.id, "read")
     with project.server.client(key) as c:
@@ -80,7 +80,7 @@ def test_revoked_by_the_cli_is_refused_next_request(project: Project) -> None:
 
 @BOTH_DATABASES
 def test_other_keys_keep_working_after_a_revocation(project: Project) -> None:
-    from dakora.registry import keys
+    from dakora.registry.tenancy import keys
 
     keep, _ = new_key(project.server, project.id, "read")
     drop, drop_id = new_key(project.server, project.id, "read")
@@ -99,7 +99,7 @@ def test_ref_moved_by_another_process_is_served_next_request(
     from dulwich.repo import Repo
 
     from dakora.registry import tenancy
-    from dakora.registry.index import record_ref_updates
+    from dakora.registry.index.writer import record_ref_updates
 
     key, _ = new_key(project.server, project.id, "read")
     engine = project.server.engine()
@@ -144,7 +144,7 @@ def test_ref_moved_by_another_process_is_served_next_request(
 def test_lost_listener_drops_the_caches(project: Project) -> None:
     """PostgreSQL only: with the LISTEN connection gone, a revocation whose NOTIFY
     nobody heard is still refused on the next request."""
-    from dakora.registry import keys
+    from dakora.registry.tenancy import keys
 
     server = project.server
     key, key_id = new_key(server, project.id, "read")

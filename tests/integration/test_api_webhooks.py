@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from dakora.registry.svix import sign
+from dakora.registry.tenancy.svix import sign
 from tests.fixtures.server import LiveServer, ServerFactory
 from tests.integration.api_support import ISSUER, JwksEndpoint
 
@@ -199,7 +199,7 @@ def test_user_deleted_removes_access_on_the_next_request(hooks: Hooks) -> None:
 
 def test_webhooks_off_without_a_secret(tmp_path: Path) -> None:
     from dakora.api import create_app
-    from dakora.registry.settings import Settings
+    from dakora.registry.core.settings import Settings
 
     app = create_app(Settings(data_dir=tmp_path / "data"))
     body = json.dumps(_event("user.created", "user_x")).encode()

@@ -35,8 +35,9 @@ class Live:
     """A project of the live server, made in-process (same database and secret)."""
 
     def __init__(self, server: Any, slug: str) -> None:
-        from dakora.registry import keys, tenancy
-        from dakora.registry.errors import AlreadyExists
+        from dakora.registry import tenancy
+        from dakora.registry.core.errors import AlreadyExists
+        from dakora.registry.tenancy import keys
 
         engine, settings = server.engine(), server.settings()
         with contextlib.suppress(AlreadyExists):
@@ -156,7 +157,7 @@ def test_auth_rules(live: Live, live_server: Any, tmp_path: Path) -> None:
 def test_kill_during_push_then_restart_agrees(
     live_server: Any, start_live_server: Any, tmp_path: Path
 ) -> None:
-    from dakora.registry.index import refs_in_sync
+    from dakora.registry.index.writer import refs_in_sync
 
     # a server of its own (it gets killed), on the same kind of database
     url = (
@@ -224,7 +225,8 @@ def test_reindex_rebuilds_the_index_equal_to_the_live_one(
 ) -> None:
     from sqlalchemy import delete
 
-    from dakora.registry.db import prompt_heads, prompt_versions, refs, transaction
+    from dakora.registry.db.engine import transaction
+    from dakora.registry.db.tables import prompt_heads, prompt_versions, refs
 
     out = run_git(tmp_path, "clone", "-q", live.url(live.write_key), "w")
     assert out.returncode == 0, out.stderr
@@ -266,7 +268,7 @@ def test_concurrent_pushes_one_wins_and_the_index_agrees(
 ) -> None:
     import threading
 
-    from dakora.registry.index import refs_in_sync
+    from dakora.registry.index.writer import refs_in_sync
 
     live = Live(live_server, "race")
     out = run_git(tmp_path, "clone", "-q", live.url(live.write_key), "seed")

@@ -9,6 +9,9 @@ import pytest
 from dulwich.repo import Repo
 from sqlalchemy import Engine, select
 
+from dakora.registry.core.errors import BadRequest, InvalidPrompt
+from dakora.registry.core.settings import Settings
+from dakora.registry.core.types import ZERO_SHA
 from dakora.registry.db import (
     mirror_outbox,
     prompt_heads,
@@ -16,17 +19,16 @@ from dakora.registry.db import (
     push_events,
     refs,
 )
-from dakora.registry.errors import BadRequest, InvalidPrompt
-from dakora.registry.importer import import_into_project, source_default_branch
-from dakora.registry.index import (
+from dakora.registry.index.importer import import_into_project, source_default_branch
+from dakora.registry.index.writer import (
     index_project,
     reconcile_project,
     record_ref_updates,
     refs_in_sync,
 )
-from dakora.registry.settings import Settings
-from dakora.registry.tenancy import Project, create_project, create_workspace
-from dakora.registry.types import ZERO_SHA
+from dakora.registry.tenancy.projects import create_project
+from dakora.registry.tenancy.records import Project
+from dakora.registry.tenancy.workspaces import create_workspace
 from tests.fixtures.gitrepos import GitRepoBuilder, make_prompt_yaml
 
 pytestmark = pytest.mark.integration

@@ -9,17 +9,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from dakora.registry import keys as k
-from dakora.registry.db import api_keys, utcnow
-from dakora.registry.errors import (
+from dakora.registry.core.errors import (
     BadRequest,
     KeyNotFound,
     LimitExceeded,
     ProjectNotFound,
     Unauthenticated,
 )
-from dakora.registry.settings import Settings
-from dakora.registry.tenancy import Project, create_project, create_workspace
+from dakora.registry.core.settings import Settings
+from dakora.registry.db import api_keys, utcnow
+from dakora.registry.tenancy import keys as k
+from dakora.registry.tenancy.projects import create_project
+from dakora.registry.tenancy.records import Project
+from dakora.registry.tenancy.workspaces import create_workspace
 
 pytestmark = pytest.mark.integration
 

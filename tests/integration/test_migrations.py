@@ -10,21 +10,19 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import insert, select
 
-from dakora.registry.db import (
+from dakora.registry.core.errors import ConfigError
+from dakora.registry.db.engine import (
     current_revision,
     downgrade,
     ensure_migrated,
     head_revision,
     is_up_to_date,
     make_engine,
-    metadata,
     migrations_dir,
     table_names,
     upgrade,
-    utcnow,
-    workspaces,
 )
-from dakora.registry.errors import ConfigError
+from dakora.registry.db.tables import metadata, utcnow, workspaces
 
 pytestmark = pytest.mark.integration
 

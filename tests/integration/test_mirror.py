@@ -10,17 +10,16 @@ from typing import Any
 import pytest
 from azure.storage.blob import ContainerClient
 
-from dakora.registry.errors import RefConflict
-from dakora.registry.mirror import (
-    BlobStore,
-    LocalFolderStore,
+from dakora.registry.core.errors import RefConflict
+from dakora.registry.mirror.azure_store import API_VERSION, AzureBlobStore
+from dakora.registry.mirror.backends import BlobStore, LocalFolderStore
+from dakora.registry.mirror.sync import (
+    MirrorBehind,
     hydrate_project,
     read_manifest,
     restore_project,
     sync_project,
 )
-from dakora.registry.mirror.azure_store import API_VERSION, AzureBlobStore
-from dakora.registry.mirror.sync import MirrorBehind
 from tests.fixtures.azurite import Azurite
 
 pytestmark = pytest.mark.integration
@@ -217,11 +216,12 @@ def test_a_replica_catches_up_to_the_index_from_the_mirror(
     """ReplicaSync: a missing repository is restored, a stale one waits for the
     mirror to reach the index (MirrorBehind when it does not in time), and the
     outbox worker of a replica behind the index leaves the row alone."""
-    from dakora.registry.index import index_project
+    from dakora.registry.core.settings import Settings
+    from dakora.registry.index.writer import index_project
     from dakora.registry.mirror.outbox import MirrorService, enqueue
     from dakora.registry.mirror.replica import ReplicaSync, local_refs
-    from dakora.registry.settings import Settings
-    from dakora.registry.tenancy import create_project, create_workspace
+    from dakora.registry.tenancy.projects import create_project
+    from dakora.registry.tenancy.workspaces import create_workspace
 
     settings = Settings(data_dir=tmp_path / "primary")
     create_workspace(db_engine, "ws")

@@ -99,7 +99,7 @@ def test_force_push_and_delete_of_main_are_rejected(
 def test_stdin_with_or_without_trailing_newline(
     newline: bool, hooked: Path, clone: GitRepoBuilder
 ) -> None:
-    """Shell hooks lose the last line without a newline (DESIGN §12); we don't."""
+    """Shell hooks lose the last line without a newline (docs/design.md §12); we don't."""
     main = bare_refs(hooked)["refs/heads/main"]
     # The second (last) line deletes main: only seen if the last line is read.
     lines = f"{'0' * 40} {main} refs/heads/other\n{main} {'0' * 40} refs/heads/main"

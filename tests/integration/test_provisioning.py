@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import Engine
 
 from dakora.registry import tenancy as t
-from dakora.registry.errors import BadRequest, ProjectNotFound, WorkspaceNotFound
-from dakora.registry.provisioning import (
+from dakora.registry.core.errors import BadRequest, ProjectNotFound, WorkspaceNotFound
+from dakora.registry.core.settings import Settings
+from dakora.registry.tenancy.provisioning import (
     ClerkUser,
     handle_clerk_event,
     workspace_slug_candidates,
 )
-from dakora.registry.settings import Settings
 
 pytestmark = pytest.mark.integration
 

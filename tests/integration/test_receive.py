@@ -483,7 +483,7 @@ def test_kill_during_push_then_restart_is_consistent(
         srv.stop()
 
 
-# -- dulwich's own hook scripts never run (DESIGN §12) ------------------------------------
+# -- dulwich's own hook scripts never run (docs/design.md §12) ------------------------------------
 
 
 def test_repository_hook_scripts_do_not_change_the_outcome(

@@ -1,4 +1,4 @@
-"""Two replicas (DESIGN §11): two ``dakora serve`` processes sharing one PostgreSQL
+"""Two replicas (docs/design.md §11): two ``dakora serve`` processes sharing one PostgreSQL
 database and one Azurite container, each with its own data dir (repositories).
 
 - a push to A is served by B, which has no repository yet and rehydrates it from the

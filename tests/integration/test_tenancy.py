@@ -11,7 +11,7 @@ from dulwich.repo import Repo
 from sqlalchemy import Engine
 
 from dakora.registry import tenancy as t
-from dakora.registry.errors import (
+from dakora.registry.core.errors import (
     AlreadyExists,
     BadRequest,
     ProjectNotFound,
@@ -19,7 +19,7 @@ from dakora.registry.errors import (
     UserNotFound,
     WorkspaceNotFound,
 )
-from dakora.registry.settings import Settings
+from dakora.registry.core.settings import Settings
 
 pytestmark = pytest.mark.integration
 

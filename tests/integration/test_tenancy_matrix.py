@@ -312,7 +312,7 @@ def test_me_lists_only_what_the_caller_can_see(world: World) -> None:
 
 def test_revocation_by_the_library_applies_on_the_next_request(world: World) -> None:
     """Another process revokes a key the server has cached: refused right after."""
-    from dakora.registry import keys
+    from dakora.registry.tenancy import keys
 
     key, key_id = new_key(world.server, world.web, "read")
     with world.server.client(key) as client:

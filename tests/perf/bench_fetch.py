@@ -19,7 +19,7 @@ connections, another process) drives each server, first closed-loop at full load
 rounds, best of each kept), then open-loop at half of
 the Dakora server's full-load rate (latency measured from each request's scheduled
 start, so queueing is counted). It prints req/s, p50 and p99 of each, and the ratio.
-Targets (DESIGN §7 / issue): ratio ≥ 0.7; p99 ≤ 5 ms at half load.
+Targets (docs/design.md §7 / issue): ratio ≥ 0.7; p99 ≤ 5 ms at half load.
 """
 
 from __future__ import annotations
@@ -245,10 +245,11 @@ def _wait(port: int, proc: subprocess.Popen[bytes]) -> None:
 
 
 def _setup(data_dir: Path) -> tuple[str, str]:
-    from dakora.registry import keys, tenancy
+    from dakora.registry import tenancy
+    from dakora.registry.core.settings import Settings
     from dakora.registry.db import make_engine, upgrade
-    from dakora.registry.importer import import_into_project
-    from dakora.registry.settings import Settings
+    from dakora.registry.index.importer import import_into_project
+    from dakora.registry.tenancy import keys
 
     settings = Settings(data_dir=data_dir)
     settings.ensure_data_dir()

@@ -25,8 +25,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dakora.registry.mirror import BlobStore, LocalFolderStore, read_manifest
 from dakora.registry.mirror import restore_project as restore
+from dakora.registry.mirror.backends import BlobStore, LocalFolderStore
+from dakora.registry.mirror.sync import read_manifest
 from tests.fixtures.gitrepos import GitRepoBuilder, make_prompt_yaml
 from tests.fixtures.server import LiveServer, _server_env
 

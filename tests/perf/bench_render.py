@@ -3,7 +3,7 @@
     .venv/bin/python tests/perf/bench_render.py [--n 2000] [--repo sample-repo]
 
 Every prompt of the sample repository is rendered with each of its examples, ``--n``
-times, by (a) ``dakora.registry.renderer.Renderer`` with a warm compile cache (inputs
+times, by (a) ``dakora.registry.render.renderer.Renderer`` with a warm compile cache (inputs
 coerced once, outside the timed loop: the renderer takes coerced inputs) and (b) a bare
 ``jinja2.sandbox.SandboxedEnvironment`` with the same settings (StrictUndefined,
 keep_trailing_newline), equivalent ``yaml``/``default`` filters, the parts in a
@@ -26,9 +26,9 @@ import yaml
 from jinja2 import DictLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
 
-from dakora.registry.inputs import coerce_inputs
-from dakora.registry.renderer import Renderer
-from dakora.registry.snapshot import FolderSnapshot
+from dakora.registry.core.inputs import coerce_inputs
+from dakora.registry.git.folder_snapshot import FolderSnapshot
+from dakora.registry.render.renderer import Renderer
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,9 +9,9 @@ import pytest
 from dakora.api.app import check_settings, create_app
 from dakora.api.content import DEFAULT_SELECTOR, Selector
 from dakora.api.routes._respond import etag_matches
-from dakora.registry.errors import BadRequest, ConfigError
-from dakora.registry.events import format_event, parse_event
-from dakora.registry.settings import Settings
+from dakora.registry.core.errors import BadRequest, ConfigError
+from dakora.registry.core.settings import Settings
+from dakora.registry.db.events import format_event, parse_event
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "example.com"])

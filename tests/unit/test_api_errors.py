@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from dakora.api.errors import error_body, install_error_handlers
-from dakora.registry.errors import (
+from dakora.registry.core.errors import (
     AccessDenied,
     InputError,
     InputProblem,
@@ -23,7 +23,7 @@ from dakora.registry.errors import (
     StorageError,
     Unauthenticated,
 )
-from dakora.registry.findings import Finding
+from dakora.registry.core.findings import Finding
 
 
 class Body(BaseModel):

@@ -8,11 +8,13 @@ import pytest
 from dulwich.object_store import DiskObjectStore
 from dulwich.repo import Repo
 
-from dakora.registry.checks import RULES, check_push, check_snapshot
-from dakora.registry.errors import InvalidPrompt
-from dakora.registry.findings import Finding, has_errors
-from dakora.registry.gitrepo import PromptRepository, new_commits
-from dakora.registry.snapshot import FolderSnapshot, GitSnapshot
+from dakora.registry.checks.run import RULES, check_push, check_snapshot
+from dakora.registry.core.errors import InvalidPrompt
+from dakora.registry.core.findings import Finding, has_errors
+from dakora.registry.git.commit_snapshot import GitSnapshot
+from dakora.registry.git.folder_snapshot import FolderSnapshot
+from dakora.registry.git.objects import new_commits
+from dakora.registry.git.repo import PromptRepository
 from tests.fixtures.gitrepos import GitRepoBuilder, make_prompt_yaml
 
 GREETING = make_prompt_yaml(id="greeting")  # template text on line 4
@@ -555,7 +557,7 @@ def test_push_in_subfolder_reports_relative_paths(tmp_path: Path) -> None:
 
 
 def test_push_through_a_quarantine_store(tmp_path: Path) -> None:
-    """Old objects via alternates, new ones only in the quarantine (DESIGN §12)."""
+    """Old objects via alternates, new ones only in the quarantine (docs/design.md §12)."""
     r, base = _push_repo(tmp_path)
     server = r.clone_bare(tmp_path / "server.git")
     r.write("prompts/other.yaml", make_prompt_yaml(id="other", template="{{ nmae }}"))

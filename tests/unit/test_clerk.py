@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import RSAAlgorithm
 
-from dakora.registry.clerk import ClerkClaims, ClerkVerifier
-from dakora.registry.errors import StorageError, Unauthenticated
+from dakora.registry.core.errors import StorageError, Unauthenticated
+from dakora.registry.tenancy.clerk import ClerkClaims, ClerkVerifier
 
 ISSUER = "https://clerk.example.test"
 KID = "test-key-1"

@@ -20,8 +20,8 @@ from dakora.cli import local
 from dakora.cli.local import _coerce, _read_inputs_file, format_chat
 from dakora.cli.main import app
 from dakora.cli.output import dumps_json, is_rich, print_table
-from dakora.registry.errors import BadRequest, InputError
-from dakora.registry.model import InputSpec
+from dakora.registry.core.errors import BadRequest, InputError
+from dakora.registry.core.model import InputSpec
 from tests.fixtures.gitrepos import GitRepoBuilder, make_prompt_yaml
 
 runner = CliRunner()
@@ -425,7 +425,7 @@ def test_init_refuses_folder_with_prompts(tmp_path: Path) -> None:
 
 def test_init_files_lint_clean_and_render_their_examples() -> None:
     # The example prompt written by `dakora init` is valid on its own.
-    from dakora.registry.loader import load_prompt
+    from dakora.registry.load.loader import load_prompt
 
     loaded = load_prompt(local.INIT_PROMPT.encode(), "prompts/hello.yaml")
     assert loaded.prompt.id == "hello"
@@ -486,7 +486,7 @@ def test_terminal_gets_rich_output_and_no_color_turns_it_off(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from dakora.cli import output
-    from dakora.registry.findings import Finding
+    from dakora.registry.core.findings import Finding
 
     finding = Finding("prompts/a.yaml", 3, "error", "bad [thing]", "schema")
     monkeypatch.delenv("NO_COLOR", raising=False)

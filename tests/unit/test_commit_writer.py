@@ -1,10 +1,10 @@
-"""The YAML that API writes commit: DESIGN §2 order, quoted version, block scalars."""
+"""The YAML that API writes commit: docs/design.md §2 order, quoted version, block scalars."""
 
 from __future__ import annotations
 
 from dakora.hooks.commit_writer import prompt_yaml
-from dakora.registry.loader import load_prompt
-from dakora.registry.model import PROMPT_KEY_ORDER
+from dakora.registry.core.model import PROMPT_KEY_ORDER
+from dakora.registry.load.loader import load_prompt
 
 FIELDS = {
     "inputs": {"name": {"type": "string"}},

@@ -7,14 +7,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
-from dakora.registry.db import (
-    make_engine,
-    read,
-    transaction,
-    upgrade,
-    workspaces,
-)
-from dakora.registry.errors import ConfigError, StorageError
+from dakora.registry.core.errors import ConfigError, StorageError
+from dakora.registry.db.engine import make_engine, read, transaction, upgrade
+from dakora.registry.db.tables import workspaces
 
 
 @pytest.mark.parametrize("url", ["mysql://u@h/db", "not a url", "sqlite+nodriver:///x"])

@@ -8,21 +8,17 @@ from pathlib import Path
 import pytest
 from dulwich.repo import Repo
 
-from dakora.registry.errors import (
+from dakora.registry.core.errors import (
     BadRequest,
     PromptNotFound,
     RefNotFound,
     RepositoryNotFound,
 )
-from dakora.registry.gitrepo import (
-    PromptRepository,
-    changed_paths,
-    heads_at,
-    new_commits,
-    unified_diff,
-    versions_in_range,
-)
-from dakora.registry.snapshot import clear_load_cache, load_cache_info
+from dakora.registry.git.objects import new_commits
+from dakora.registry.git.prompt_cache import clear_load_cache, load_cache_info
+from dakora.registry.git.repo import PromptRepository
+from dakora.registry.git.tree_diff import changed_paths, unified_diff
+from dakora.registry.git.versions import heads_at, versions_in_range
 from tests.fixtures.gitrepos import GitRepoBuilder, make_prompt_yaml
 
 

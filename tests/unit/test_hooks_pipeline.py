@@ -1,7 +1,7 @@
 """The receive pipeline's apply phase and helpers, on real on-disk dulwich repos.
 
 These cover what git cannot provoke on demand: a ref lock held by another writer in
-the middle of a multi-ref push (dulwich applies refs one by one, DESIGN §12), an index
+the middle of a multi-ref push (dulwich applies refs one by one, docs/design.md §12), an index
 writer failing after the refs moved, and a stale old sha.
 """
 
@@ -28,9 +28,9 @@ from dakora.hooks.receive import (
     PushResult,
     ReceivePipeline,
 )
-from dakora.registry.errors import BadRequest
-from dakora.registry.findings import Finding
-from dakora.registry.types import ZERO_SHA
+from dakora.registry.core.errors import BadRequest
+from dakora.registry.core.findings import Finding
+from dakora.registry.core.types import ZERO_SHA
 
 
 def _commit(repo: Repo, text: str, parents: list[bytes] | None = None) -> str:

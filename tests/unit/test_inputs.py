@@ -1,4 +1,4 @@
-"""Input coercion exactly as DESIGN §3: one row per table cell, both directions."""
+"""Input coercion exactly as docs/design.md §3: one row per table cell, both directions."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from dakora.registry.errors import InputError
-from dakora.registry.inputs import coerce_inputs, parse_cli_pairs
-from dakora.registry.model import InputSpec
+from dakora.registry.core.errors import InputError
+from dakora.registry.core.inputs import coerce_inputs, parse_cli_pairs
+from dakora.registry.core.model import InputSpec
 
 REJECT = object()
 

@@ -50,3 +50,83 @@ def test_layer_imports_point_one_way(layer: str) -> None:
         if any(name == b or name.startswith(b + ".") for b in banned)
     ]
     assert not problems, "\n".join(problems)
+
+
+# registry/ sub-packages, bottom to top: a module may import its own sub-package and
+# the ones before it, never one after it (docs/architecture.md, "Layers").
+REGISTRY_ORDER = (
+    "core",
+    "load",
+    "git",
+    "render",
+    "checks",
+    "review",
+    "db",
+    "tenancy",
+    "mirror",
+    "index",
+    "content",
+)
+
+
+def _registry_package(name: str) -> str | None:
+    parts = name.split(".")
+    if parts[:2] != ["dakora", "registry"] or len(parts) < 3:
+        return None
+    return parts[2]
+
+
+def test_registry_subpackages_point_down() -> None:
+    problems = []
+    for path in sorted((ROOT / "registry").rglob("*.py")):
+        rel = path.relative_to(ROOT / "registry").parts
+        if len(rel) < 2:
+            continue  # registry/__init__.py: the top face
+        own = rel[0]
+        assert own in REGISTRY_ORDER, f"registry/{own}/ is missing from REGISTRY_ORDER"
+        for line, name in imported_modules(path):
+            target = _registry_package(name)
+            if target is None or target == own:
+                continue
+            if target not in REGISTRY_ORDER or REGISTRY_ORDER.index(
+                target
+            ) > REGISTRY_ORDER.index(own):
+                problems.append(
+                    f"{path.relative_to(ROOT)}:{line}: {own} imports {name}"
+                )
+    assert not problems, "\n".join(problems)
+
+
+def test_no_loose_modules_in_registry() -> None:
+    loose = sorted(
+        p.name for p in (ROOT / "registry").glob("*.py") if p.name != "__init__.py"
+    )
+    assert not loose, f"modules belong in a sub-package: {loose}"
+
+
+OUTER_LAYERS = ("hooks", "api", "cli")
+
+
+def test_other_layers_import_registry_through_faces() -> None:
+    """hooks, api and cli import ``dakora.registry.<sub>`` — never a module behind it."""
+    problems = [
+        f"{path.relative_to(ROOT)}:{line}: imports {name}"
+        for layer in OUTER_LAYERS
+        for path in sorted((ROOT / layer).rglob("*.py"))
+        for line, name in imported_modules(path)
+        if name.startswith("dakora.registry.") and len(name.split(".")) > 3
+    ]
+    assert not problems, "\n".join(problems)
+
+
+def test_registry_subpackages_import_each_other_through_faces() -> None:
+    problems = []
+    for path in sorted((ROOT / "registry").rglob("*.py")):
+        rel = path.relative_to(ROOT / "registry").parts
+        if len(rel) < 2:
+            continue
+        for line, name in imported_modules(path):
+            target = _registry_package(name)
+            if target and target != rel[0] and len(name.split(".")) > 3:
+                problems.append(f"{path.relative_to(ROOT)}:{line}: imports {name}")
+    assert not problems, "\n".join(problems)

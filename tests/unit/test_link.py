@@ -22,7 +22,7 @@ from dakora.cli.link import (
 from dakora.cli.main import app
 from dakora.client import _errors as sdk
 from dakora.client.config import link_path, load_link
-from dakora.registry import errors as reg
+from dakora.registry.core import errors as reg
 
 
 @pytest.fixture

@@ -7,17 +7,11 @@ import textwrap
 import pytest
 import yaml
 
-from dakora.registry.errors import InvalidPrompt
-from dakora.registry.findings import Finding
-from dakora.registry.loader import (
-    LOADER_RULES,
-    MAX_YAML_NODES,
-    RepoConfig,
-    load_config,
-    load_prompt,
-    load_prompt_findings,
-)
-from dakora.registry.yaml_lines import YamlLoader
+from dakora.registry.core.errors import InvalidPrompt
+from dakora.registry.core.findings import Finding
+from dakora.registry.load.loader import LOADER_RULES, load_prompt, load_prompt_findings
+from dakora.registry.load.repo_config import RepoConfig, load_config
+from dakora.registry.load.yaml_lines import MAX_YAML_NODES, YamlLoader
 
 PATH = "prompts/support/reply.yaml"
 

@@ -12,22 +12,24 @@ import pytest
 from dulwich.repo import Repo
 from sqlalchemy import event, select
 
-import dakora.registry.git_snapshot as git_snapshot_mod
-import dakora.registry.index_rows as index_rows_mod
-import dakora.registry.index_sources as index_sources_mod
-import dakora.registry.prompt_cache as prompt_cache_mod
-import dakora.registry.snapshot_base as snapshot_base_mod
-from dakora.registry import file_checks
-from dakora.registry.analysis import analyze_template
-from dakora.registry.checks import check_push
-from dakora.registry.db import make_engine, prompt_heads, upgrade
-from dakora.registry.file_checks import skeleton_key, template_findings
-from dakora.registry.index import index_project, record_ref_updates
-from dakora.registry.index_sources import compute_heads
-from dakora.registry.loader import load_prompt_findings
-from dakora.registry.settings import Settings
-from dakora.registry.snapshot import GitSnapshot
-from dakora.registry.tenancy import create_project, create_workspace
+import dakora.registry.git.commit_snapshot as git_snapshot_mod
+import dakora.registry.git.prompt_cache as prompt_cache_mod
+import dakora.registry.git.snapshot_base as snapshot_base_mod
+import dakora.registry.index.rows as index_rows_mod
+import dakora.registry.index.sources as index_sources_mod
+from dakora.registry.checks.files import skeleton_key, template_findings
+from dakora.registry.checks.run import check_push
+from dakora.registry.checks import files as file_checks
+from dakora.registry.core.settings import Settings
+from dakora.registry.db.engine import make_engine, upgrade
+from dakora.registry.db.tables import prompt_heads
+from dakora.registry.git.commit_snapshot import GitSnapshot
+from dakora.registry.index.sources import compute_heads
+from dakora.registry.index.writer import index_project, record_ref_updates
+from dakora.registry.load.loader import load_prompt_findings
+from dakora.registry.render.analysis import analyze_template
+from dakora.registry.tenancy.projects import create_project
+from dakora.registry.tenancy.workspaces import create_workspace
 from tests.fixtures.gitrepos import GitRepoBuilder, git, make_prompt_yaml
 
 COUNT = 2000
@@ -173,7 +175,7 @@ def test_index_writes_only_changed_heads(
         raise AssertionError("every head recomputed")
 
     monkeypatch.setattr(index_sources_mod, "compute_heads", no_full_scan)
-    monkeypatch.setattr("dakora.registry.index.compute_heads", no_full_scan)
+    monkeypatch.setattr("dakora.registry.index.writer.compute_heads", no_full_scan)
     written: list[int] = []
 
     @event.listens_for(engine, "before_cursor_execute")

@@ -1,4 +1,4 @@
-"""The sandboxed renderer and template analysis (DESIGN §4)."""
+"""The sandboxed renderer and template analysis (docs/design.md §4)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,18 @@ from typing import Any
 
 import pytest
 
-from dakora.registry import sandbox as sandbox_module
-from dakora.registry.errors import RenderError
-from dakora.registry.model import Message, Prompt
-from dakora.registry.parts import MemoryParts, part_name_from_path
-from dakora.registry.renderer import (
+from dakora.registry.core.errors import RenderError
+from dakora.registry.core.model import Message, Prompt
+from dakora.registry.load.parts import MemoryParts, part_name_from_path
+from dakora.registry.render import sandbox as sandbox_module
+from dakora.registry.render.analysis import analyze_template, compile_template
+from dakora.registry.render.limits import (
     MAX_INCLUDE_DEPTH,
     MAX_OUTPUT_BYTES,
     MAX_RANGE,
     MAX_SOURCE_BYTES,
-    Renderer,
-    RenderResult,
-    analyze_template,
-    compile_template,
 )
+from dakora.registry.render.renderer import Renderer, RenderResult
 
 PARTS = MemoryParts(
     {

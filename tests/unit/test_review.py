@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from dakora.registry.findings import Finding
-from dakora.registry.gitrepo import PromptRepository
-from dakora.registry.review import PromptReview, ReviewReport, Side, review
-from dakora.registry.review_format import to_json, to_markdown
+from dakora.registry.core.findings import Finding
+from dakora.registry.git.repo import PromptRepository
+from dakora.registry.review.build import review
+from dakora.registry.review.format import to_json, to_markdown
+from dakora.registry.review.report import PromptReview, ReviewReport, Side
 from tests.unit.review_scenario import build_review_repo
 
 GOLDEN = Path(__file__).parent / "golden" / "review"

@@ -6,15 +6,15 @@ from typing import Any
 
 import pytest
 
-from dakora.registry.model import InputSpec
-from dakora.registry.review import (
+from dakora.registry.core.model import InputSpec
+from dakora.registry.review.format import _fence
+from dakora.registry.review.renders import unified_diff
+from dakora.registry.review.rules import (
     Issue,
     blocking_issues,
     classify_input,
-    unified_diff,
+    version_report,
 )
-from dakora.registry.review_format import _fence
-from dakora.registry.review_rules import version_report
 
 
 def spec(**kw: Any) -> InputSpec:
@@ -81,7 +81,7 @@ def test_default_change_keeps_zero_and_false_distinct_from_none() -> None:
 
 class _L:
     def __init__(self, version: str) -> None:
-        from dakora.registry.model import Prompt
+        from dakora.registry.core.model import Prompt
 
         self.prompt = Prompt(id="p", version=version, template="x")
 
@@ -159,7 +159,7 @@ def test_fence_is_longer_than_backticks_inside() -> None:
 def test_every_json_field_is_documented() -> None:
     from pathlib import Path
 
-    from dakora.registry import review as r
+    from dakora.registry.review import build as r
 
     doc = (
         Path(__file__).resolve().parents[2] / "docs" / "review-schema.md"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from dakora.registry.errors import ConfigError
-from dakora.registry.settings import Settings
+from dakora.registry.core.errors import ConfigError
+from dakora.registry.core.settings import Settings
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 

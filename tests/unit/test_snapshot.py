@@ -8,14 +8,11 @@ from pathlib import Path
 import pytest
 from dulwich.repo import Repo
 
-from dakora.registry.errors import InvalidPrompt, NotFound, PromptNotFound
-from dakora.registry.snapshot import (
-    FolderSnapshot,
-    GitSnapshot,
-    clear_load_cache,
-    is_safe_relpath,
-    load_cache_info,
-)
+from dakora.registry.core.errors import InvalidPrompt, NotFound, PromptNotFound
+from dakora.registry.git.commit_snapshot import GitSnapshot
+from dakora.registry.git.folder_snapshot import FolderSnapshot
+from dakora.registry.git.layout import is_safe_relpath
+from dakora.registry.git.prompt_cache import clear_load_cache, load_cache_info
 from tests.fixtures.gitrepos import GitRepoBuilder, make_prompt_yaml
 
 

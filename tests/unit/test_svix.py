@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from dakora.registry.errors import BadRequest, ConfigError, Unauthenticated
-from dakora.registry.svix import SvixVerifier, sign
+from dakora.registry.core.errors import BadRequest, ConfigError, Unauthenticated
+from dakora.registry.tenancy.svix import SvixVerifier, sign
 
 KEY = b"0123456789abcdef0123456789abcdef"
 SECRET = "whsec_" + base64.b64encode(KEY).decode()

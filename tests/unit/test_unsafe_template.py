@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 from dulwich.repo import Repo
 
-from dakora.registry import sandbox
-from dakora.registry.analysis import analyze_template
-from dakora.registry.checks import RULES, check_push, check_snapshot
-from dakora.registry.errors import RenderError
-from dakora.registry.findings import Finding
-from dakora.registry.model import Prompt
-from dakora.registry.parts import MemoryParts
-from dakora.registry.renderer import Renderer
-from dakora.registry.snapshot import FolderSnapshot
+from dakora.registry.checks.run import RULES, check_push, check_snapshot
+from dakora.registry.core.errors import RenderError
+from dakora.registry.core.findings import Finding
+from dakora.registry.core.model import Prompt
+from dakora.registry.git.folder_snapshot import FolderSnapshot
+from dakora.registry.load.parts import MemoryParts
+from dakora.registry.render import sandbox
+from dakora.registry.render.analysis import analyze_template
+from dakora.registry.render.renderer import Renderer
 from tests.fixtures.gitrepos import GitRepoBuilder, make_prompt_yaml
 
 INPUTS = {"name": {"type": "string"}, "doc": {"type": "object"}}

@@ -1,0 +1,102 @@
+"""The vocabulary every other sub-package speaks: the error tree (``errors``), findings
+(``findings``), id types (``types``), the prompt model (``model``), typed input coercion
+(``inputs``), the one LRU shape of the in-process caches (``lru``) and the server
+settings object (``settings``). Nothing here reads a repository, a database or the
+network.
+
+Other layers import from this face; the modules behind it are private.
+"""
+
+from __future__ import annotations
+
+from dakora.registry.core.errors import (
+    AccessDenied,
+    AlreadyExists,
+    BadRequest,
+    ConfigError,
+    DakoraError,
+    InputError,
+    InputProblem,
+    InvalidPrompt,
+    KeyNotFound,
+    LimitExceeded,
+    NotFound,
+    PartNotFound,
+    PreconditionFailed,
+    ProjectNotFound,
+    PromptNotFound,
+    QuotaExceeded,
+    RefConflict,
+    RefNotFound,
+    RenderError,
+    RepositoryNotFound,
+    StorageError,
+    Unauthenticated,
+    UserNotFound,
+    WorkspaceNotFound,
+)
+from dakora.registry.core.findings import Finding, dedupe, has_errors
+from dakora.registry.core.inputs import coerce_inputs, parse_cli_pairs
+from dakora.registry.core.lru import LruCache
+from dakora.registry.core.model import (
+    ID_PATTERN,
+    INPUT_TYPES,
+    PROMPT_KEY_ORDER,
+    SEMVER_PATTERN,
+    TOP_LEVEL_KEYS,
+    InputSpec,
+    Message,
+    Prompt,
+    bump_kind,
+    parse_semver,
+    semver_gt,
+)
+from dakora.registry.core.settings import Settings
+from dakora.registry.core.types import ZERO_SHA, CommitSha
+
+__all__ = [
+    "AccessDenied",
+    "AlreadyExists",
+    "BadRequest",
+    "CommitSha",
+    "ConfigError",
+    "DakoraError",
+    "Finding",
+    "ID_PATTERN",
+    "INPUT_TYPES",
+    "InputError",
+    "InputProblem",
+    "InputSpec",
+    "InvalidPrompt",
+    "KeyNotFound",
+    "LimitExceeded",
+    "LruCache",
+    "Message",
+    "NotFound",
+    "PROMPT_KEY_ORDER",
+    "PartNotFound",
+    "PreconditionFailed",
+    "ProjectNotFound",
+    "Prompt",
+    "PromptNotFound",
+    "QuotaExceeded",
+    "RefConflict",
+    "RefNotFound",
+    "RenderError",
+    "RepositoryNotFound",
+    "SEMVER_PATTERN",
+    "Settings",
+    "StorageError",
+    "TOP_LEVEL_KEYS",
+    "Unauthenticated",
+    "UserNotFound",
+    "WorkspaceNotFound",
+    "ZERO_SHA",
+    "bump_kind",
+    "coerce_inputs",
+    "dedupe",
+    "has_errors",
+    "parse_cli_pairs",
+    "parse_semver",
+    "semver_gt",
+]

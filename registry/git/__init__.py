@@ -1,0 +1,62 @@
+"""The one seam to dulwich: bare repositories (``repo``), raw object reads (``objects``),
+cached tree diffs (``tree_diff``), snapshots of a commit or a working folder behind one
+``Snapshot`` protocol (``snapshot``, ``snapshot_base``, ``commit_snapshot``,
+``folder_snapshot``, ``layout``), prompt files parsed once per blob (``prompt_cache``),
+and a prompt's history and versions across commits (``history``, ``versions``).
+
+Other layers import from this face; the modules behind it are private.
+"""
+
+from __future__ import annotations
+
+from dakora.registry.git.commit_snapshot import GitSnapshot
+from dakora.registry.git.folder_snapshot import FolderSnapshot
+from dakora.registry.git.layout import (
+    CONFIG_PATH,
+    PART_SUFFIXES,
+    PROMPT_SUFFIXES,
+    is_safe_relpath,
+)
+from dakora.registry.git.objects import new_commits, read_commit, read_raw
+from dakora.registry.git.prompt_cache import (
+    MAX_PROMPT_FILE_BYTES,
+    blob_identity,
+    load_blob_with_findings,
+    load_with_findings,
+    prompt_identity,
+)
+from dakora.registry.git.repo import PromptRepository
+from dakora.registry.git.snapshot import PartsSource, Snapshot
+from dakora.registry.git.tree_diff import changed_paths, diff_trees
+from dakora.registry.git.versions import (
+    PromptHead,
+    VersionInfo,
+    heads_at,
+    versions_in_range,
+)
+
+__all__ = [
+    "CONFIG_PATH",
+    "FolderSnapshot",
+    "GitSnapshot",
+    "MAX_PROMPT_FILE_BYTES",
+    "PART_SUFFIXES",
+    "PROMPT_SUFFIXES",
+    "PartsSource",
+    "PromptHead",
+    "PromptRepository",
+    "Snapshot",
+    "VersionInfo",
+    "blob_identity",
+    "changed_paths",
+    "diff_trees",
+    "heads_at",
+    "is_safe_relpath",
+    "load_blob_with_findings",
+    "load_with_findings",
+    "new_commits",
+    "prompt_identity",
+    "read_commit",
+    "read_raw",
+    "versions_in_range",
+]
