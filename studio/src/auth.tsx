@@ -2,7 +2,7 @@
 // mode). A 401 from any call returns to the sign-in screen.
 
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
-import { setUnauthenticatedHandler, storeKey } from "./api/client";
+import { getStoredKey, setUnauthenticatedHandler, storeKey } from "./api/client";
 import { api } from "./api/endpoints";
 import { ApiError } from "./api/errors";
 import type { Me, Project } from "./api/types";
@@ -32,7 +32,15 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => {
     const controller = new AbortController();
-    api.me(controller.signal).then(
+    // Without a key, ask the public health route for the auth mode first, so a keys
+    // server shows the sign-in screen without a 401 in the console.
+    const first = getStoredKey()
+      ? api.me(controller.signal)
+      : api.health(controller.signal).then((h) => {
+          if (h.auth_mode === "none") return api.me(controller.signal);
+          throw new ApiError(401, "unauthenticated", "Sign in with an API key");
+        });
+    first.then(
       (m) => {
         setMe(m);
         setStatus("signed-in");

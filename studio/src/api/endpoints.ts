@@ -25,6 +25,7 @@ export type Selector = { ref?: string | null; version?: string | null; commit?: 
 type S = AbortSignal | undefined;
 
 export const api = {
+  health: (signal?: S) => request<{ status: string; version: string; auth_mode: string }>("/api/health", { signal }),
   me: (signal?: S, key?: string | null) => request<Me>("/api/me", { signal, key, quiet401: key !== undefined }),
   refs: (p: string, signal?: S) => request<RefList>(projectPath(p, "/refs"), { signal }),
   prompts: (p: string, ref: string | null, signal?: S) =>
