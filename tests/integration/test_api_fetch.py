@@ -73,6 +73,7 @@ def test_health_is_public(setup: Setup) -> None:
         r = client.get("/api/health")
     assert r.status_code == 200
     assert r.json()["status"] == "ok"
+    assert r.json()["auth_mode"] == "keys"
 
 
 def test_me_lists_the_project_with_its_uuid(setup: Setup, c: httpx.Client) -> None:
