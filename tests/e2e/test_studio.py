@@ -27,7 +27,7 @@ from sqlalchemy import update
 
 from tests.fixtures.chromium import LAUNCH_ARGS, find_chromium
 from tests.fixtures.server import LiveServer, ServerFactory
-from tests.integration.api_support import JwksEndpoint
+from tests.integration.api_support import JwksEndpoint, import_project, new_key
 
 pytestmark = pytest.mark.e2e
 
@@ -84,6 +84,7 @@ class World:
     jwks: JwksEndpoint
     write_key: str
     read_key: str
+    reader_id: str
     owner_token: str
     clone_url: str
     work: Path
@@ -125,6 +126,13 @@ def _push_history(server: LiveServer, key: str, work: Path) -> str:
     text = text.replace(
         "inputs:\n", "inputs:\n  region: {type: string, required: true}\n", 1
     )
+    text = text.replace(
+        "    target_language: French\n", "    target_language: French\n    region: EU\n"
+    )
+    text = text.replace(
+        "    target_language: German\n",
+        "    target_language: German\n    region: DACH\n",
+    )
     translate.write_text(text)
     _run(work, "git", "commit", "-q", "-am", "translate: by region")
     _run(work, "git", "push", "-q", "origin", "proposal")
@@ -146,17 +154,21 @@ def world(
             "DAKORA_CLERK_JWKS_URL": jwks.url,
         }
     )
-    server.create_project("acme", "prompts", from_path=SAMPLE_REPO)
-    write_key = server.create_key("acme/prompts", "write", name="studio-e2e")["key"]
-    read_key = server.create_key("acme/prompts", "read", name="reader")["key"]
-    server.admin("add-member", "acme", "owner@example.com", "--role", "owner")
+    # in process against the server's database (as `dakora admin` would; faster)
+    from dakora.registry import tenancy
     from dakora.registry.db import users
 
-    with server.engine().begin() as conn:
+    engine = server.engine()
+    project_id = import_project(server, "acme", "prompts", SAMPLE_REPO)
+    write_key, _ = new_key(server, project_id, "write", name="studio-e2e")
+    read_key, reader_id = new_key(server, project_id, "read", name="reader")
+    owner = tenancy.get_or_create_user(engine, email="owner@example.com")
+    tenancy.set_member(
+        engine, tenancy.get_workspace(engine, "acme").id, owner.id, "owner"
+    )
+    with engine.begin() as conn:
         conn.execute(
-            update(users)
-            .where(users.c.email == "owner@example.com")
-            .values(external_id=OWNER_SUB)
+            update(users).where(users.c.id == owner.id).values(external_id=OWNER_SUB)
         )
     base = tmp_path_factory.mktemp("studio")
     work = base / "clone"
@@ -177,6 +189,7 @@ def world(
             jwks=jwks,
             write_key=write_key,
             read_key=read_key,
+            reader_id=reader_id,
             owner_token=jwks.token(OWNER_SUB, email="owner@example.com"),
             clone_url=clone_url,
             work=work,
@@ -281,7 +294,7 @@ def test_sign_in_with_a_key(w: World) -> None:
 
 def test_browse_prompts_at_two_refs(w: World) -> None:
     page = w.page
-    page.get_by_role("link", name=re.compile("acme/prompts")).first.click()
+    page.get_by_role("main").get_by_role("link", name="acme/prompts").click()
     rows = page.get_by_test_id("prompt-row")
     expect_text(page.get_by_test_id("prompt-list"), "support-reply")
     reply = rows.filter(has_text="support-reply")
@@ -533,9 +546,7 @@ def test_a_read_key_sees_no_edit_controls(w: World) -> None:
         page.goto(w.studio(f"/p/{PROJECT}/prompts/support-reply/edit"))
         expect_text(page.get_by_role("alert"), "write scope")
         # a revoked key goes back to the sign-in screen on its next request
-        keys = w.server.admin("list-keys", "acme/prompts")["keys"]
-        reader = next(k for k in keys if k["name"] == "reader")
-        w.server.revoke_key("acme/prompts", reader["id"])
+        w.server.revoke_key("acme/prompts", w.reader_id)  # `dakora admin revoke-key`
         page.goto(w.studio(f"/p/{PROJECT}"))
         page.get_by_label("API key").wait_for()
         expect_text(page.get_by_role("status"), "Sign in again")

@@ -20,16 +20,17 @@ export interface Me {
 
 export interface Ref {
   name: string;
+  ref: string;
   kind: "branch" | "tag";
-  full_name?: string;
   commit: string;
-  date: string | null;
+  committed_at: string;
   protected: boolean;
-  default?: boolean;
+  default: boolean;
 }
 
 export interface RefList {
-  default_branch?: string;
+  default_branch: string;
+  protected_refs: string[];
   refs: Ref[];
 }
 

@@ -54,7 +54,13 @@ export function CodeView({ value, language = "yaml", label }: { value: string; l
     });
     return () => view.destroy();
   }, [value, language, label]);
-  return <div ref={host} className="overflow-hidden rounded-md border border-gray-200 dark:border-gray-700" data-testid="code-view" />;
+  return (
+    <div
+      ref={host}
+      className="overflow-hidden rounded-md border border-gray-200 dark:border-gray-700 [&_.cm-editor]:max-h-[36rem] [&_.cm-scroller]:overflow-auto"
+      data-testid="code-view"
+    />
+  );
 }
 
 function diagnosticsFor(state: EditorState, findings: Finding[]): Diagnostic[] {
@@ -133,7 +139,7 @@ export function YamlEditor({
   return (
     <div
       ref={host}
-      className="overflow-hidden rounded-md border border-gray-300 dark:border-gray-600 [&_.cm-editor]:min-h-[24rem]"
+      className="overflow-hidden rounded-md border border-gray-300 dark:border-gray-600 [&_.cm-editor]:max-h-[70vh] [&_.cm-editor]:min-h-[24rem] [&_.cm-scroller]:overflow-auto"
       data-testid="yaml-editor"
     />
   );
