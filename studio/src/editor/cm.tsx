@@ -41,7 +41,8 @@ function baseExtensions(label: string, lang: Language): Extension[] {
   ];
 }
 
-const readOnly: Extension[] = [EditorState.readOnly.of(true)];
+// Read-only views stay focusable (tabindex) so their scroll area works by keyboard.
+const readOnly: Extension[] = [EditorState.readOnly.of(true), EditorView.contentAttributes.of({ tabindex: "0" })];
 
 /** Highlighted, read-only source (focusable, so it can be scrolled by keyboard). */
 export function CodeView({ value, language = "yaml", label }: { value: string; language?: Language; label: string }) {
