@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint format bench studio-deps studio-check studio-build
+.PHONY: install run test lint format bench typecheck studio studio-check studio-build
 
 install: $(VENV)/.installed
 
@@ -15,36 +15,50 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,azure]'
 	touch $@
 
-run: install
+run: install studio
 	$(BIN)/dakora serve --demo
 
-test: install studio-check studio-build
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -q
-
-# The Studio (studio/): `npm ci` only when package-lock.json is newer than the last
-# install, then typecheck, lint and unit tests; the build only when a source changed.
+# The Studio (studio/: React + Vite), built into studio/dist, which `dakora serve` serves
+# at /studio/. npm ci runs when package-lock.json is newer than node_modules (the stamp
+# below), vite build when a source is newer than dist/index.html. Nothing to do while
+# studio/ has no package.json.
 STUDIO := studio
-STUDIO_STAMP := $(STUDIO)/node_modules/.dakora-installed
-STUDIO_SOURCES := $(shell find $(STUDIO)/src -type f 2>/dev/null) $(STUDIO)/index.html \
-	$(STUDIO)/vite.config.ts $(STUDIO)/tsconfig.json $(STUDIO)/package-lock.json
+NPM ?= npm
+STUDIO_STAMP := $(STUDIO)/node_modules/.dakora-npm-ci
+STUDIO_SOURCES := $(shell find $(STUDIO)/src $(STUDIO)/public -type f 2>/dev/null) \
+	$(wildcard $(STUDIO)/index.html $(STUDIO)/package.json $(STUDIO)/package-lock.json \
+	$(STUDIO)/vite.config.* $(STUDIO)/tsconfig*.json $(STUDIO)/tailwind.config.* \
+	$(STUDIO)/postcss.config.*)
 
-studio-deps: $(STUDIO_STAMP)
+ifneq ($(wildcard $(STUDIO)/package.json),)
+studio: $(STUDIO)/dist/index.html
+else
+studio:
+	@echo "make studio: $(STUDIO)/package.json does not exist yet; nothing to build"
+endif
 
-$(STUDIO_STAMP): $(STUDIO)/package.json $(STUDIO)/package-lock.json
-	cd $(STUDIO) && npm ci --no-audit --no-fund --loglevel=error
+$(STUDIO_STAMP): $(STUDIO)/package-lock.json
+	@command -v $(NPM) >/dev/null || { echo "make studio: needs Node.js and npm (e.g. apt-get install nodejs npm)" >&2; exit 1; }
+	$(NPM) --prefix $(STUDIO) ci --no-audit --no-fund
+	@mkdir -p $(dir $@) && touch $@
+
+$(STUDIO)/dist/index.html: $(STUDIO_STAMP) $(STUDIO_SOURCES)
+	$(NPM) --prefix $(STUDIO) run build
 	touch $@
 
-studio-check: studio-deps
+test: install studio-check studio
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(MAKE) typecheck
+	$(BIN)/python -m pytest -q
+
+# The Studio's typecheck, lint and unit tests (vitest), after the same idempotent npm ci.
+studio-check: $(STUDIO_STAMP)
 	cd $(STUDIO) && npx tsc --noEmit
 	cd $(STUDIO) && npx eslint --max-warnings=0 .
 	cd $(STUDIO) && npx vitest run
 
-studio-build: $(STUDIO)/dist/index.html
-
-$(STUDIO)/dist/index.html: $(STUDIO_STAMP) $(STUDIO_SOURCES)
-	cd $(STUDIO) && npx vite build --logLevel error
+studio-build: studio
 
 lint: install
 	$(BIN)/ruff check .
@@ -56,3 +70,12 @@ format: install
 
 bench: install
 	$(BIN)/python tests/perf/bench_render.py
+
+# mypy --strict over the layers that must be fully typed. The import packages are
+# dakora.registry, dakora.hooks, … while the folders are registry/, hooks/, … (setuptools
+# package-dir), so mypy reads them through a tree of symlinks that has the import names.
+TYPED := dakora.registry dakora.client
+typecheck: install
+	@mkdir -p .typecheck/dakora
+	@for p in registry hooks client api cli; do ln -sfn ../../$$p .typecheck/dakora/$$p; done
+	cd .typecheck && ../$(BIN)/mypy --strict --explicit-package-bases $(addprefix -p ,$(TYPED))

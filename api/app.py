@@ -6,7 +6,8 @@ migrations and starts the event watcher; nothing else is warmed.
 
 Routers owned by other modules (``routes/writes.py``, ``routes/pushes.py``,
 ``routes/compare.py``) are included when present, and the git smart-HTTP app
-(``dakora.api.git_http.make_git_app``) is mounted at ``/git``.
+(``dakora.api.git_http.make_git_app``) is mounted at ``/git``, and the built Studio is
+served at ``/studio/`` (``dakora.api.studio``; ``/`` redirects there).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fastapi import FastAPI
 
 from dakora.api.errors import install_error_handlers
 from dakora.api.state import ServerState
+from dakora.api.studio import install_studio
 from dakora.api.version import VERSION
 from dakora.registry.core import ConfigError, Settings
 
@@ -35,6 +37,9 @@ CORE_ROUTERS: tuple[str, ...] = (
     "dakora.api.routes.me",
     "dakora.api.routes.logs",
     "dakora.api.routes.webhooks",
+    "dakora.api.routes.refs",
+    "dakora.api.routes.check",
+    "dakora.api.routes.api_keys",
 )
 OPTIONAL_ROUTERS: tuple[str, ...] = (
     "dakora.api.routes.writes",
@@ -97,6 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
     for name in OPTIONAL_ROUTERS:
         _include(app, name, required=False)
     _mount_git(app, state)
+    install_studio(app, settings)  # last: /studio/{path} must not shadow a route
     return app
 
 
