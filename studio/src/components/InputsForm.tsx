@@ -161,11 +161,13 @@ function Field({
         </p>
       ) : null}
       {shownErrors.length ? (
-        <ul id={errorId} className="mt-1 text-sm text-red-800 dark:text-red-300" data-testid={`field-error-${name}`} role="alert">
-          {shownErrors.map((e, i) => (
-            <li key={i}>{e}</li>
-          ))}
-        </ul>
+        <div id={errorId} role="alert" className="mt-1 text-sm text-red-800 dark:text-red-300" data-testid={`field-error-${name}`}>
+          <ul>
+            {shownErrors.map((e, i) => (
+              <li key={i}>{e}</li>
+            ))}
+          </ul>
+        </div>
       ) : null}
     </div>
   );
