@@ -6,7 +6,6 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from dakora.api.deps import StateDep
-
 from dakora.api.version import VERSION
 
 router = APIRouter(tags=["health"])
