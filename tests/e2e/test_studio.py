@@ -12,6 +12,7 @@ the README). Console errors fail the test that caused them.
 
 from __future__ import annotations
 
+import gzip
 import os
 import re
 import shutil
@@ -42,6 +43,7 @@ OWNER_SUB = "user_studio_owner"
 
 PROJECT = "acme~prompts"
 TIMEOUT_MS = 15_000
+FIRST_LOAD_BUDGET = 300 * 1024  # bytes of JavaScript, gzipped
 
 
 def _playwright() -> Any:
@@ -286,6 +288,18 @@ def test_sign_in_with_a_key(w: World) -> None:
     page.get_by_label("API key").fill(w.write_key)
     page.get_by_role("button", name="Sign in").click()
     expect_text(page.get_by_test_id("whoami"), "read+write")
+    # the JavaScript of a first load, gzipped, within the budget; the editor is lazy
+    loaded = page.evaluate(
+        "performance.getEntriesByType('resource').map(e => e.name)"
+        ".filter(n => n.endsWith('.js'))"
+    )
+    sizes = {
+        name: len(gzip.compress((STUDIO / "dist" / name).read_bytes(), 9))
+        for name in (url.split("/studio/", 1)[1] for url in loaded)
+    }
+    assert sizes and sum(sizes.values()) <= FIRST_LOAD_BUDGET, sizes
+    assert not any(n.startswith("assets/cm-") for n in sizes), "CodeMirror up front"
+    print(f"first-load JS: {sum(sizes.values()) / 1024:.1f} KiB gzipped {sizes}")
     expect_text(page.get_by_role("main"), "acme/prompts")
     assert page.evaluate("sessionStorage.getItem('dakora.apiKey')") == w.write_key
     scan(page, "projects")
@@ -386,6 +400,8 @@ def test_playground_renders_good_inputs_and_shows_field_errors(w: World) -> None
     expect_text(page.get_by_test_id("render-output"), "correctness, readability")
 
     page.set_viewport_size({"width": 390, "height": 844})
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the playground scrolls sideways on a phone ({width}px)"
     scan(page, "playground (phone)")
     shot(page, "10-playground-phone")
     page.set_viewport_size({"width": 1280, "height": 800})
@@ -526,6 +542,9 @@ def test_phone_layout(w: World) -> None:
     shot(page, "18-prompts-phone")
     page.goto(w.studio(f"/p/{PROJECT}/prompts/support-reply"))
     expect_text(page.get_by_role("main"), "Draft a reply")
+    page.get_by_test_id("code-view").locator(".cm-content").wait_for()
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the prompt page scrolls sideways on a phone ({width}px)"
     shot(page, "19-prompt-phone")
     page.set_viewport_size({"width": 1280, "height": 800})
 
@@ -585,3 +604,22 @@ def test_api_keys_page_for_a_workspace_owner(w: World) -> None:
             assert c.get(f"/api/projects/{PROJECT}/prompts").status_code == 401
     finally:
         context.close()
+
+
+def test_no_auth_mode_opens_straight_in(
+    w: World, start_live_server: ServerFactory
+) -> None:
+    server = start_live_server(env={"DAKORA_AUTH_MODE": "none"})
+    context = w.browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    _watch_console(page, w.console)
+    try:
+        page.goto(server.url("/"))  # redirected to /studio/
+        expect_text(page.get_by_test_id("whoami"), "local (no auth)")
+        expect_text(page.get_by_role("heading", level=1), "Projects")
+        assert page.get_by_label("API key").count() == 0
+        assert page.get_by_role("button", name="Sign out").count() == 0
+    finally:
+        context.close()
+        server.close()

@@ -100,7 +100,7 @@ export function Layout() {
           </nav>
         ) : null}
       </header>
-      <main id="main" className="mx-auto w-full max-w-7xl flex-1 px-4 py-4">
+      <main id="main" className="mx-auto w-full min-w-0 max-w-7xl flex-1 px-4 py-4">
         <Outlet />
       </main>
       {project ? <CommandPalette project={project} open={paletteOpen} onOpenChange={setPaletteOpen} /> : null}

@@ -129,7 +129,7 @@ function fallbackCopy(text: string, done: () => void) {
 
 export function Section({ title, children, actions, id }: { title: string; children: ReactNode; actions?: ReactNode; id?: string }) {
   return (
-    <section aria-labelledby={id} className="rounded-lg border border-gray-200 bg-white dark:border-gray-700 dark:bg-slate-900">
+    <section aria-labelledby={id} className="min-w-0 rounded-lg border border-gray-200 bg-white dark:border-gray-700 dark:bg-slate-900">
       <div className="flex flex-wrap items-center justify-between gap-2 border-b border-gray-200 px-4 py-2 dark:border-gray-700">
         <h2 id={id} className="text-sm font-semibold">
           {title}

@@ -90,7 +90,7 @@ export function Prompt() {
         <Section title="Inputs" id="inputs-h">
           <InputsTable prompt={p} />
         </Section>
-        <div className="flex flex-col gap-4">
+        <div className="flex min-w-0 flex-col gap-4">
           <Section title="Model" id="model-h">
             {p.model ? <KeyValues data={p.model} /> : <p className="text-sm">No model configuration.</p>}
           </Section>
