@@ -56,7 +56,7 @@ def pre_receive(
 ) -> None:
     """Check a push from git's pre-receive hook (reads `old new ref` lines on stdin)."""
     from dakora.hooks.pre_receive import run_pre_receive
-    from dakora.hooks.push_checks import PushLimits
+    from dakora.registry.checks import PushLimits
 
     with cli_errors():
         path = repo or Path(os.environ.get("GIT_DIR") or ".")

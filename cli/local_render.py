@@ -67,7 +67,7 @@ def _read_inputs_file(spec: str) -> dict[str, Any]:
         raise BadRequest(f"cannot read inputs file {label}: {reason}") from exc
     is_yaml = spec.lower().endswith((".yaml", ".yml"))
     if spec == "-":
-        # stdin has no extension: JSON when it looks like JSON, else YAML (the README
+        # stdin has no extension: JSON when it looks like JSON, else YAML (docs/local-commands.md
         # promises both for `--inputs-file -`)
         is_yaml = not text.lstrip().startswith(("{", "["))
     try:

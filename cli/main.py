@@ -1,8 +1,8 @@
 """The ``dakora`` Typer app: wires the command modules together.
 
 Every command module registers on ``app`` (or adds a sub-Typer to it); ``run()`` is the
-console-script entry point and the one place that turns a ``DakoraError`` into a message
-on stderr and an exit code (2 for bad input, 1 for other failures).
+console-script entry point; errors reach stderr and an exit code (2 for bad input, 1 for
+other failures) through ``output.report``, the CLI's one error seam.
 """
 
 from __future__ import annotations
@@ -47,8 +47,12 @@ def report_error(exc: DakoraError) -> int:
 def run() -> None:
     """Console-script entry point."""
     from dakora.cli import commands  # noqa: F401  (registers the commands)
+    from dakora.cli.output import report
 
     try:
         app()
-    except DakoraError as exc:
-        sys.exit(report_error(exc))
+    except Exception as exc:
+        code = report(exc)
+        if code is None:
+            raise
+        sys.exit(code)

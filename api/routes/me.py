@@ -25,7 +25,7 @@ def me(caller: CallerDep, state: StateDep) -> MeOut:
         key=described.get("key"),  # type: ignore[arg-type]
         user=described.get("user"),  # type: ignore[arg-type]
         projects=[
-            ProjectOut(**p.to_dict())  # type: ignore[arg-type]
+            ProjectOut(**p.public_dict())  # type: ignore[arg-type]
             for p in state.auth.visible_projects(caller)
         ],
     )

@@ -7,9 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from dakora.api.content import DEFAULT_SELECTOR, Selector
+from dakora.api.content import json_bytes, respond
 from dakora.api.deps import ReadAccess, check_access
-from dakora.api.routes._respond import json_bytes, respond
 from dakora.api.schemas import (
     ERROR_RESPONSES,
     DiffOut,
@@ -20,6 +19,7 @@ from dakora.api.schemas import (
     RenderOut,
     VersionListOut,
 )
+from dakora.registry.content import DEFAULT_SELECTOR, Selector
 
 router = APIRouter(prefix="/api/projects/{project}", tags=["prompts"])
 

@@ -1,6 +1,7 @@
 """The vocabulary every other sub-package speaks: the error tree (``errors``), findings
 (``findings``), id types (``types``), the prompt model (``model``), typed input coercion
-(``inputs``), the one LRU shape of the in-process caches (``lru``) and the server
+(``inputs``), the one LRU shape of the in-process caches (``lru``), a lock per key
+(``keyed_locks``) and the server
 settings object (``settings``). Nothing here reads a repository, a database or the
 network.
 
@@ -37,6 +38,7 @@ from dakora.registry.core.errors import (
 )
 from dakora.registry.core.findings import Finding, dedupe, has_errors
 from dakora.registry.core.inputs import coerce_inputs, parse_cli_pairs
+from dakora.registry.core.keyed_locks import KeyedThreadLocks
 from dakora.registry.core.lru import LruCache
 from dakora.registry.core.model import (
     ID_PATTERN,
@@ -55,6 +57,7 @@ from dakora.registry.core.settings import Settings
 from dakora.registry.core.types import ZERO_SHA, CommitSha
 
 __all__ = [
+    "KeyedThreadLocks",
     "AccessDenied",
     "AlreadyExists",
     "BadRequest",

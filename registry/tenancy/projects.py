@@ -172,10 +172,22 @@ def get_project(engine: Engine, ref: str) -> Project:
     return project_from_row(row)
 
 
-def list_projects(engine: Engine, *, workspace_id: str | None = None) -> list[Project]:
+def list_projects(
+    engine: Engine,
+    *,
+    workspace_id: str | None = None,
+    workspace_ids: list[str] | None = None,
+    ids: list[str] | None = None,
+) -> list[Project]:
+    """Projects by workspace and slug; only those of ``workspace_id`` /
+    ``workspace_ids`` / ``ids`` when given."""
     query = project_query().order_by(workspaces.c.slug, projects.c.slug)
     if workspace_id is not None:
         query = query.where(projects.c.workspace_id == workspace_id)
+    if workspace_ids is not None:
+        query = query.where(projects.c.workspace_id.in_(workspace_ids))
+    if ids is not None:
+        query = query.where(projects.c.id.in_(ids))
     with read(engine) as conn:
         return [project_from_row(r) for r in conn.execute(query)]
 

@@ -80,8 +80,14 @@ class Member:
     role: str
 
 
+SLUG_SEPARATOR = "~"  # workspace~slug: the spelling of a project in URLs
+
+
 @dataclass(frozen=True)
 class Project:
+    """A project: what the admin commands show and what the read path needs (the
+    server caches these by id and ``workspace~slug``)."""
+
     id: str
     workspace_id: str
     workspace_slug: str
@@ -97,8 +103,25 @@ class Project:
         return f"{self.workspace_slug}/{self.slug}"
 
     @property
+    def slug_ref(self) -> str:
+        """``workspace~slug``: the spelling ``{project}`` in a URL accepts."""
+        return f"{self.workspace_slug}{SLUG_SEPARATOR}{self.slug}"
+
+    @property
     def default_ref(self) -> str:
         return f"refs/heads/{self.default_branch}"
+
+    def public_dict(self) -> dict[str, str | None]:
+        """What the HTTP API shows of a project (no repository path)."""
+        return {
+            "id": self.id,
+            "workspace": self.workspace_slug,
+            "workspace_id": self.workspace_id,
+            "slug": self.slug,
+            "name": self.name,
+            "ref": self.slug_ref,
+            "default_branch": self.default_branch,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {

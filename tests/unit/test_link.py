@@ -16,10 +16,10 @@ from dakora.cli import commands  # noqa: F401  (registers the commands)
 from dakora.cli.link import (
     _check_project,
     _decode_cli_values,
-    _translate,
     open_remote,
 )
 from dakora.cli.main import app
+from dakora.cli.output import as_dakora_error as _translate
 from dakora.client import _errors as sdk
 from dakora.client.config import link_path, load_link
 from dakora.registry.core import errors as reg
