@@ -72,6 +72,10 @@ class PromptSummaryOut(BaseModel):
     description: str | None
     path: str
     blob_sha: str | None
+    kind: Literal["text", "chat"] | None = Field(
+        default=None, description="?detail=true"
+    )
+    tags: list[str] | None = Field(default=None, description="?detail=true")
 
 
 class PromptListOut(BaseModel):
@@ -95,6 +99,7 @@ class PromptOut(BaseModel):
     ref: str | None = Field(description="Branch or tag served; null for commit/version")
     path: str
     blob_sha: str = Field(description="Also the ETag")
+    source: str = Field(description="The prompt file's text, as committed")
 
 
 class RenderIn(BaseModel):

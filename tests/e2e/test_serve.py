@@ -37,6 +37,7 @@ def test_demo_serves_sample_repo_and_survives_restarts(
     key, project_id, text = _banner(server)
     assert "loaded from sample-repo/" in text
     assert f"{server.base_url}/docs" in text
+    assert re.search(rf"Studio\s+{re.escape(server.base_url)}/studio/", text), text
     assert (
         f'curl -H "Authorization: Bearer {key}" {server.base_url}/api/projects/' in text
     )
