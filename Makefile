@@ -1,11 +1,11 @@
-# The two commands of the README:  `make run`  and  `make test`.
+# The two commands of the README:  `make run`  and  `make test` (which also builds the docs).
 # Both install what they need into .venv first (Python 3.11+, git, node/npm and the
 # PostgreSQL 15 binaries are all a fresh machine must have).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint format bench bench-soak typecheck studio
+.PHONY: install run test lint format bench bench-soak typecheck docs studio studio-check studio-build
 
 install: $(VENV)/.installed
 
@@ -46,11 +46,23 @@ $(STUDIO)/dist/index.html: $(STUDIO_STAMP) $(STUDIO_SOURCES)
 	$(NPM) --prefix $(STUDIO) run build
 	touch $@
 
-test: install
+test: install docs studio-check studio
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) typecheck
 	$(BIN)/python -m pytest -q
+
+# The Studio's typecheck, lint and unit tests (vitest), after the same idempotent npm ci.
+studio-check: $(STUDIO_STAMP)
+	cd $(STUDIO) && npx tsc --noEmit
+	cd $(STUDIO) && npx eslint --max-warnings=0 .
+	cd $(STUDIO) && npx vitest run
+
+studio-build: studio
+# The documentation site (mkdocs.yml), strict: a broken link or a page missing from
+# the navigation fails. The CLI and HTTP API pages are generated from the code.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 lint: install
 	$(BIN)/ruff check .
@@ -62,6 +74,7 @@ format: install
 
 bench: install
 	$(BIN)/python tests/perf/bench_render.py
+	$(BIN)/python tests/perf/bench_cli.py
 
 # 60 s of mixed traffic at half the measured max rate, on SQLite and PostgreSQL
 bench-soak: install

@@ -307,16 +307,9 @@ class CommitWriter:
         author: Author,
         context: PushContext,
     ) -> list[Finding]:
-        """The findings :meth:`write` would meet, without writing anything.
-
-        The commit is built in memory over the repository and handed to the
-        pipeline's check phase (``ReceivePipeline.check``: the same registry checks,
-        version rules against the index, protected-ref rules and limits as a push);
-        no object, ref, index or audit row is written. When the changes leave the
-        branch's tree as it is (a write would be a no-op) the changed files are
-        checked in place (``check_snapshot`` on the branch, no version rules: nothing
-        changes), so an editor still sees the warnings of what it shows.
-        """
+        """The findings :meth:`write` would meet, writing nothing: the commit is built
+        in memory and handed to ``ReceivePipeline.check`` (a push's checks). A no-op
+        change is checked in place (``check_snapshot``), so warnings still show."""
         ref, old, parent = self.start_point(repo, branch, context.default_branch)
         draft = _build(repo, parent, changes, author, "check (not written)", None)
         if parent is not None and not draft.changed:

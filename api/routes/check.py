@@ -23,8 +23,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dakora.api.deps import ReadAccess
-from dakora.api.routes.writes import NAME_RE, _context, _Write, author_of
+from dakora.api.routes.writes import NAME_RE
 from dakora.api.schemas import ERROR_RESPONSES, ErrorOut, unicode_text
+from dakora.api.write_unit import Write, author_of, push_context
 from dakora.hooks.commit_writer import FileChange
 from dakora.registry.core import BadRequest, has_errors
 from dakora.registry.git import PART_SUFFIXES, PROMPT_SUFFIXES, is_safe_relpath
@@ -99,14 +100,14 @@ def _checked_path(path: str, prompts_dir: str, parts_dir: str) -> str:
 )
 def check_file(access: ReadAccess, body: CheckIn) -> CheckOut:
     # sync: the checks compile templates (CPU); FastAPI runs it in its thread pool
-    with _Write(access, body.branch) as write:
+    with Write(access, body.branch) as write:
         path = _checked_path(body.path, write.prompts_dir, write.parts_dir)
         findings = write.writer.check(
             write.repo,
             branch=write.branch,
             changes=[FileChange(path, body.content.encode("utf-8"))],
             author=author_of(access),
-            context=_context(access),
+            context=push_context(access),
         )
         branch, base = write.branch, write.parent
     return CheckOut(

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from dakora.api.deps import ReadAccess
 from dakora.api.schemas import ERROR_RESPONSES
-from dakora.hooks.push_checks import is_protected, read_protected_refs
+from dakora.registry.checks import is_protected, protected_refs_at
 from dakora.registry.core import DakoraError
 from dakora.registry.git import read_commit
 
@@ -64,7 +64,7 @@ def list_refs(access: ReadAccess) -> RefListOut:
     repo = content.repo(info)
     refs = repo.refs()
     default_ref = f"refs/heads/{info.default_branch}"
-    patterns = read_protected_refs(repo.store, refs.get(default_ref))
+    patterns = protected_refs_at(repo.store, refs.get(default_ref))
     out: list[RefOut] = []
     for full, sha in refs.items():
         kind: Literal["branch", "tag"] = (

@@ -2,7 +2,7 @@
 
 Nothing here reads the environment at import time: ``Settings()`` reads the ``DAKORA_*``
 variables when it is *constructed*, ``Settings(**overrides)`` overrides them. Every field
-is documented in the README section "Settings" (a unit test keeps them in step).
+is documented in docs/settings.md (a unit test keeps them in step).
 
 Refusing unsafe combinations (``auth_mode=none`` on a non-loopback host) is the server's
 job; :meth:`Settings.is_loopback_host` is the helper it uses.
