@@ -18,6 +18,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from dakora.api.docs import install_docs
 from dakora.api.errors import install_error_handlers
 from dakora.api.git_http import make_git_app
 from dakora.api.routes import (
@@ -102,12 +103,13 @@ def create_app(settings: Settings) -> FastAPI:
         version=VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served from local files by api/docs.py
         redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.dakora = state
     install_error_handlers(app)
+    install_docs(app)
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/git", make_git_app(state))

@@ -40,6 +40,9 @@ class ProjectOut(BaseModel):
     id: str = Field(description="The project's UUID: use it as {project} in URLs")
     workspace: str
     workspace_id: str
+    workspace_kind: Literal["personal", "team"] = Field(
+        description="personal: one user's own workspace; team: a shared one"
+    )
     slug: str
     name: str | None
     ref: str = Field(description="'workspace~slug', also accepted as {project}")
@@ -52,6 +55,12 @@ class MeOut(BaseModel):
     key: dict[str, Any] | None = None
     user: dict[str, Any] | None = None
     projects: list[ProjectOut]
+    default_project: ProjectOut | None = Field(
+        default=None,
+        description="Where to work when no project is named: an API key's project; "
+        "a Clerk user's personal workspace's 'default' project; null otherwise "
+        "(e.g. no-auth mode)",
+    )
 
 
 # -- prompts ----------------------------------------------------------------------------

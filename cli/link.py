@@ -20,13 +20,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dakora.cli.main import app
+from dakora.cli.commands import command_app
 from dakora.cli.output import cli_errors, print_json, write_text
 from dakora.registry.core import (
     BadRequest,
     NotFound,
     StorageError,
 )
+
+app = command_app()
 
 if TYPE_CHECKING:
     from dakora.client import Dakora
@@ -52,11 +54,7 @@ def open_remote(
         raise BadRequest(
             "no server: pass --remote URL, set DAKORA_URL or run `dakora link URL`"
         )
-    if not project:
-        raise BadRequest(
-            "no project: pass --project (its UUID or workspace/project), set "
-            "DAKORA_PROJECT or run `dakora link URL --project P`"
-        )
+    # no project: the client asks the server for the default one (GET /api/me)
     options.setdefault("cache_ttl", 0)
     options.setdefault("stale_ttl", 0)
     return Dakora(url, api_key, project, **options)
@@ -162,13 +160,18 @@ def _check_server(url: str, api_key: str | None) -> dict[str, Any] | None:
 
 
 def _project_from_me(me: Mapping[str, Any] | None) -> str | None:
-    """The project of a key (a key belongs to exactly one project)."""
-    if not me or me.get("kind") != "key":
+    """The caller's ``default_project`` (a key's own project, a user's personal
+    ``default``); from older servers, the one project of a key."""
+    if not me:
         return None
-    projects = [p for p in me.get("projects") or [] if isinstance(p, Mapping)]
-    if len(projects) != 1:
-        return None
-    p = projects[0]
+    p = me.get("default_project")
+    if not isinstance(p, Mapping):
+        if me.get("kind") != "key":
+            return None
+        projects = [p for p in me.get("projects") or [] if isinstance(p, Mapping)]
+        if len(projects) != 1:
+            return None
+        p = projects[0]
     if p.get("workspace") and p.get("slug"):
         return f"{p['workspace']}/{p['slug']}"
     return str(p.get("id")) if p.get("id") else None
@@ -230,8 +233,8 @@ def link(
         bool, typer.Option("--json", help="Print JSON instead of text.")
     ] = False,
 ) -> None:
-    """Save a server URL, API key and project for remote commands (--remote) and the
-    SDK, in ~/.config/dakora/link.json (readable by you only)."""
+    """Save a server URL, API key and project for remote commands (`--remote`) and
+    the SDK, in `~/.config/dakora/link.json` (readable by you only)."""
     from dakora.client.config import link_path, load_link, remove_link, save_link
 
     with cli_errors(json_):

@@ -20,12 +20,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from dakora.registry.core import (
     AccessDenied,
@@ -43,6 +40,9 @@ from dakora.registry.core import (
     StorageError,
     Unauthenticated,
 )
+
+if TYPE_CHECKING:  # Rich is imported when something is drawn for a terminal
+    from rich.console import Console
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -69,6 +69,8 @@ def make_console(stderr: bool = False) -> Console:
     Built per call (cheap), so it always writes to the current ``sys.stdout`` (the
     test runner swaps it).
     """
+    from rich.console import Console
+
     rich = is_rich(stderr)
     return Console(
         file=_stream(stderr),
@@ -128,6 +130,12 @@ def print_json(data: Any, *, stderr: bool = False) -> None:
 
 def note(message: str) -> None:
     """A side remark on stderr (``note: …``), never mixed into stdout."""
+    if not is_rich(stderr=True):
+        sys.stderr.write(f"note: {message}\n")
+        sys.stderr.flush()
+        return
+    from rich.markup import escape
+
     make_console(stderr=True).print(f"[dim]note:[/] {escape(message)}")
 
 
@@ -140,6 +148,9 @@ def print_table(
     """A Rich table on a terminal; aligned plain columns (two spaces apart) otherwise."""
     cells = [["" if c is None else str(c) for c in row] for row in rows]
     if is_rich():
+        from rich.markup import escape
+        from rich.table import Table
+
         table = Table(title=title, header_style="bold", show_lines=False)
         for name in columns:
             table.add_column(name, overflow="fold")
@@ -167,12 +178,13 @@ def print_findings(findings: Sequence[Finding]) -> None:
     if not is_rich():
         write_text("".join(f.format() + "\n" for f in findings))
         return
+    from rich.markup import escape
+
     console = make_console()
     for f in findings:
-        where = f"{f.path}:{f.line}" if f.line else f.path
         style = SEVERITY_STYLE.get(f.severity, "")
         console.print(
-            f"[bold]{escape(where)}[/]: [{style}]{f.severity}[/]: "
+            f"[bold]{escape(f.where)}[/]: [{style}]{f.severity}[/]: "
             f"{escape(f.message)} [dim]\\[{escape(f.rule)}][/]"
         )
 
@@ -182,6 +194,8 @@ def print_diff(text: str) -> None:
     if not is_rich():
         write_text(text)
         return
+    from rich.markup import escape
+
     console = make_console()
     for line in text.splitlines():
         if line.startswith(("+++", "---")):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from dakora.cli.main import app
+from dakora.cli.commands import command_app
 from dakora.cli.output import (
     cli_errors,
     write_text,
@@ -24,6 +24,8 @@ from dakora.registry.core import (
     DakoraError,
     StorageError,
 )
+
+app = command_app()
 
 if TYPE_CHECKING:  # the review machinery (Jinja2, checks) loads only when used
     from dakora.registry.core import Finding
@@ -82,6 +84,7 @@ def review_command(
     remote: str | None = typer.Option(
         None,
         "--remote",
+        metavar="URL",
         help="A Dakora server URL: review refs pushed there (needs --project).",
     ),
     project: str | None = typer.Option(

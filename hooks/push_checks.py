@@ -171,6 +171,5 @@ def _old_commit(store: BaseObjectStore, update: RefUpdate) -> str:
 
 
 def format_remote(finding: Finding) -> str:
-    """``error: prompts/x.yaml:4: message`` — one ``remote:`` line."""
-    where = f"{finding.path}:{finding.line}" if finding.line else finding.path
-    return f"{finding.severity}: {where}: {finding.message}"
+    """``error: prompts/x.yaml:4: message [rule]`` — one ``remote:`` line."""
+    return finding.format_remote()

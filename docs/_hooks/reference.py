@@ -59,8 +59,7 @@ def cli_markdown() -> str:
     import typer
     import typer.cli
 
-    from dakora.cli import commands  # noqa: F401  (registers every command on app)
-    from dakora.cli.main import app
+    from dakora.cli.main import app  # its group loads every command as it is walked
 
     command = typer.main.get_command(app)
     ctx = typer.Context(command)

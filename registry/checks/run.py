@@ -73,6 +73,8 @@ RULES: dict[str, str] = {
     "version-not-bumped": "content changed without a semver-greater version",
     "version-reused": "a version string already names different content",
     "no-history": "a plain folder: version rules need git history (info)",
+    # reported by `dakora lint` itself (cli/local_lint.py)
+    "no-prompts": "lint found no prompt file (pass --allow-empty if that is expected)",
 }
 
 

@@ -84,6 +84,9 @@ def test_me_lists_the_project_with_its_uuid(setup: Setup, c: httpx.Client) -> No
     assert body["key"]["scopes"] == ["read"]
     assert [p["id"] for p in body["projects"]] == [setup.project_id]
     assert body["projects"][0]["ref"] == "acme~web"
+    assert body["projects"][0]["workspace_kind"] == "team"
+    # a key's default project is its own project
+    assert body["default_project"] == body["projects"][0]
 
 
 def test_list_prompts_on_the_default_branch(setup: Setup, c: httpx.Client) -> None:

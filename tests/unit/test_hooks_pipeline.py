@@ -142,7 +142,7 @@ def test_check_errors_reject_every_ref_and_say_why(repo: Repo) -> None:
         progress=lines.append,
     )
     assert [s for _r, s in result.statuses] == [CHECKS_FAILED, CHECKS_FAILED]
-    assert lines == ["error: prompts/x.yaml:4: unknown input 'nmae'"]
+    assert lines == ["error: prompts/x.yaml:4: unknown input 'nmae' [r]"]
     assert repo.refs[b"refs/heads/main"].decode() == base
 
 
