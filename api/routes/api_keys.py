@@ -170,7 +170,7 @@ def create_api_key(
         new.record.id,
         new.record.display,
         body.scope,
-        access.project.full_slug,
+        access.project.full_name,
         _who(access),
     )
     out = _key_out(new.record).model_dump()
@@ -208,7 +208,7 @@ def revoke_api_key(
             "API key %s (%s) of %s revoked by %s",
             record.id,
             record.display,
-            access.project.full_slug,
+            access.project.full_name,
             _who(access),
         )
     return _key_out(record)
