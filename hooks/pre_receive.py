@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from dulwich.object_store import DiskObjectStore
 from dulwich.repo import Repo
 
+from dakora.hooks.object_checks import check_pushed_objects
 from dakora.hooks.push_checks import (
     Checker,
     DefaultChecker,
@@ -24,7 +25,7 @@ from dakora.hooks.push_checks import (
     format_remote,
     repo_version_lookup,
 )
-from dakora.hooks.receive import repo_default_branch, repo_refs
+from dakora.hooks.receive import object_limits, repo_default_branch, repo_refs
 from dakora.registry.core import BadRequest, Finding, has_errors
 
 
@@ -91,15 +92,27 @@ def run_pre_receive(
     repo = Repo(repo_path)
     try:
         store = open_hook_store(repo, environ)
-        refs_before = repo_refs(repo)
-        if checker is None:
-            checker = DefaultChecker(
-                refs_before=refs_before,
-                default_branch=default_branch or repo_default_branch(repo),
-                limits=limits,
-                version_lookup=repo_version_lookup(store, refs_before),
+        pushed = environ.get("GIT_QUARANTINE_PATH") or environ.get(
+            "GIT_OBJECT_DIRECTORY"
+        )
+        if pushed and os.path.isdir(pushed):
+            # git stored the objects itself: read their sizes from the headers first
+            outcome.findings = check_pushed_objects(
+                os.path.abspath(pushed),
+                store,
+                object_limits(limits or PushLimits()),
+                scan=True,
             )
-        outcome.findings = checker(store, updates)
+        if not has_errors(outcome.findings):
+            refs_before = repo_refs(repo)
+            if checker is None:
+                checker = DefaultChecker(
+                    refs_before=refs_before,
+                    default_branch=default_branch or repo_default_branch(repo),
+                    limits=limits,
+                    version_lookup=repo_version_lookup(store, refs_before),
+                )
+            outcome.findings = checker(store, updates)
     finally:
         repo.close()
     for finding in outcome.findings:

@@ -21,6 +21,8 @@ from types import TracebackType
 
 from dulwich.object_store import DiskObjectStore
 
+from dakora.hooks.pack_guard import ObjectLimits, PackScanner, guard_reads
+
 logger = logging.getLogger(__name__)
 
 QUARANTINE_PREFIX = "incoming-dakora-"
@@ -51,9 +53,14 @@ class Quarantine:
         read_some: Callable[[int], bytes] | None,
         *,
         max_input_size: int | None = None,
+        limits: ObjectLimits | None = None,
     ) -> int:
         """Read a (thin) pack from the wire, complete and index it. Returns the count
-        of objects received (0 for the empty pack git sends for existing commits)."""
+        of objects received (0 for the empty pack git sends for existing commits).
+
+        Every byte passes a ``PackScanner`` first: an object whose header states a
+        size over ``limits`` raises ``PackTooLarge`` before it is inflated."""
+        read_all, read_some = guard_reads(read_all, read_some, PackScanner(limits))
         pack = self.store.add_thin_pack(
             read_all, read_some, max_input_size=max_input_size
         )

@@ -38,6 +38,8 @@ from dulwich.repo import Repo
 from dulwich.server import Backend, ReceivePackHandler
 
 from dakora.hooks.locks import ProjectLock, default_project_lock
+from dakora.hooks.object_checks import check_pushed_objects
+from dakora.hooks.pack_guard import ObjectLimits, PackTooLarge
 from dakora.hooks.push_checks import (
     Checker,
     DefaultChecker,
@@ -250,7 +252,13 @@ class ReceivePipeline:
         result = PushResult(updates=list(updates), context=context)
         if store is None:
             store = quarantine.store if quarantine is not None else repo.object_store
-        findings = self.check(repo, store, result.updates, context)
+        findings: list[Finding] = []
+        if quarantine is not None:  # what git fsck would refuse, before any check
+            findings = check_pushed_objects(
+                quarantine.path, store, object_limits(self.limits)
+            )
+        if not has_errors(findings):
+            findings = self.check(repo, store, result.updates, context)
         result.findings = findings
         for finding in findings:
             line = format_remote(finding)
@@ -468,6 +476,7 @@ class DakoraReceivePackHandler(ReceivePackHandler):
                         self.proto.read,
                         getattr(self.proto, "recv", None),
                         max_input_size=self.pipeline.limits.max_pack_bytes,
+                        limits=object_limits(self.pipeline.limits, wire=True),
                     )
                 except _UNPACK_ERRORS as exc:
                     message = _unpack_message(exc, self.pipeline.limits)
@@ -503,7 +512,22 @@ class DakoraReceivePackHandler(ReceivePackHandler):
                 quarantine.drop()
 
 
+def object_limits(limits: PushLimits, *, wire: bool = False) -> ObjectLimits:
+    """The per-object bounds of a push: every object obeys the file-size limit.
+
+    ``wire``: the bounds the pack scanner applies to headers as the pack arrives —
+    twice the file limit, so an object a little too large is still inflated (memory
+    stays bounded) and refused by the object checks *naming its path*, while a bomb
+    is refused from its header alone."""
+    return ObjectLimits(
+        max_object_bytes=limits.max_file_bytes * (2 if wire else 1),
+        max_unpacked_bytes=limits.max_unpacked_bytes,
+    )
+
+
 def _unpack_message(exc: BaseException, limits: PushLimits) -> str:
+    if isinstance(exc, PackTooLarge):
+        return exc.message
     if type(exc).__name__ == "PackInputTooLarge":
         return f"pack exceeds the size limit of {limits.max_pack_bytes} bytes"
     text = str(exc).replace("\n", " ").strip() or type(exc).__name__
