@@ -358,8 +358,10 @@ class ObjectChecker:
         store: BaseObjectStore,
         objects: list[StoredObject],
         limits: ObjectLimits | None = None,
+        raws: dict[bytes, bytes] | None = None,
     ) -> None:
         self.store = store  # the pushed objects *and* the repository's
+        self._raws = raws or {}  # bytes of pushed objects, when already read
         self.limits = limits or ObjectLimits()
         self.objects = objects
         self.kinds = {o.sha: o.kind for o in objects}
@@ -373,7 +375,10 @@ class ObjectChecker:
         oversized = [o for o in self.objects if o.size > cap]
         for obj in self.objects:
             if obj.size <= cap and obj.kind in ("commit", "tag", "tree"):
-                raws[obj.sha] = self.store.get_raw(obj.sha)[1]
+                known = self._raws.get(obj.sha)
+                raws[obj.sha] = (
+                    known if known is not None else self.store.get_raw(obj.sha)[1]
+                )
         self._name_trees(raws)
         for obj in oversized:
             path = self.paths.get(obj.sha)
@@ -629,6 +634,38 @@ def check_pushed_objects(
             Finding.error("(push)", None, f"the pushed pack is malformed: {exc}", RULE)
         ]
     return ObjectChecker(store, objects, limits).run()
+
+
+def diagnose_pack(
+    pack_path: str, store: BaseObjectStore, limits: ObjectLimits | None = None
+) -> list[Finding]:
+    """Why a received (thin) pack could not be stored: dulwich parses every object
+    while it stores a pack and stops at the first it cannot parse, with a bare
+    parser message. Read the pack's objects raw (deltas resolved, bases from
+    ``store``) and run the checks on them, so the pusher learns which object and
+    what is wrong. Empty when nothing is found (or the pack cannot be read)."""
+    from dulwich.pack import PackData, UnpackedObjectIterator
+
+    objects: list[StoredObject] = []
+    raws: dict[bytes, bytes] = {}
+    try:
+        with PackData(pack_path, object_format=DEFAULT_OBJECT_FORMAT) as data:
+            walker = UnpackedObjectIterator.for_pack_data(
+                data,
+                resolve_ext_ref=store.get_raw,  # type: ignore[arg-type]
+            )
+            for unpacked in walker:
+                type_num = unpacked.obj_type_num
+                chunks = unpacked.obj_chunks or []
+                sha = sha_to_hex(unpacked.sha())
+                kind = TYPE_NAMES.get(type_num or 0, "unknown")
+                size = sum(len(c) for c in chunks)
+                objects.append(StoredObject(sha, kind, size))
+                if kind != "blob":
+                    raws[sha] = b"".join(chunks)
+    except Exception:  # noqa: BLE001 - a diagnosis never fails the push twice
+        return []
+    return ObjectChecker(store, objects, limits, raws).run()
 
 
 def quarantine_store(objects_dir: str) -> DiskObjectStore:

@@ -259,22 +259,28 @@ ReadFn = Callable[[int], bytes]
 
 
 def guard_reads(
-    read_all: ReadFn, read_some: ReadFn | None, scanner: PackScanner
+    read_all: ReadFn,
+    read_some: ReadFn | None,
+    scanner: PackScanner,
+    copy: Callable[[bytes], object] | None = None,
 ) -> tuple[ReadFn, ReadFn | None]:
-    """Wrap the wire reads so every byte passes ``scanner`` before dulwich sees it."""
+    """Wrap the wire reads so every byte passes ``scanner`` before dulwich sees it
+    (and, with ``copy``, is written there too)."""
+
+    def seen(data: bytes) -> bytes:
+        scanner.feed(data)
+        if copy is not None:
+            copy(data)
+        return data
 
     def guarded_all(size: int) -> bytes:
-        data = read_all(size)
-        scanner.feed(data)
-        return data
+        return seen(read_all(size))
 
     if read_some is None:
         return guarded_all, None
 
     def guarded_some(size: int) -> bytes:
-        data = read_some(size)
-        scanner.feed(data)
-        return data
+        return seen(read_some(size))
 
     return guarded_all, guarded_some
 

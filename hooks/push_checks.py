@@ -345,13 +345,11 @@ class DefaultChecker:
                     _error(update.ref, f"object {update.new} is missing", "ref-target")
                 )
                 continue
-            if target is None:
-                if update.ref.startswith("refs/heads/"):
-                    findings.append(
-                        _error(
-                            update.ref, "a branch must point to a commit", "ref-target"
-                        )
-                    )
+            if target is None:  # a blob or a tree, even behind annotated tags
+                kind = "branch" if update.ref.startswith("refs/heads/") else "tag"
+                findings.append(
+                    _error(update.ref, f"a {kind} must point to a commit", "ref-target")
+                )
                 continue
             findings.extend(self._limit_findings(store, target, exclude, seen_commits))
             if check_push is not None:

@@ -42,6 +42,7 @@ class Quarantine:
         os.mkdir(os.path.join(self.path, "info"))
         self.store = DiskObjectStore(self.path, alternates=[self.objects_dir])
         self.object_count = 0
+        self.spool_path: str | None = None
         self._received = False
         self._closed = False
 
@@ -60,10 +61,15 @@ class Quarantine:
 
         Every byte passes a ``PackScanner`` first: an object whose header states a
         size over ``limits`` raises ``PackTooLarge`` before it is inflated."""
-        read_all, read_some = guard_reads(read_all, read_some, PackScanner(limits))
-        pack = self.store.add_thin_pack(
-            read_all, read_some, max_input_size=max_input_size
-        )
+        # the bytes as they came, for ``diagnose`` when dulwich cannot parse them
+        self.spool_path = os.path.join(self.path, "received.pack")
+        with open(self.spool_path, "wb") as spool:
+            read_all, read_some = guard_reads(
+                read_all, read_some, PackScanner(limits), spool.write
+            )
+            pack = self.store.add_thin_pack(
+                read_all, read_some, max_input_size=max_input_size
+            )
         try:
             self.object_count = len(pack)
             self._received = True

@@ -38,7 +38,7 @@ from dulwich.repo import Repo
 from dulwich.server import Backend, ReceivePackHandler
 
 from dakora.hooks.locks import ProjectLock, default_project_lock
-from dakora.hooks.object_checks import check_pushed_objects
+from dakora.hooks.object_checks import check_pushed_objects, diagnose_pack
 from dakora.hooks.pack_guard import ObjectLimits, PackTooLarge
 from dakora.hooks.push_checks import (
     Checker,
@@ -463,6 +463,18 @@ class DakoraReceivePackHandler(ReceivePackHandler):
                 SIDE_BAND_CHANNEL_PROGRESS, line.encode("utf-8", "replace") + b"\n"
             )
 
+    def _diagnose(self, quarantine: Quarantine, exc: BaseException) -> list[Finding]:
+        """Findings naming the pushed objects dulwich could not parse, if any."""
+        if isinstance(exc, PackTooLarge) or not quarantine.spool_path:
+            return []
+        assert self.pipeline is not None
+        found = diagnose_pack(
+            quarantine.spool_path,
+            self.repo.object_store,  # type: ignore[union-attr]
+            object_limits(self.pipeline.limits),
+        )
+        return found if has_errors(found) else []
+
     def _apply_pack(self, refs: list[Any]) -> Iterator[tuple[bytes, bytes]]:
         assert self.pipeline is not None and self.context is not None
         repo = self.repo
@@ -479,6 +491,21 @@ class DakoraReceivePackHandler(ReceivePackHandler):
                         limits=object_limits(self.pipeline.limits, wire=True),
                     )
                 except _UNPACK_ERRORS as exc:
+                    found = self._diagnose(quarantine, exc)
+                    if found:  # objects dulwich cannot parse: name them
+                        yield (b"unpack", b"ok")
+                        result = PushResult(updates=updates, context=self.context)
+                        result.findings = found
+                        for finding in found:
+                            line = format_remote(finding)
+                            result.messages.append(line)
+                            self.progress(line)
+                        result.reject_checked(found)
+                        self.result = result
+                        self.pipeline._rejected(repo, result)  # type: ignore[arg-type]
+                        for ref, status in result.statuses:
+                            yield (ref.encode("utf-8"), status.encode("utf-8"))
+                        return
                     message = _unpack_message(exc, self.pipeline.limits)
                     self.progress(f"error: {message}")
                     yield (b"unpack", message.encode("utf-8", "replace"))
