@@ -104,9 +104,15 @@ def tree_of(repo: Path, rev: str, path: str = "") -> str:
     return out.stdout.strip()
 
 
-def raw_commit(tree_sha: str, parent: str | None, *, author: bytes | None = None,
-               committer: bytes | None = None, message: bytes = b"msg\n",
-               extra: bytes = b"") -> bytes:
+def raw_commit(
+    tree_sha: str,
+    parent: str | None,
+    *,
+    author: bytes | None = None,
+    committer: bytes | None = None,
+    message: bytes = b"msg\n",
+    extra: bytes = b"",
+) -> bytes:
     ident = b"A U Thor <a@example.com> 1700000000 +0000"
     head = b"tree " + tree_sha.encode() + b"\n"
     if parent:
@@ -118,7 +124,9 @@ def raw_commit(tree_sha: str, parent: str | None, *, author: bytes | None = None
 
 # -- a compressed bomb, cheaply ---------------------------------------------------------
 
-ZERO_GIB_BLOB = "4fce05a4e4ed8cefef2d99f32c519b2fd7841b74"  # 2**30 zero bytes, as a blob
+ZERO_GIB_BLOB = (
+    "4fce05a4e4ed8cefef2d99f32c519b2fd7841b74"  # 2**30 zero bytes, as a blob
+)
 
 
 def zero_blob_pack(repo: Path, size: int = 1 << 30) -> str:

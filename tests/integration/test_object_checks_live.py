@@ -245,7 +245,10 @@ def test_non_utf8_file_name_in_prompts_is_named(project: LiveProject) -> None:
     inner = tree(
         repo,
         sorted(
-            [(b"100644", b"caf\xe9.yaml", data), (b"100644", b"greeting.yaml", greeting)],
+            [
+                (b"100644", b"caf\xe9.yaml", data),
+                (b"100644", b"greeting.yaml", greeting),
+            ],
             key=lambda e: e[1],
         ),
     )
