@@ -26,6 +26,7 @@ from dakora.api.schemas import (
     LogPageOut,
     QuotaOut,
 )
+from dakora.registry.core import BadRequest
 from dakora.registry.db import logs, transaction, utcnow
 from dakora.registry.tenancy import add_tokens
 
@@ -92,10 +93,17 @@ def create_log(access: WriteAccess, body: LogIn) -> LogCreatedOut:
     )
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def _utc(value: datetime | None, name: str) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return (
+            value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        )
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise BadRequest(
+            f"query parameter {name!r} is out of range", parameter=name
+        ) from None
 
 
 @router.get(
@@ -124,9 +132,9 @@ def list_logs(
         query = query.where(logs.c.prompt_id == prompt_id)
     if version is not None:
         query = query.where(logs.c.version == version)
-    if (start := _utc(since)) is not None:
+    if (start := _utc(since, "since")) is not None:
         query = query.where(logs.c.created_at >= start)
-    if (end := _utc(until)) is not None:
+    if (end := _utc(until, "until")) is not None:
         query = query.where(logs.c.created_at < end)
     rows, next_cursor = fetch_page(
         access.state.engine, query, logs.c.id, limit=limit, cursor=cursor
