@@ -55,6 +55,7 @@ from dakora.registry.core import (
     ZERO_SHA,
     BadRequest,
     Finding,
+    InvalidField,
     InvalidPrompt,
     PreconditionFailed,
     RefConflict,
@@ -188,12 +189,30 @@ def yaml_identity(text: str, path: str) -> tuple[str | None, str | None]:
 
 
 def branch_ref(branch: str) -> str:
-    """``refs/heads/<branch>`` after checking the name (BadRequest otherwise)."""
+    """``refs/heads/<branch>`` after checking the name (BadRequest otherwise).
+
+    Only plain branch names (``main``, ``feature/x``, or ``refs/heads/<name>``):
+    ``refs/notes/x`` would otherwise become the branch ``refs/heads/refs/notes/x``.
+    """
     name = branch.removeprefix("refs/heads/")
     ref = f"refs/heads/{name}"
+    if name.startswith("refs/") or name in ("HEAD", "@") or name.startswith("-"):
+        raise BadRequest(
+            f"invalid branch name {branch!r}: give a plain branch name such as "
+            "'main' or 'feature/x', not another kind of ref",
+            branch=branch,
+        )
     if not name or not check_ref_format(ref.encode("utf-8")):
         raise BadRequest(f"invalid branch name {branch!r}", branch=branch)
     return ref
+
+
+def check_message(message: str) -> None:
+    """A commit message git can store: no NUL byte (git fsck flags nulInCommit)."""
+    if "\0" in message:
+        raise InvalidField(
+            "message: a commit message cannot hold a NUL byte", field="message"
+        )
 
 
 def read_head(repo: Repo, ref: str) -> str | None:
@@ -255,6 +274,7 @@ class CommitWriter:
         compare-and-swap's old sha); ``pinned``: the caller sent ``If-Match``, so a
         lost race is 412, not 409. Returns without a commit when nothing changes.
         """
+        check_message(message)
         ref, old, parent = self.start_point(repo, branch, context.default_branch)
         if expected_parent is not None and parent != expected_parent:
             raise (PreconditionFailed if pinned else RefConflict)(

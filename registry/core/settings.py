@@ -103,6 +103,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
+        azure_given = self.azure_connection_string is not None or self.azure_account_url
+        if azure_given and "mirror_backend" not in self.model_fields_set:
+            # Azure settings without DAKORA_MIRROR_BACKEND: mirror where they point
+            # (an explicit local/none next to them is refused by the store check)
+            self.mirror_backend = "azure"
         if not self.database_url:
             db_path = (self.data_dir / "dakora.db").absolute()
             self.database_url = f"sqlite:///{db_path.as_posix()}"
