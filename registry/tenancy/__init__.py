@@ -19,6 +19,7 @@ public name is re-exported here.
 from __future__ import annotations
 
 from dakora.registry.tenancy.clerk import ClerkVerifier
+from dakora.registry.tenancy.deliveries import claim_delivery, release_delivery
 from dakora.registry.tenancy.keys import (
     KEY_PREFIX,
     KeyRecord,
@@ -54,7 +55,7 @@ from dakora.registry.tenancy.records import (
     validate_role,
     validate_slug,
 )
-from dakora.registry.tenancy.svix import SvixVerifier
+from dakora.registry.tenancy.svix import SvixVerifier, delivery_id
 from dakora.registry.tenancy.users import (
     create_user,
     delete_user,
@@ -74,6 +75,9 @@ from dakora.registry.tenancy.workspaces import (
 )
 
 __all__ = [
+    "claim_delivery",
+    "delivery_id",
+    "release_delivery",
     "ClerkVerifier",
     "KEY_PREFIX",
     "KeyRecord",
