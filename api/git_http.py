@@ -44,6 +44,7 @@ from dakora.hooks.receive import (
     PushResult,
     ReceivePipeline,
 )
+from dakora.hooks.repack import DEFAULT_PACK_LIMIT
 from dakora.registry.core import (
     AccessDenied,
     DakoraError,
@@ -356,6 +357,46 @@ def make_index_hooks(
     return accepted, rejected
 
 
+def make_auto_repack(
+    project_lock: Any,
+    get_engine: Callable[[], Any],
+    pack_limit: int,
+    *,
+    notify: Callable[[], None] | None = None,
+) -> Callable[[Repo, PushResult], None]:
+    """The pipeline's ``after_accepted``: repack in the background past
+    ``pack_limit`` packs, then queue a mirror sync of the project."""
+    from dakora.hooks.repack import AutoRepack
+
+    def queue_sync(project_id: str | None) -> None:
+        if project_id is None:
+            return
+        from dakora.registry.db import transaction
+        from dakora.registry.mirror import enqueue
+
+        with transaction(get_engine()) as conn:
+            enqueue(conn, project_id)
+        if notify is not None:
+            notify()
+
+    auto = AutoRepack(pack_limit)
+
+    def after(repo: Repo, result: PushResult) -> None:
+        path = os.path.abspath(repo.controldir())
+        key = project_lock.key(repo, result.context)
+        project_id = result.context.project_id
+        auto.maybe_repack(
+            path,
+            lambda: project_lock.hold(key),
+            key,
+            after=lambda _result: queue_sync(
+                None if project_id is None else str(project_id)
+            ),
+        )
+
+    return after
+
+
 _PIPELINES: weakref.WeakKeyDictionary[Any, ReceivePipeline] = (
     weakref.WeakKeyDictionary()
 )
@@ -384,7 +425,15 @@ def server_pipeline(
 
     on_accepted, on_rejected = make_index_hooks(get_engine)
     project_lock = ServerProjectLock(get_engine)  # advisory on PostgreSQL
+    settings = getattr(state, "settings", None)
+    auto_repack = make_auto_repack(
+        project_lock,
+        get_engine,
+        getattr(settings, "gc_pack_limit", DEFAULT_PACK_LIMIT),
+        notify=getattr(state, "notify_mirror", None),
+    )
     pipeline = ReceivePipeline(
+        after_accepted=auto_repack,
         lock=project_lock,
         lock_key=project_lock.key,
         before_apply=ref_guard(get_engine, lambda: getattr(state, "replica", None)),

@@ -171,6 +171,7 @@ class ReceivePipeline:
         version_lookup_factory: VersionLookupFactory | None = None,
         summary: bool = True,
         before_apply: Callable[[Repo, PushResult], str | None] | None = None,
+        after_accepted: PushHook | None = None,
     ) -> None:
         self.checker = checker
         self.checker_factory = checker_factory
@@ -186,6 +187,9 @@ class ReceivePipeline:
         # under the lock, before the CAS: a reason string rejects every ref
         # (replicas: catch up from the mirror, compare with the index's refs table).
         self.before_apply = before_apply
+        # after an accepted push, outside the lock (e.g. start a background repack);
+        # its errors are logged, never the push's
+        self.after_accepted = after_accepted
 
     # -- phase 2: checks ---------------------------------------------------------------
 
@@ -278,6 +282,11 @@ class ReceivePipeline:
                 for line in self._summary(repo, update):
                     result.messages.append(line)
                     say(line)
+        if self.after_accepted is not None:
+            try:
+                self.after_accepted(repo, result)
+            except Exception:  # noqa: BLE001 - the push is done; never fail it now
+                logger.exception("the after-push hook failed")
         return result
 
     # -- phase 3 -----------------------------------------------------------------------

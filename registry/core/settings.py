@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     default_tier: str = Field(default="free")
     key_pepper: SecretStr | None = Field(default=None)
     max_keys_per_project: int = Field(default=10, ge=1)
+    # repack a project in the background once it holds more packs (0: never)
+    gc_pack_limit: int = Field(default=50, ge=0)
 
     _pepper_cache: bytes | None = PrivateAttr(default=None)
 
