@@ -621,12 +621,17 @@ def check_pushed_objects(
     limits: ObjectLimits | None = None,
     *,
     scan: bool = False,
+    existing: BaseObjectStore | None = None,
 ) -> list[Finding]:
     """Findings for every object stored in ``objects_dir`` (a quarantine), read
     through ``store`` (which sees the repository too). ``scan``: also run the
-    header scan over its packs (what git stored itself)."""
+    header scan over its packs (what git stored itself). ``existing``: the
+    repository's own store — objects it already holds (the bases dulwich appends to
+    complete a thin pack) were accepted before and are not checked again."""
     try:
         objects = list(pushed_objects(objects_dir, scan=scan, limits=limits))
+        if existing is not None:
+            objects = [o for o in objects if o.sha not in existing]
     except PackTooLarge as exc:
         return [Finding.error("(push)", None, exc.message, "limit-object-size")]
     except (PackFormatError, OSError, ValueError, IndexError) as exc:

@@ -102,6 +102,7 @@ def run_pre_receive(
                 store,
                 object_limits(limits or PushLimits()),
                 scan=True,
+                existing=repo.object_store,
             )
         if not has_errors(outcome.findings):
             refs_before = repo_refs(repo)

@@ -271,7 +271,10 @@ class ReceivePipeline:
         findings: list[Finding] = []
         if quarantine is not None:  # what git fsck would refuse, before any check
             findings = check_pushed_objects(
-                quarantine.path, store, object_limits(self.limits)
+                quarantine.path,
+                store,
+                object_limits(self.limits),
+                existing=repo.object_store,
             )
         if not has_errors(findings):
             findings = self.check(repo, store, result.updates, context)

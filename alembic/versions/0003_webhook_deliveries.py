@@ -25,6 +25,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(32), nullable=False),
         sa.Column("delivery_id", sa.String(255), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("result", sa.JSON(), nullable=True),
         sa.PrimaryKeyConstraint("source", "delivery_id", name="pk_webhook_deliveries"),
     )
     op.create_index(

@@ -6,8 +6,9 @@ missing signature is 401. ``user.created``/``user.updated`` create the user, a p
 workspace and a project ``default``; ``user.deleted`` removes them and revokes their
 keys. Other event types are acknowledged and ignored. Without a secret configured the
 route answers 404 (webhooks are off). A delivery id (``svix-id``) seen within the
-signature's tolerance window is a replay: acknowledged (200, ``action: "replayed"``)
-and not applied again (``registry/tenancy/deliveries.py``).
+signature's tolerance window is a replay: acknowledged with the first delivery's
+answer and ``"replayed": true``, and not applied again
+(``registry/tenancy/deliveries.py``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from dakora.registry.tenancy import (
     SvixVerifier,
     claim_delivery,
     delivery_id,
+    delivery_result,
+    finish_delivery,
     handle_clerk_event,
     release_delivery,
 )
@@ -43,6 +46,7 @@ class WebhookOut(BaseModel):
     workspace: str | None = None
     project: str | None = None
     deleted_workspaces: list[str] = []
+    replayed: bool = False
 
 
 @router.post(
@@ -75,12 +79,17 @@ def _apply_once(
     # a signature stays valid for ``tolerance`` seconds either way of its timestamp
     keep = 2 * tolerance + 60
     if not claim_delivery(state.engine, "clerk", delivery, keep_seconds=keep):
-        return {"event": str(event.get("type")), "action": "replayed"}
+        first = delivery_result(state.engine, "clerk", delivery)
+        if first is None:  # the first delivery is still being handled
+            first = {"event": str(event.get("type")), "action": "replayed"}
+        return {**first, "replayed": True}
     try:
-        return _apply(state, event)
+        result = _apply(state, event)
     except BaseException:
         release_delivery(state.engine, "clerk", delivery)
         raise
+    finish_delivery(state.engine, "clerk", delivery, result)
+    return result
 
 
 def _apply(state: Any, event: dict[str, Any]) -> dict[str, Any]:

@@ -320,5 +320,6 @@ webhook_deliveries = Table(
     Column("source", String(32), primary_key=True),
     Column("delivery_id", String(255), primary_key=True),
     Column("received_at", UTCDateTime(), nullable=False, default=utcnow),
+    Column("result", JSON(), nullable=True),  # the first delivery's answer
     Index("ix_webhook_deliveries_received_at", "received_at"),
 )

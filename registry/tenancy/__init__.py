@@ -19,7 +19,12 @@ public name is re-exported here.
 from __future__ import annotations
 
 from dakora.registry.tenancy.clerk import ClerkVerifier
-from dakora.registry.tenancy.deliveries import claim_delivery, release_delivery
+from dakora.registry.tenancy.deliveries import (
+    claim_delivery,
+    delivery_result,
+    finish_delivery,
+    release_delivery,
+)
 from dakora.registry.tenancy.keys import (
     KEY_PREFIX,
     KeyRecord,
@@ -77,6 +82,8 @@ from dakora.registry.tenancy.workspaces import (
 __all__ = [
     "claim_delivery",
     "delivery_id",
+    "delivery_result",
+    "finish_delivery",
     "release_delivery",
     "ClerkVerifier",
     "KEY_PREFIX",
