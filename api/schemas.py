@@ -40,6 +40,9 @@ class ProjectOut(BaseModel):
     id: str = Field(description="The project's UUID: use it as {project} in URLs")
     workspace: str
     workspace_id: str
+    workspace_kind: Literal["personal", "team"] = Field(
+        description="personal: one user's own workspace; team: a shared one"
+    )
     slug: str
     name: str | None
     ref: str = Field(description="'workspace~slug', also accepted as {project}")
@@ -52,6 +55,12 @@ class MeOut(BaseModel):
     key: dict[str, Any] | None = None
     user: dict[str, Any] | None = None
     projects: list[ProjectOut]
+    default_project: ProjectOut | None = Field(
+        default=None,
+        description="Where to work when no project is named: an API key's project; "
+        "a Clerk user's personal workspace's 'default' project; null otherwise "
+        "(e.g. no-auth mode)",
+    )
 
 
 # -- prompts ----------------------------------------------------------------------------
@@ -63,6 +72,10 @@ class PromptSummaryOut(BaseModel):
     description: str | None
     path: str
     blob_sha: str | None
+    kind: Literal["text", "chat"] | None = Field(
+        default=None, description="?detail=true"
+    )
+    tags: list[str] | None = Field(default=None, description="?detail=true")
 
 
 class PromptListOut(BaseModel):
@@ -86,6 +99,7 @@ class PromptOut(BaseModel):
     ref: str | None = Field(description="Branch or tag served; null for commit/version")
     path: str
     blob_sha: str = Field(description="Also the ETag")
+    source: str = Field(description="The prompt file's text, as committed")
 
 
 class RenderIn(BaseModel):

@@ -30,8 +30,7 @@ def gc(
     from dakora.hooks.repack import repack
     from dakora.registry import tenancy
     from dakora.registry.core import NotFound
-    from dakora.registry.db import transaction
-    from dakora.registry.mirror import enqueue
+    from dakora.registry.mirror import queue_sync
 
     with cli_errors(json_out):
         settings = load_settings(data_dir)
@@ -49,8 +48,7 @@ def gc(
             finally:
                 lock.dispose()
             if result.repacked and settings.mirror_backend != "none":
-                with transaction(engine) as conn:
-                    enqueue(conn, str(target.id))
+                queue_sync(engine, str(target.id))
         if json_out:
             print_json({"project": target.full_name, **result.to_dict()})
             return

@@ -35,7 +35,6 @@ from dulwich.object_store import (
     commit_tree_changes,
 )
 from dulwich.objects import Blob, Commit, Tree
-from dulwich.refs import check_ref_format
 from dulwich.repo import Repo
 
 from dakora.hooks.push_checks import RefUpdate
@@ -53,15 +52,13 @@ from dakora.hooks.receive import (
 from dakora.registry.core import (
     PROMPT_KEY_ORDER,
     ZERO_SHA,
-    BadRequest,
     Finding,
-    InvalidField,
     InvalidPrompt,
     PreconditionFailed,
     RefConflict,
     StorageError,
 )
-from dakora.registry.git import GitSnapshot
+from dakora.registry.git import GitSnapshot, branch_ref, check_message
 
 FILE_MODE = stat.S_IFREG | 0o644
 
@@ -188,33 +185,6 @@ def yaml_identity(text: str, path: str) -> tuple[str | None, str | None]:
 # -- reading the base ------------------------------------------------------------------
 
 
-def branch_ref(branch: str) -> str:
-    """``refs/heads/<branch>`` after checking the name (BadRequest otherwise).
-
-    Only plain branch names (``main``, ``feature/x``, or ``refs/heads/<name>``):
-    ``refs/notes/x`` would otherwise become the branch ``refs/heads/refs/notes/x``.
-    """
-    name = branch.removeprefix("refs/heads/")
-    ref = f"refs/heads/{name}"
-    if name.startswith("refs/") or name in ("HEAD", "@") or name.startswith("-"):
-        raise BadRequest(
-            f"invalid branch name {branch!r}: give a plain branch name such as "
-            "'main' or 'feature/x', not another kind of ref",
-            branch=branch,
-        )
-    if not name or not check_ref_format(ref.encode("utf-8")):
-        raise BadRequest(f"invalid branch name {branch!r}", branch=branch)
-    return ref
-
-
-def check_message(message: str) -> None:
-    """A commit message git can store: no NUL byte (git fsck flags nulInCommit)."""
-    if "\0" in message:
-        raise InvalidField(
-            "message: a commit message cannot hold a NUL byte", field="message"
-        )
-
-
 def read_head(repo: Repo, ref: str) -> str | None:
     """The commit a branch points to, or None when it does not exist."""
     try:
@@ -281,26 +251,8 @@ class CommitWriter:
                 f"{ref} moved while the write was prepared; fetch and retry",
                 ref=ref,
             )
-        when = now or datetime.now(UTC)
-        # New objects are built in memory (reading the repository underneath), then
-        # written into the quarantine as ONE pack: a pushed pack is what the rest of
-        # the server expects (loose objects get repacked by the mirror worker while
-        # readers look for them).
-        scratch = MemoryObjectStore()
-        overlay = OverlayObjectStore([scratch, repo.object_store], add_store=scratch)
-        base_tree: bytes | Tree = (
-            overlay[parent.encode("ascii")].tree if parent is not None else Tree()
-        )
-        tree_changes: list[tuple[bytes, int | None, bytes | None]] = []
-        for change in changes:
-            if change.content is None:
-                tree_changes.append((change.path.encode("utf-8"), None, None))
-                continue
-            blob = Blob.from_string(change.content)
-            scratch.add_object(blob)
-            tree_changes.append((change.path.encode("utf-8"), FILE_MODE, blob.id))
-        new_tree = commit_tree_changes(overlay, base_tree, tree_changes)
-        if parent is not None and new_tree == base_tree and old != ZERO_SHA:
+        draft = _build(repo, parent, changes, author, message, now)
+        if parent is not None and not draft.changed and old != ZERO_SHA:
             return WriteOutcome(
                 ref=ref,
                 branch=ref.removeprefix("refs/heads/"),
@@ -308,17 +260,7 @@ class CommitWriter:
                 commit=parent,
                 changed=False,
             )
-        commit = Commit()
-        commit.tree = new_tree
-        commit.parents = [parent.encode("ascii")] if parent else []
-        commit.author = commit.committer = author.identity()
-        timestamp = int(when.timestamp())
-        commit.author_time = commit.commit_time = timestamp
-        commit.author_timezone = commit.commit_timezone = 0
-        commit.encoding = b"UTF-8"
-        commit.message = message.rstrip("\n").encode("utf-8") + b"\n"
-        scratch.add_object(commit)
-        new = commit.id.decode("ascii")
+        scratch, new = draft.scratch, draft.commit
         objects = [
             (scratch[sha], None)
             for sha in scratch
@@ -345,6 +287,89 @@ class CommitWriter:
             messages=list(result.messages),
             findings=list(result.findings),
         )
+
+    def check(
+        self,
+        repo: Repo,
+        *,
+        branch: str,
+        changes: Sequence[FileChange],
+        author: Author,
+        context: PushContext,
+    ) -> list[Finding]:
+        """The findings :meth:`write` would meet, writing nothing: the commit is built
+        in memory and handed to ``ReceivePipeline.check`` (a push's checks). A no-op
+        change is checked in place (``check_snapshot``), so warnings still show."""
+        ref, old, parent = self.start_point(repo, branch, context.default_branch)
+        draft = _build(repo, parent, changes, author, "check (not written)", None)
+        if parent is not None and not draft.changed:
+            from dakora.registry.checks import check_snapshot
+
+            return check_snapshot(
+                GitSnapshot(repo.object_store, parent),
+                paths=sorted({c.path for c in changes}),
+            )
+        update = RefUpdate(old=old, new=draft.commit, ref=ref)
+        return self.pipeline.check(repo, draft.overlay, [update], context)
+
+
+@dataclass
+class _Draft:
+    """A commit built in memory: new objects in ``scratch``, read through
+    ``overlay`` (scratch over the repository)."""
+
+    scratch: MemoryObjectStore
+    overlay: OverlayObjectStore
+    commit: str
+    changed: bool  # False: the tree is the parent's
+
+
+def _build(
+    repo: Repo,
+    parent: str | None,
+    changes: Sequence[FileChange],
+    author: Author,
+    message: str,
+    now: datetime | None,
+) -> _Draft:
+    """The commit of ``changes`` on ``parent``, in memory (the repository untouched).
+
+    New objects are built in memory (reading the repository underneath); a write then
+    puts them into the quarantine as ONE pack: a pushed pack is what the rest of the
+    server expects (loose objects get repacked by the mirror worker while readers
+    look for them).
+    """
+    when = now or datetime.now(UTC)
+    scratch = MemoryObjectStore()
+    overlay = OverlayObjectStore([scratch, repo.object_store], add_store=scratch)
+    base_tree: bytes | Tree = (
+        overlay[parent.encode("ascii")].tree if parent is not None else Tree()
+    )
+    tree_changes: list[tuple[bytes, int | None, bytes | None]] = []
+    for change in changes:
+        if change.content is None:
+            tree_changes.append((change.path.encode("utf-8"), None, None))
+            continue
+        blob = Blob.from_string(change.content)
+        scratch.add_object(blob)
+        tree_changes.append((change.path.encode("utf-8"), FILE_MODE, blob.id))
+    new_tree = commit_tree_changes(overlay, base_tree, tree_changes)
+    commit = Commit()
+    commit.tree = new_tree
+    commit.parents = [parent.encode("ascii")] if parent else []
+    commit.author = commit.committer = author.identity()
+    timestamp = int(when.timestamp())
+    commit.author_time = commit.commit_time = timestamp
+    commit.author_timezone = commit.commit_timezone = 0
+    commit.encoding = b"UTF-8"
+    commit.message = message.rstrip("\n").encode("utf-8") + b"\n"
+    scratch.add_object(commit)
+    return _Draft(
+        scratch=scratch,
+        overlay=overlay,
+        commit=commit.id.decode("ascii"),
+        changed=parent is None or new_tree != base_tree,
+    )
 
 
 def _raise_for(result: PushResult, pinned: bool) -> None:

@@ -22,6 +22,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from dakora.registry.checks import PushLimits
 from dakora.registry.core import LimitExceeded
 
 TYPE_NAMES = {1: "commit", 2: "tree", 3: "blob", 4: "tag", 6: "delta", 7: "delta"}
@@ -38,6 +39,19 @@ class ObjectLimits:
     max_object_bytes: int = 10 * 1024 * 1024
     max_unpacked_bytes: int = 512 * 1024 * 1024
     max_objects: int = 1_000_000
+
+
+def object_limits(limits: PushLimits, *, wire: bool = False) -> ObjectLimits:
+    """The per-object bounds of a push: every object obeys the file-size limit.
+
+    ``wire``: the bounds the scanner applies to headers as the pack arrives — twice
+    the file limit, so an object a little too large is still inflated (memory stays
+    bounded) and refused by the object checks *naming its path*, while a bomb is
+    refused from its header alone."""
+    return ObjectLimits(
+        max_object_bytes=limits.max_file_bytes * (2 if wire else 1),
+        max_unpacked_bytes=limits.max_unpacked_bytes,
+    )
 
 
 class PackTooLarge(LimitExceeded, ValueError):

@@ -17,16 +17,17 @@ from dulwich.object_store import DiskObjectStore
 from dulwich.repo import Repo
 
 from dakora.hooks.object_checks import check_pushed_objects
+from dakora.hooks.pack_guard import object_limits
 from dakora.hooks.push_checks import (
     Checker,
     DefaultChecker,
-    PushLimits,
     RefUpdate,
     format_remote,
-    repo_version_lookup,
 )
-from dakora.hooks.receive import object_limits, repo_default_branch, repo_refs
+from dakora.hooks.receive import repo_default_branch, repo_refs
+from dakora.registry.checks import PushLimits
 from dakora.registry.core import BadRequest, Finding, has_errors
+from dakora.registry.git import repo_version_lookup
 
 
 def parse_updates(text: str) -> list[RefUpdate]:
@@ -74,6 +75,26 @@ class HookOutcome:
         return has_errors(self.findings)
 
 
+def _object_findings(
+    repo: Repo,
+    store: DiskObjectStore,
+    environ: dict[str, str],
+    limits: PushLimits | None,
+) -> list[Finding]:
+    """The object checks over what git stored in its quarantine (sizes read from the
+    headers first: git inflated nothing for us)."""
+    pushed = environ.get("GIT_QUARANTINE_PATH") or environ.get("GIT_OBJECT_DIRECTORY")
+    if not pushed or not os.path.isdir(pushed):
+        return []
+    return check_pushed_objects(
+        os.path.abspath(pushed),
+        store,
+        object_limits(limits or PushLimits()),
+        scan=True,
+        existing=repo.object_store,
+    )
+
+
 def run_pre_receive(
     repo_path: str,
     stdin_text: str,
@@ -92,18 +113,7 @@ def run_pre_receive(
     repo = Repo(repo_path)
     try:
         store = open_hook_store(repo, environ)
-        pushed = environ.get("GIT_QUARANTINE_PATH") or environ.get(
-            "GIT_OBJECT_DIRECTORY"
-        )
-        if pushed and os.path.isdir(pushed):
-            # git stored the objects itself: read their sizes from the headers first
-            outcome.findings = check_pushed_objects(
-                os.path.abspath(pushed),
-                store,
-                object_limits(limits or PushLimits()),
-                scan=True,
-                existing=repo.object_store,
-            )
+        outcome.findings = _object_findings(repo, store, environ, limits)
         if not has_errors(outcome.findings):
             refs_before = repo_refs(repo)
             if checker is None:

@@ -2,7 +2,7 @@
 
 Nothing here reads the environment at import time: ``Settings()`` reads the ``DAKORA_*``
 variables when it is *constructed*, ``Settings(**overrides)`` overrides them. Every field
-is documented in the README section "Settings" (a unit test keeps them in step).
+is documented in docs/settings.md (a unit test keeps them in step).
 
 Refusing unsafe combinations (``auth_mode=none`` on a non-loopback host) is the server's
 job; :meth:`Settings.is_loopback_host` is the helper it uses.
@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     max_keys_per_project: int = Field(default=10, ge=1)
     # repack a project in the background once it holds more packs (0: never)
     gc_pack_limit: int = Field(default=50, ge=0)
+    studio_dir: Path | None = Field(
+        default=None,
+        description="Folder of the built Studio (its index.html and assets/); unset: "
+        "the copy in the installed package, else studio/dist of the source tree.",
+    )
 
     _pepper_cache: bytes | None = PrivateAttr(default=None)
 

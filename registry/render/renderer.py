@@ -22,38 +22,16 @@ from jinja2.environment import Template
 from dakora.registry.core import Prompt, RenderError
 from dakora.registry.git import PartsSource
 from dakora.registry.render.analysis import (
-    TemplateInfo,
     analyze_ast,
-    analyze_template,
-    compile_template,
 )
 from dakora.registry.render.includes import PartsLoader
 from dakora.registry.render.limits import (
-    MAX_INCLUDE_DEPTH,
     MAX_OUTPUT_BYTES,
-    MAX_RANGE,
-    MAX_RANGE_TOTAL,
-    MAX_SOURCE_BYTES,
-    MAX_VALUE_SIZE,
     RANGE_BUDGET,
     output_limit_error,
 )
 from dakora.registry.render.sandbox import SandboxEnv, translate_error
 from dakora.registry.render.template_ast import parse_template
-
-__all__ = [
-    "MAX_INCLUDE_DEPTH",
-    "MAX_OUTPUT_BYTES",
-    "MAX_RANGE",
-    "MAX_RANGE_TOTAL",
-    "MAX_SOURCE_BYTES",
-    "MAX_VALUE_SIZE",
-    "RenderResult",
-    "Renderer",
-    "TemplateInfo",
-    "analyze_template",
-    "compile_template",
-]
 
 
 @dataclass(frozen=True)

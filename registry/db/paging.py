@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Column, Engine, Row, Select
 
 from dakora.registry.core import BadRequest
-from dakora.registry.db import read
+from dakora.registry.db.engine import read
 
 MAX_CURSOR = 2**63 - 1  # ids are BIGINT (PostgreSQL) / INTEGER (SQLite): signed 64 bits
 
