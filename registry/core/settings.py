@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     default_tier: str = Field(default="free")
     key_pepper: SecretStr | None = Field(default=None)
     max_keys_per_project: int = Field(default=10, ge=1)
+    # repack a project in the background once it holds more packs (0: never)
+    gc_pack_limit: int = Field(default=50, ge=0)
     studio_dir: Path | None = Field(
         default=None,
         description="Folder of the built Studio (its index.html and assets/); unset: "
@@ -108,6 +110,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
+        azure_given = self.azure_connection_string is not None or self.azure_account_url
+        if azure_given and "mirror_backend" not in self.model_fields_set:
+            # Azure settings without DAKORA_MIRROR_BACKEND: mirror where they point
+            # (an explicit local/none next to them is refused by the store check)
+            self.mirror_backend = "azure"
         if not self.database_url:
             db_path = (self.data_dir / "dakora.db").absolute()
             self.database_url = f"sqlite:///{db_path.as_posix()}"
