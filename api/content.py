@@ -115,9 +115,12 @@ class Body:
 class ContentStore:
     """Caches and reads project content; one per app."""
 
-    def __init__(self, engine: Engine | None = None) -> None:
+    def __init__(
+        self, engine: Engine | None = None, renderer: Renderer | None = None
+    ) -> None:
         self._engine = engine  # for version → commit through the index
-        self.renderer = Renderer()
+        # the server passes a RenderPool (render_pool.py): same interface
+        self.renderer = renderer or Renderer()
         self._repos: dict[str, PromptRepository] = {}
         self._repo_lock = threading.Lock()
         self._resolved: dict[str, dict[tuple[str, str, str], Resolved]] = {}

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from dakora.api.content import ContentStore
     from dakora.api.events import EventWatcher
     from dakora.api.projects import ProjectCache
+    from dakora.api.render_pool import RenderPool
     from dakora.registry.mirror import MirrorWorker, ReplicaSync
 
 log = logging.getLogger("dakora.api")
@@ -48,6 +49,7 @@ class ServerState:
         self.projects: ProjectCache | None = None
         self.mirror: MirrorWorker | None = None  # the outbox worker
         self.replica: ReplicaSync | None = None  # PostgreSQL + mirror only
+        self.render_pool: RenderPool | None = None  # renders, off the event loop
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -80,7 +82,13 @@ class ServerState:
         else:
             recover_projects(engine)
         self.projects = ProjectCache(engine, self.settings.data_dir)
-        self.content = ContentStore(engine)
+        from dakora.api.render_pool import RenderPool
+
+        self.render_pool = RenderPool(
+            self.settings.render_timeout_ms, self.settings.render_workers
+        )
+        self.render_pool.warm()
+        self.content = ContentStore(engine, self.render_pool)  # type: ignore[arg-type]
         self.auth = Authenticator(self.settings, engine, self.projects)
         self.events = EventWatcher(engine, self)
         self.events.start()
@@ -154,6 +162,9 @@ class ServerState:
             self.auth.close()
         if self.content is not None:
             self.content.close()
+        if self.render_pool is not None:
+            self.render_pool.close()
+            self.render_pool = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

@@ -52,7 +52,7 @@ from dakora.registry.core.model import (
     parse_semver,
     semver_gt,
 )
-from dakora.registry.core.settings import Settings
+from dakora.registry.core.settings import Settings, render_timeout_from_env
 from dakora.registry.core.types import ZERO_SHA, CommitSha
 
 __all__ = [
@@ -101,4 +101,5 @@ __all__ = [
     "parse_cli_pairs",
     "parse_semver",
     "semver_gt",
+    "render_timeout_from_env",
 ]
