@@ -6,7 +6,8 @@
         ├── AuthError                401 / 403
         ├── NotFound                 404
         ├── InputError               422, carries ``problems`` (one per bad input)
-        ├── RenderError              400 ``render_error``: the template failed
+        ├── RenderError              400 ``render_error``: the template failed;
+        │                            422 ``render_limit``: over a render limit
         ├── RateLimited              429 (also ``quota_exceeded``), ``retry_after``
         └── ServerError              5xx
 
@@ -79,7 +80,9 @@ class InputError(DakoraAPIError):
 
 
 class RenderError(DakoraAPIError):
-    """400 ``render_error``: the template failed at render time."""
+    """400 ``render_error``: the template failed at render time; or 422
+    ``render_limit``: the render went over a limit (``details["limit"]`` names it:
+    ``timeout_ms``, ``loop_iterations``, ``value_size``, …)."""
 
 
 class RateLimited(DakoraAPIError):
@@ -130,6 +133,8 @@ def error_from_response(response: httpx.Response) -> DakoraAPIError:
 
 
 def _class_for(status: int, code: str) -> type[DakoraAPIError]:
+    if code in ("render_error", "render_limit"):
+        return RenderError
     if status in (401, 403):
         return AuthError
     if status == 404:
@@ -140,6 +145,4 @@ def _class_for(status: int, code: str) -> type[DakoraAPIError]:
         return RateLimited
     if status >= 500:
         return ServerError
-    if code == "render_error":
-        return RenderError
     return DakoraAPIError
