@@ -294,3 +294,48 @@ def test_render_timeout_setting_is_honoured(
     assert _limit(r) == "timeout_ms"
     assert r.json()["error"]["details"]["max"] == 100
     server.stop()
+
+
+# -- the CLI ---------------------------------------------------------------------------
+
+
+def test_dakora_render_runs_under_the_time_budget(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    from tests.fixtures.server import dakora_executable
+
+    repo = _hostile_repo(tmp_path / "repo")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DAKORA_")}
+    env["DAKORA_RENDER_TIMEOUT_MS"] = "100"
+    run = [dakora_executable(), "render", "--repo", str(repo), "--json"]
+    slow = subprocess.run(
+        [*run[:2], "slow", *run[2:]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert slow.returncode == 1, (slow.stdout, slow.stderr)
+    error = json.loads(slow.stderr)["error"]
+    assert error["code"] == "render_limit"
+    assert error["details"]["limit"] == "timeout_ms" and error["details"]["max"] == 100
+    del env["DAKORA_RENDER_TIMEOUT_MS"]  # the default budget: the work limit first
+    loops = subprocess.run(
+        [*run[:2], "string-loops", *run[2:]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert json.loads(loops.stderr)["error"]["details"]["limit"] == "loop_iterations"
+    env["DAKORA_RENDER_TIMEOUT_MS"] = "soon"
+    bad = subprocess.run(
+        [*run[:2], "slow", *run[2:]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode != 0 and "DAKORA_RENDER_TIMEOUT_MS" in bad.stderr
+    assert "Traceback" not in bad.stderr
