@@ -50,7 +50,7 @@ from dakora.hooks.push_checks import (
 )
 from dakora.hooks.quarantine import Quarantine, remove_stale_lock
 from dakora.hooks.summary import prompt_changes, summary_lines
-from dakora.registry.core import ZERO_SHA, Finding, has_errors
+from dakora.registry.core import ZERO_SHA, Finding, StorageError, has_errors
 
 logger = logging.getLogger(__name__)
 
@@ -220,6 +220,18 @@ class ReceivePipeline:
         try:
             checker = self.make_checker(repo, context, refs_before)
             return checker(store, updates)
+        except StorageError as exc:  # the database went away while checking
+            logger.warning("checking a push failed: %s", exc)
+            return [
+                Finding(
+                    path="(push)",
+                    line=None,
+                    severity="error",
+                    message=f"the push could not be checked ({exc}); nothing was "
+                    "applied, try again",
+                    rule="storage",
+                )
+            ]
         except Exception:  # a bug in a check must refuse the push, never crash it
             logger.exception("checking a push failed")
             return [

@@ -111,7 +111,9 @@ def _string_list(value: Any, source: str) -> list[str]:
             try:
                 value = json.loads(value)
             except ValueError as exc:
-                raise _Reject(f" (not a valid JSON array: {exc.msg})") from exc
+                raise _Reject(
+                    f" (not a valid JSON array: {getattr(exc, 'msg', exc)})"
+                ) from exc
         else:
             return [value]
     if isinstance(value, list | tuple):
@@ -127,7 +129,9 @@ def _object(value: Any, source: str) -> dict[str, Any]:
         try:
             value = json.loads(value)
         except ValueError as exc:
-            raise _Reject(f" (not a valid JSON object: {exc.msg})") from exc
+            raise _Reject(
+                f" (not a valid JSON object: {getattr(exc, 'msg', exc)})"
+            ) from exc
     if isinstance(value, dict):
         return dict(value)
     raise _Reject()

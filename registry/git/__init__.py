@@ -17,7 +17,13 @@ from dakora.registry.git.layout import (
     PROMPT_SUFFIXES,
     is_safe_relpath,
 )
-from dakora.registry.git.objects import new_commits, read_commit, read_raw
+from dakora.registry.git.objects import (
+    as_oid,
+    as_ref,
+    new_commits,
+    read_commit,
+    read_raw,
+)
 from dakora.registry.git.prompt_cache import (
     MAX_PROMPT_FILE_BYTES,
     blob_identity,
@@ -55,8 +61,10 @@ __all__ = [
     "load_blob_with_findings",
     "load_with_findings",
     "new_commits",
+    "as_oid",
     "prompt_identity",
     "read_commit",
     "read_raw",
+    "as_ref",
     "versions_in_range",
 ]

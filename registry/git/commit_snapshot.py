@@ -24,7 +24,7 @@ from dakora.registry.git.layout import (
     PROMPT_SUFFIXES,
     SYMLINK_MODE,
 )
-from dakora.registry.git.objects import read_raw, read_tree
+from dakora.registry.git.objects import as_oid, read_raw, read_tree
 from dakora.registry.git.prompt_cache import TREE_ID_PATHS, TREE_IDS, blob_identity
 from dakora.registry.git.snapshot_base import SnapshotBase, SnapshotParts
 
@@ -75,7 +75,7 @@ class GitSnapshot(SnapshotBase):
 
     # plumbing ------------------------------------------------------------------------
     def _object(self, sha: str | bytes, missing: type[NotFound] = NotFound) -> ShaFile:
-        key = sha.encode("ascii") if isinstance(sha, str) else sha
+        key = as_oid(sha)
         try:
             return self._store[key]
         except (KeyError, ValueError) as exc:

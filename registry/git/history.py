@@ -10,12 +10,13 @@ import stat
 
 from dulwich.diff_tree import tree_changes
 from dulwich.object_store import BaseObjectStore
-from dulwich.objects import Commit
+from dulwich.objects import Commit, ObjectID
 
 from dakora.registry.core import RefNotFound
 from dakora.registry.git.commit_snapshot import GitSnapshot
 from dakora.registry.git.layout import PROMPT_SUFFIXES
 from dakora.registry.git.objects import (
+    as_oid,
     blob_at,
     join_path,
     read_commit,
@@ -98,7 +99,9 @@ def _moved_from(
     new_tree = subtree_sha(store, commit.tree, folder)
     if old_tree is None:
         return None, None
-    for ch in tree_changes(store, old_tree, new_tree):
+    for ch in tree_changes(
+        store, as_oid(old_tree), as_oid(new_tree) if new_tree else None
+    ):
         if ch.old is None or ch.old.path is None or ch.old.sha is None:
             continue
         if ch.old.mode is None or not stat.S_ISREG(ch.old.mode):
@@ -113,9 +116,9 @@ def _moved_from(
     return None, None
 
 
-def _ancestry(store: BaseObjectStore, heads: list[bytes]) -> dict[bytes, Commit]:
-    commits: dict[bytes, Commit] = {}
-    stack = list(heads)
+def _ancestry(store: BaseObjectStore, heads: list[bytes]) -> dict[ObjectID, Commit]:
+    commits: dict[ObjectID, Commit] = {}
+    stack = [as_oid(h) for h in heads]
     while stack:
         sha = stack.pop()
         if sha in commits:

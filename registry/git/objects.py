@@ -15,15 +15,26 @@ from typing import Any
 
 from dulwich.errors import NotGitRepository
 from dulwich.object_store import BaseObjectStore
-from dulwich.objects import Commit, Tag
+from dulwich.objects import Commit, ObjectID, Tag
+from dulwich.refs import Ref
 from dulwich.walk import Walker
 
 from dakora.registry.core import ZERO_SHA, LruCache, RefNotFound
 from dakora.registry.git.layout import SYMLINK_MODE
 
 
+def as_oid(sha: str | bytes) -> ObjectID:
+    """A hex sha as dulwich's ``ObjectID``: where our str/bytes shas enter dulwich."""
+    return ObjectID(sha.encode("ascii") if isinstance(sha, str) else sha)
+
+
+def as_ref(name: str | bytes) -> Ref:
+    """A ref name (``refs/heads/main``, ``HEAD``) as dulwich's ``Ref``."""
+    return Ref(name.encode("utf-8") if isinstance(name, str) else name)
+
+
 def _get(store: BaseObjectStore, sha: str | bytes) -> Any:
-    key = sha.encode("ascii") if isinstance(sha, str) else sha
+    key = as_oid(sha)
     try:
         return store[key]
     except (KeyError, ValueError) as exc:
@@ -61,7 +72,7 @@ def subtree_sha(store: BaseObjectStore, tree_sha: bytes, folder: str) -> bytes |
     if not folder:
         return tree_sha
     try:
-        tree = store[tree_sha]
+        tree: Any = store[as_oid(tree_sha)]
         mode, sha = tree.lookup_path(store.__getitem__, folder.encode("utf-8"))
     except (KeyError, ValueError, NotGitRepository):
         return None
@@ -73,8 +84,8 @@ def has_object(store: BaseObjectStore, sha: bytes, depth: int = 0) -> bool:
     object reads and parses it (a 10,000-entry tree: ~10 ms)."""
     path_of = getattr(store, "_get_shafile_path", None)
     if not callable(path_of) or depth > 4:
-        return sha in store
-    if store.contains_packed(sha):
+        return as_oid(sha) in store
+    if store.contains_packed(as_oid(sha)):
         return True
     try:
         if os.path.exists(path_of(sha)):
@@ -101,7 +112,7 @@ def _tree_getter(store: BaseObjectStore) -> Callable[[bytes], Any]:
         ):  # cached from a dropped push
             tree = None
         if tree is None:
-            tree = store[sha]
+            tree = store[as_oid(sha)]
             if tree.type_name == b"tree":
                 if len(_TREES) >= _TREES_MAX:
                     _TREES.clear()
@@ -128,7 +139,7 @@ def read_raw(store: BaseObjectStore, sha: bytes) -> tuple[int, bytes]:
     hit = _BLOBS.get(sha)
     if hit is not None and has_object(store, sha):  # never an object this store lacks
         return hit
-    found = store.get_raw(sha)
+    found = store.get_raw(as_oid(sha))
     if len(found[1]) <= _SMALL_BLOB:
         _BLOBS.put(sha, found)
     return found
@@ -144,36 +155,36 @@ def blob_at(store: BaseObjectStore, tree_sha: bytes, path: str) -> str | None:
         return None
     if stat.S_ISDIR(mode) or stat.S_IFMT(mode) == SYMLINK_MODE or mode == 0o160000:
         return None
-    return sha.decode("ascii")
+    return str(sha.decode("ascii"))
 
 
-def _existing(store: BaseObjectStore, shas: Iterable[str]) -> list[bytes]:
+def _existing(store: BaseObjectStore, shas: Iterable[str]) -> list[ObjectID]:
     out = []
     for sha in shas:
         if not sha or sha == ZERO_SHA:
             continue
-        key = sha.encode("ascii")
+        key = as_oid(sha)
         if key in store:
             out.append(key)
     return out
 
 
-def topo_parents_first(commits: dict[bytes, Commit]) -> list[bytes]:
+def topo_parents_first(commits: dict[ObjectID, Commit]) -> list[ObjectID]:
     """Order commits so every parent (inside the set) comes before its children;
     ties broken by commit time then sha, so the order is deterministic."""
-    children_left: dict[bytes, int] = dict.fromkeys(commits, 0)
+    children_left: dict[ObjectID, int] = dict.fromkeys(commits, 0)
     for c in commits.values():
         for p in c.parents:
             if p in commits:
                 children_left[c.id] += 1  # number of unprocessed parents
     ready = [(commits[s].commit_time, s) for s, n in children_left.items() if n == 0]
     heapq.heapify(ready)
-    kids: dict[bytes, list[bytes]] = {}
+    kids: dict[ObjectID, list[ObjectID]] = {}
     for c in commits.values():
         for p in c.parents:
             if p in commits:
                 kids.setdefault(p, []).append(c.id)
-    order: list[bytes] = []
+    order: list[ObjectID] = []
     while ready:
         _, sha = heapq.heappop(ready)
         order.append(sha)

@@ -16,6 +16,7 @@ from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Blob
 
 from dakora.registry.core import Finding, LruCache, StorageError
+from dakora.registry.git.objects import as_oid
 from dakora.registry.load import LoadedPrompt, load_prompt_findings
 
 if TYPE_CHECKING:
@@ -165,7 +166,7 @@ def prompt_identity(snapshot: Snapshot, path: str) -> tuple[str, str] | None:
 
 def _read_blob(store: BaseObjectStore, blob_sha: str) -> bytes:
     try:
-        obj = store[blob_sha.encode("ascii")]
+        obj = store[as_oid(blob_sha)]
     except KeyError as exc:
         raise StorageError(f"object {blob_sha} not found", sha=blob_sha) from exc
     if not isinstance(obj, Blob):

@@ -38,7 +38,7 @@ from dakora.registry.core import (
 from dakora.registry.git.commit_snapshot import GitSnapshot
 from dakora.registry.git.folder_snapshot import FolderSnapshot
 from dakora.registry.git.history import walk_versions
-from dakora.registry.git.objects import new_commits, read_commit
+from dakora.registry.git.objects import as_oid, as_ref, new_commits, read_commit
 from dakora.registry.git.tree_diff import changed_paths, diff_trees, unified_diff
 from dakora.registry.git.versions import (
     PromptHead,
@@ -166,7 +166,7 @@ class PromptRepository:
             ]
         for candidate in candidates:
             try:
-                sha = refs[candidate.encode("utf-8")]
+                sha = refs[as_ref(candidate)]
             except (KeyError, ValueError):
                 continue
             try:
@@ -174,7 +174,7 @@ class PromptRepository:
             except RefNotFound:
                 continue
         lowered = name.lower()
-        if _HEX40.match(lowered) and lowered.encode("ascii") in self.store:
+        if _HEX40.match(lowered) and as_oid(lowered) in self.store:
             return read_commit(self.store, lowered)
         if _SHORT_HEX.match(lowered):
             found: set[bytes] = set()
@@ -207,7 +207,7 @@ class PromptRepository:
     def default_branch(self) -> str | None:
         """The branch HEAD points to (short name), or None when detached/unborn."""
         try:
-            chain, _ = self._repo.refs.follow(b"HEAD")
+            chain, _ = self._repo.refs.follow(as_ref("HEAD"))
         except (KeyError, ValueError):
             return None
         last = chain[-1].decode("utf-8", errors="replace") if chain else ""

@@ -21,7 +21,7 @@ from typing import Any
 from dulwich.errors import NotGitRepository
 from dulwich.index import commit_tree
 from dulwich.object_store import BaseObjectStore
-from dulwich.objects import Blob, Commit
+from dulwich.objects import Blob, Commit, ObjectID
 from dulwich.repo import Repo
 
 from dakora.registry.core import (
@@ -32,6 +32,7 @@ from dakora.registry.core import (
     StorageError,
     has_errors,
 )
+from dakora.registry.git import as_oid, as_ref
 from dakora.registry.index.sources import (
     INDEXED_PREFIXES,
     compute_versions,
@@ -88,7 +89,7 @@ def source_default_branch(path: str | Path) -> str | None:
     if repo is None:
         return None
     try:
-        chain, _ = repo.refs.follow(b"HEAD")
+        chain, _ = repo.refs.follow(as_ref("HEAD"))
     except (KeyError, ValueError):
         return None
     finally:
@@ -133,7 +134,7 @@ def registry_checker(
 
 
 def _folder_commit(store: BaseObjectStore, folder: Path, message: str) -> str:
-    entries: list[tuple[bytes, bytes, int]] = []
+    entries: list[tuple[bytes, ObjectID, int]] = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
         for name in sorted(filenames):
@@ -206,10 +207,12 @@ def import_into_project(
                         f"{src} has no branch {project.default_branch!r} (the "
                         "project's default branch); pass --default-branch"
                     )
-                shas = sorted({s.encode("ascii") for s in wanted.values()})
-                source_repo.fetch(
-                    target, determine_wants=lambda _refs, _depth=None: shas
-                )
+                shas = sorted({as_oid(s) for s in wanted.values()})
+
+                def wants(_refs: object, _depth: int | None = None) -> list[ObjectID]:
+                    return shas
+
+                source_repo.fetch(target, determine_wants=wants)
             finally:
                 source_repo.close()
             skipped = [
@@ -234,7 +237,7 @@ def import_into_project(
                 message=_reject_message(findings),
             )
         for ref, _old, sha in updates:
-            if not target.refs.add_if_new(ref.encode(), sha.encode("ascii")):
+            if not target.refs.add_if_new(as_ref(ref), as_oid(sha)):
                 raise StorageError(f"ref {ref} appeared during the import; try again")
         index = record_ref_updates(
             engine,

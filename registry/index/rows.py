@@ -154,7 +154,7 @@ def write_heads(
         )
     if len(todo) < len(heads):
         conn.execute(update(prompt_heads).where(*where_ref).values(commit_sha=commit))
-    rows = [
+    new_rows = [
         {
             "project_id": project_id,
             "ref": ref,
@@ -169,8 +169,8 @@ def write_heads(
         }
         for h in todo
     ]
-    if rows:
-        conn.execute(prompt_heads.insert(), rows)
+    if new_rows:
+        conn.execute(prompt_heads.insert(), new_rows)
     return len(heads)
 
 

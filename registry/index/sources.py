@@ -14,7 +14,7 @@ from dulwich.objects import Commit, Tag
 from dulwich.repo import Repo
 
 from dakora.registry.core import ZERO_SHA, StorageError
-from dakora.registry.git import PromptHead, PromptRepository, VersionInfo
+from dakora.registry.git import PromptHead, PromptRepository, VersionInfo, as_oid
 
 INDEXED_PREFIXES = ("refs/heads/", "refs/tags/")
 
@@ -55,7 +55,7 @@ class OpenedRepo:
 def peel_to_commit(store: BaseObjectStore, sha: str) -> str | None:
     """The commit a ref points to (through annotated tags), or None (tree/blob tag)."""
     try:
-        obj = store[sha.encode("ascii")]
+        obj = store[as_oid(sha)]
         while isinstance(obj, Tag):
             obj = store[obj.object[1]]
     except KeyError as exc:

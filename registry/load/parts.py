@@ -98,11 +98,11 @@ class MemoryParts(dict[str, str]):
         self._key = None
         super().__delitem__(k)
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, *args: Any, **kwargs: Any) -> None:
         self._key = None
         super().update(*args, **kwargs)
 
-    def pop(self, *args: Any) -> Any:  # type: ignore[override]
+    def pop(self, *args: Any) -> Any:
         self._key = None
         return super().pop(*args)
 
@@ -114,11 +114,11 @@ class MemoryParts(dict[str, str]):
         self._key = None
         super().clear()
 
-    def setdefault(self, k: str, default: str = "") -> str:  # type: ignore[override]
+    def setdefault(self, k: str, default: str = "") -> str:
         self._key = None
         return super().setdefault(k, default)
 
-    def __ior__(self, other: Iterable[Any]) -> MemoryParts:  # type: ignore[override]
+    def __ior__(self, other: Iterable[Any]) -> MemoryParts:  # type: ignore[override,misc]
         self._key = None
-        super().__ior__(other)  # type: ignore[arg-type]
+        super().__ior__(other)
         return self

@@ -38,6 +38,7 @@ from sqlalchemy import Engine, select
 
 from dakora.registry.core import StorageError
 from dakora.registry.db import read, refs
+from dakora.registry.git import as_oid, as_ref
 from dakora.registry.mirror.backends import BlobStore
 from dakora.registry.mirror.sync import Manifest, MirrorBehind, read_manifest
 
@@ -50,7 +51,7 @@ ProjectLocker = Callable[[str], AbstractContextManager[None]]
 def _peel(repo: Repo, sha: str) -> str | None:
     """The commit ``sha`` names through annotated tags; None if missing / not a commit."""
     try:
-        obj = repo.object_store[sha.encode("ascii")]
+        obj = repo.object_store[as_oid(sha)]
         while isinstance(obj, Tag):
             obj = repo.object_store[obj.object[1]]
     except KeyError:
@@ -212,7 +213,7 @@ class ReplicaSync:
         repo = Repo.init_bare(str(tmp), mkdir=True)
         try:
             target = head or f"refs/heads/{default_branch}"
-            repo.refs.set_symbolic_ref(b"HEAD", target.encode())
+            repo.refs.set_symbolic_ref(as_ref("HEAD"), as_ref(target))
         finally:
             repo.close()
         try:
@@ -267,8 +268,8 @@ class ReplicaSync:
             )
             for name, sha in wanted.items():
                 if current.get(name) != sha:
-                    repo.refs[name.encode()] = sha.encode()
+                    repo.refs[as_ref(name)] = as_oid(sha)
             for name in set(current) - set(wanted):
-                repo.refs.remove_if_equals(name.encode(), current[name].encode())
+                repo.refs.remove_if_equals(as_ref(name), as_oid(current[name]))
         finally:
             repo.close()

@@ -19,6 +19,7 @@ from typing import Any
 from dulwich.repo import Repo
 
 from dakora.registry.core import NotFound, RefConflict, StorageError
+from dakora.registry.git import as_oid, as_ref
 from dakora.registry.mirror.backends import BlobStore
 
 MANIFEST_NAME = "refs.json"
@@ -85,7 +86,7 @@ def _local_refs(repo: Repo) -> tuple[dict[str, str], str | None]:
         refs[name.decode()] = sha.decode()
     head: str | None = None
     try:
-        chain, _ = repo.refs.follow(b"HEAD")
+        chain, _ = repo.refs.follow(as_ref("HEAD"))
         if len(chain) > 1:
             head = chain[1].decode()
     except KeyError:
@@ -113,7 +114,7 @@ def _peeled(repo: Repo, refs: dict[str, str]) -> dict[str, str]:
     for name, sha in refs.items():
         if not name.startswith(("refs/heads/", "refs/tags/")):
             continue
-        obj = repo.object_store[sha.encode()]
+        obj = repo.object_store[as_oid(sha)]
         while obj.type_name == b"tag":
             obj = repo.object_store[obj.object[1]]  # type: ignore[attr-defined]
         if obj.type_name == b"commit":
@@ -131,12 +132,10 @@ def _pack_loose_copies(repo: Repo) -> None:
     """
     store = repo.object_store
     fresh = [
-        sha
-        for sha in store._iter_loose_objects()  # type: ignore[attr-defined]
-        if not store.contains_packed(sha)  # type: ignore[attr-defined]
+        sha for sha in store._iter_loose_objects() if not store.contains_packed(sha)
     ]
     if fresh:
-        store.add_objects([(store[sha], None) for sha in fresh])  # type: ignore[attr-defined]
+        store.add_objects([(store[sha], None) for sha in fresh])
 
 
 def _upload_file(store: BlobStore, name: str, path: Path) -> int:
@@ -185,7 +184,7 @@ def sync_project(
         for i, (prompt_id, version, blob_sha) in enumerate(versions):
             name = f"{prefix}prompts/{prompt_id}/{version}.yaml"
             try:
-                data = repo.object_store[blob_sha.encode()].as_raw_string()
+                data = repo.object_store[as_oid(blob_sha)].as_raw_string()
             except KeyError as exc:
                 raise MirrorBehind(f"blob {blob_sha} is not in {repo_path}") from exc
             if store.put_new(name, data):
@@ -297,13 +296,13 @@ def restore_project(
     repo = Repo.init_bare(str(repo_path))
     try:
         _download_packs(store, prefix, repo_path, manifest.packs, progress)
-        repo.object_store._update_pack_cache()  # type: ignore[attr-defined]
+        repo.object_store._update_pack_cache()
         for name, sha in manifest.refs.items():
-            if sha.encode() not in repo.object_store:
+            if as_oid(sha) not in repo.object_store:
                 raise StorageError(f"mirror ref {name} points at missing object {sha}")
-            repo.refs[name.encode()] = sha.encode()
+            repo.refs[as_ref(name)] = as_oid(sha)
         if manifest.head:
-            repo.refs.set_symbolic_ref(b"HEAD", manifest.head.encode())
+            repo.refs.set_symbolic_ref(as_ref("HEAD"), as_ref(manifest.head))
         return manifest
     finally:
         repo.close()
@@ -335,13 +334,13 @@ def hydrate_project(
     _download_packs(store, prefix, repo_path, missing, progress)
     repo = Repo(str(repo_path))
     try:
-        repo.object_store._update_pack_cache()  # type: ignore[attr-defined]
+        repo.object_store._update_pack_cache()
         current = {k.decode(): v.decode() for k, v in repo.refs.as_dict().items()}
         for name, sha in manifest.refs.items():
-            if current.get(name) != sha and sha.encode() in repo.object_store:
-                repo.refs[name.encode()] = sha.encode()
+            if current.get(name) != sha and as_oid(sha) in repo.object_store:
+                repo.refs[as_ref(name)] = as_oid(sha)
         for name in set(current) - set(manifest.refs) - {"HEAD"}:
-            repo.refs.remove_if_equals(name.encode(), current[name].encode())
+            repo.refs.remove_if_equals(as_ref(name), as_oid(current[name]))
     finally:
         repo.close()
     return len(missing)

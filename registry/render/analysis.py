@@ -51,8 +51,7 @@ def analyze_ast(ast: nodes.Template, parts: PartsSource) -> TemplateInfo:
     includes, missing, errors = walk_includes(
         ast, parts, variables, variable_lines, unsafe
     )
-    seen: set[tuple[str, int]] = set()
-    missing_unique = [m for m in missing if not (m in seen or seen.add(m))]
+    missing_unique = list(dict.fromkeys(missing))
     return TemplateInfo(
         variables=frozenset(variables),
         includes=tuple(includes),

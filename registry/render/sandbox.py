@@ -482,6 +482,8 @@ def _template_location(exc: BaseException) -> tuple[str | None, int | None]:
 
 
 def translate_error(exc: BaseException, label: str) -> RenderError:
+    filename: str | None
+    line: int | None
     if isinstance(exc, TemplateSyntaxError):
         filename, line = exc.filename or exc.name, exc.lineno
     else:

@@ -48,7 +48,7 @@ def include_targets(ast: nodes.Template) -> list[tuple[str | None, int, bool]]:
     """(literal target or None, line, ignore missing) of includes/imports/extends."""
     out: list[tuple[str | None, int, bool]] = []
     for node in ast.find_all(_TARGET_NODES):
-        tmpl = node.template
+        tmpl = getattr(node, "template", None)
         name = (
             tmpl.value
             if isinstance(tmpl, nodes.Const) and isinstance(tmpl.value, str)
@@ -86,7 +86,10 @@ def unsafe_accesses(ast: nodes.Template) -> list[tuple[str, int]]:
         elif isinstance(node, nodes.Getitem):
             name = node.arg.value if isinstance(node.arg, nodes.Const) else None
         elif (
-            node.name == "attr" and node.args and isinstance(node.args[0], nodes.Const)
+            isinstance(node, nodes.Filter)
+            and node.name == "attr"
+            and node.args
+            and isinstance(node.args[0], nodes.Const)
         ):
             name = node.args[0].value
         else:

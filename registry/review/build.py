@@ -166,7 +166,7 @@ def _review_prompt(
         status=status,
         path=path,
         old_path=old_path,
-        kind=(new_p or old_p).kind if (new_p or old_p) else None,
+        kind=(new_p.kind if new_p else old_p.kind if old_p else None),
         content_changed=content_changed,
         changed_fields=changed_fields,
         version=version,

@@ -284,8 +284,8 @@ def _prompt_section(report: ReviewReport, p: PromptReview) -> list[str]:
         out.append("")
         out.append(_fence(p.template_diff, "diff"))
         out.append("")
-    for r in p.renders:
-        out.extend(_render_section(r))
+    for rendered in p.renders:
+        out.extend(_render_section(rendered))
     if p.yaml_diff:
         out.append("<details><summary>YAML diff</summary>")
         out.append("")

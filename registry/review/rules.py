@@ -9,6 +9,7 @@ applies ``--fail-on``. ``review`` builds on these.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -239,7 +240,7 @@ def classify_input(
     return out
 
 
-def worst(values: list[str]) -> Verdict:
+def worst(values: Iterable[str]) -> Verdict:
     best: Verdict = "unchanged"
     for v in values:
         if _COMPAT_RANK[v] > _COMPAT_RANK[best]:

@@ -253,13 +253,13 @@ def create_key(
     ) as exc:  # a hash collision of 256-bit randomness: retry-worthy
         raise StorageError("could not store the new key; try again") from exc
     record = KeyRecord(
-        id=values["id"],
+        id=str(values["id"]),
         project_id=project_id,
         user_id=user_id,
         name=name,
         scopes=scopes,
-        prefix=values["prefix"],
-        suffix=values["suffix"],
+        prefix=str(values["prefix"]),
+        suffix=str(values["suffix"]),
         created_at=now,
         expires_at=expires_at,
         revoked_at=None,

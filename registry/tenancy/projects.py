@@ -21,6 +21,7 @@ from dakora.registry.db import (
     utcnow,
     workspaces,
 )
+from dakora.registry.git import as_ref
 from dakora.registry.tenancy.records import (
     Project,
     is_uuid,
@@ -54,7 +55,9 @@ def _init_bare_repo(path: Path, default_branch: str) -> None:
     except OSError as exc:
         raise StorageError(f"cannot create the repository at {path}: {exc}") from exc
     try:
-        repo.refs.set_symbolic_ref(b"HEAD", f"refs/heads/{default_branch}".encode())
+        repo.refs.set_symbolic_ref(
+            as_ref("HEAD"), as_ref(f"refs/heads/{default_branch}")
+        )
     finally:
         repo.close()
 

@@ -17,9 +17,9 @@ import dakora.registry.git.prompt_cache as prompt_cache_mod
 import dakora.registry.git.snapshot_base as snapshot_base_mod
 import dakora.registry.index.rows as index_rows_mod
 import dakora.registry.index.sources as index_sources_mod
+from dakora.registry.checks import files as file_checks
 from dakora.registry.checks.files import skeleton_key, template_findings
 from dakora.registry.checks.run import check_push
-from dakora.registry.checks import files as file_checks
 from dakora.registry.core.settings import Settings
 from dakora.registry.db.engine import make_engine, upgrade
 from dakora.registry.db.tables import prompt_heads
