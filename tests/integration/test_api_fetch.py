@@ -280,9 +280,7 @@ def test_render_lists_every_bad_input(setup: Setup, c: httpx.Client) -> None:
     assert names == {"customer", "ticket", "tier", "urgent", "max_paragraphs", "nmae"}
 
 
-def test_render_over_a_limit_is_422_render_limit(
-    setup: Setup, c: httpx.Client
-) -> None:
+def test_render_over_a_limit_is_422_render_limit(setup: Setup, c: httpx.Client) -> None:
     r = c.post(
         f"{setup.base}/prompts/limits-test/render", json={"inputs": {"n": 100_000}}
     )
