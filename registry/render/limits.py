@@ -231,8 +231,8 @@ def is_opaque(value: Any) -> bool:
         return False
     if isinstance(value, _OPAQUE):
         return True
-    cls = type(value)
-    return cls.__repr__ is object.__repr__ and cls.__str__ is object.__str__
+    cls: Any = type(value)
+    return bool(cls.__repr__ is object.__repr__ and cls.__str__ is object.__str__)
 
 
 def opaque_error(value: Any, what: str) -> Exception:

@@ -109,7 +109,7 @@ _NUMBER_ATTRS = _names(
 # (type, attributes a template may use on it); None = every public attribute (these
 # objects only hold template data: namespaces, blocks, imported template modules).
 # Checked in order (Markup before str, bool is an int). A type not listed: nothing.
-SAFE_ATTRIBUTES: tuple[tuple[type, frozenset[str] | None], ...] = (
+SAFE_ATTRIBUTES: tuple[tuple[type | types.UnionType, frozenset[str] | None], ...] = (
     (Markup, _STR_METHODS | {"escape", "unescape", "striptags"}),
     (str, _STR_METHODS),
     (
@@ -181,7 +181,7 @@ class _CodeGenerator(CodeGenerator):
         # text. Only literal template text is constant here.
         if not isinstance(node, nodes.TemplateData):
             raise nodes.Impossible()
-        return super()._output_child_to_const(node, frame, finalize)  # type: ignore[no-any-return]
+        return super()._output_child_to_const(node, frame, finalize)
 
     def visit_For(self, node: nodes.For, frame: Frame) -> None:
         # the body (a list: identity marks it) starts with the budget check, for
