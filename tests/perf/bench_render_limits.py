@@ -139,6 +139,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=400, help="sequential warm renders")
     parser.add_argument("--probes", type=int, default=200, help="probes under load")
+    parser.add_argument(
+        "--no-hostile", action="store_true", help="only the warm render (part 1)"
+    )
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="dakora-bench-limits-"))
@@ -199,6 +202,8 @@ def main() -> int:
         print(f"  warm GET prompt    {_stats(gets)}")
         print(f"  render p50 / GET p50: {_pct(renders, 0.5) / _pct(gets, 0.5):.2f}")
 
+        if args.no_hostile:
+            return 0
         # 2. probes while four hostile renders run.
         stop = threading.Event()
         outcomes: list[tuple[str, int, str, float]] = []
