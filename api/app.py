@@ -4,42 +4,59 @@ No import-time singletons: every call builds a fresh app with its own
 :class:`~dakora.api.state.ServerState`. The lifespan makes the engine, runs the
 migrations and starts the event watcher; nothing else is warmed.
 
-Routers owned by other modules (``routes/writes.py``, ``routes/pushes.py``,
-``routes/compare.py``) are included when present, and the git smart-HTTP app
-(``dakora.api.git_http.make_git_app``) is mounted at ``/git``.
+Every router of ``api/routes`` is included (a missing one fails the import, loudly),
+the git smart-HTTP app (``dakora.api.git_http.make_git_app``) is mounted at ``/git``,
+and the built Studio is served at ``/studio/`` (``dakora.api.studio``; ``/`` redirects
+there).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
+from dakora.api.docs import install_docs
 from dakora.api.errors import install_error_handlers
+from dakora.api.git_http import make_git_app
+from dakora.api.routes import (
+    api_keys,
+    check,
+    compare,
+    health,
+    logs,
+    me,
+    parts,
+    prompts,
+    pushes,
+    refs,
+    webhooks,
+    writes,
+)
 from dakora.api.state import ServerState
+from dakora.api.studio import install_studio
 from dakora.api.version import VERSION
 from dakora.registry.core import ConfigError, Settings
 
 log = logging.getLogger("dakora.api")
 
-# (module, attribute) of the routers this app includes; optional ones may be missing.
 # Order matters for speed: Starlette tries routes in order, ~1.5 µs each, so the
 # runtime fetch routes come first (docs/design.md §7).
-CORE_ROUTERS: tuple[str, ...] = (
-    "dakora.api.routes.prompts",
-    "dakora.api.routes.parts",
-    "dakora.api.routes.health",
-    "dakora.api.routes.me",
-    "dakora.api.routes.logs",
-    "dakora.api.routes.webhooks",
-)
-OPTIONAL_ROUTERS: tuple[str, ...] = (
-    "dakora.api.routes.writes",
-    "dakora.api.routes.pushes",
-    "dakora.api.routes.compare",
+ROUTERS: tuple[APIRouter, ...] = (
+    prompts.router,
+    parts.router,
+    health.router,
+    me.router,
+    logs.router,
+    webhooks.router,
+    writes.router,
+    pushes.router,
+    compare.router,
+    refs.router,
+    check.router,
+    api_keys.router,
 )
 
 DESCRIPTION = """\
@@ -86,39 +103,15 @@ def create_app(settings: Settings) -> FastAPI:
         version=VERSION,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served from local files by api/docs.py
         redoc_url=None,
         openapi_url="/openapi.json",
     )
     app.state.dakora = state
     install_error_handlers(app)
-    for name in CORE_ROUTERS:
-        _include(app, name, required=True)
-    for name in OPTIONAL_ROUTERS:
-        _include(app, name, required=False)
-    _mount_git(app, state)
-    return app
-
-
-def _include(app: FastAPI, module_name: str, *, required: bool) -> None:
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name or required:
-            raise
-        return  # an optional router that is not there (yet)
-    router = getattr(module, "router", None)
-    if router is not None:
+    install_docs(app)
+    for router in ROUTERS:
         app.include_router(router)
-
-
-def _mount_git(app: FastAPI, state: ServerState) -> None:
-    try:
-        module = importlib.import_module("dakora.api.git_http")
-    except ModuleNotFoundError as exc:
-        if exc.name != "dakora.api.git_http":
-            raise
-        return
-    make_git_app = getattr(module, "make_git_app", None)
-    if make_git_app is not None:
-        app.mount("/git", make_git_app(state))
+    app.mount("/git", make_git_app(state))
+    install_studio(app, settings)  # last: /studio/{path} must not shadow a route
+    return app

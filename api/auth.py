@@ -31,17 +31,22 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import Engine, select
-
-from dakora.api.projects import ProjectCache, ProjectInfo
 from dakora.registry.core import (
     AccessDenied,
     ProjectNotFound,
     Settings,
     Unauthenticated,
 )
-from dakora.registry.db import read, users, workspace_members
-from dakora.registry.tenancy import KEY_PREFIX, KeyRecord, touch_last_used, verify_key
+from dakora.registry.db import Engine
+from dakora.registry.tenancy import (
+    KEY_PREFIX,
+    KeyRecord,
+    Project,
+    ProjectCache,
+    external_user_roles,
+    touch_last_used,
+    verify_key,
+)
 
 log = logging.getLogger("dakora.api")
 
@@ -218,33 +223,21 @@ class Authenticator:
     def _user_caller(self, token: str) -> Caller:
         assert self._clerk is not None
         claims = self._clerk.verify(token)
-        with read(self.engine) as conn:
-            row = conn.execute(
-                select(users.c.id, users.c.email, users.c.deleted_at).where(
-                    users.c.external_id == claims.sub
-                )
-            ).first()
-            if row is None or row.deleted_at is not None:
-                return Caller(kind="user", subject=claims.sub, email=claims.email)
-            roles = {
-                r.workspace_id: r.role
-                for r in conn.execute(
-                    select(
-                        workspace_members.c.workspace_id, workspace_members.c.role
-                    ).where(workspace_members.c.user_id == row.id)
-                )
-            }
+        found = external_user_roles(self.engine, claims.sub)
+        if found is None:
+            return Caller(kind="user", subject=claims.sub, email=claims.email)
+        user, roles = found
         return Caller(
             kind="user",
-            user_id=row.id,
+            user_id=user.id,
             subject=claims.sub,
-            email=row.email or claims.email,
+            email=user.email or claims.email,
             memberships=roles,
         )
 
     # -- may they ---------------------------------------------------------------------
 
-    def authorize(self, caller: Caller, project_ref: str, need: Need) -> ProjectInfo:
+    def authorize(self, caller: Caller, project_ref: str, need: Need) -> Project:
         """The project, if ``caller`` may ``need`` it. 404 when it can't even see it."""
         if caller.kind == "key":
             assert caller.key is not None
@@ -277,7 +270,7 @@ class Authenticator:
             raise _not_found(project_ref)
         return project
 
-    def visible_projects(self, caller: Caller) -> list[ProjectInfo]:
+    def visible_projects(self, caller: Caller) -> list[Project]:
         """Every project the caller can read (for ``/api/me``)."""
         if caller.kind == "key":
             assert caller.key is not None
@@ -285,6 +278,20 @@ class Authenticator:
         if caller.kind == "user":
             return self.projects.in_workspaces(sorted(caller.memberships))
         return self.projects.all()
+
+    def default_project(self, caller: Caller) -> Project | None:
+        """The project a caller works in when none is named (``/api/me``'s
+        ``default_project``): an API key's own project; for a Clerk user the
+        ``default`` project of the personal workspace they own; None otherwise (the
+        local caller of no-auth mode, a user not provisioned yet or without one)."""
+        if caller.kind == "key":
+            assert caller.key is not None
+            found = self.projects.by_ids([caller.key.project_id])
+            return found[0] if found else None
+        if caller.kind == "user":
+            owned = [ws for ws, role in caller.memberships.items() if role == "owner"]
+            return self.projects.personal_default(sorted(owned))
+        return None
 
 
 def _not_found(project_ref: str) -> ProjectNotFound:

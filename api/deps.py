@@ -5,7 +5,7 @@
 - ``ReadAccess`` / ``WriteAccess``: the caller *and* the ``{project}`` path parameter
   checked for reading / writing in one dependency (the warm path pays for one, not
   three): 401, then the same 404 for unknown and invisible projects, then 403.
-- ``ProjectDep`` / ``WriteProjectDep``: just the :class:`ProjectInfo` of those.
+- ``ProjectDep`` / ``WriteProjectDep``: just the :class:`Project` of those.
 
 Routes under ``/api/projects/{project}/…`` should use these so every route checks
 access the same way. Example::
@@ -19,14 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Path, Request
-from sqlalchemy import Engine
+from fastapi import Depends, Path, Query, Request
 
 from dakora.api.auth import Authenticator, Caller, Need
-from dakora.api.content import ContentStore
-from dakora.api.projects import ProjectInfo
 from dakora.api.state import ServerState
+from dakora.registry.content import ContentStore
 from dakora.registry.core import BadRequest, Settings
+from dakora.registry.db import Engine
+from dakora.registry.tenancy import Project
 
 PROJECT_PARAM_DOC = (
     "The project's UUID (listed by GET /api/me) or 'workspace~slug', e.g. 'demo~demo'."
@@ -72,7 +72,7 @@ class Access:
     """An authenticated caller allowed on one project, and where to read it."""
 
     caller: Caller
-    project: ProjectInfo
+    project: Project
     state: ServerState
 
     @property
@@ -155,13 +155,21 @@ ReadAccess = Annotated[Access, Depends(read_access)]
 WriteAccess = Annotated[Access, Depends(write_access)]
 
 
-async def read_project(access: ReadAccess) -> ProjectInfo:
+async def read_project(access: ReadAccess) -> Project:
     return access.project
 
 
-async def write_project(access: WriteAccess) -> ProjectInfo:
+async def write_project(access: WriteAccess) -> Project:
     return access.project
 
 
-ProjectDep = Annotated[ProjectInfo, Depends(read_project)]
-WriteProjectDep = Annotated[ProjectInfo, Depends(write_project)]
+ProjectDep = Annotated[Project, Depends(read_project)]
+WriteProjectDep = Annotated[Project, Depends(write_project)]
+
+
+# The paging parameters of the newest-first lists (logs, push events).
+MAX_PAGE = 500
+PageLimit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size")]
+PageCursor = Annotated[
+    str | None, Query(description="next_cursor of the previous page")
+]

@@ -23,9 +23,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import Engine
-
-from dakora.registry.db import CHANNEL, parse_event
+from dakora.registry.db import CHANNEL, Engine, parse_event
 
 if TYPE_CHECKING:
     from dakora.api.state import ServerState

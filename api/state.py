@@ -19,17 +19,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Engine
-
 from dakora.registry.core import ConfigError, Settings
+from dakora.registry.db import Engine
 
 if TYPE_CHECKING:
     from dakora.api.auth import Authenticator
-    from dakora.api.content import ContentStore
     from dakora.api.events import EventWatcher
-    from dakora.api.projects import ProjectCache
     from dakora.api.render_pool import RenderPool
+    from dakora.registry.content import ContentStore
     from dakora.registry.mirror import MirrorWorker, ReplicaSync
+    from dakora.registry.tenancy import ProjectCache
 
 log = logging.getLogger("dakora.api")
 
@@ -62,10 +61,10 @@ class ServerState:
     def start(self) -> None:
         """Make the engine, run migrations, build the caches and the event watcher."""
         from dakora.api.auth import Authenticator
-        from dakora.api.content import ContentStore
         from dakora.api.events import EventWatcher
-        from dakora.api.projects import ProjectCache
+        from dakora.registry.content import ContentStore
         from dakora.registry.db import make_engine, upgrade
+        from dakora.registry.tenancy import ProjectCache
 
         self.settings.ensure_data_dir()
         engine = make_engine(self.settings.database_url)
@@ -88,7 +87,7 @@ class ServerState:
             self.settings.render_timeout_ms, self.settings.render_workers
         )
         self.render_pool.warm()
-        self.content = ContentStore(engine, self.render_pool)  # type: ignore[arg-type]
+        self.content = ContentStore(engine, self.render_pool)
         self.auth = Authenticator(self.settings, engine, self.projects)
         self.events = EventWatcher(engine, self)
         self.events.start()
@@ -114,7 +113,7 @@ class ServerState:
         repos_dir = self.settings.repos_dir.absolute()
         repo_path_for: Callable[[ProjectRow], Path] | None = None
         if engine.dialect.name == "postgresql":
-            from dakora.hooks.advisory_lock import AdvisoryProjectLock
+            from dakora.registry.db import AdvisoryProjectLock
             from dakora.registry.mirror import ReplicaSync
 
             self._advisory = AdvisoryProjectLock(engine)

@@ -18,6 +18,6 @@ from dakora.cli import admin_tenants  # noqa: F401
 from dakora.cli import admin_keys  # noqa: F401
 
 # isort: on
-from dakora.cli.admin_support import admin_app, db_app
+from dakora.cli.admin_support import admin_app, app, db_app
 
-__all__ = ["admin_app", "db_app"]
+__all__ = ["admin_app", "app", "db_app"]

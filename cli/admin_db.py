@@ -46,7 +46,7 @@ def db_downgrade(
     data_dir: DataDir = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Undo migrations down to REV (``base`` drops every Dakora table)."""
+    """Undo migrations down to REV (`base` drops every Dakora table)."""
     _migrate("downgrade", revision, database_url, data_dir, json_out)
 
 

@@ -13,8 +13,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from dakora.cli.main import app
+from dakora.cli.commands import command_app
 from dakora.cli.output import make_console
+
+app = command_app()
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -22,10 +24,10 @@ if TYPE_CHECKING:
     from dakora.registry.core import Settings
 
 
-db_app = typer.Typer(
+db_app = command_app(
     help="The server's database: run its migrations.", no_args_is_help=True
 )
-admin_app = typer.Typer(
+admin_app = command_app(
     help="Workspaces, projects and API keys, straight in the database.",
     no_args_is_help=True,
 )

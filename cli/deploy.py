@@ -9,8 +9,10 @@ from typing import Annotated
 
 import typer
 
-from dakora.cli.main import app
+from dakora.cli.commands import command_app
 from dakora.registry.core import ConfigError
+
+app = command_app()
 
 ComposeFile = Annotated[
     Path,

@@ -15,10 +15,12 @@ from typing import Annotated
 
 import typer
 
-from dakora.cli.main import app
+from dakora.cli.commands import command_app
 from dakora.cli.output import cli_errors
 
-hook_app = typer.Typer(
+app = command_app()
+
+hook_app = command_app(
     help="Entry points for git hooks of external git servers (plain git, Gitea, "
     "GitLab).",
     no_args_is_help=True,
@@ -50,13 +52,15 @@ def pre_receive(
     max_files_per_commit: Annotated[
         int | None,
         typer.Option(
-            "--max-files-per-commit", help="Most files one commit may change."
+            "--max-files-per-commit",
+            metavar="N",
+            help="Most files one commit may change.",
         ),
     ] = None,
 ) -> None:
     """Check a push from git's pre-receive hook (reads `old new ref` lines on stdin)."""
     from dakora.hooks.pre_receive import run_pre_receive
-    from dakora.hooks.push_checks import PushLimits
+    from dakora.registry.checks import PushLimits
 
     with cli_errors():
         path = repo or Path(os.environ.get("GIT_DIR") or ".")

@@ -7,8 +7,6 @@ here:
 
 - ``open_remote(url, api_key, project)`` → a ``dakora.client.Dakora`` (or ``BadRequest``
   naming what is missing);
-- ``remote_errors()`` — a context manager turning SDK exceptions into the registry's
-  error tree, so ``cli_errors`` prints them and picks the exit code;
 - ``render_remote(…)`` — what ``dakora render --remote`` prints: the rendered text, or
   the list of chat messages.
 """
@@ -17,29 +15,20 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from dakora.cli.main import app
+from dakora.cli.commands import command_app
 from dakora.cli.output import cli_errors, print_json, write_text
 from dakora.registry.core import (
-    AccessDenied,
     BadRequest,
-    DakoraError,
-    InputError,
-    InputProblem,
     NotFound,
-    ProjectNotFound,
-    PromptNotFound,
-    QuotaExceeded,
-    RefNotFound,
-    RenderError,
     StorageError,
-    Unauthenticated,
 )
+
+app = command_app()
 
 if TYPE_CHECKING:
     from dakora.client import Dakora
@@ -65,66 +54,10 @@ def open_remote(
         raise BadRequest(
             "no server: pass --remote URL, set DAKORA_URL or run `dakora link URL`"
         )
-    if not project:
-        raise BadRequest(
-            "no project: pass --project (its UUID or workspace/project), set "
-            "DAKORA_PROJECT or run `dakora link URL --project P`"
-        )
+    # no project: the client asks the server for the default one (GET /api/me)
     options.setdefault("cache_ttl", 0)
     options.setdefault("stale_ttl", 0)
-    with remote_errors():
-        return Dakora(url, api_key, project, **options)
-
-
-@contextmanager
-def remote_errors() -> Iterator[None]:
-    """Re-raise SDK exceptions as the registry's errors (message kept)."""
-    from dakora.client import _errors as e
-
-    try:
-        yield
-    except e.DakoraClientError as exc:
-        raise _translate(exc) from exc
-
-
-def _translate(exc: Exception) -> DakoraError:
-    from dakora.client import _errors as e
-
-    if isinstance(exc, e.DakoraConnectionError):
-        return StorageError(exc.message)
-    if not isinstance(exc, e.DakoraAPIError):
-        return BadRequest(str(exc))
-    message = exc.message
-    if isinstance(exc, e.InputError):
-        problems = [
-            InputProblem(
-                name=str(p.get("input") or p.get("field") or "?"),
-                message=str(p.get("message") or message),
-                expected=p.get("expected"),
-                value=p.get("value"),
-            )
-            for p in exc.problems
-            if isinstance(p, Mapping)
-        ]
-        if exc.code == "invalid_inputs" and problems:
-            return InputError(problems)
-        return BadRequest(message)
-    if isinstance(exc, e.NotFound):
-        cls: type[NotFound] = {
-            "project_not_found": ProjectNotFound,
-            "prompt_not_found": PromptNotFound,
-            "ref_not_found": RefNotFound,
-        }.get(exc.code, NotFound)
-        return cls(message)
-    if isinstance(exc, e.AuthError):
-        return AccessDenied(message) if exc.status == 403 else Unauthenticated(message)
-    if isinstance(exc, e.RenderError):
-        return RenderError(message)
-    if isinstance(exc, e.RateLimited):
-        return QuotaExceeded(message)
-    if isinstance(exc, e.ServerError):
-        return StorageError(f"the server failed ({exc.status}): {message}")
-    return BadRequest(f"{message} ({exc.status} {exc.code})")
+    return Dakora(url, api_key, project, **options)
 
 
 def _decode_cli_values(
@@ -171,16 +104,15 @@ def render_remote(
         raise BadRequest("use only one of --ref, --version, --commit")
     client = open_remote(url, api_key, project)
     try:
-        with remote_errors():
-            inputs: dict[str, Any] = dict(file_values or {})
-            if cli_values:
-                prompt = client.prompts.get(
-                    prompt_id, ref=ref, version=version, commit=commit
-                )
-                inputs.update(_decode_cli_values(prompt.inputs, cli_values))
-            result = client.prompts.render(
-                prompt_id, inputs, ref=ref, version=version, commit=commit
+        inputs: dict[str, Any] = dict(file_values or {})
+        if cli_values:
+            prompt = client.prompts.get(
+                prompt_id, ref=ref, version=version, commit=commit
             )
+            inputs.update(_decode_cli_values(prompt.inputs, cli_values))
+        result = client.prompts.render(
+            prompt_id, inputs, ref=ref, version=version, commit=commit
+        )
     finally:
         client.close()
     if result.messages is not None:
@@ -216,7 +148,7 @@ def _check_server(url: str, api_key: str | None) -> dict[str, Any] | None:
                 return None
             me = http.get("/api/me")
             if me.status_code != 200:
-                raise _translate(error_from_response(me))
+                raise error_from_response(me)
             data = me.json()
             return data if isinstance(data, dict) else None
     except httpx.HTTPError as exc:
@@ -228,13 +160,18 @@ def _check_server(url: str, api_key: str | None) -> dict[str, Any] | None:
 
 
 def _project_from_me(me: Mapping[str, Any] | None) -> str | None:
-    """The project of a key (a key belongs to exactly one project)."""
-    if not me or me.get("kind") != "key":
+    """The caller's ``default_project`` (a key's own project, a user's personal
+    ``default``); from older servers, the one project of a key."""
+    if not me:
         return None
-    projects = [p for p in me.get("projects") or [] if isinstance(p, Mapping)]
-    if len(projects) != 1:
-        return None
-    p = projects[0]
+    p = me.get("default_project")
+    if not isinstance(p, Mapping):
+        if me.get("kind") != "key":
+            return None
+        projects = [p for p in me.get("projects") or [] if isinstance(p, Mapping)]
+        if len(projects) != 1:
+            return None
+        p = projects[0]
     if p.get("workspace") and p.get("slug"):
         return f"{p['workspace']}/{p['slug']}"
     return str(p.get("id")) if p.get("id") else None
@@ -296,8 +233,8 @@ def link(
         bool, typer.Option("--json", help="Print JSON instead of text.")
     ] = False,
 ) -> None:
-    """Save a server URL, API key and project for remote commands (--remote) and the
-    SDK, in ~/.config/dakora/link.json (readable by you only)."""
+    """Save a server URL, API key and project for remote commands (`--remote`) and
+    the SDK, in `~/.config/dakora/link.json` (readable by you only)."""
     from dakora.client.config import link_path, load_link, remove_link, save_link
 
     with cli_errors(json_):

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dakora.cli.commands import command_app
 from dakora.cli.local_repo import JsonOpt, RepoOpt, open_repo
-from dakora.cli.main import app
 from dakora.cli.output import (
     cli_errors,
     note,
@@ -19,6 +19,8 @@ from dakora.cli.output import (
     print_table,
 )
 from dakora.registry.core import NotFound
+
+app = command_app()
 
 if TYPE_CHECKING:  # runtime imports stay lazy: other commands start faster
     pass

@@ -12,10 +12,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from dakora.cli.commands import command_app
 from dakora.cli.local_repo import git_or_fail, run_git
-from dakora.cli.main import app
 from dakora.cli.output import cli_errors, make_console
 from dakora.registry.core import BadRequest, ConfigError
+
+app = command_app()
 
 if TYPE_CHECKING:  # runtime imports stay lazy: other commands start faster
     pass

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from dakora.cli.commands import command_app
 from dakora.cli.local_repo import (
     JsonOpt,
     RefOpt,
@@ -18,7 +19,6 @@ from dakora.cli.local_repo import (
     open_repo,
     version_lookup,
 )
-from dakora.cli.main import app
 from dakora.cli.output import (
     cli_errors,
     is_rich,
@@ -29,6 +29,8 @@ from dakora.cli.output import (
     write_text,
 )
 from dakora.registry.core import Finding, RepositoryNotFound
+
+app = command_app()
 
 if TYPE_CHECKING:  # runtime imports stay lazy: other commands start faster
     pass
@@ -47,14 +49,25 @@ def lint(
         ),
     ] = Path("."),
     ref: RefOpt = None,
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-empty",
+            help="Pass when there are no prompt files (by default that is an error: "
+            "a lint pointed at the wrong folder must not pass).",
+        ),
+    ] = False,
     json_: JsonOpt = False,
 ) -> None:
     """Check prompts: the working tree (and version rules against HEAD) or a ref.
 
-    Prints ``path:line: error|warning: message [rule]``; exits 1 when there are errors.
+    Prints `path:line: error|warning: message [rule]`; exits 1 when there are errors,
+    and when no prompt file was found (unless `--allow-empty`).
     """
     with cli_errors(json_):
         findings, count, target = _lint(path, ref)
+        if count == 0 and not allow_empty:
+            findings.append(_no_prompts(path))
         errors = sum(1 for f in findings if f.severity == "error")
         warnings = sum(1 for f in findings if f.severity == "warning")
         if json_:
@@ -74,14 +87,23 @@ def lint(
                 if f.severity == "info":
                     note(f"{f.message} [{f.rule}]")
             print_findings([f for f in findings if f.severity != "info"])
-            if count == 0:
-                note(
-                    f"no prompt files found in {path}: run lint on the repository "
-                    "root, the folder that holds prompts/ (and dakora.yaml)"
-                )
+            if count == 0 and allow_empty:
+                note(f"no prompt files found in {path} (--allow-empty)")
             _print_lint_summary(count, errors, warnings)
     if errors:
         raise typer.Exit(1)
+
+
+def _no_prompts(path: Path) -> Finding:
+    """The error for a lint that found nothing to check (a mis-pointed CI job)."""
+    return Finding.error(
+        str(path),
+        None,
+        "no prompt files found: run lint on the repository root, the folder that "
+        "holds prompts/ (and dakora.yaml), or pass --allow-empty if no prompts is "
+        "expected",
+        "no-prompts",
+    )
 
 
 def _plural(n: int, word: str) -> str:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 import yaml
 
+from dakora.cli.commands import command_app
 from dakora.cli.local_repo import (
     JsonOpt,
     RefOpt,
@@ -20,7 +21,6 @@ from dakora.cli.local_repo import (
     folder_snapshot,
     open_repo,
 )
-from dakora.cli.main import app
 from dakora.cli.output import (
     cli_errors,
     note,
@@ -35,6 +35,8 @@ from dakora.registry.core import (
     PromptNotFound,
     RepositoryNotFound,
 )
+
+app = command_app()
 
 if TYPE_CHECKING:  # runtime imports stay lazy: other commands start faster
     from dakora.registry.git import PromptRepository, Snapshot
@@ -67,7 +69,7 @@ def _read_inputs_file(spec: str) -> dict[str, Any]:
         raise BadRequest(f"cannot read inputs file {label}: {reason}") from exc
     is_yaml = spec.lower().endswith((".yaml", ".yml"))
     if spec == "-":
-        # stdin has no extension: JSON when it looks like JSON, else YAML (the README
+        # stdin has no extension: JSON when it looks like JSON, else YAML (docs/local-commands.md
         # promises both for `--inputs-file -`)
         is_yaml = not text.lstrip().startswith(("{", "["))
     try:

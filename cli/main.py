@@ -1,26 +1,56 @@
-"""The ``dakora`` Typer app: wires the command modules together.
+"""The ``dakora`` Typer app: the root group, ``--version`` and ``-h``.
 
-Every command module registers on ``app`` (or adds a sub-Typer to it); ``run()`` is the
-console-script entry point and the one place that turns a ``DakoraError`` into a message
-on stderr and an exit code (2 for bad input, 1 for other failures).
+The commands are listed in ``commands.COMMANDS`` and their modules imported only when
+one is run (``commands.LazyGroup``), so ``dakora --help`` starts without importing the
+server, the database or the prompt model. ``run()`` is the console-script entry point;
+errors reach stderr and an exit code (2 for bad input, 1 for other failures) through
+``output.report``, the CLI's one error seam.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
+from dakora.cli.commands import MARKUP, LazyGroup
 from dakora.registry.core import DakoraError
 
 app = typer.Typer(
     name="dakora",
     help="Dakora: a git-backed prompt registry. Prompts are YAML in git; "
     "every write is checked.",
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode=MARKUP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"dakora {version('dakora')}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
+) -> None:
+    pass
 
 
 def report_error(exc: DakoraError) -> int:
@@ -46,9 +76,12 @@ def report_error(exc: DakoraError) -> int:
 
 def run() -> None:
     """Console-script entry point."""
-    from dakora.cli import commands  # noqa: F401  (registers the commands)
+    from dakora.cli.output import report
 
     try:
         app()
-    except DakoraError as exc:
-        sys.exit(report_error(exc))
+    except Exception as exc:
+        code = report(exc)
+        if code is None:
+            raise
+        sys.exit(code)

@@ -9,11 +9,13 @@ from typing import Annotated
 
 import typer
 
-from dakora.cli.main import app
+from dakora.cli.commands import command_app
 from dakora.cli.output import cli_errors, make_console, print_json, print_table
 from dakora.registry.core import ConfigError, DakoraError, StorageError
 
-mirror_app = typer.Typer(
+app = command_app()
+
+mirror_app = command_app(
     help="The blob-storage mirror of every project (local folder or Azure Blob).",
     no_args_is_help=True,
 )

@@ -3,9 +3,11 @@
 One rule: Rich tables and colours on a terminal, plain text when piped (or when
 ``NO_COLOR`` is set), so scripts and ``grep`` see stable, undecorated lines. Machine
 output (``--json``) and rendered prompts are written byte-exact with ``sys.stdout``;
-diagnostics go to stderr. ``cli_errors`` is the one place a command turns a
-``DakoraError`` into a message (human or JSON) and an exit code: 2 for bad input, 1 for
-anything else.
+diagnostics go to stderr. ``report`` is the one error seam of the CLI: it turns a
+``DakoraError`` — or an SDK error of a remote command, translated by ``as_dakora_error``
+into the registry's error tree — into a message (human or JSON) and an exit code: 2 for
+bad input, 1 for anything else. ``cli_errors`` (inside a command) and ``run()`` (the
+console script) both go through it.
 """
 
 from __future__ import annotations
@@ -13,19 +15,34 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from dakora.registry.core import DakoraError, Finding
+from dakora.registry.core import (
+    AccessDenied,
+    BadRequest,
+    DakoraError,
+    Finding,
+    InputError,
+    InputProblem,
+    NotFound,
+    ProjectNotFound,
+    PromptNotFound,
+    QuotaExceeded,
+    RefNotFound,
+    RenderError,
+    StorageError,
+    Unauthenticated,
+)
+
+if TYPE_CHECKING:  # Rich is imported when something is drawn for a terminal
+    from rich.console import Console
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
@@ -52,6 +69,8 @@ def make_console(stderr: bool = False) -> Console:
     Built per call (cheap), so it always writes to the current ``sys.stdout`` (the
     test runner swaps it).
     """
+    from rich.console import Console
+
     rich = is_rich(stderr)
     return Console(
         file=_stream(stderr),
@@ -111,6 +130,12 @@ def print_json(data: Any, *, stderr: bool = False) -> None:
 
 def note(message: str) -> None:
     """A side remark on stderr (``note: …``), never mixed into stdout."""
+    if not is_rich(stderr=True):
+        sys.stderr.write(f"note: {message}\n")
+        sys.stderr.flush()
+        return
+    from rich.markup import escape
+
     make_console(stderr=True).print(f"[dim]note:[/] {escape(message)}")
 
 
@@ -123,6 +148,9 @@ def print_table(
     """A Rich table on a terminal; aligned plain columns (two spaces apart) otherwise."""
     cells = [["" if c is None else str(c) for c in row] for row in rows]
     if is_rich():
+        from rich.markup import escape
+        from rich.table import Table
+
         table = Table(title=title, header_style="bold", show_lines=False)
         for name in columns:
             table.add_column(name, overflow="fold")
@@ -150,12 +178,13 @@ def print_findings(findings: Sequence[Finding]) -> None:
     if not is_rich():
         write_text("".join(f.format() + "\n" for f in findings))
         return
+    from rich.markup import escape
+
     console = make_console()
     for f in findings:
-        where = f"{f.path}:{f.line}" if f.line else f.path
         style = SEVERITY_STYLE.get(f.severity, "")
         console.print(
-            f"[bold]{escape(where)}[/]: [{style}]{f.severity}[/]: "
+            f"[bold]{escape(f.where)}[/]: [{style}]{f.severity}[/]: "
             f"{escape(f.message)} [dim]\\[{escape(f.rule)}][/]"
         )
 
@@ -165,6 +194,8 @@ def print_diff(text: str) -> None:
     if not is_rich():
         write_text(text)
         return
+    from rich.markup import escape
+
     console = make_console()
     for line in text.splitlines():
         if line.startswith(("+++", "---")):
@@ -186,9 +217,74 @@ def report_json_error(exc: DakoraError) -> int:
     return exc.exit_code
 
 
+def as_dakora_error(exc: BaseException) -> DakoraError | None:
+    """The registry error for an exception the CLI reports: itself, or an SDK error
+    (``dakora.client``'s, built from the server's error body) translated, message
+    kept; None for anything else."""
+    if isinstance(exc, DakoraError):
+        return exc
+    sdk = sys.modules.get("dakora.client._errors")  # loaded if a remote call ran
+    if sdk is None or not isinstance(exc, sdk.DakoraClientError):
+        return None
+    return _translate(exc)
+
+
+def _translate(exc: Exception) -> DakoraError:
+    e = sys.modules["dakora.client._errors"]
+    if isinstance(exc, e.DakoraConnectionError):
+        return StorageError(exc.message)
+    if not isinstance(exc, e.DakoraAPIError):
+        return BadRequest(str(exc))
+    message = exc.message
+    if isinstance(exc, e.InputError):
+        problems = [
+            InputProblem(
+                name=str(p.get("input") or p.get("field") or "?"),
+                message=str(p.get("message") or message),
+                expected=p.get("expected"),
+                value=p.get("value"),
+            )
+            for p in exc.problems
+            if isinstance(p, Mapping)
+        ]
+        if exc.code == "invalid_inputs" and problems:
+            return InputError(problems)
+        return BadRequest(message)
+    if isinstance(exc, e.NotFound):
+        cls: type[NotFound] = {
+            "project_not_found": ProjectNotFound,
+            "prompt_not_found": PromptNotFound,
+            "ref_not_found": RefNotFound,
+        }.get(exc.code, NotFound)
+        return cls(message)
+    if isinstance(exc, e.AuthError):
+        return AccessDenied(message) if exc.status == 403 else Unauthenticated(message)
+    if isinstance(exc, e.RenderError):
+        return RenderError(message)
+    if isinstance(exc, e.RateLimited):
+        return QuotaExceeded(message)
+    if isinstance(exc, e.ServerError):
+        return StorageError(f"the server failed ({exc.status}): {message}")
+    return BadRequest(f"{message} ({exc.status} {exc.code})")
+
+
+def report(exc: BaseException, json_mode: bool = False) -> int | None:
+    """Print an error the CLI knows (human or JSON) and return its exit code; None
+    for any other exception (the caller re-raises it)."""
+    error = as_dakora_error(exc)
+    if error is None:
+        return None
+    if json_mode:
+        return report_json_error(error)
+    from dakora.cli.main import report_error
+
+    return report_error(error)
+
+
 @contextmanager
 def cli_errors(json_mode: bool = False) -> Iterator[None]:
-    """Turn a ``DakoraError`` into stderr output and ``typer.Exit(exit_code)``.
+    """Turn a ``DakoraError`` (or an SDK error) into stderr output and
+    ``typer.Exit(exit_code)``, through ``report``.
 
     The console script's ``run()`` does the same for anything that slips through; doing
     it here too keeps exit codes right under Typer's test runner and lets ``--json``
@@ -196,11 +292,8 @@ def cli_errors(json_mode: bool = False) -> Iterator[None]:
     """
     try:
         yield
-    except DakoraError as exc:
-        if json_mode:
-            code = report_json_error(exc)
-        else:
-            from dakora.cli.main import report_error
-
-            code = report_error(exc)
+    except Exception as exc:
+        code = report(exc, json_mode)
+        if code is None:
+            raise
         raise typer.Exit(code) from None

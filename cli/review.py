@@ -13,24 +13,19 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.markup import escape
 
-from dakora.cli.main import app
+from dakora.cli.commands import command_app
 from dakora.cli.output import (
     cli_errors,
-    make_console,
-    note,
-    print_diff,
-    print_table,
     write_text,
 )
 from dakora.registry.core import (
     BadRequest,
     DakoraError,
-    NotFound,
     StorageError,
-    Unauthenticated,
 )
+
+app = command_app()
 
 if TYPE_CHECKING:  # the review machinery (Jinja2, checks) loads only when used
     from dakora.registry.core import Finding
@@ -89,6 +84,7 @@ def review_command(
     remote: str | None = typer.Option(
         None,
         "--remote",
+        metavar="URL",
         help="A Dakora server URL: review refs pushed there (needs --project).",
     ),
     project: str | None = typer.Option(
@@ -148,6 +144,8 @@ def review_command(
         elif fmt is OutputFormat.markdown:
             write_text(to_markdown(report))
         else:
+            from dakora.cli.review_text import print_text
+
             print_text(report)
     if report.blocking:
         raise typer.Exit(1)
@@ -276,7 +274,9 @@ def remote_review(
     except httpx.HTTPError as exc:
         raise StorageError(f"cannot reach {url}: {exc}") from exc
     if response.status_code != 200:
-        raise _remote_error(response)
+        from dakora.client._errors import error_from_response
+
+        raise error_from_response(response)
     try:
         data = response.json()
         if data.get("schema_version") != SCHEMA_VERSION:
@@ -287,142 +287,3 @@ def remote_review(
         return ReviewReport.model_validate(data)
     except (ValueError, AttributeError) as exc:
         raise StorageError(f"{endpoint} did not answer with a review: {exc}") from exc
-
-
-def _remote_error(response: Any) -> DakoraError:
-    try:
-        body = response.json().get("error", {})
-        message = str(body.get("message") or response.text)
-    except ValueError:
-        message = response.text or f"HTTP {response.status_code}"
-    status = response.status_code
-    if status == 401:
-        return Unauthenticated(message)
-    if status == 404:
-        return NotFound(message)
-    if status < 500:
-        return BadRequest(message)
-    return StorageError(f"server error {status}: {message}")
-
-
-# --- text output ---------------------------------------------------------------------
-
-_LEVEL_STYLE = {
-    "error": "bold red",
-    "breaking": "red",
-    "risky": "yellow",
-    "info": "cyan",
-}
-_COMPAT_STYLE = {
-    "breaking": "red",
-    "risky": "yellow",
-    "compatible": "green",
-    "unchanged": "dim",
-}
-
-
-def print_text(report: ReviewReport) -> None:
-    """The review for a person: Rich on a terminal, plain when piped."""
-    from dakora.registry.review import (
-        blocking_issues,
-        render_summary,
-        side_label,
-        version_text,
-    )
-
-    console = make_console()
-    console.print(
-        f"[bold]Dakora review[/] {escape(side_label(report.base.rev, report.base.commit))}"
-        f" → {escape(side_label(report.head.rev, report.head.commit))}".replace("`", "")
-    )
-    s = report.summary
-    console.print(
-        f"{s.prompts} prompt(s) changed: {s.added} added, {s.modified} modified, "
-        f"{s.renamed} renamed, {s.removed} removed, {s.affected} affected, "
-        f"{s.invalid} invalid; {s.breaking} breaking, {s.risky} risky; "
-        f"{s.parts_changed} part(s) changed; lint {s.lint_errors} error(s), "
-        f"{s.lint_warnings} warning(s)"
-    )
-    console.print()
-    if report.prompts:
-        print_table(
-            ["prompt", "status", "version", "compatibility", "rendered"],
-            [
-                [p.id, p.status, version_text(p), p.compatibility, render_summary(p)]
-                for p in report.prompts
-            ],
-        )
-        console.print()
-    for p in report.prompts:
-        style = _COMPAT_STYLE[p.compatibility]
-        where = (
-            f"{p.old_path} → {p.path}"
-            if p.status == "renamed"
-            else p.path or p.old_path
-        )
-        console.print(
-            f"[bold]{escape(p.id)}[/]  {p.status}  {escape(version_text(p))}  "
-            f"[{style}]{p.compatibility}[/]  [dim]{escape(str(where))}[/]"
-        )
-        if p.via_parts:
-            console.print(f"  via parts: {escape(', '.join(p.via_parts))}")
-        for issue in report.issues_for(p.id):
-            console.print(
-                f"  [{_LEVEL_STYLE[issue.level]}]{issue.level}[/]: "
-                f"{escape(issue.message)}"
-            )
-        for r in p.inputs:
-            for c in r.changes:
-                console.print(
-                    f"  input [bold]{escape(r.name)}[/]: "
-                    f"[{_COMPAT_STYLE[c.compat]}]{c.compat}[/] — {escape(c.message)}"
-                )
-        if p.template_diff:
-            console.print("  template diff:")
-            print_diff(p.template_diff)
-        if p.renders:
-            console.print(f"  rendered: {render_summary(p)}")
-        for rep in p.renders:
-            if rep.dropped_base:
-                console.print(
-                    f"  {rep.label}: not declared on BASE, dropped there: "
-                    f"{escape(', '.join(rep.dropped_base))}"
-                )
-            if rep.dropped_head:
-                console.print(
-                    f"  {rep.label}: not declared on HEAD, dropped there: "
-                    f"{escape(', '.join(rep.dropped_head))}"
-                )
-            if rep.changed and rep.diff:
-                console.print(f"  rendered {rep.label}:")
-                print_diff(rep.diff)
-        console.print()
-    if report.parts:
-        console.print("[bold]Parts changed[/]")
-        for part in report.parts:
-            affects = ", ".join(part.affects) or "no prompt"
-            console.print(f"  {part.name}  {part.status}  (affects {escape(affects)})")
-        console.print()
-    if report.lint:
-        console.print("[bold]Lint on HEAD[/]")
-        for f in report.lint:
-            where = f"{f['path']}:{f['line']}" if f["line"] else f["path"]
-            console.print(
-                f"  {escape(where)}: {f['severity']}: {escape(f['message'])} "
-                + escape(f"[{f['rule']}]")
-            )
-        console.print()
-    blockers = blocking_issues(report.issues, report.fail_on)
-    if blockers:
-        console.print(
-            f"[bold red]BLOCKING[/] (--fail-on {report.fail_on}): "
-            f"{len(blockers)} finding(s)"
-        )
-        for issue in blockers:
-            console.print(f"  {issue.level}: {escape(issue.message)}")
-    else:
-        console.print(
-            f"[bold green]OK[/]: nothing blocking (--fail-on {report.fail_on})"
-        )
-    if not report.prompts and not report.parts:
-        note("no prompt or part changes between BASE and HEAD")

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shlex
+import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,8 +19,10 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from dakora.cli.main import app
+from dakora.cli.commands import command_app
 from dakora.registry.core import ConfigError, Settings
+
+app = command_app()
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 54321
@@ -167,6 +172,38 @@ def _write_private(path: Path, text: str) -> None:
     os.chmod(path, 0o600)
 
 
+def dakora_command(argv0: str | None = None) -> str:
+    """How to type ``dakora`` so that a pasted command runs this same install.
+
+    ``dakora`` when that name on PATH is this executable; otherwise its path, relative
+    to the current folder when inside it (``make run`` prints ``.venv/bin/dakora``),
+    quoted for a POSIX shell.
+    """
+    script = Path(argv0 if argv0 is not None else sys.argv[0])
+    if script.name != "dakora" or not script.is_file():
+        return "dakora"  # not run as the console script (tests, python -m)
+    on_path = shutil.which("dakora")
+    if on_path and Path(on_path).resolve() == script.resolve():
+        return "dakora"
+    try:
+        shown = script.absolute().relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        shown = str(script.absolute())
+    if "/" not in shown:
+        shown = f"./{shown}"  # a bare name would be looked up on PATH
+    return shlex.quote(shown)
+
+
+def studio_line(settings: Settings, base: str) -> str:
+    """The Studio's URL for the banner, with how to build it when it is not built."""
+    from dakora.api.studio import find_studio_dir, studio_url
+
+    url = studio_url(base)
+    if find_studio_dir(settings) is None:
+        return f"{url}   (not built yet: run `make studio`)"
+    return url
+
+
 def demo_banner(settings: Settings, info: DemoInfo) -> str:
     host = settings.host
     if host in ("0.0.0.0", "::", ""):
@@ -187,6 +224,7 @@ def demo_banner(settings: Settings, info: DemoInfo) -> str:
             f"  project id   {info.project_id}   (also accepted as demo~demo)",
             f"  API key      {info.key}   (read+write; saved in "
             f"{settings.data_dir / DEMO_KEY_FILE})",
+            f"  Studio       {studio_line(settings, base)}",
             f"  API docs     {base}/docs",
             "",
             "Try:",
@@ -198,7 +236,8 @@ def demo_banner(settings: Settings, info: DemoInfo) -> str:
             + base.replace("://", f"://demo:{info.key}@", 1)
             + "/git/demo/demo.git",
             f"  DAKORA_URL={base} DAKORA_API_KEY={info.key} "
-            f"dakora render support-reply --remote {base} --project {info.project_id} "
+            f"{dakora_command()} render support-reply --remote {base} "
+            f"--project {info.project_id} "
             "-i customer=Ada -i ticket='I was charged twice.'",
             "",
         ]

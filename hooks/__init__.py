@@ -4,7 +4,7 @@ What other layers may import is re-exported here:
 
 - ``ReceivePipeline`` (checks → project lock → CAS of every ref → ``on_accepted``),
   ``PushContext`` (who pushes where), ``PushResult`` (statuses per ref, findings,
-  the ``remote:`` lines), ``RefUpdate``, ``PushLimits``, ``DefaultChecker``;
+  the ``remote:`` lines), ``RefUpdate``, ``DefaultChecker``;
 - ``DakoraReceivePackHandler`` / ``make_receive_handler``: the pipeline inside dulwich's
   ``ReceivePackHandler`` (for ``make_wsgi_chain(handlers=…)``);
 - ``Quarantine``, ``cleanup_stale``: pushed objects kept apart until accepted;
@@ -15,15 +15,10 @@ What other layers may import is re-exported here:
 
 from dakora.hooks.locks import LocalProjectLock, ProjectLock
 from dakora.hooks.pre_receive import run_pre_receive
-from dakora.hooks.push_checks import DefaultChecker, PushLimits, RefUpdate
+from dakora.hooks.push_checks import DefaultChecker, RefUpdate
 from dakora.hooks.quarantine import Quarantine, cleanup_stale
-from dakora.hooks.receive import (
-    DakoraReceivePackHandler,
-    PushContext,
-    PushResult,
-    ReceivePipeline,
-    make_receive_handler,
-)
+from dakora.hooks.receive import PushContext, PushResult, ReceivePipeline
+from dakora.hooks.receive_pack import DakoraReceivePackHandler, make_receive_handler
 from dakora.hooks.recovery import recover_projects
 
 __all__ = [
@@ -32,7 +27,6 @@ __all__ = [
     "LocalProjectLock",
     "ProjectLock",
     "PushContext",
-    "PushLimits",
     "PushResult",
     "Quarantine",
     "ReceivePipeline",

@@ -1,10 +1,8 @@
 """Per-project push locks across replicas: PostgreSQL advisory locks (docs/design.md §11).
 
-``AdvisoryProjectLock`` implements ``ProjectLock`` with
-``pg_advisory_lock(hashtext(key))`` on a dedicated connection (its own small engine
-without a pool, so waiting pushes never starve the index writer of connections),
-held around the compare-and-swap of the refs and the index transaction. Threads of
-one process queue on a ``threading.Lock`` first, so one connection per project waits.
+``AdvisoryProjectLock`` (``dakora.registry.db``) implements ``ProjectLock`` with
+PostgreSQL advisory locks, held around the compare-and-swap of the refs and the index
+transaction.
 
 ``ServerProjectLock`` picks the implementation from the database: advisory locks keyed
 by project id on PostgreSQL, the machine-local lock (``LocalProjectLock``, keyed by the
@@ -20,20 +18,14 @@ import contextlib
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine, create_engine, select, text
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.pool import NullPool
-
-from dakora.hooks.locks import (
-    KeyedThreadLocks,
-    LocalProjectLock,
-    default_project_lock,
-)
-from dakora.registry.core import ZERO_SHA, DakoraError, StorageError
+from dakora.hooks.locks import LocalProjectLock, default_project_lock
+from dakora.registry.core import ZERO_SHA, DakoraError
+from dakora.registry.db import AdvisoryProjectLock, Engine, is_postgresql
+from dakora.registry.git import peel, refresh_packs
+from dakora.registry.index import indexed_refs
 
 if TYPE_CHECKING:
     from dulwich.repo import Repo
@@ -45,50 +37,6 @@ logger = logging.getLogger(__name__)
 
 BEHIND = "this server cannot catch up with the mirror right now; try again"
 STALE = "ref changed during the push; fetch first"
-
-
-class AdvisoryProjectLock:
-    """``ProjectLock`` on PostgreSQL session-level advisory locks."""
-
-    def __init__(self, engine: Engine) -> None:
-        if engine.dialect.name != "postgresql":
-            raise StorageError("advisory locks need PostgreSQL")
-        self._engine = create_engine(engine.url, poolclass=NullPool)
-        self._thread_lock = KeyedThreadLocks()
-
-    @contextmanager
-    def hold(self, key: str) -> Iterator[None]:
-        with self._thread_lock(key):
-            try:
-                conn = self._engine.connect().execution_options(
-                    isolation_level="AUTOCOMMIT"
-                )
-            except SQLAlchemyError as exc:
-                raise StorageError(f"cannot take the project lock: {exc}") from exc
-            try:
-                try:
-                    conn.execute(
-                        text("SELECT pg_advisory_lock(hashtext(:key))"), {"key": key}
-                    )
-                except SQLAlchemyError as exc:
-                    raise StorageError(f"cannot take the project lock: {exc}") from exc
-                try:
-                    yield
-                finally:
-                    try:
-                        conn.execute(
-                            text("SELECT pg_advisory_unlock(hashtext(:key))"),
-                            {"key": key},
-                        )
-                    except SQLAlchemyError:
-                        # closing the session releases its locks
-                        logger.warning("advisory unlock of %s failed", key)
-                        conn.invalidate()
-            finally:
-                conn.close()
-
-    def dispose(self) -> None:
-        self._engine.dispose()
 
 
 class ServerProjectLock:
@@ -109,7 +57,7 @@ class ServerProjectLock:
 
     def advisory(self) -> AdvisoryProjectLock | None:
         engine = self._get_engine()
-        if engine.dialect.name != "postgresql":
+        if not is_postgresql(engine):
             return None
         with self._init:
             if self._advisory is None:
@@ -140,15 +88,10 @@ class ServerProjectLock:
 
 
 def _peel(repo: Repo, sha: str) -> str | None:
-    from dulwich.objects import Commit, Tag
-
     try:
-        obj: Any = repo.object_store[sha.encode("ascii")]
-        while isinstance(obj, Tag):
-            obj = repo.object_store[obj.object[1]]
+        return peel(repo.object_store, sha)
     except KeyError:
         return None
-    return obj.id.decode("ascii") if isinstance(obj, Commit) else None
 
 
 def ref_guard(
@@ -159,7 +102,6 @@ def ref_guard(
 
     Returns a rejection reason, or None to go on with the pipeline's own CAS.
     """
-    from dakora.registry.db import read, refs
 
     def guard(repo: Repo, result: PushResult) -> str | None:
         ctx = result.context
@@ -167,7 +109,7 @@ def ref_guard(
             return None
         project_id = str(ctx.project_id)
         engine = get_engine()
-        if engine.dialect.name != "postgresql":
+        if not is_postgresql(engine):
             return None  # one machine: the repository is the truth
         replica = get_replica()
         if replica is not None:
@@ -180,19 +122,11 @@ def ref_guard(
                     default_branch=ctx.default_branch or "main",
                     locked=True,
                 ):
-                    repo.object_store._update_pack_cache()  # type: ignore[attr-defined]
+                    refresh_packs(repo.object_store)
             except (DakoraError, OSError) as exc:
                 logger.warning("catching up %s before a push failed: %s", prefix, exc)
                 return BEHIND
-        with read(engine) as conn:
-            index = {
-                r.name: r.sha
-                for r in conn.execute(
-                    select(refs.c.name, refs.c.sha).where(
-                        refs.c.project_id == project_id
-                    )
-                )
-            }
+        index = indexed_refs(engine, project_id)
         for update in result.updates:
             if not update.ref.startswith(("refs/heads/", "refs/tags/")):
                 continue

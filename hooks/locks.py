@@ -13,10 +13,11 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
+
+from dakora.registry.core import KeyedThreadLocks
 
 
 class ProjectLock(Protocol):
@@ -25,22 +26,6 @@ class ProjectLock(Protocol):
     def hold(self, key: str) -> AbstractContextManager[None]:
         """A context manager holding the lock of ``key`` (blocks until acquired)."""
         ...
-
-
-class KeyedThreadLocks:
-    """One ``threading.Lock`` per key, created on first use (threads of a process
-    serialize on it before taking a cross-process lock)."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._locks: dict[str, threading.Lock] = {}
-
-    def __call__(self, key: str) -> threading.Lock:
-        with self._guard:
-            lock = self._locks.get(key)
-            if lock is None:
-                lock = self._locks[key] = threading.Lock()
-            return lock
 
 
 class LocalProjectLock:

@@ -19,13 +19,13 @@ from dulwich.repo import Repo
 from dakora.hooks.push_checks import (
     Checker,
     DefaultChecker,
-    PushLimits,
     RefUpdate,
     format_remote,
-    repo_version_lookup,
 )
 from dakora.hooks.receive import repo_default_branch, repo_refs
+from dakora.registry.checks import PushLimits
 from dakora.registry.core import BadRequest, Finding, has_errors
+from dakora.registry.git import repo_version_lookup
 
 
 def parse_updates(text: str) -> list[RefUpdate]:

@@ -71,7 +71,7 @@ def prompt_changes(
     store: BaseObjectStore, old: str | None, new: str | None
 ) -> list[PromptChange]:
     """Prompt files that differ between two commits (by id, with versions)."""
-    from dakora.hooks.push_checks import diff_trees
+    from dakora.registry.git import diff_trees
 
     before: dict[str, tuple[str, str | None]] = {}
     after: dict[str, tuple[str, str | None]] = {}

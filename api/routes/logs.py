@@ -9,14 +9,12 @@ Writing needs a write key (or member role); reading a read key.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from sqlalchemy import Row, select
 
-from dakora.api.deps import ReadAccess, WriteAccess
-from dakora.api.routes._paging import fetch_page
+from dakora.api.deps import PageCursor, PageLimit, ReadAccess, WriteAccess
 from dakora.api.schemas import (
     ERROR_RESPONSES,
     ErrorOut,
@@ -26,15 +24,12 @@ from dakora.api.schemas import (
     LogPageOut,
     QuotaOut,
 )
-from dakora.registry.db import logs, transaction, utcnow
-from dakora.registry.tenancy import add_tokens
+from dakora.registry.tenancy import log_page, record_log
 
 router = APIRouter(prefix="/api/projects/{project}", tags=["logs"])
 
-MAX_PAGE = 500
 
-
-def _log_out(row: Row[Any]) -> LogOut:
+def _log_out(row: Any) -> LogOut:
     return LogOut(
         id=row.id,
         project_id=row.project_id,
@@ -63,24 +58,14 @@ def _log_out(row: Row[Any]) -> LogOut:
     summary="Record one execution (counts tokens against the monthly quota)",
 )
 def create_log(access: WriteAccess, body: LogIn) -> LogCreatedOut:
-    state = access.state
     project = access.project
-    now = utcnow()
-    with transaction(state.engine) as conn:
-        quota = add_tokens(
-            state.engine,
-            project.workspace_id,
-            body.tokens_in + body.tokens_out,
-            state.settings,
-            now=now,
-            conn=conn,
-        )
-        result = conn.execute(
-            logs.insert()
-            .values(project_id=project.id, created_at=now, **body.model_dump())
-            .returning(*logs.c)
-        )
-        row = result.one()
+    row, quota = record_log(
+        access.state.engine,
+        access.state.settings,
+        project_id=project.id,
+        workspace_id=project.workspace_id,
+        fields=body.model_dump(),
+    )
     return LogCreatedOut(
         log=_log_out(row),
         quota=QuotaOut(
@@ -90,12 +75,6 @@ def create_log(access: WriteAccess, body: LogIn) -> LogCreatedOut:
             period_start=quota.period_start,
         ),
     )
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @router.get(
@@ -114,21 +93,17 @@ def list_logs(
     until: Annotated[
         datetime | None, Query(description="Created before (ISO 8601, UTC)")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size")] = 50,
-    cursor: Annotated[
-        str | None, Query(description="next_cursor of the previous page")
-    ] = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
 ) -> LogPageOut:
-    query = select(logs).where(logs.c.project_id == access.project.id)
-    if prompt_id is not None:
-        query = query.where(logs.c.prompt_id == prompt_id)
-    if version is not None:
-        query = query.where(logs.c.version == version)
-    if (start := _utc(since)) is not None:
-        query = query.where(logs.c.created_at >= start)
-    if (end := _utc(until)) is not None:
-        query = query.where(logs.c.created_at < end)
-    rows, next_cursor = fetch_page(
-        access.state.engine, query, logs.c.id, limit=limit, cursor=cursor
+    rows, next_cursor = log_page(
+        access.state.engine,
+        access.project.id,
+        prompt_id=prompt_id,
+        version=version,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
     )
     return LogPageOut(logs=[_log_out(r) for r in rows], next_cursor=next_cursor)

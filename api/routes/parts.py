@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from dakora.api.content import Selector
+from dakora.api.content import respond
 from dakora.api.deps import ReadAccess
-from dakora.api.routes._respond import respond
 from dakora.api.schemas import ERROR_RESPONSES, PartListOut, PartOut
+from dakora.registry.content import Selector
 
 router = APIRouter(prefix="/api/projects/{project}", tags=["parts"])
 

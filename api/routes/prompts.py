@@ -7,9 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from dakora.api.content import DEFAULT_SELECTOR, Selector
+from dakora.api.content import json_bytes, respond
 from dakora.api.deps import ReadAccess, check_access
-from dakora.api.routes._respond import json_bytes, respond
 from dakora.api.schemas import (
     ERROR_RESPONSES,
     DiffOut,
@@ -20,6 +19,7 @@ from dakora.api.schemas import (
     RenderOut,
     VersionListOut,
 )
+from dakora.registry.content import DEFAULT_SELECTOR, Selector
 
 router = APIRouter(prefix="/api/projects/{project}", tags=["prompts"])
 
@@ -91,10 +91,17 @@ async def get_prompt(request: Request) -> Response:
     summary="List the prompts at a ref",
 )
 async def list_prompts(
-    request: Request, access: ReadAccess, ref: RefQ = None, commit: CommitQ = None
+    request: Request,
+    access: ReadAccess,
+    ref: RefQ = None,
+    commit: CommitQ = None,
+    detail: Annotated[
+        bool, Query(description="Add each prompt's kind and tags (metadata.tags)")
+    ] = False,
 ) -> Response:
     selector = Selector.of(ref=ref, commit=commit)
-    return respond(request, access.content.list_body(access.project, selector))
+    body = access.content.list_body(access.project, selector, detail=detail)
+    return respond(request, body)
 
 
 @router.post(

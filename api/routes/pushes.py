@@ -15,16 +15,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import Row, or_, select
 
-from dakora.api.deps import ReadAccess
-from dakora.api.routes._paging import fetch_page
+from dakora.api.deps import PageCursor, PageLimit, ReadAccess
 from dakora.api.schemas import ERROR_RESPONSES
-from dakora.registry.db import api_keys, push_events, users
+from dakora.registry.index import push_event_page
 
 router = APIRouter(prefix="/api/projects/{project}", tags=["pushes"])
-
-MAX_PAGE = 500
 
 
 class PushUserOut(BaseModel):
@@ -59,7 +55,7 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _event_out(row: Row[Any]) -> PushEventOut:
+def _event_out(row: Any) -> PushEventOut:
     messages = row.messages if isinstance(row.messages, list) else []
     return PushEventOut(
         id=row.id,
@@ -92,38 +88,15 @@ def list_pushes(
     result: Annotated[
         str | None, Query(description="Only this result: ok or rejected")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size")] = 50,
-    cursor: Annotated[
-        str | None, Query(description="next_cursor of the previous page")
-    ] = None,
+    limit: PageLimit = 50,
+    cursor: PageCursor = None,
 ) -> PushPageOut:
-    query = (
-        select(
-            push_events,
-            users.c.name.label("user_name"),
-            users.c.email.label("user_email"),
-            api_keys.c.name.label("key_name"),
-        )
-        .select_from(
-            push_events.outerjoin(users, users.c.id == push_events.c.user_id).outerjoin(
-                api_keys, api_keys.c.id == push_events.c.key_id
-            )
-        )
-        .where(push_events.c.project_id == access.project.id)
-    )
-    if ref:
-        if ref.startswith("refs/"):
-            query = query.where(push_events.c.ref == ref)
-        else:
-            query = query.where(
-                or_(
-                    push_events.c.ref == f"refs/heads/{ref}",
-                    push_events.c.ref == f"refs/tags/{ref}",
-                )
-            )
-    if result:
-        query = query.where(push_events.c.result == result)
-    rows, next_cursor = fetch_page(
-        access.state.engine, query, push_events.c.id, limit=limit, cursor=cursor
+    rows, next_cursor = push_event_page(
+        access.state.engine,
+        access.project.id,
+        ref=ref,
+        result=result,
+        limit=limit,
+        cursor=cursor,
     )
     return PushPageOut(pushes=[_event_out(r) for r in rows], next_cursor=next_cursor)

@@ -15,7 +15,7 @@ from dakora.registry.git import (
     MAX_PROMPT_FILE_BYTES,
     PartsSource,
     Snapshot,
-    is_safe_relpath,
+    unsafe_path_reason,
 )
 from dakora.registry.load import LoadedPrompt
 from dakora.registry.render import (
@@ -35,24 +35,13 @@ _GLOBALS = frozenset({"range", "dict", "namespace"})
 _TEMPLATE_ERROR_PREFIX = re.compile(r"^template (?:syntax )?error at line \d+: ")
 
 
-def _size(snapshot: Snapshot, path: str) -> int:
-    size = getattr(snapshot, "size", None)
-    return int(size(path)) if callable(size) else len(snapshot.read(path))
-
-
 def path_findings(snapshot: Snapshot, path: str) -> list[Finding]:
-    if not is_safe_relpath(path):
-        return [
-            Finding.error(
-                path,
-                None,
-                "unsafe path: absolute or with a '..' / '.' component",
-                "unsafe-path",
-            )
-        ]
+    unsafe = unsafe_path_reason(path)
+    if unsafe is not None:
+        return [Finding.error(path, None, unsafe, "unsafe-path")]
     if snapshot.is_symlink(path):
         return [Finding.error(path, None, "symlinks are not allowed", "unsafe-path")]
-    size = _size(snapshot, path)
+    size = snapshot.size(path)
     if size > MAX_FILE_BYTES:
         return [
             Finding.error(

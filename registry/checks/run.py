@@ -22,9 +22,7 @@ from dakora.registry.checks.files import (
 )
 from dakora.registry.checks.part_deps import affected_parts, includes_any, part_files
 from dakora.registry.checks.versions import (
-    VersionLookup,
     parent_locator,
-    parent_prompt_index,
     version_findings,
 )
 from dakora.registry.core import ZERO_SHA, DakoraError, Finding, dedupe
@@ -33,6 +31,7 @@ from dakora.registry.git import (
     PROMPT_SUFFIXES,
     GitSnapshot,
     Snapshot,
+    VersionLookup,
     changed_paths,
     is_safe_relpath,
     load_with_findings,
@@ -74,39 +73,14 @@ RULES: dict[str, str] = {
     "version-not-bumped": "content changed without a semver-greater version",
     "version-reused": "a version string already names different content",
     "no-history": "a plain folder: version rules need git history (info)",
+    # reported by `dakora lint` itself (cli/local_lint.py)
+    "no-prompts": "lint found no prompt file (pass --allow-empty if that is expected)",
 }
-
-
-def _content_paths(snapshot: Snapshot) -> list[str]:
-    content = getattr(snapshot, "content_paths", None)
-    if callable(content):
-        return list(content())
-    prompts = snapshot.config.prompts_dir
-    parts = snapshot.config.parts_dir
-    return [
-        p
-        for p in snapshot.all_paths()
-        if p == CONFIG_PATH or p.startswith((prompts + "/", parts + "/"))
-    ]
 
 
 def _is_content(path: str, prompts_dir: str, parts_dir: str) -> bool:
     return path in (CONFIG_PATH, prompts_dir, parts_dir) or path.startswith(
         (prompts_dir + "/", parts_dir + "/")
-    )
-
-
-def _exists(snapshot: Snapshot, path: str) -> bool:
-    exists = getattr(snapshot, "exists", None)
-    if callable(exists):
-        return bool(exists(path))
-    return path in set(snapshot.all_paths())
-
-
-def _dirs(snapshot: Snapshot) -> tuple[str, str]:
-    return (
-        str(getattr(snapshot, "prompts_dir", snapshot.config.prompts_dir)),
-        str(getattr(snapshot, "parts_dir", snapshot.config.parts_dir)),
     )
 
 
@@ -118,6 +92,54 @@ def _dirs(snapshot: Snapshot) -> tuple[str, str]:
 # ------------------------------------------------------------------------------------
 # a snapshot
 # ------------------------------------------------------------------------------------
+
+
+def _unsafe_paths(
+    snapshot: Snapshot, selected: set[str] | None, out: list[Finding]
+) -> set[str]:
+    """The content paths (all, or the selected ones) that break a path rule; their
+    findings go to ``out``."""
+    prompts_dir, parts_dir = snapshot.prompts_dir, snapshot.parts_dir
+    if selected is None:
+        candidates = snapshot.content_paths()
+    else:
+        candidates = [
+            p
+            for p in sorted(selected)
+            if _is_content(p, prompts_dir, parts_dir) and snapshot.exists(p)
+        ]
+    unsafe: set[str] = set()
+    for path in candidates:
+        found = path_findings(snapshot, path)
+        if found:
+            unsafe.add(path)
+            out.extend(found)
+    return unsafe
+
+
+def _duplicate_id_findings(
+    snapshot: Snapshot, by_id: dict[str, list[str]], selected: set[str] | None
+) -> list[Finding]:
+    """``duplicate-id`` on every path but the first of an id (every selected path
+    of it, when only some files are checked)."""
+    out: list[Finding] = []
+    for prompt_id, where in sorted(by_id.items()):
+        if len(where) < 2:
+            continue
+        report = where[1:] if selected is None else [p for p in where if p in selected]
+        for path in report:
+            others = ", ".join(p for p in where if p != path)
+            loaded, _ = load_with_findings(snapshot, path)
+            line = loaded.line_of("id") if loaded is not None else 1
+            out.append(
+                Finding.error(
+                    path,
+                    line,
+                    f"duplicate id '{prompt_id}': also defined in {others}",
+                    "duplicate-id",
+                )
+            )
+    return out
 
 
 def check_snapshot(
@@ -139,30 +161,14 @@ def check_snapshot(
     def chosen(path: str) -> bool:
         return selected is None or path in selected
 
-    prompts_dir, parts_dir = _dirs(snapshot)
     out: list[Finding] = []
 
     if chosen(CONFIG_PATH):
-        config_findings = getattr(snapshot, "config_findings", None)
-        if callable(config_findings):
-            out.extend(config_findings())
+        out.extend(snapshot.config_findings())
 
-    unsafe: set[str] = set()
-    if selected is None:
-        candidates = _content_paths(snapshot)
-    else:
-        candidates = [
-            p
-            for p in sorted(selected)
-            if _is_content(p, prompts_dir, parts_dir) and _exists(snapshot, p)
-        ]
-    for path in candidates:
-        found = path_findings(snapshot, path)
-        if found:
-            unsafe.add(path)
-            out.extend(found)
+    unsafe = _unsafe_paths(snapshot, selected, out)
 
-    affected = affected_parts(snapshot, selected, parts_dir)
+    affected = affected_parts(snapshot, selected, snapshot.parts_dir)
     for path in part_files(snapshot):
         if chosen(path) and path not in unsafe:
             out.extend(part_findings(snapshot, path))
@@ -194,22 +200,7 @@ def check_snapshot(
         if loaded is not None:
             out.extend(template_findings(loaded, snapshot.parts))
 
-    for prompt_id, where in sorted(by_id.items()):
-        if len(where) < 2:
-            continue
-        report = where[1:] if selected is None else [p for p in where if chosen(p)]
-        for path in report:
-            others = ", ".join(p for p in where if p != path)
-            loaded, _ = load_with_findings(snapshot, path)
-            line = loaded.line_of("id") if loaded is not None else 1
-            out.append(
-                Finding.error(
-                    path,
-                    line,
-                    f"duplicate id '{prompt_id}': also defined in {others}",
-                    "duplicate-id",
-                )
-            )
+    out.extend(_duplicate_id_findings(snapshot, by_id, selected))
 
     if parent is not None or version_lookup is not None:
         parent_path_of = parent_locator(parent)
@@ -242,8 +233,7 @@ def _paths_by_id(
     """prompt id → sorted safe paths with that id: of every id for a whole check,
     of the ids of the selected files only otherwise (from the snapshot's cached
     id → paths map when it has one: O(changed files), not O(prompts))."""
-    id_paths = getattr(snapshot, "id_paths", None)
-    if selected is not None and callable(id_paths):
+    if selected is not None and isinstance(snapshot, GitSnapshot):
         wanted = {
             ident[0]
             for path in selected
@@ -251,7 +241,7 @@ def _paths_by_id(
         }
         if not wanted:
             return {}
-        table = id_paths(parent)
+        table = snapshot.id_paths(parent)
         return {
             pid: [p for p in table.get(pid, ()) if p not in unsafe] for pid in wanted
         }
@@ -265,10 +255,7 @@ def _paths_by_id(
 def _identities(
     snapshot: Snapshot, parent: Snapshot | None
 ) -> dict[str, tuple[str, str] | None]:
-    method = getattr(snapshot, "prompt_identities", None)
-    if callable(method):
-        return dict(method(parent))
-    return {p: prompt_identity(snapshot, p) for p in snapshot.prompt_paths()}
+    return dict(snapshot.prompt_identities(parent))
 
 
 # ------------------------------------------------------------------------------------
@@ -355,13 +342,3 @@ def _same_file(snap: GitSnapshot, tip: GitSnapshot, path: str) -> bool:
         )
     except DakoraError:
         return False
-
-
-__all__ = [
-    "MAX_FILE_BYTES",
-    "RULES",
-    "VersionLookup",
-    "check_push",
-    "check_snapshot",
-    "parent_prompt_index",
-]

@@ -7,13 +7,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dakora.registry.core import Finding, semver_gt
-from dakora.registry.git import Snapshot, prompt_identity
+from dakora.registry.git import Snapshot, VersionLookup, prompt_identity
 from dakora.registry.load import LoadedPrompt
 
-# Looks up, across every ref of the project, which blob a (prompt id, version) names;
-# None when that version was never used. Lets the version-immutability rule see history
-# beyond the parent commit (other branches, tags, the DB index).
-VersionLookup = Callable[[str, str], "str | None"]
+
+def version_step_valid(old: str, new: str, *, changed: bool) -> bool:
+    """The version rule of docs/design.md §5, the one the push checks and the review
+    both apply: a changed prompt needs a version semver-greater than before."""
+    return not changed or semver_gt(new, old)
 
 
 def version_findings(
@@ -37,7 +38,7 @@ def version_findings(
         if old is not None:
             if old[1] == prompt.version:
                 same_version_as_parent = True
-            if not semver_gt(prompt.version, old[1]):
+            if not version_step_valid(old[1], prompt.version, changed=True):
                 out.append(
                     Finding.error(
                         loaded.path,
@@ -71,10 +72,8 @@ def parent_locator(parent: Snapshot | None) -> Callable[[str, str], str | None]:
         nonlocal index
         if parent is None:
             return None
-        exists = getattr(parent, "exists", None)
         if (
-            callable(exists)
-            and exists(path)
+            parent.exists(path)
             and not parent.is_symlink(path)
             and (prompt_identity(parent, path) or ("",))[0] == prompt_id
         ):
@@ -87,12 +86,4 @@ def parent_locator(parent: Snapshot | None) -> Callable[[str, str], str | None]:
 
 
 def parent_prompt_index(parent: Snapshot) -> dict[str, str]:
-    index = getattr(parent, "prompt_index", None)
-    if callable(index):
-        return dict(index())
-    out: dict[str, str] = {}
-    for path in parent.prompt_paths():
-        ident = prompt_identity(parent, path)
-        if ident is not None:
-            out.setdefault(ident[0], path)
-    return out
+    return parent.prompt_index()

@@ -1,13 +1,18 @@
 """The vocabulary every other sub-package speaks: the error tree (``errors``), findings
 (``findings``), id types (``types``), the prompt model (``model``), typed input coercion
-(``inputs``), the one LRU shape of the in-process caches (``lru``) and the server
+(``inputs``), the one LRU shape of the in-process caches (``lru``), a lock per key
+(``keyed_locks``) and the server
 settings object (``settings``). Nothing here reads a repository, a database or the
 network.
 
-Other layers import from this face; the modules behind it are private.
+Other layers import from this face; the modules behind it are private. The Pydantic
+parts (``model``, ``inputs``, ``settings``) load on first use of one of their names.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from dakora.registry.core.errors import (
     AccessDenied,
@@ -37,25 +42,65 @@ from dakora.registry.core.errors import (
     WorkspaceNotFound,
 )
 from dakora.registry.core.findings import Finding, dedupe, has_errors
-from dakora.registry.core.inputs import coerce_inputs, parse_cli_pairs
+from dakora.registry.core.keyed_locks import KeyedThreadLocks
 from dakora.registry.core.lru import LruCache
-from dakora.registry.core.model import (
-    ID_PATTERN,
-    INPUT_TYPES,
-    PROMPT_KEY_ORDER,
-    SEMVER_PATTERN,
-    TOP_LEVEL_KEYS,
-    InputSpec,
-    Message,
-    Prompt,
-    bump_kind,
-    parse_semver,
-    semver_gt,
-)
-from dakora.registry.core.settings import Settings, render_timeout_from_env
 from dakora.registry.core.types import ZERO_SHA, CommitSha
 
+# The prompt model and the settings are Pydantic classes (and the settings need
+# pydantic-settings): loaded on first use, so that importing the error tree (every
+# command of the CLI does) costs no Pydantic import. Type checkers see plain imports.
+if TYPE_CHECKING:
+    from dakora.registry.core.inputs import coerce_inputs, parse_cli_pairs
+    from dakora.registry.core.model import (
+        ID_PATTERN,
+        INPUT_TYPES,
+        PROMPT_KEY_ORDER,
+        SEMVER_PATTERN,
+        TOP_LEVEL_KEYS,
+        InputSpec,
+        Message,
+        Prompt,
+        bump_kind,
+        parse_semver,
+        semver_gt,
+    )
+    from dakora.registry.core.settings import Settings, render_timeout_from_env
+
+_LAZY = {
+    "coerce_inputs": "inputs",
+    "parse_cli_pairs": "inputs",
+    **dict.fromkeys(
+        (
+            "ID_PATTERN",
+            "INPUT_TYPES",
+            "PROMPT_KEY_ORDER",
+            "SEMVER_PATTERN",
+            "TOP_LEVEL_KEYS",
+            "InputSpec",
+            "Message",
+            "Prompt",
+            "bump_kind",
+            "parse_semver",
+            "semver_gt",
+        ),
+        "model",
+    ),
+    "Settings": "settings",
+    "render_timeout_from_env": "settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
 __all__ = [
+    "KeyedThreadLocks",
     "AccessDenied",
     "AlreadyExists",
     "BadRequest",

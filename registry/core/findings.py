@@ -33,10 +33,25 @@ class Finding:
         """A ``warning`` finding (reported, never blocking)."""
         return cls(path=path, line=line, severity="warning", message=message, rule=rule)
 
+    @property
+    def where(self) -> str:
+        """``path:line``, or ``path`` for a finding without a line."""
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+    def tagged(self) -> str:
+        """``message [rule]``: how every report of a finding ends (lint, push, API)."""
+        return f"{self.message} [{self.rule}]"
+
     def format(self) -> str:
-        """``path:line: severity: message [rule]`` — the lint and ``remote:`` format."""
-        where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.severity}: {self.message} [{self.rule}]"
+        """``path:line: severity: message [rule]`` — what ``dakora lint`` prints."""
+        return f"{self.where}: {self.severity}: {self.tagged()}"
+
+    def format_remote(self) -> str:
+        """``severity: path:line: message [rule]`` — one ``remote:`` line of a push.
+
+        git's own order (``remote: error: …``), with the same rule id as lint.
+        """
+        return f"{self.severity}: {self.where}: {self.tagged()}"
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -198,61 +198,75 @@ def coerce_inputs(
                 )
             )
     for name, spec in specs.items():
-        value = raw.get(name)
-        if value is None:
-            if spec.has_default:
-                out[name] = _fresh(spec.default)
-            elif spec.required is False:
-                out[name] = None
-            elif name in raw:
-                bad.append(
-                    InputProblem(
-                        name=name,
-                        message=f"input '{name}': expected {spec.type}, got null",
-                        expected=spec.type,
-                        value=None,
-                    )
-                )
-            else:
-                missing.append(
-                    InputProblem(
-                        name=name,
-                        message=f"missing required input '{name}' ({spec.type})",
-                        expected=spec.type,
-                        value=None,
-                    )
-                )
-            continue
-        try:
-            coerced = _coerce(spec.type, value, source)
-        except _Reject as exc:
-            bad.append(
-                InputProblem(
-                    name=name,
-                    message=f"input '{name}': expected {spec.type}, got "
-                    f"{show_value(value)}{exc.detail}",
-                    expected=spec.type,
-                    value=value,
-                )
-            )
-            continue
-        if spec.enum is not None and coerced not in spec.enum:
-            choices = ", ".join(show_value(e) for e in spec.enum)
-            bad.append(
-                InputProblem(
-                    name=name,
-                    message=f"input '{name}': expected one of {choices}, got "
-                    f"{show_value(value)}",
-                    expected=f"one of {choices}",
-                    value=value,
-                )
-            )
-            continue
-        out[name] = coerced
+        _coerce_one(name, spec, raw, source, out, bad, missing)
     problems = unknown + bad + missing
     if problems:
         raise InputError(problems)
     return out
+
+
+def _coerce_one(
+    name: str,
+    spec: InputSpec,
+    raw: Mapping[str, Any],
+    source: Literal["json", "cli"],
+    out: dict[str, Any],
+    bad: list[InputProblem],
+    missing: list[InputProblem],
+) -> None:
+    """One declared input: its coerced value (or default) into ``out``, or a problem
+    into ``bad`` / ``missing``."""
+    value = raw.get(name)
+    if value is None:
+        if spec.has_default:
+            out[name] = _fresh(spec.default)
+        elif spec.required is False:
+            out[name] = None
+        elif name in raw:
+            bad.append(
+                InputProblem(
+                    name=name,
+                    message=f"input '{name}': expected {spec.type}, got null",
+                    expected=spec.type,
+                    value=None,
+                )
+            )
+        else:
+            missing.append(
+                InputProblem(
+                    name=name,
+                    message=f"missing required input '{name}' ({spec.type})",
+                    expected=spec.type,
+                    value=None,
+                )
+            )
+        return
+    try:
+        coerced = _coerce(spec.type, value, source)
+    except _Reject as exc:
+        bad.append(
+            InputProblem(
+                name=name,
+                message=f"input '{name}': expected {spec.type}, got "
+                f"{show_value(value)}{exc.detail}",
+                expected=spec.type,
+                value=value,
+            )
+        )
+        return
+    if spec.enum is not None and coerced not in spec.enum:
+        choices = ", ".join(show_value(e) for e in spec.enum)
+        bad.append(
+            InputProblem(
+                name=name,
+                message=f"input '{name}': expected one of {choices}, got "
+                f"{show_value(value)}",
+                expected=f"one of {choices}",
+                value=value,
+            )
+        )
+        return
+    out[name] = coerced
 
 
 def parse_cli_pairs(pairs: list[str]) -> dict[str, str]:

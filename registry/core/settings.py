@@ -2,7 +2,7 @@
 
 Nothing here reads the environment at import time: ``Settings()`` reads the ``DAKORA_*``
 variables when it is *constructed*, ``Settings(**overrides)`` overrides them. Every field
-is documented in the README section "Settings" (a unit test keeps them in step).
+is documented in docs/settings.md (a unit test keeps them in step).
 
 Refusing unsafe combinations (``auth_mode=none`` on a non-loopback host) is the server's
 job; :meth:`Settings.is_loopback_host` is the helper it uses.
@@ -98,11 +98,16 @@ class Settings(BaseSettings):
     default_tier: str = Field(default="free")
     key_pepper: SecretStr | None = Field(default=None)
     max_keys_per_project: int = Field(default=10, ge=1)
-    # the time budget of one render (docs: README "Security: render limits"); the
-    # default is registry/render/limits.py DEFAULT_TIMEOUT_MS
+    # the time budget of one render (docs: "Security: render limits"); the default is
+    # registry/render/limits.py DEFAULT_TIMEOUT_MS
     render_timeout_ms: RenderTimeoutMs = Field(default=2000)
     # worker processes that run the server's renders; 0 = one per CPU (at least 2)
     render_workers: int = Field(default=0, ge=0, le=256)
+    studio_dir: Path | None = Field(
+        default=None,
+        description="Folder of the built Studio (its index.html and assets/); unset: "
+        "the copy in the installed package, else studio/dist of the source tree.",
+    )
 
     _pepper_cache: bytes | None = PrivateAttr(default=None)
 

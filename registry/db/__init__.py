@@ -1,9 +1,14 @@
 """dakora.registry.db — tables, engines, transactions and migrations.
 
 Storage code imports from here: ``make_engine``, ``transaction``, ``upgrade``,
-``downgrade`` and the tables of docs/design.md §8.
+``downgrade``, the tables of docs/design.md §8, keyset paging (``paging``) and
+PostgreSQL advisory locks (``advisory``). ``Engine`` and ``Connection`` are the
+handles other layers pass around without importing SQLAlchemy themselves.
 """
 
+from sqlalchemy import Connection, Engine
+
+from dakora.registry.db.advisory import AdvisoryProjectLock, is_postgresql
 from dakora.registry.db.engine import (
     current_revision,
     downgrade,
@@ -26,10 +31,12 @@ from dakora.registry.db.events import (
     publish_key_changed,
     publish_project_changed,
 )
+from dakora.registry.db.paging import fetch_page
 from dakora.registry.db.tables import (
     REF_LEN,
     ROLES,
     SCOPES,
+    WORKSPACE_KINDS,
     UTCDateTime,
     api_keys,
     logs,
@@ -48,6 +55,11 @@ from dakora.registry.db.tables import (
 )
 
 __all__ = [
+    "AdvisoryProjectLock",
+    "Connection",
+    "Engine",
+    "is_postgresql",
+    "fetch_page",
     "CHANNEL",
     "parse_event",
     "publish",
@@ -56,6 +68,7 @@ __all__ = [
     "REF_LEN",
     "ROLES",
     "SCOPES",
+    "WORKSPACE_KINDS",
     "UTCDateTime",
     "api_keys",
     "current_revision",

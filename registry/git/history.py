@@ -21,10 +21,10 @@ from dakora.registry.git.objects import (
     join_path,
     read_commit,
     subtree_sha,
-    topo_parents_first,
 )
 from dakora.registry.git.prompt_cache import blob_identity
 from dakora.registry.git.versions import VersionInfo, version_info
+from dakora.registry.git.walk import topo_parents_first
 
 
 def walk_versions(

@@ -14,13 +14,33 @@ SYMLINK_MODE = 0o120000
 EMPTY_TREE_SHA = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's empty tree
 
 
-def is_safe_relpath(path: str) -> bool:
-    """A relative forward-slash path without ``..``/``.``/empty components."""
-    if not path or path.startswith("/") or "\\" in path or "\x00" in path:
-        return False
+def short_ref(ref: str) -> str:
+    """``refs/heads/x`` / ``refs/tags/x`` → ``x``; other names unchanged."""
+    for prefix in ("refs/heads/", "refs/tags/"):
+        if ref.startswith(prefix):
+            return ref[len(prefix) :]
+    return ref
+
+
+def unsafe_path_reason(path: str) -> str | None:
+    """Why a repository path is unsafe, or None: it must be relative, forward-slash,
+    without a drive letter, NUL, backslash or an empty / ``.`` / ``..`` / ``.git``
+    component. The one path rule of pushes, API writes, lint and snapshots."""
+    if not path:
+        return "empty path"
+    if path.startswith("/") or "\\" in path or "\x00" in path:
+        return f"unsafe path {path!r}: absolute, or with a backslash or NUL"
     if len(path) > 1 and path[1] == ":":
-        return False
-    return all(part not in ("", ".", "..") for part in path.split("/"))
+        return f"unsafe path {path!r}: a drive letter is not allowed"
+    for part in path.split("/"):
+        if part in ("", ".", "..") or part.lower() == ".git":
+            return f"unsafe path {path!r}: a '{part or '/'}' component is not allowed"
+    return None
+
+
+def is_safe_relpath(path: str) -> bool:
+    """``unsafe_path_reason(path) is None``."""
+    return unsafe_path_reason(path) is None
 
 
 def clean_dir(value: str, default: str) -> str:

@@ -1,15 +1,14 @@
 """Plumbing on a bare dulwich object store (also a quarantine store): object and
 commit reads with dulwich ``KeyError`` translated to ``RefNotFound``, subtree and
-blob lookups through a small parsed-tree cache, and ``new_commits`` (the commits a
-ref update brings, parents first).
+blob lookups through a small parsed-tree cache, small blobs kept by sha. Walks over
+the commit graph are in ``walk``.
 """
 
 from __future__ import annotations
 
-import heapq
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,9 +16,8 @@ from dulwich.errors import NotGitRepository
 from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Commit, ObjectID, Tag
 from dulwich.refs import Ref
-from dulwich.walk import Walker
 
-from dakora.registry.core import ZERO_SHA, LruCache, RefNotFound
+from dakora.registry.core import LruCache, RefNotFound
 from dakora.registry.git.layout import SYMLINK_MODE
 
 
@@ -158,51 +156,8 @@ def blob_at(store: BaseObjectStore, tree_sha: bytes, path: str) -> str | None:
     return str(sha.decode("ascii"))
 
 
-def _existing(store: BaseObjectStore, shas: Iterable[str]) -> list[ObjectID]:
-    out = []
-    for sha in shas:
-        if not sha or sha == ZERO_SHA:
-            continue
-        key = as_oid(sha)
-        if key in store:
-            out.append(key)
-    return out
-
-
-def topo_parents_first(commits: dict[ObjectID, Commit]) -> list[ObjectID]:
-    """Order commits so every parent (inside the set) comes before its children;
-    ties broken by commit time then sha, so the order is deterministic."""
-    children_left: dict[ObjectID, int] = dict.fromkeys(commits, 0)
-    for c in commits.values():
-        for p in c.parents:
-            if p in commits:
-                children_left[c.id] += 1  # number of unprocessed parents
-    ready = [(commits[s].commit_time, s) for s, n in children_left.items() if n == 0]
-    heapq.heapify(ready)
-    kids: dict[ObjectID, list[ObjectID]] = {}
-    for c in commits.values():
-        for p in c.parents:
-            if p in commits:
-                kids.setdefault(p, []).append(c.id)
-    order: list[ObjectID] = []
-    while ready:
-        _, sha = heapq.heappop(ready)
-        order.append(sha)
-        for child in kids.get(sha, ()):
-            children_left[child] -= 1
-            if children_left[child] == 0:
-                heapq.heappush(ready, (commits[child].commit_time, child))
-    return order
-
-
-def new_commits(store: BaseObjectStore, new: str, exclude: list[str]) -> list[str]:
-    """Commits reachable from ``new`` but from none of ``exclude``, parents first.
-
-    Shas in ``exclude`` that the store doesn't have (or the zero sha) are ignored.
-    """
-    if not new or new == ZERO_SHA:
-        return []
-    tip = read_commit(store, new)
-    walker = Walker(store, include=[tip.id], exclude=_existing(store, exclude))
-    commits = {entry.commit.id: entry.commit for entry in walker}
-    return [sha.decode("ascii") for sha in topo_parents_first(commits)]
+def refresh_packs(store: BaseObjectStore) -> None:
+    """Make a long-lived object store see packs added on disk by someone else (a
+    replica catching up from the mirror, a push moving its quarantine in). The one
+    call of dulwich's private ``_update_pack_cache``."""
+    store._update_pack_cache()  # type: ignore[attr-defined]

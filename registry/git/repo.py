@@ -7,11 +7,9 @@ NotFound here. History and diff cost O(commits × changed paths): they walk tree
 never re-parse every file of every commit.
 
 Plumbing for the receive pipeline and the DB indexer works on any object store (also a
-quarantine store): ``new_commits``, ``changed_paths``, ``versions_in_range``,
-``heads_at``. It lives in ``git_objects.py`` (object reads, commit walk),
-``tree_diff.py`` (tree and text diffs) and ``prompt_versions.py`` (versions from
-history); their public names are re-exported here. One prompt's history walk is
-``prompt_history.py``.
+quarantine store) and lives beside this module: ``objects`` (object reads), ``walk``
+(commit walks), ``tree_diff`` (tree and text diffs), ``versions`` (versions from
+history), ``history`` (one prompt's history walk).
 """
 
 from __future__ import annotations
@@ -38,27 +36,11 @@ from dakora.registry.core import (
 from dakora.registry.git.commit_snapshot import GitSnapshot
 from dakora.registry.git.folder_snapshot import FolderSnapshot
 from dakora.registry.git.history import walk_versions
-from dakora.registry.git.objects import as_oid, as_ref, new_commits, read_commit
-from dakora.registry.git.tree_diff import changed_paths, diff_trees, unified_diff
-from dakora.registry.git.versions import (
-    PromptHead,
-    VersionInfo,
-    heads_at,
-    versions_in_range,
-)
+from dakora.registry.git.known_versions import HistoryVersions
+from dakora.registry.git.objects import as_oid, as_ref, read_commit
+from dakora.registry.git.tree_diff import unified_diff
+from dakora.registry.git.versions import VersionInfo
 from dakora.registry.load import LoadedPrompt
-
-__all__ = [
-    "PromptHead",
-    "PromptRepository",
-    "VersionInfo",
-    "changed_paths",
-    "diff_trees",
-    "heads_at",
-    "new_commits",
-    "unified_diff",
-    "versions_in_range",
-]
 
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 _SHORT_HEX = re.compile(r"^[0-9a-f]{4,39}$")
@@ -296,17 +278,9 @@ class PromptRepository:
     def version_lookup(self) -> Callable[[str, str], str | None]:
         """A ``VersionLookup`` for the checks: (id, version) → blob sha of every
         version on any branch or tag, read once from history (tree diffs)."""
-        table: dict[tuple[str, str], str] = {}
-        done: list[str] = []
-        for sha in sorted(set(self.refs().values())):
-            for info in versions_in_range(self.store, sha, done, self.subdir):
-                table.setdefault((info.prompt_id, info.version), info.blob_sha)
-            done.append(sha)
-
-        def lookup(prompt_id: str, version: str) -> str | None:
-            return table.get((prompt_id, version))
-
-        return lookup
+        table = HistoryVersions(self.subdir)
+        table.update(self.store, self.refs())
+        return table.get
 
     # diff ----------------------------------------------------------------------------
     def diff(self, prompt_id: str, from_: str, to: str) -> str:

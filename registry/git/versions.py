@@ -21,11 +21,11 @@ from dakora.registry.git.objects import (
     blob_at,
     commit_meta,
     join_path,
-    new_commits,
     read_commit,
 )
 from dakora.registry.git.prompt_cache import blob_identity
 from dakora.registry.git.tree_diff import commit_changes
+from dakora.registry.git.walk import new_commits
 
 
 @dataclass(frozen=True)

@@ -167,6 +167,41 @@ def _folder_commit(store: BaseObjectStore, folder: Path, message: str) -> str:
     return commit.id.decode("ascii")
 
 
+def _fetch_git_refs(
+    source_repo: Repo, target: Repo, project: Project, src: Path, warnings: list[str]
+) -> dict[str, str]:
+    """Fetch the branches and tags of ``source_repo`` into ``target``: ref → sha of
+    those that point to a commit (the others are named in ``warnings``)."""
+    try:
+        wanted = {
+            name.decode("utf-8"): sha.decode("ascii")
+            for name, sha in source_repo.get_refs().items()
+            if name.startswith(tuple(p.encode() for p in INDEXED_PREFIXES))
+        }
+        if not wanted:
+            raise BadRequest(f"{src} has no branches or tags to import")
+        if f"refs/heads/{project.default_branch}" not in wanted:
+            raise BadRequest(
+                f"{src} has no branch {project.default_branch!r} (the "
+                "project's default branch); pass --default-branch"
+            )
+        shas = sorted({as_oid(s) for s in wanted.values()})
+
+        def wants(_refs: object, _depth: int | None = None) -> list[ObjectID]:
+            return shas
+
+        source_repo.fetch(target, determine_wants=wants)
+    finally:
+        source_repo.close()
+    skipped = [
+        n for n in wanted if peel_to_commit(target.object_store, wanted[n]) is None
+    ]
+    for name in skipped:
+        warnings.append(f"skipped {name}: it does not point to a commit")
+        del wanted[name]
+    return wanted
+
+
 def import_into_project(
     engine: Any,
     project: Project,
@@ -194,35 +229,7 @@ def import_into_project(
         source_repo = _open_git(src)
         if source_repo is not None:
             kind = "git"
-            try:
-                wanted = {
-                    name.decode("utf-8"): sha.decode("ascii")
-                    for name, sha in source_repo.get_refs().items()
-                    if name.startswith(tuple(p.encode() for p in INDEXED_PREFIXES))
-                }
-                if not wanted:
-                    raise BadRequest(f"{src} has no branches or tags to import")
-                if f"refs/heads/{project.default_branch}" not in wanted:
-                    raise BadRequest(
-                        f"{src} has no branch {project.default_branch!r} (the "
-                        "project's default branch); pass --default-branch"
-                    )
-                shas = sorted({as_oid(s) for s in wanted.values()})
-
-                def wants(_refs: object, _depth: int | None = None) -> list[ObjectID]:
-                    return shas
-
-                source_repo.fetch(target, determine_wants=wants)
-            finally:
-                source_repo.close()
-            skipped = [
-                n
-                for n in wanted
-                if peel_to_commit(target.object_store, wanted[n]) is None
-            ]
-            for name in skipped:
-                warnings.append(f"skipped {name}: it does not point to a commit")
-                del wanted[name]
+            wanted = _fetch_git_refs(source_repo, target, project, src, warnings)
         else:
             kind = "folder"
             sha = _folder_commit(

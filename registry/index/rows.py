@@ -254,7 +254,7 @@ def move_heads(
         )
     if new_rows:
         conn.execute(prompt_heads.insert(), new_rows)
-    # every row of the ref names the commit it was read at (api/content.py lists a
+    # every row of the ref names the commit it was read at (registry/content lists a
     # ref from the index only when they match): one statement, no row read back
     moved = conn.execute(
         update(prompt_heads).where(*where_ref).values(commit_sha=commit)

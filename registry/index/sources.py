@@ -10,11 +10,10 @@ from pathlib import Path
 
 from dulwich.errors import NotGitRepository
 from dulwich.object_store import BaseObjectStore
-from dulwich.objects import Commit, Tag
 from dulwich.repo import Repo
 
 from dakora.registry.core import ZERO_SHA, StorageError
-from dakora.registry.git import PromptHead, PromptRepository, VersionInfo, as_oid
+from dakora.registry.git import PromptHead, PromptRepository, VersionInfo, peel
 
 INDEXED_PREFIXES = ("refs/heads/", "refs/tags/")
 
@@ -53,14 +52,12 @@ class OpenedRepo:
 
 
 def peel_to_commit(store: BaseObjectStore, sha: str) -> str | None:
-    """The commit a ref points to (through annotated tags), or None (tree/blob tag)."""
+    """The commit a ref points to (through annotated tags), or None (tree/blob tag);
+    ``StorageError`` when an object is missing."""
     try:
-        obj = store[as_oid(sha)]
-        while isinstance(obj, Tag):
-            obj = store[obj.object[1]]
+        return peel(store, sha)
     except KeyError as exc:
         raise StorageError(f"object {sha} is missing from the repository") from exc
-    return obj.id.decode("ascii") if isinstance(obj, Commit) else None
 
 
 def repository_refs(repo: Repo) -> dict[str, str]:

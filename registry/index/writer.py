@@ -15,8 +15,8 @@ The git refs are the truth; this index is derived from them (docs/design.md §6,
 Only branches (``refs/heads/*``) and tags (``refs/tags/*``) are indexed; tags are
 peeled to their commit.
 
-Reading the repository is ``index_sources``, writing the tables ``index_rows``; their
-public names are re-exported here.
+Reading the repository is ``sources``, writing the tables ``rows``, the audit rows
+``push_log``.
 """
 
 from __future__ import annotations
@@ -33,15 +33,14 @@ from sqlalchemy import Connection, Engine, delete
 
 from dakora.registry.core import ZERO_SHA, ProjectNotFound, StorageError
 from dakora.registry.db import (
-    REF_LEN,
     prompt_heads,
     prompt_versions,
-    push_events,
+    publish_project_changed,
     refs,
     transaction,
-    utcnow,
 )
 from dakora.registry.git import PromptHead, VersionInfo
+from dakora.registry.index.push_log import push_event_rows, write_push_events
 from dakora.registry.index.rows import (
     db_refs,
     insert_versions,
@@ -60,21 +59,6 @@ from dakora.registry.index.sources import (
     peel_to_commit,
     repository_refs,
 )
-
-__all__ = [
-    "INDEXED_PREFIXES",
-    "IndexSummary",
-    "RefUpdate",
-    "RepoLike",
-    "compute_heads",
-    "compute_versions",
-    "index_project",
-    "peel_to_commit",
-    "reconcile_project",
-    "record_ref_updates",
-    "refs_in_sync",
-    "repository_refs",
-]
 
 RefUpdate = tuple[str, str, str]  # (full ref name, old sha, new sha); zero sha = none
 
@@ -181,30 +165,24 @@ def record_ref_updates(
             )
             head_count += write_heads(conn, store, project_id, ref, commit, ref_heads)
             set_ref(conn, project_id, ref, commit)
-        if audit and updates:
-            conn.execute(
-                push_events.insert(),
-                [
-                    {
-                        "project_id": project_id,
-                        "user_id": user_id,
-                        "key_id": key_id,
-                        "ref": ref[:REF_LEN],
-                        "old_sha": none_if_zero(old),
-                        "new_sha": none_if_zero(new),
-                        "result": result,
-                        "messages": list(messages or [])[:200],
-                        "created_at": utcnow(),
-                    }
-                    for ref, old, new in updates
-                ],
+        if audit:
+            write_push_events(
+                conn,
+                push_event_rows(
+                    project_id,
+                    updates,
+                    result=result,
+                    user_id=user_id,
+                    key_id=key_id,
+                    messages=messages,
+                ),
             )
         added_ids = [(v.prompt_id, v.version, v.blob_sha) for v in added]
         if mirror:
             from dakora.registry.mirror import enqueue
 
             enqueue(conn, project_id, added_ids)
-        _publish(conn, project_id)
+        publish_project_changed(conn, project_id)
     return IndexSummary(
         project_id=project_id,
         refs=len(peeled),
@@ -212,14 +190,6 @@ def record_ref_updates(
         heads=head_count,
         versions_added=added_ids,
     )
-
-
-def _publish(conn: Connection, project_id: str) -> None:
-    try:
-        from dakora.registry.db import publish_project_changed
-    except ImportError:  # pragma: no cover - events module always ships
-        return
-    publish_project_changed(conn, project_id)
 
 
 def _project_id_and_branch(

@@ -20,25 +20,12 @@ from dataclasses import dataclass, field
 from pydantic import ValidationError
 
 from dakora.registry.core import Finding, InvalidPrompt, Prompt, has_errors
-from dakora.registry.load.repo_config import RepoConfig, load_config
 from dakora.registry.load.schema import (
     PromptChecker,
     check_examples,
     type_name,
-    value_matches_type,
 )
-from dakora.registry.load.yaml_lines import MAX_YAML_NODES, by_line, parse_yaml
-
-__all__ = [
-    "LOADER_RULES",
-    "MAX_YAML_NODES",
-    "LoadedPrompt",
-    "RepoConfig",
-    "load_config",
-    "load_prompt",
-    "load_prompt_findings",
-    "value_matches_type",
-]
+from dakora.registry.load.yaml_lines import by_line, parse_yaml
 
 LOADER_RULES: dict[str, str] = {
     "yaml-syntax": "the file is not valid YAML (or not UTF-8, or too complex)",

@@ -24,7 +24,6 @@ import contextlib
 import logging
 import os
 import shutil
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -36,7 +35,7 @@ from dulwich.objects import Commit, Tag
 from dulwich.repo import Repo
 from sqlalchemy import Engine, select
 
-from dakora.registry.core import StorageError
+from dakora.registry.core import KeyedThreadLocks, StorageError
 from dakora.registry.db import read, refs
 from dakora.registry.git import as_oid, as_ref
 from dakora.registry.mirror.backends import BlobStore
@@ -102,8 +101,7 @@ class ReplicaSync:
         self.lock = lock
         self.wait_seconds = wait_seconds
         self.poll_seconds = poll_seconds
-        self._guard = threading.Lock()
-        self._guards: dict[str, threading.Lock] = {}
+        self._project_guard = KeyedThreadLocks()  # one thread per project catches up
         self.hydrations = 0  # how many times a repository was caught up (for tests)
 
     # -- reading ------------------------------------------------------------------------
@@ -120,13 +118,6 @@ class ReplicaSync:
         return local is not None and local == self.index_refs(project_id)
 
     # -- catching up ----------------------------------------------------------------------
-
-    def _project_guard(self, project_id: str) -> threading.Lock:
-        with self._guard:
-            guard = self._guards.get(project_id)
-            if guard is None:
-                guard = self._guards[project_id] = threading.Lock()
-            return guard
 
     def ensure_fresh(
         self,

@@ -19,7 +19,7 @@ from typing import Any
 from dulwich.repo import Repo
 
 from dakora.registry.core import NotFound, RefConflict, StorageError
-from dakora.registry.git import as_oid, as_ref
+from dakora.registry.git import as_oid, as_ref, refresh_packs
 from dakora.registry.mirror.backends import BlobStore
 
 MANIFEST_NAME = "refs.json"
@@ -296,7 +296,7 @@ def restore_project(
     repo = Repo.init_bare(str(repo_path))
     try:
         _download_packs(store, prefix, repo_path, manifest.packs, progress)
-        repo.object_store._update_pack_cache()
+        refresh_packs(repo.object_store)
         for name, sha in manifest.refs.items():
             if as_oid(sha) not in repo.object_store:
                 raise StorageError(f"mirror ref {name} points at missing object {sha}")
@@ -334,7 +334,7 @@ def hydrate_project(
     _download_packs(store, prefix, repo_path, missing, progress)
     repo = Repo(str(repo_path))
     try:
-        repo.object_store._update_pack_cache()
+        refresh_packs(repo.object_store)
         current = {k.decode(): v.decode() for k, v in repo.refs.as_dict().items()}
         for name, sha in manifest.refs.items():
             if current.get(name) != sha and as_oid(sha) in repo.object_store:

@@ -16,7 +16,7 @@ from dakora.registry.render.limits import (
     timeout_error,
     too_big_source,
 )
-from dakora.registry.render.renderer import Renderer, RenderResult
+from dakora.registry.render.renderer import Renderer, RenderResult, Renders
 from dakora.registry.render.template_ast import ANALYSIS_ENV, unsafe_accesses
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_TIMEOUT_MS",
     "RenderResult",
     "Renderer",
+    "Renders",
     "TemplateInfo",
     "analyze_template",
     "memory_error",

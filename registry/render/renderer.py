@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from jinja2 import TemplateSyntaxError
 from jinja2.environment import Template
@@ -22,40 +22,18 @@ from jinja2.environment import Template
 from dakora.registry.core import Prompt, RenderError
 from dakora.registry.git import PartsSource
 from dakora.registry.render.analysis import (
-    TemplateInfo,
     analyze_ast,
-    analyze_template,
-    compile_template,
 )
 from dakora.registry.render.includes import PartsLoader
 from dakora.registry.render.limits import (
     BUDGET,
     DEFAULT_TIMEOUT_MS,
-    MAX_INCLUDE_DEPTH,
     MAX_OUTPUT_BYTES,
-    MAX_RANGE,
-    MAX_RANGE_TOTAL,
-    MAX_SOURCE_BYTES,
-    MAX_VALUE_SIZE,
     RenderBudget,
     output_limit_error,
 )
 from dakora.registry.render.sandbox import SandboxEnv, translate_error
 from dakora.registry.render.template_ast import parse_template
-
-__all__ = [
-    "MAX_INCLUDE_DEPTH",
-    "MAX_OUTPUT_BYTES",
-    "MAX_RANGE",
-    "MAX_RANGE_TOTAL",
-    "MAX_SOURCE_BYTES",
-    "MAX_VALUE_SIZE",
-    "RenderResult",
-    "Renderer",
-    "TemplateInfo",
-    "analyze_template",
-    "compile_template",
-]
 
 
 @dataclass(frozen=True)
@@ -64,6 +42,20 @@ class RenderResult:
     rendered: str | None  # text prompts
     messages: list[dict[str, str]] | None  # chat prompts: [{role, content}]
     inputs_used: dict[str, Any]  # the coerced inputs the template saw
+
+
+class Renders(Protocol):
+    """What renders a prompt: ``Renderer`` in process, or the server's pool of
+    worker processes (``dakora.api.render_pool.RenderPool``)."""
+
+    def render(
+        self,
+        prompt: Prompt,
+        inputs: dict[str, Any],
+        parts: PartsSource,
+        *,
+        cache_key: str | None = None,
+    ) -> RenderResult: ...
 
 
 @dataclass(frozen=True)

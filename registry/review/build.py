@@ -37,10 +37,8 @@ from dakora.registry.review.renders import (
     unified_diff,
 )
 from dakora.registry.review.report import (
-    SCHEMA_VERSION,
     PartChange,
     PromptReview,
-    RenderReport,
     ReviewReport,
     Side,
     Status,
@@ -48,50 +46,14 @@ from dakora.registry.review.report import (
 )
 from dakora.registry.review.rules import (
     _FAIL_ON_RANK,
-    FAIL_ON_LEVELS,
-    Bump,
-    Compat,
     FailOn,
-    InputChange,
-    InputReport,
     Issue,
     Level,
-    Verdict,
-    VersionReport,
     blocking_issues,
-    classify_input,
     compare_inputs,
     version_report,
     worst,
 )
-
-__all__ = [
-    "FAIL_ON_LEVELS",
-    "SCHEMA_VERSION",
-    "Bump",
-    "Compat",
-    "FailOn",
-    "InputChange",
-    "InputReport",
-    "Issue",
-    "Level",
-    "PartChange",
-    "PromptReview",
-    "RenderReport",
-    "ReviewReport",
-    "Side",
-    "Status",
-    "Summary",
-    "Verdict",
-    "VersionReport",
-    "blocking_issues",
-    "classify_input",
-    "compare_inputs",
-    "render_examples",
-    "review",
-    "unified_diff",
-]
-
 
 _STATUS_ORDER = ("removed", "invalid", "added", "renamed", "modified", "affected")
 
@@ -297,18 +259,7 @@ def review(
     loaded_head_paths = {lp.path for lp in new_by_id.values()}
 
     parts = parts_changes(base.parts, head.parts)
-    changed_parts = {p.name for p in parts}
-    includes: dict[str, set[str]] = {}
-    if changed_parts:
-        for pid in sorted(set(old_by_id) | set(new_by_id)):
-            names: set[str] = set()
-            if pid in old_by_id:
-                names |= included_parts(old_by_id[pid].prompt, base.parts)
-            if pid in new_by_id:
-                names |= included_parts(new_by_id[pid].prompt, head.parts)
-            includes[pid] = names & changed_parts
-        for part in parts:
-            part.affects = sorted(p for p, n in includes.items() if part.name in n)
+    includes = _changed_part_includes(base, head, old_by_id, new_by_id, parts)
 
     reviews: list[PromptReview] = []
     for pid in sorted(set(old_by_id) | set(new_by_id)):
@@ -332,21 +283,11 @@ def review(
         reviews.append(_review_prompt(pid, old, new, via, head_invalid, ctx))
     reviews.sort(key=lambda r: (_STATUS_ORDER.index(r.status), r.id))
 
-    findings = lint if lint is not None else check_snapshot(head)
     findings = sorted(
-        findings, key=lambda f: (f.path, f.line or 0, f.severity, f.rule, f.message)
+        lint if lint is not None else check_snapshot(head),
+        key=lambda f: (f.path, f.line or 0, f.severity, f.rule, f.message),
     )
-    for f in findings:
-        if f.severity == "error":
-            ctx.issues.append(
-                Issue(
-                    level="error",
-                    code=f"lint:{f.rule}",
-                    message=(f"{f.path}:{f.line}: " if f.line else f"{f.path}: ")
-                    + f"{f.message} [{f.rule}]",
-                    path=f.path,
-                )
-            )
+    ctx.issues.extend(_lint_issues(findings))
 
     summary = Summary(
         prompts=len(reviews),
@@ -373,6 +314,46 @@ def review(
         lint=[f.to_dict() for f in findings],
         issues=ctx.issues,
     )
+
+
+def _changed_part_includes(
+    base: Snapshot,
+    head: Snapshot,
+    old_by_id: dict[str, LoadedPrompt],
+    new_by_id: dict[str, LoadedPrompt],
+    parts: list[PartChange],
+) -> dict[str, set[str]]:
+    """prompt id → the changed parts it includes (on either side); each changed
+    part's ``affects`` is filled in."""
+    changed_parts = {p.name for p in parts}
+    includes: dict[str, set[str]] = {}
+    if not changed_parts:
+        return includes
+    for pid in sorted(set(old_by_id) | set(new_by_id)):
+        names: set[str] = set()
+        if pid in old_by_id:
+            names |= included_parts(old_by_id[pid].prompt, base.parts)
+        if pid in new_by_id:
+            names |= included_parts(new_by_id[pid].prompt, head.parts)
+        includes[pid] = names & changed_parts
+    for part in parts:
+        part.affects = sorted(p for p, n in includes.items() if part.name in n)
+    return includes
+
+
+def _lint_issues(findings: list[Finding]) -> list[Issue]:
+    """An ``error`` issue per lint error on HEAD."""
+    return [
+        Issue(
+            level="error",
+            code=f"lint:{f.rule}",
+            message=(f"{f.path}:{f.line}: " if f.line else f"{f.path}: ")
+            + f"{f.message} [{f.rule}]",
+            path=f.path,
+        )
+        for f in findings
+        if f.severity == "error"
+    ]
 
 
 def _reason(issue: Issue) -> str:

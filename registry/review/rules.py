@@ -14,7 +14,8 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dakora.registry.core import InputSpec, Prompt, bump_kind, semver_gt
+from dakora.registry.checks import version_step_valid
+from dakora.registry.core import InputSpec, Prompt, bump_kind
 
 Compat = Literal["breaking", "risky", "compatible"]
 Verdict = Literal["breaking", "risky", "compatible", "unchanged"]
@@ -120,39 +121,43 @@ def classify_input(
     compatible: new optional input, required → optional, enum values added,
     description-only changes.
     """
-    out: list[InputChange] = []
     if old is None and new is None:
-        return out
+        return []
     if old is None:
         assert new is not None
         if new.is_required:
-            out.append(
+            return [
                 InputChange(
                     kind="added-required",
                     compat="breaking",
                     message=f"new required input '{name}' without default: callers "
                     "that don't send it now get an error",
                 )
+            ]
+        return [
+            InputChange(
+                kind="added-optional",
+                compat="compatible",
+                message=f"new optional input '{name}'",
             )
-        else:
-            out.append(
-                InputChange(
-                    kind="added-optional",
-                    compat="compatible",
-                    message=f"new optional input '{name}'",
-                )
-            )
-        return out
+        ]
     if new is None:
-        out.append(
+        return [
             InputChange(
                 kind="removed",
                 compat="breaking",
                 message=f"input '{name}' removed: callers still sending it now get "
                 f"an error (unknown input '{name}')",
             )
-        )
-        return out
+        ]
+    out = _type_and_required_changes(old, new)
+    out += _enum_changes(old, new)
+    out += _default_and_description_changes(old, new)
+    return out
+
+
+def _type_and_required_changes(old: InputSpec, new: InputSpec) -> list[InputChange]:
+    out: list[InputChange] = []
     if old.type != new.type:
         out.append(
             InputChange(
@@ -177,6 +182,11 @@ def classify_input(
                 message="required → optional",
             )
         )
+    return out
+
+
+def _enum_changes(old: InputSpec, new: InputSpec) -> list[InputChange]:
+    out: list[InputChange] = []
     if old.enum is not None and new.enum is not None:
         removed = [v for v in old.enum if v not in new.enum]
         added = [v for v in new.enum if v not in old.enum]
@@ -215,6 +225,13 @@ def classify_input(
                 message="enum removed: any value accepted now",
             )
         )
+    return out
+
+
+def _default_and_description_changes(
+    old: InputSpec, new: InputSpec
+) -> list[InputChange]:
+    out: list[InputChange] = []
     if not old.is_required and not new.is_required:
         old_default = old.default if old.has_default else None
         new_default = new.default if new.has_default else None
@@ -291,7 +308,7 @@ def version_report(
         )
     bump: Bump = bump_kind(old_v, new_v)
     changed = content_changed or old_v != new_v
-    valid = not changed or semver_gt(new_v, old_v)
+    valid = version_step_valid(old_v, new_v, changed=changed)
     message: str | None = None
     if not valid:
         message = (

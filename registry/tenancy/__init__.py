@@ -11,20 +11,23 @@ Quotas: each workspace has a tier (``Settings.quota_tiers``: tokens per calendar
 UTC; 0 = unlimited). :func:`add_tokens` counts tokens and refuses with ``QuotaExceeded``
 when the month's limit would be passed; a new month starts a new period on its own.
 
-One module per job: ``tenancy_records`` (records + naming rules), ``tenancy_users``,
-``tenancy_workspaces`` (and members), ``tenancy_projects``, ``tenancy_quotas``; every
-public name is re-exported here.
+One module per job: ``records`` (records + naming rules), ``users``, ``workspaces``
+(and members), ``projects``, ``project_cache`` (the server's cached lookup),
+``quotas``, ``keys``, ``clerk``, ``svix``, ``provisioning``; other layers import from
+this face.
 """
 
 from __future__ import annotations
 
 from dakora.registry.tenancy.clerk import ClerkVerifier
+from dakora.registry.tenancy.exec_logs import log_page, record_log
 from dakora.registry.tenancy.keys import (
     KEY_PREFIX,
     KeyRecord,
     touch_last_used,
     verify_key,
 )
+from dakora.registry.tenancy.project_cache import ProjectCache
 from dakora.registry.tenancy.projects import (
     create_project,
     delete_project,
@@ -40,6 +43,7 @@ from dakora.registry.tenancy.quotas import (
     set_tier,
 )
 from dakora.registry.tenancy.records import (
+    DEFAULT_PROJECT_SLUG,
     ROLE_RANK,
     SLUG_PATTERN,
     SLUG_RULE,
@@ -51,6 +55,7 @@ from dakora.registry.tenancy.records import (
     is_uuid,
     role_at_least,
     validate_branch,
+    validate_kind,
     validate_role,
     validate_slug,
 )
@@ -58,6 +63,7 @@ from dakora.registry.tenancy.svix import SvixVerifier
 from dakora.registry.tenancy.users import (
     create_user,
     delete_user,
+    external_user_roles,
     find_user,
     get_or_create_user,
     get_user,
@@ -74,6 +80,7 @@ from dakora.registry.tenancy.workspaces import (
 )
 
 __all__ = [
+    "DEFAULT_PROJECT_SLUG",
     "ClerkVerifier",
     "KEY_PREFIX",
     "KeyRecord",
@@ -83,6 +90,7 @@ __all__ = [
     "verify_key",
     "Member",
     "Project",
+    "ProjectCache",
     "QuotaStatus",
     "ROLE_RANK",
     "SLUG_PATTERN",
@@ -95,6 +103,7 @@ __all__ = [
     "create_workspace",
     "delete_project",
     "delete_user",
+    "external_user_roles",
     "find_user",
     "get_or_create_user",
     "get_project",
@@ -106,14 +115,17 @@ __all__ = [
     "list_members",
     "list_projects",
     "list_workspaces",
+    "log_page",
     "month_start",
     "project_repo_path",
+    "record_log",
     "remove_member",
     "role_at_least",
     "set_member",
     "set_tier",
     "upsert_external_user",
     "validate_branch",
+    "validate_kind",
     "validate_role",
     "validate_slug",
 ]

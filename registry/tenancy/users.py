@@ -69,6 +69,28 @@ def find_user(
     return user_from_row(row) if row is not None else None
 
 
+def external_user_roles(
+    engine: Engine, external_id: str
+) -> tuple[User, dict[str, str]] | None:
+    """The live user with this external (Clerk) id and their role per workspace id,
+    in one read; None when there is no such user or it was deleted."""
+    with read(engine) as conn:
+        row = conn.execute(
+            select(users).where(users.c.external_id == external_id)
+        ).first()
+        if row is None or row.deleted_at is not None:
+            return None
+        roles = {
+            r.workspace_id: r.role
+            for r in conn.execute(
+                select(
+                    workspace_members.c.workspace_id, workspace_members.c.role
+                ).where(workspace_members.c.user_id == row.id)
+            )
+        }
+    return user_from_row(row), roles
+
+
 def get_or_create_user(engine: Engine, *, email: str, name: str | None = None) -> User:
     """The user with this email, created when missing (safe under races)."""
     found = find_user(engine, email=email)

@@ -199,7 +199,7 @@ SHA_IN_HEADER = re.compile(r"\(([0-9a-f]{7})\)")
 
 
 def make_sample_change(repo: Path) -> None:
-    """The change shown in the README's sample review (on a copy of sample-repo)."""
+    """The change shown in the sample review of docs/review.md (on a sample-repo copy)."""
     reply = repo / "prompts" / "support" / "reply.yaml"
     text = reply.read_text()
     for old, new in [
@@ -235,7 +235,7 @@ def make_sample_change(repo: Path) -> None:
     )
 
 
-def test_readme_sample_review_is_the_commands_output(tmp_path: Path) -> None:
+def test_docs_sample_review_is_the_commands_output(tmp_path: Path) -> None:
     repo = tmp_path / "acme"
     shutil.copytree(
         ROOT / "sample-repo", repo, ignore=shutil.ignore_patterns(".github")
@@ -248,14 +248,14 @@ def test_readme_sample_review_is_the_commands_output(tmp_path: Path) -> None:
     git(repo, "commit", "-q", "-am", "support-reply: language; safety: card numbers")
     done = dakora("review", "main", "reply-language", "--format", "markdown", cwd=repo)
     assert done.returncode == 0, done.stderr
-    readme = (ROOT / "README.md").read_text()
+    page = (ROOT / "docs" / "review.md").read_text()
     start_marker = "<!-- sample-review:start -->\n"
-    start = readme.index(start_marker) + len(start_marker)
-    end = readme.index("\n<!-- sample-review:end -->", start)
-    sample = readme[start:end]
+    start = page.index(start_marker) + len(start_marker)
+    end = page.index("\n<!-- sample-review:end -->", start)
+    sample = page[start:end]
     assert SHA_IN_HEADER.sub("(sha)", sample) == SHA_IN_HEADER.sub(
         "(sha)", done.stdout
-    ), "README sample is stale: rerun the command shown there and paste its output"
+    ), "docs/review.md sample is stale: rerun the command shown there, paste its output"
 
 
 def test_ci_invocation_on_a_clone(tmp_path: Path, repo: Path) -> None:

@@ -27,9 +27,9 @@ OTHER_KEY = "dk_other_" + "o" * 40
 
 def app_from_env() -> Any:
     from dakora.api.git_http import GitTarget, make_git_app
-    from dakora.hooks.push_checks import PushLimits
     from dakora.hooks.quarantine import cleanup_stale
     from dakora.hooks.receive import PushResult, ReceivePipeline
+    from dakora.registry.checks import PushLimits
     from dakora.registry.core.errors import (
         AccessDenied,
         ProjectNotFound,

@@ -303,3 +303,45 @@ def test_concurrent_pushes_one_wins_and_the_index_agrees(
     history = run_git(live.path, "--git-dir", str(live.path), "rev-list", winner)
     assert history.stdout.split() == [winner, base]
     assert refs_in_sync(live_server.engine(), live.project["id"])
+
+
+def test_push_rejection_carries_the_lint_rule_ids(live: Live, tmp_path: Path) -> None:
+    """Each ``remote: error:`` line of a refused push is the finding `dakora lint`
+    prints for the same commit, with the same ``[rule-id]``."""
+    from tests.fixtures.server import dakora_executable
+
+    out = run_git(tmp_path, "clone", "-q", live.url(live.write_key), "w")
+    assert out.returncode == 0, out.stderr
+    repo = GitRepoBuilder(tmp_path / "w")
+    repo.write(
+        "prompts/rule-ids.yaml",
+        make_prompt_yaml(id="rule-ids", version="1.0.0", template="Hi {{ nmae }}\n"),
+    )
+    repo.write("prompts/broken.yaml", "id: broken\nversion: [\n")
+    repo.commit("two mistakes")
+    pushed = run_git(repo.path, "push", "origin", "HEAD:refs/heads/rule-ids")
+    assert pushed.returncode != 0
+    remote = sorted(
+        line.removeprefix("remote: ").strip()
+        for line in pushed.stderr.splitlines()
+        if line.startswith("remote: error: prompts/")
+    )
+
+    # lint of the same commit against its parent (what the push checks)
+    linted = subprocess.run(
+        [dakora_executable(), "lint", str(repo.path), "--ref", "HEAD"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "NO_COLOR": "1"},
+        check=False,
+    )
+    assert linted.returncode == 1, linted.stdout + linted.stderr
+    lint_errors = sorted(
+        # "path:line: error: message [rule]" -> "error: path:line: message [rule]"
+        "error: " + line.replace(": error: ", ": ", 1)
+        for line in linted.stdout.splitlines()
+        if ": error: " in line
+    )
+    assert remote == lint_errors, pushed.stderr
+    rules = {line.rsplit("[", 1)[-1].rstrip("]") for line in remote}
+    assert {"undeclared-variable", "yaml-syntax"} <= rules, remote

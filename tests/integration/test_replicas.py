@@ -238,7 +238,7 @@ def test_a_key_revoked_on_a_is_refused_by_b(pair: Pair) -> None:
 def test_the_advisory_lock_excludes_other_sessions(pair: Pair) -> None:
     from sqlalchemy import text
 
-    from dakora.hooks.advisory_lock import AdvisoryProjectLock
+    from dakora.registry.db import AdvisoryProjectLock
 
     first, second = (AdvisoryProjectLock(pair.a.engine()) for _ in range(2))
     held = threading.Event()

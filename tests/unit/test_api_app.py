@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 
 from dakora.api.app import check_settings, create_app
-from dakora.api.content import DEFAULT_SELECTOR, Selector
-from dakora.api.routes._respond import etag_matches
+from dakora.registry.content import DEFAULT_SELECTOR, Selector, etag_matches
 from dakora.registry.core.errors import BadRequest, ConfigError
 from dakora.registry.core.settings import Settings
 from dakora.registry.db.events import format_event, parse_event

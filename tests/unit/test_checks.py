@@ -13,8 +13,8 @@ from dakora.registry.core.errors import InvalidPrompt
 from dakora.registry.core.findings import Finding, has_errors
 from dakora.registry.git.commit_snapshot import GitSnapshot
 from dakora.registry.git.folder_snapshot import FolderSnapshot
-from dakora.registry.git.objects import new_commits
 from dakora.registry.git.repo import PromptRepository
+from dakora.registry.git.walk import new_commits
 from tests.fixtures.gitrepos import GitRepoBuilder, make_prompt_yaml
 
 GREETING = make_prompt_yaml(id="greeting")  # template text on line 4

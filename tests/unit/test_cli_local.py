@@ -457,10 +457,15 @@ def test_render_of_a_file_that_does_not_load_shows_its_findings(folder: Path) ->
 
 
 def test_lint_of_the_prompts_folder_itself_explains(folder: Path) -> None:
+    # pointed one folder too deep (a mis-configured CI job): an error, not a pass
     result = invoke("lint", folder / "prompts")
-    assert result.exit_code == 0
-    assert result.stdout.startswith("ok: 0 prompts checked")
-    assert "repository root" in result.stderr
+    assert result.exit_code == 1
+    assert "error: no prompt files found" in result.stdout
+    assert "repository root" in result.stdout and "[no-prompts]" in result.stdout
+    assert result.stdout.endswith("1 error, 0 warnings (0 prompts checked)\n")
+    allowed = invoke("lint", folder / "prompts", "--allow-empty")
+    assert allowed.exit_code == 0
+    assert allowed.stdout.startswith("ok: 0 prompts checked")
 
 
 def test_bare_repository_lints_and_renders_head(

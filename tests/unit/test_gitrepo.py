@@ -14,11 +14,11 @@ from dakora.registry.core.errors import (
     RefNotFound,
     RepositoryNotFound,
 )
-from dakora.registry.git.objects import new_commits
 from dakora.registry.git.prompt_cache import clear_load_cache, load_cache_info
 from dakora.registry.git.repo import PromptRepository
 from dakora.registry.git.tree_diff import changed_paths, unified_diff
 from dakora.registry.git.versions import heads_at, versions_in_range
+from dakora.registry.git.walk import new_commits
 from tests.fixtures.gitrepos import GitRepoBuilder, make_prompt_yaml
 
 

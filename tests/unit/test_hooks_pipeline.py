@@ -18,7 +18,7 @@ from dulwich.repo import Repo
 
 from dakora.hooks.locks import LocalProjectLock
 from dakora.hooks.pre_receive import parse_updates
-from dakora.hooks.push_checks import RefUpdate, is_protected, unsafe_path_reason
+from dakora.hooks.push_checks import RefUpdate
 from dakora.hooks.quarantine import QUARANTINE_PREFIX, Quarantine, cleanup_stale
 from dakora.hooks.receive import (
     CHECKS_FAILED,
@@ -28,9 +28,11 @@ from dakora.hooks.receive import (
     PushResult,
     ReceivePipeline,
 )
+from dakora.registry.checks import is_protected
 from dakora.registry.core.errors import BadRequest
 from dakora.registry.core.findings import Finding
 from dakora.registry.core.types import ZERO_SHA
+from dakora.registry.git import unsafe_path_reason
 
 
 def _commit(repo: Repo, text: str, parents: list[bytes] | None = None) -> str:
@@ -140,7 +142,7 @@ def test_check_errors_reject_every_ref_and_say_why(repo: Repo) -> None:
         progress=lines.append,
     )
     assert [s for _r, s in result.statuses] == [CHECKS_FAILED, CHECKS_FAILED]
-    assert lines == ["error: prompts/x.yaml:4: unknown input 'nmae'"]
+    assert lines == ["error: prompts/x.yaml:4: unknown input 'nmae' [r]"]
     assert repo.refs[b"refs/heads/main"].decode() == base
 
 
@@ -271,7 +273,7 @@ def test_protected_patterns_and_unsafe_paths() -> None:
 
 
 def test_is_ancestor_ignores_commit_dates(repo: Repo) -> None:
-    from dakora.hooks.push_checks import is_ancestor
+    from dakora.registry.git import is_ancestor
 
     base = repo.refs[b"refs/heads/main"].decode()
     child = _commit(repo, "child", [base.encode()])

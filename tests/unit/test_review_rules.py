@@ -159,7 +159,8 @@ def test_fence_is_longer_than_backticks_inside() -> None:
 def test_every_json_field_is_documented() -> None:
     from pathlib import Path
 
-    from dakora.registry.review import build as r
+    from dakora.registry.review import report as r
+    from dakora.registry.review import rules
 
     doc = (
         Path(__file__).resolve().parents[2] / "docs" / "review-schema.md"
@@ -168,11 +169,11 @@ def test_every_json_field_is_documented() -> None:
         r.ReviewReport,
         r.Side,
         r.Summary,
-        r.Issue,
+        rules.Issue,
         r.PromptReview,
-        r.VersionReport,
-        r.InputReport,
-        r.InputChange,
+        rules.VersionReport,
+        rules.InputReport,
+        rules.InputChange,
         r.RenderReport,
         r.PartChange,
     ]

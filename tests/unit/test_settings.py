@@ -1,5 +1,5 @@
-"""Settings: defaults, environment, derived values, the key secret, and the README
-table that must document every field."""
+"""Settings: defaults, environment, derived values, the key secret, and the table of
+docs/settings.md that must document every field."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from dakora.registry.core.errors import ConfigError
 from dakora.registry.core.settings import Settings
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+SETTINGS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "settings.md"
 
 
 @pytest.fixture
@@ -120,18 +120,18 @@ def test_generated_pepper_is_private_and_stable(
 
 
 def _documented_variables() -> set[str]:
-    text = README.read_text(encoding="utf-8")
-    start = text.index("<!-- section:settings -->")
-    end = text.find("<!-- section:", start + 1)
-    section = text[start : end if end != -1 else len(text)]
-    return set(re.findall(r"^\|\s*`(DAKORA_[A-Z0-9_]+)`\s*\|", section, re.MULTILINE))
+    """The variables of the settings table (the rows of docs/settings.md)."""
+    text = SETTINGS_PAGE.read_text(encoding="utf-8")
+    return set(re.findall(r"^\|\s*`(DAKORA_[A-Z0-9_]+)`\s*\|", text, re.MULTILINE))
 
 
-def test_every_setting_is_documented_in_the_readme() -> None:
+def test_every_setting_is_documented_in_the_settings_page() -> None:
     expected = {f"DAKORA_{name.upper()}" for name in Settings.model_fields}
     documented = _documented_variables()
-    assert expected - documented == set(), "settings missing from the README table"
-    assert documented - expected == set(), "README documents settings that don't exist"
+    assert expected - documented == set(), "settings missing from docs/settings.md"
+    assert documented - expected == set(), (
+        "docs/settings.md documents settings that don't exist"
+    )
 
 
 def test_render_timeout(clean_env: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Column, Engine, Row, Select
 
 from dakora.registry.core import BadRequest
-from dakora.registry.db import read
+from dakora.registry.db.engine import read
 
 
 def fetch_page(
