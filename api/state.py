@@ -25,6 +25,7 @@ from dakora.registry.db import Engine
 if TYPE_CHECKING:
     from dakora.api.auth import Authenticator
     from dakora.api.events import EventWatcher
+    from dakora.api.render_pool import RenderPool
     from dakora.registry.content import ContentStore
     from dakora.registry.mirror import MirrorWorker, ReplicaSync
     from dakora.registry.tenancy import ProjectCache
@@ -47,6 +48,7 @@ class ServerState:
         self.projects: ProjectCache | None = None
         self.mirror: MirrorWorker | None = None  # the outbox worker
         self.replica: ReplicaSync | None = None  # PostgreSQL + mirror only
+        self.render_pool: RenderPool | None = None  # renders, off the event loop
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -79,7 +81,13 @@ class ServerState:
         else:
             recover_projects(engine)
         self.projects = ProjectCache(engine, self.settings.data_dir)
-        self.content = ContentStore(engine)
+        from dakora.api.render_pool import RenderPool
+
+        self.render_pool = RenderPool(
+            self.settings.render_timeout_ms, self.settings.render_workers
+        )
+        self.render_pool.warm()
+        self.content = ContentStore(engine, self.render_pool)
         self.auth = Authenticator(self.settings, engine, self.projects)
         self.events = EventWatcher(engine, self)
         self.events.start()
@@ -153,6 +161,9 @@ class ServerState:
             self.auth.close()
         if self.content is not None:
             self.content.close()
+        if self.render_pool is not None:
+            self.render_pool.close()
+            self.render_pool = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None

@@ -337,7 +337,7 @@ def _render(
     pairs: list[str],
     inputs_file: str | None,
 ) -> str | list[dict[str, str]]:
-    from dakora.registry.core import parse_cli_pairs
+    from dakora.registry.core import parse_cli_pairs, render_timeout_from_env
     from dakora.registry.render import Renderer
 
     _check_one_selector(ref, version, commit)
@@ -362,9 +362,8 @@ def _render(
         ) from exc
     prompt = loaded.prompt
     values = _coerce(dict(prompt.inputs), file_values, cli_values)
-    result = Renderer().render(
-        prompt, values, snapshot.parts, cache_key=loaded.blob_sha
-    )
+    renderer = Renderer(timeout_ms=render_timeout_from_env())
+    result = renderer.render(prompt, values, snapshot.parts, cache_key=loaded.blob_sha)
     if result.kind == "chat":
         return list(result.messages or [])
     return result.rendered or ""

@@ -162,9 +162,12 @@ def local_review(
     merge_base: bool = False,
 ) -> ReviewReport:
     """Review two revisions of a local repository (HEAD may be the working tree)."""
+    from dakora.registry.core import render_timeout_from_env
     from dakora.registry.git import PromptRepository
+    from dakora.registry.render import Renderer
     from dakora.registry.review import review
 
+    renderer = Renderer(timeout_ms=render_timeout_from_env())
     lint: list[Finding] | None = None
     with PromptRepository.open(repo) as repository:
         if working_tree:
@@ -194,6 +197,7 @@ def local_review(
             base_rev=base,
             head_rev=head_rev,
             lint=lint,
+            renderer=renderer,
         )
 
 

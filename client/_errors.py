@@ -12,7 +12,8 @@
         ├── InputError               422, carries ``problems`` (one per bad input)
         │   └── InvalidPrompt        422 ``invalid_prompt``: a write the checks refused,
         │                            carries ``findings`` (path, line, rule, message)
-        ├── RenderError              400 ``render_error``: the template failed
+        ├── RenderError              400 ``render_error``: the template failed;
+        │                            422 ``render_limit``: over a render limit
         ├── RateLimited              429 (also ``quota_exceeded``), ``retry_after``
         └── ServerError              5xx
 
@@ -153,7 +154,9 @@ class InvalidPrompt(InputError):
 
 
 class RenderError(DakoraAPIError):
-    """400 ``render_error``: the template failed at render time."""
+    """400 ``render_error``: the template failed at render time; or 422
+    ``render_limit``: the render went over a limit (``details["limit"]`` names it:
+    ``timeout_ms``, ``loop_iterations``, ``value_size``, …)."""
 
 
 class RateLimited(DakoraAPIError):
@@ -204,6 +207,8 @@ def error_from_response(response: httpx.Response) -> DakoraAPIError:
 
 
 def _class_for(status: int, code: str) -> type[DakoraAPIError]:
+    if code in ("render_error", "render_limit"):
+        return RenderError
     if status == 403:
         return PermissionDenied
     if status == 401:
@@ -220,6 +225,4 @@ def _class_for(status: int, code: str) -> type[DakoraAPIError]:
         return RateLimited
     if status >= 500:
         return ServerError
-    if code == "render_error":
-        return RenderError
     return DakoraAPIError

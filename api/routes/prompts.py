@@ -110,11 +110,17 @@ async def list_prompts(
     responses={
         **ERROR_RESPONSES,
         400: {"model": ErrorOut, "description": "The template failed to render"},
-        422: {"model": ErrorOut, "description": "Bad inputs (every one is listed)"},
+        422: {
+            "model": ErrorOut,
+            "description": "Bad inputs (every one is listed: invalid_inputs), or the "
+            "render went over a limit (render_limit: details.limit names it)",
+        },
     },
     summary="Render a prompt with inputs",
 )
-async def render_prompt(access: ReadAccess, prompt_id: str, body: RenderIn) -> Response:
+def render_prompt(access: ReadAccess, prompt_id: str, body: RenderIn) -> Response:
+    # sync: FastAPI runs it in its thread pool, and the render itself runs in a
+    # worker process (api/render_pool.py) — never on the event loop
     selector = Selector.of(ref=body.ref, version=body.version, commit=body.commit)
     data = access.content.render_body(access.project, prompt_id, selector, body.inputs)
     return json_bytes(data)

@@ -36,7 +36,7 @@ from dakora.registry.core import (
 )
 from dakora.registry.git import VersionInfo
 from dakora.registry.index import heads_at
-from dakora.registry.render import Renderer
+from dakora.registry.render import Renderer, Renders
 from dakora.registry.tenancy import Project
 
 log = logging.getLogger("dakora.api")
@@ -60,9 +60,12 @@ class Body:
 class ContentStore(Resolver):
     """Caches and reads project content; one per app."""
 
-    def __init__(self, engine: Engine | None = None) -> None:
+    def __init__(
+        self, engine: Engine | None = None, renderer: Renders | None = None
+    ) -> None:
         super().__init__(engine)
-        self.renderer = Renderer()
+        # the server passes its pool of render worker processes (api/render_pool.py)
+        self.renderer: Renders = renderer or Renderer()
         self._bodies: LruCache[tuple[Hashable, ...], Body] = LruCache(MAX_BODIES)
 
     def prompt_body(self, project: Project, prompt_id: str, selector: Selector) -> Body:

@@ -35,6 +35,7 @@ from dakora.registry.core.errors import (
     RefConflict,
     RefNotFound,
     RenderError,
+    RenderLimitError,
     RepositoryNotFound,
     StorageError,
     Unauthenticated,
@@ -64,7 +65,7 @@ if TYPE_CHECKING:
         parse_semver,
         semver_gt,
     )
-    from dakora.registry.core.settings import Settings
+    from dakora.registry.core.settings import Settings, render_timeout_from_env
 
 _LAZY = {
     "coerce_inputs": "inputs",
@@ -86,6 +87,7 @@ _LAZY = {
         "model",
     ),
     "Settings": "settings",
+    "render_timeout_from_env": "settings",
 }
 
 
@@ -129,6 +131,7 @@ __all__ = [
     "RefConflict",
     "RefNotFound",
     "RenderError",
+    "RenderLimitError",
     "RepositoryNotFound",
     "SEMVER_PATTERN",
     "Settings",
@@ -145,4 +148,5 @@ __all__ = [
     "parse_cli_pairs",
     "parse_semver",
     "semver_gt",
+    "render_timeout_from_env",
 ]

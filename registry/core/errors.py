@@ -17,7 +17,9 @@ translated into these at the seam where they occur, ``raise ... from exc``.
     │   └── RepositoryNotFound      (a local path that is not inside a git repository)
     ├── InvalidPrompt               422  carries ``findings`` (path, line, rule)
     ├── InputError                  422  carries ``problems`` (one per bad/missing input)
-    ├── RenderError                 400  template failed at render time (limits, sandbox)
+    ├── RenderError                 400  template failed at render time (sandbox, syntax)
+    │   └── RenderLimitError        422  over a render limit (time, work, size);
+    │                                    ``details["limit"]`` names it
     ├── RefConflict                 409  compare-and-swap lost / stale base
     ├── AlreadyExists               409  a unique name is taken
     ├── PreconditionFailed          412  If-Match did not match
@@ -161,6 +163,16 @@ class InputError(DakoraError):
 class RenderError(DakoraError):
     code = "render_error"
     http_status = 400
+
+
+class RenderLimitError(RenderError):
+    """A render went over one of its limits: the time budget, the work budget (loop
+    iterations, macro calls, includes) or a size bound. ``details["limit"]`` names the
+    limit (e.g. ``"timeout_ms"``, ``"loop_iterations"``, ``"value_size"``) and
+    ``details["max"]`` its value."""
+
+    code = "render_limit"
+    http_status = 422
 
 
 class RefConflict(DakoraError):

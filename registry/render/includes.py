@@ -16,8 +16,7 @@ from dakora.registry.git import PartsSource
 from dakora.registry.load import is_valid_part_name
 from dakora.registry.render.limits import (
     MAX_INCLUDE_DEPTH,
-    MAX_SOURCE_BYTES,
-    limit_error,
+    source_error,
     too_big_source,
 )
 from dakora.registry.render.template_ast import (
@@ -45,9 +44,7 @@ class PartsLoader(BaseLoader):
             raise TemplateNotFound(template)
         text, path = found
         if too_big_source(text):
-            raise limit_error(
-                f"part '{template}' is larger than {MAX_SOURCE_BYTES // 1024} KiB"
-            )
+            raise source_error(f"part '{template}'")
         return text, path, _always_fresh
 
 

@@ -4,7 +4,7 @@ or source, parts key), one environment per parts key. Output is streamed and sto
 at ``MAX_OUTPUT_BYTES``; chat prompts render to a list of ``{role, content}``.
 SSTI payloads fail with ``RenderError``.
 
-The limits live in ``render_limits.py``, the filters in ``template_filters.py``,
+The limits live in ``limits.py``, the filters in ``filters.py``,
 includes in ``includes.py`` and static analysis in ``analysis.py``; their public
 names are re-exported here.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from jinja2 import TemplateSyntaxError
 from jinja2.environment import Template
@@ -26,8 +26,10 @@ from dakora.registry.render.analysis import (
 )
 from dakora.registry.render.includes import PartsLoader
 from dakora.registry.render.limits import (
+    BUDGET,
+    DEFAULT_TIMEOUT_MS,
     MAX_OUTPUT_BYTES,
-    RANGE_BUDGET,
+    RenderBudget,
     output_limit_error,
 )
 from dakora.registry.render.sandbox import SandboxEnv, translate_error
@@ -40,6 +42,20 @@ class RenderResult:
     rendered: str | None  # text prompts
     messages: list[dict[str, str]] | None  # chat prompts: [{role, content}]
     inputs_used: dict[str, Any]  # the coerced inputs the template saw
+
+
+class Renders(Protocol):
+    """What renders a prompt: ``Renderer`` in process, or the server's pool of
+    worker processes (``dakora.api.render_pool.RenderPool``)."""
+
+    def render(
+        self,
+        prompt: Prompt,
+        inputs: dict[str, Any],
+        parts: PartsSource,
+        *,
+        cache_key: str | None = None,
+    ) -> RenderResult: ...
 
 
 @dataclass(frozen=True)
@@ -55,9 +71,20 @@ class Renderer:
 
     Compiled templates are cached (LRU, ``max_templates`` prompts) by ``(cache_key or
     the template source, parts.key)``; pass the blob sha as ``cache_key`` on hot paths.
+    Every render runs under its own time and work budget (``limits.RenderBudget``):
+    ``timeout_ms`` (``DAKORA_RENDER_TIMEOUT_MS``) is checked cooperatively inside the
+    sandbox. (On the server, renders also run in worker processes that are killed when
+    they overrun it: ``dakora.api.render_pool``.)
     """
 
-    def __init__(self, max_templates: int = 1024, max_environments: int = 64) -> None:
+    def __init__(
+        self,
+        max_templates: int = 1024,
+        max_environments: int = 64,
+        *,
+        timeout_ms: int = DEFAULT_TIMEOUT_MS,
+    ) -> None:
+        self.timeout_ms = timeout_ms
         self._lock = threading.Lock()
         self._templates: OrderedDict[tuple[Any, str], _Compiled] = OrderedDict()
         self._envs: OrderedDict[str, SandboxEnv] = OrderedDict()
@@ -109,7 +136,7 @@ class Renderer:
         # one seen, which may hold a repository handle that is closed by now.
         if compiled.loader.parts is not parts:
             compiled.loader.parts = parts
-        token = RANGE_BUDGET.set([0])
+        token = BUDGET.set(RenderBudget(self.timeout_ms))
         try:
             if compiled.roles is None:
                 text = _run(compiled.templates[0], inputs, MAX_OUTPUT_BYTES, "template")
@@ -128,7 +155,7 @@ class Renderer:
                     raise output_limit_error()
             return RenderResult("chat", None, messages, inputs)
         finally:
-            RANGE_BUDGET.reset(token)
+            BUDGET.reset(token)
 
     def _env_for(self, parts: PartsSource) -> SandboxEnv:
         key = parts.key

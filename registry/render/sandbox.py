@@ -2,18 +2,32 @@
 
 ``SandboxEnv``: ``ImmutableSandboxedEnvironment`` (templates cannot mutate inputs) +
 ``StrictUndefined``, ``autoescape=False``, ``keep_trailing_newline=True``, our filters,
-a guarded ``range``; ``lipsum``, ``cycler`` and ``joiner`` removed. Besides the
-sandbox's attribute rules it guards the operations that could build a huge value
-before the output limit sees it (``*``, ``**``, ``+``, ``%``, ``~`` and the ``str``
-padding/replace/join/format methods). ``translate_error`` turns whatever Jinja (or a
-guard) raised into one ``RenderError`` with the source and line.
+a guarded ``range``; ``lipsum``, ``cycler`` and ``joiner`` removed. On top of the
+sandbox's own rules:
+
+- an **allow-list** of what a template may reach on a value (``SAFE_ATTRIBUTES``:
+  per type, the attributes and methods it may use; anything else — ``str.encode``,
+  ``int.to_bytes``, ``dict.fromkeys``, attributes of unknown objects — is refused);
+- **sizes bounded before building** for every operator (``*``, ``**``, ``+``, ``%``,
+  ``~``), method (``ljust``, ``replace``, ``join``, ``translate``, ``format`` and its
+  nested ``{:{w}}`` widths, …) and filter (``filters.guard_filters``) that can grow a
+  value, and every result checked after;
+- the **time and work budget** (``limits.RenderBudget``): the code generator adds a
+  check to every loop iteration and include; calls, filters and operators check the
+  deadline; macro calls and their nesting are counted;
+- functions and methods are never printed (their text is a memory address).
+
+``translate_error`` turns whatever Jinja (or a guard) raised into one ``RenderError``
+with the source and line.
 """
 
 from __future__ import annotations
 
+import datetime
 import re
 import types
 from collections.abc import Iterable
+from functools import update_wrapper
 from typing import Any
 
 from jinja2 import (
@@ -25,30 +39,132 @@ from jinja2 import (
     nodes,
 )
 from jinja2.compiler import CodeGenerator, Frame
+from jinja2.environment import TemplateModule
 from jinja2.exceptions import SecurityError
-from jinja2.runtime import Context
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.runtime import (
+    BlockReference,
+    Context,
+    LoopContext,
+    Macro,
+    TemplateReference,
+    Undefined,
+)
+from jinja2.sandbox import (
+    ImmutableSandboxedEnvironment,
+    SandboxedEscapeFormatter,
+    SandboxedFormatter,
+)
+from jinja2.utils import Namespace
+from markupsafe import Markup
 
-from dakora.registry.core import RenderError
+from dakora.registry.core import RenderError, RenderLimitError
 from dakora.registry.render.filters import (
     default_filter,
     guard_filters,
     yaml_filter,
 )
 from dakora.registry.render.limits import (
-    check_format_widths,
+    BUDGET,
+    MAX_CALL_DEPTH,
+    MAX_VALUE_SIZE,
+    check_result,
     check_size,
     check_value,
+    depth_error,
     finalize,
+    format_spec_size,
+    is_opaque,
     limit_error,
+    memory_error,
+    opaque_error,
+    percent_format_size,
     safe_range,
+    size_error,
 )
 
 _UNDEFINED_NAME = re.compile(r"^'([^']+)' is undefined$")
 
 
+# -- the allow-list -------------------------------------------------------------------
+
+
+def _names(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_STR_METHODS = _names(
+    "capitalize casefold center count endswith expandtabs find format format_map "
+    "index isalnum isalpha isascii isdecimal isdigit isidentifier islower isnumeric "
+    "isprintable isspace istitle isupper join ljust lower lstrip partition "
+    "removeprefix removesuffix replace rfind rindex rjust rpartition rsplit rstrip "
+    "split splitlines startswith strip swapcase title translate upper zfill"
+)
+_DATE_ATTRS = _names(
+    "year month day hour minute second microsecond weekday isoweekday isoformat "
+    "isocalendar strftime toordinal date time"
+)
+_NUMBER_ATTRS = _names(
+    "real imag conjugate numerator denominator bit_length bit_count is_integer"
+)
+# (type, attributes a template may use on it); None = every public attribute (these
+# objects only hold template data: namespaces, blocks, imported template modules).
+# Checked in order (Markup before str, bool is an int). A type not listed: nothing.
+SAFE_ATTRIBUTES: tuple[tuple[type | types.UnionType, frozenset[str] | None], ...] = (
+    (Markup, _STR_METHODS | {"escape", "unescape", "striptags"}),
+    (str, _STR_METHODS),
+    (
+        bytes,
+        _names(
+            "count decode endswith find hex index isalnum isalpha isascii isdigit "
+            "islower isspace istitle isupper rfind rindex startswith"
+        ),
+    ),
+    (dict, frozenset({"get", "items", "keys", "values", "copy"})),
+    (list, frozenset({"count", "index", "copy"})),
+    (tuple, frozenset({"count", "index"})),
+    (
+        set | frozenset,
+        _names(
+            "copy difference intersection isdisjoint issubset issuperset "
+            "symmetric_difference union"
+        ),
+    ),
+    (int, _NUMBER_ATTRS),
+    (float, _NUMBER_ATTRS | {"as_integer_ratio", "hex"}),
+    (datetime.date | datetime.time, _DATE_ATTRS),
+    (range, frozenset({"start", "stop", "step", "count", "index"})),
+    (
+        LoopContext,
+        _names(
+            "index index0 revindex revindex0 first last length depth depth0 "
+            "previtem nextitem cycle changed"
+        ),
+    ),
+    (
+        Macro,
+        frozenset({"name", "arguments", "catch_kwargs", "catch_varargs", "caller"}),
+    ),
+    (Namespace, None),
+    (TemplateReference, None),
+    (BlockReference, frozenset({"super"})),
+    (TemplateModule, None),
+    (Undefined, None),
+)
+
+
+def allowed_attributes(obj: Any) -> frozenset[str] | None:
+    for cls, names in SAFE_ATTRIBUTES:
+        if isinstance(obj, cls):
+            return names
+    return frozenset()
+
+
+# -- the code generator: budget checks in loops and includes ---------------------------
+
+
 class _CodeGenerator(CodeGenerator):
-    """Routes ``~`` (string concatenation) through a size check."""
+    """Routes ``~`` (string concatenation) through a size check, and counts every loop
+    iteration and include against the render's budget."""
 
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         self.write("environment.dakora_concat((")
@@ -57,8 +173,81 @@ class _CodeGenerator(CodeGenerator):
             self.write(", ")
         self.write("))")
 
+    def _output_child_to_const(
+        self, node: nodes.Expr, frame: Frame, finalize: Any
+    ) -> str:
+        # Jinja evaluates constant ``{{ … }}`` while compiling (even unoptimized):
+        # outside any budget, and ``''.upper ~ ''`` would fold into the method's
+        # text. Only literal template text is constant here.
+        if not isinstance(node, nodes.TemplateData):
+            raise nodes.Impossible()
+        return super()._output_child_to_const(node, frame, finalize)
 
-_EXPANDING_STR_METHODS = frozenset({"ljust", "rjust", "center", "zfill"})
+    def visit_For(self, node: nodes.For, frame: Frame) -> None:
+        # the body (a list: identity marks it) starts with the budget check, for
+        # every iteration, recursive loops included
+        bodies: set[int] = self.__dict__.setdefault("_dakora_loop_bodies", set())
+        bodies.add(id(node.body))
+        try:
+            super().visit_For(node, frame)
+        finally:
+            bodies.discard(id(node.body))
+
+    def blockvisit(self, nodes: Iterable[nodes.Node], frame: Frame) -> None:
+        if id(nodes) in self.__dict__.get("_dakora_loop_bodies", ()):
+            self.writeline("environment.dakora_loop_tick()")
+        super().blockvisit(nodes, frame)
+
+    def visit_Include(self, node: nodes.Include, frame: Frame) -> None:
+        self.writeline("environment.dakora_include_tick()", node)
+        super().visit_Include(node, frame)
+
+    def visit_Import(self, node: nodes.Import, frame: Frame) -> None:
+        self.writeline("environment.dakora_include_tick()", node)
+        super().visit_Import(node, frame)
+
+    def visit_FromImport(self, node: nodes.FromImport, frame: Frame) -> None:
+        self.writeline("environment.dakora_include_tick()", node)
+        super().visit_FromImport(node, frame)
+
+
+# -- str.format with bounded widths ---------------------------------------------------
+
+
+class _Bounded:
+    """``str.format`` fields: no width/precision (also nested ``{:{w}}``) beyond the
+    value limit, no container too big to print, and the whole result bounded as the
+    fields are formatted — before each one is built."""
+
+    total = 0
+
+    def vformat(self, format_string: str, args: Any, kwargs: Any) -> str:
+        self.total = len(format_string)
+        return super().vformat(format_string, args, kwargs)  # type: ignore[misc, no-any-return]
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        check_value(value, "format")
+        return super().convert_field(value, conversion)  # type: ignore[misc]
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        check_value(value, "format")
+        self.total += format_spec_size(value, format_spec)
+        if self.total > MAX_VALUE_SIZE:
+            raise size_error("format")
+        return super().format_field(value, format_spec)  # type: ignore[misc]
+
+
+class _BoundedFormatter(_Bounded, SandboxedFormatter):
+    pass
+
+
+class _BoundedEscapeFormatter(_Bounded, SandboxedEscapeFormatter):
+    pass
+
+
+# -- the environment ------------------------------------------------------------------
+
+_SEQUENCES = (str, bytes, bytearray, list, tuple)
 
 
 class SandboxEnv(ImmutableSandboxedEnvironment):
@@ -73,15 +262,18 @@ class SandboxEnv(ImmutableSandboxedEnvironment):
             keep_trailing_newline=True,
             auto_reload=False,
             cache_size=1000,
-            finalize=finalize,
+            finalize=_finalize,
+            # No constant folding: it would run template code at compile time,
+            # outside the budget, and fold ``''.upper ~ ''`` into the method's text.
+            optimized=False,
         )
         for name in ("lipsum", "cycler", "joiner"):
             self.globals.pop(name, None)
         self.globals["range"] = safe_range
-        guard_filters(self.filters)
         self.filters["default"] = default_filter
         self.filters["d"] = default_filter
         self.filters["yaml"] = yaml_filter
+        guard_filters(self.filters)
 
     def make_globals(self, d: Any) -> Any:
         """A plain dict instead of Jinja's ChainMap: our globals never change after
@@ -89,7 +281,64 @@ class SandboxEnv(ImmutableSandboxedEnvironment):
         (measurable on every render and include)."""
         return {**self.globals, **d} if d else dict(self.globals)
 
+    # -- the allow-list
+
+    def is_safe_attribute(self, obj: Any, attr: str, value: Any) -> bool:
+        if not super().is_safe_attribute(obj, attr, value):
+            return False
+        names = allowed_attributes(obj)
+        return names is None or attr in names
+
+    def wrap_str_format(self, value: Any) -> Any:
+        """``str.format`` / ``format_map`` with the bounded formatter (Jinja wraps them
+        where they are read, so a call made without ``call`` is sandboxed too)."""
+        if not isinstance(
+            value, types.MethodType | types.BuiltinMethodType
+        ) or value.__name__ not in ("format", "format_map"):
+            return None
+        owner: Any = value.__self__
+        if not isinstance(owner, str):
+            return None
+        str_type = type(owner)
+        is_format_map = value.__name__ == "format_map"
+        formatter: SandboxedFormatter = (
+            _BoundedEscapeFormatter(self, escape=owner.escape)
+            if isinstance(owner, Markup)
+            else _BoundedFormatter(self)
+        )
+
+        def wrapper(*args: Any, **kwargs: Any) -> str:
+            if is_format_map:
+                if kwargs:
+                    raise TypeError("format_map() takes no keyword arguments")
+                if len(args) != 1:
+                    raise TypeError(
+                        f"format_map() takes exactly one argument ({len(args)} given)"
+                    )
+                kwargs = args[0]
+                args = ()
+            return str_type(formatter.vformat(owner, args, kwargs))
+
+        return update_wrapper(wrapper, value)
+
+    # -- budget checks the generated code calls
+
+    def dakora_loop_tick(self) -> None:
+        budget = BUDGET.get()
+        if budget is not None:
+            budget.loop_iteration()
+
+    def dakora_include_tick(self) -> None:
+        budget = BUDGET.get()
+        if budget is not None:
+            budget.include()
+
+    # -- size guards
+
     def dakora_concat(self, values: Iterable[Any]) -> str:
+        budget = BUDGET.get()
+        if budget is not None:
+            budget.tick()
         values = tuple(values)
         for v in values:
             if v.__class__ is not str:
@@ -99,20 +348,23 @@ class SandboxEnv(ImmutableSandboxedEnvironment):
         return "".join(parts)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        budget = BUDGET.get()
+        if budget is not None:
+            budget.tick()
         if operator == "*":
             seq, n = (left, right) if isinstance(right, int) else (right, left)
-            if isinstance(seq, str | list | tuple) and isinstance(n, int):
+            if isinstance(seq, _SEQUENCES) and isinstance(n, int):
                 check_size(len(seq) * n, "repetition")
             elif (
                 isinstance(seq, int)
                 and isinstance(n, int)
                 and seq.bit_length() + n.bit_length() > 4 * 65_536
             ):
-                raise limit_error("multiplication: the result would be too large")
+                raise limit_error(
+                    "multiplication: the result would be too large", "value_size"
+                )
         elif operator == "+":
-            if isinstance(left, str | list | tuple) and isinstance(
-                right, str | list | tuple
-            ):
+            if isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES):
                 check_size(len(left) + len(right), "concatenation")
         elif operator == "**":
             if (
@@ -121,49 +373,101 @@ class SandboxEnv(ImmutableSandboxedEnvironment):
                 and abs(left) > 1
                 and right * max(abs(left).bit_length(), 1) > 65_536
             ):
-                raise limit_error("power: the result would be too large")
-        elif operator == "%" and isinstance(left, str):
-            check_format_widths(left, "% formatting")
-            check_value([right], "% formatting")
-            result = left % right
-            check_size(len(result), "% formatting")
-            return result
+                raise limit_error("power: the result would be too large", "value_size")
+        elif operator == "%" and isinstance(left, str | bytes):
+            fmt = left if isinstance(left, str) else left.decode("latin-1")
+            percent_format_size(fmt, right)
+            return check_result(left % right, "% formatting")
         return self.binop_table[operator](left, right)
 
     def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+        budget = BUDGET.get()
+        if budget is not None:
+            budget.tick()
+            if isinstance(__obj, Macro | LoopContext):
+                budget.macro_call()
+                budget.depth += 1
+                try:
+                    if budget.depth > MAX_CALL_DEPTH:
+                        raise depth_error()
+                    return super().call(__context, __obj, *args, **kwargs)
+                finally:
+                    budget.depth -= 1
         target = getattr(__obj, "__wrapped__", __obj)
         if isinstance(target, types.BuiltinMethodType) and isinstance(
             target.__self__, str
         ):
-            _check_str_call(target.__self__, target.__name__, args, kwargs)
-            if target.__name__ == "join" and args:
-                args = (list(args[0]), *args[1:])
-                check_size(
-                    sum(len(x) for x in args[0] if isinstance(x, str))
-                    + len(target.__self__) * len(args[0]),
-                    "join",
-                )
-        return super().call(__context, __obj, *args, **kwargs)
+            args = _check_str_call(target.__self__, target.__name__, args, kwargs)
+        return check_result(super().call(__context, __obj, *args, **kwargs), "a call")
+
+
+def _finalize(value: Any) -> Any:
+    budget = BUDGET.get()
+    if budget is not None:
+        budget.tick()
+    return finalize(value)
+
+
+def _int_arg(
+    args: tuple[Any, ...], kwargs: dict[str, Any], name: str, default: int
+) -> Any:
+    return args[0] if args else kwargs.get(name, default)
 
 
 def _check_str_call(
     owner: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> None:
-    if name in _EXPANDING_STR_METHODS:
-        width = args[0] if args else kwargs.get("width", 0)
+) -> tuple[Any, ...]:
+    """Bound what a ``str`` method would build, before it runs. Returns the args
+    (``join``'s iterable becomes a list, so it is read once)."""
+    if name in ("ljust", "rjust", "center", "zfill"):
+        width = _int_arg(args, kwargs, "width", 0)
         if isinstance(width, int):
             check_size(width, name)
     elif name == "expandtabs":
-        size = args[0] if args else kwargs.get("tabsize", 8)
+        size = _int_arg(args, kwargs, "tabsize", 8)
         if isinstance(size, int):
-            check_size(len(owner) + owner.count("\t") * size, name)
+            check_size(len(owner) + owner.count("\t") * max(size, 0), name)
     elif name == "replace" and len(args) >= 2:
         old, new = str(args[0]), str(args[1])
         hits = owner.count(old) if old else len(owner) + 1
+        count = args[2] if len(args) > 2 else kwargs.get("count", -1)
+        if isinstance(count, int) and count >= 0:
+            hits = min(hits, count)
         check_size(len(owner) + hits * max(len(new) - len(old), 0), name)
-    elif name in ("format", "format_map"):
-        check_format_widths(owner, name)
-        check_value([args, kwargs], name)
+    elif name == "join" and args:
+        items = list(args[0])
+        size = len(owner) * max(len(items) - 1, 0)
+        for item in items:
+            if isinstance(item, str):
+                size += len(item)
+            if size > MAX_VALUE_SIZE:
+                break
+        check_size(size, name)
+        args = (items, *args[1:])
+    elif name == "translate" and args:
+        check_size(len(owner) * _longest_replacement(args[0]), name)
+    return args
+
+
+def _longest_replacement(table: Any) -> int:
+    """The longest string a ``str.translate`` table maps one character to."""
+    if isinstance(table, dict):
+        values: Iterable[Any] = table.values()
+    elif isinstance(table, str | list | tuple):
+        values = table
+    else:
+        raise RenderError(
+            f"translate: the table must be a dict, list or string, not a "
+            f"{type(table).__name__}"
+        )
+    longest = 1
+    for v in values:
+        if isinstance(v, str) and len(v) > longest:
+            longest = len(v)
+    return longest
+
+
+# -- errors ---------------------------------------------------------------------------
 
 
 def _template_location(exc: BaseException) -> tuple[str | None, int | None]:
@@ -189,9 +493,15 @@ def translate_error(exc: BaseException, label: str) -> RenderError:
     else:
         source = filename or label
     details: dict[str, Any] = {"source": source}
+    error_class: type[RenderError] = RenderError
+    if isinstance(exc, RecursionError):
+        exc = depth_error()
+    elif isinstance(exc, MemoryError):
+        exc = memory_error()
     if isinstance(exc, RenderError):
         message = exc.message
         details.update(exc.details)
+        error_class = type(exc)
     elif isinstance(exc, UndefinedError):
         text = str(exc)
         m = _UNDEFINED_NAME.match(text)
@@ -204,13 +514,21 @@ def translate_error(exc: BaseException, label: str) -> RenderError:
         message = f"include target '{exc.name}' not found in parts/"
     elif isinstance(exc, TemplateSyntaxError):
         message = f"template syntax error: {exc.message}"
-    elif isinstance(exc, RecursionError):
-        message = "recursion too deep (a recursive macro or loop?)"
-    elif isinstance(exc, MemoryError):
-        message = "out of memory while rendering"
     else:
         message = f"{type(exc).__name__}: {exc}"
     if line is not None:
         details["line"] = line
         message = f"{message} ({source}, line {line})"
+    if issubclass(error_class, RenderLimitError):
+        return error_class(message, **details)
     return RenderError(message, **details)
+
+
+__all__ = [
+    "SAFE_ATTRIBUTES",
+    "SandboxEnv",
+    "allowed_attributes",
+    "is_opaque",
+    "opaque_error",
+    "translate_error",
+]

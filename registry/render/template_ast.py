@@ -8,7 +8,7 @@ from jinja2 import TemplateSyntaxError, nodes
 from jinja2.meta import TrackingCodeGenerator
 
 from dakora.registry.core import RenderError
-from dakora.registry.render.limits import MAX_SOURCE_BYTES, limit_error, too_big_source
+from dakora.registry.render.limits import source_error, too_big_source
 from dakora.registry.render.sandbox import SandboxEnv
 
 ANALYSIS_ENV = SandboxEnv()
@@ -17,7 +17,7 @@ _TARGET_NODES = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
 
 def parse_template(source: str, where: str = "template") -> nodes.Template:
     if too_big_source(source):
-        raise limit_error(f"{where} is larger than {MAX_SOURCE_BYTES // 1024} KiB")
+        raise source_error(where)
     try:
         return ANALYSIS_ENV.parse(source)
     except TemplateSyntaxError as exc:

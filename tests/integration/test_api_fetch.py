@@ -298,11 +298,12 @@ def test_render_lists_every_bad_input(setup: Setup, c: httpx.Client) -> None:
     assert names == {"customer", "ticket", "tier", "urgent", "max_paragraphs", "nmae"}
 
 
-def test_render_template_error_is_400(setup: Setup, c: httpx.Client) -> None:
+def test_render_over_a_limit_is_422_render_limit(setup: Setup, c: httpx.Client) -> None:
     r = c.post(
         f"{setup.base}/prompts/limits-test/render", json={"inputs": {"n": 100_000}}
     )
-    _error(r, 400, "render_error")
+    body = _error(r, 422, "render_limit")
+    assert body["details"]["limit"] == "range_items"  # type: ignore[index]
     ok = c.post(f"{setup.base}/prompts/limits-test/render", json={"inputs": {"n": 3}})
     assert ok.json()["rendered"] == "xxx"
 

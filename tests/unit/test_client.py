@@ -425,6 +425,18 @@ def test_not_found_is_typed_and_not_cached(
             "render_error",
         ),
         (
+            422,
+            {
+                "error": {
+                    "code": "render_limit",
+                    "message": "x",
+                    "details": {"limit": "timeout_ms", "max": 2000},
+                }
+            },
+            RenderError,
+            "render_limit",
+        ),
+        (
             409,
             {"error": {"code": "ref_conflict", "message": "x"}},
             Conflict,

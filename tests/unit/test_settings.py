@@ -132,3 +132,18 @@ def test_every_setting_is_documented_in_the_settings_page() -> None:
     assert documented - expected == set(), (
         "docs/settings.md documents settings that don't exist"
     )
+
+
+def test_render_timeout(clean_env: pytest.MonkeyPatch) -> None:
+    from dakora.registry.core.settings import render_timeout_from_env
+
+    assert Settings().render_timeout_ms == 2000 == render_timeout_from_env({})
+    assert Settings().render_workers == 0
+    clean_env.setenv("DAKORA_RENDER_TIMEOUT_MS", "150")
+    assert Settings().render_timeout_ms == 150 == render_timeout_from_env()
+    for bad in ("0", "-5", "soon", "600001"):
+        with pytest.raises(ConfigError, match="DAKORA_RENDER_TIMEOUT_MS"):
+            render_timeout_from_env({"DAKORA_RENDER_TIMEOUT_MS": bad})
+        clean_env.setenv("DAKORA_RENDER_TIMEOUT_MS", bad)
+        with pytest.raises(ValidationError):
+            Settings()

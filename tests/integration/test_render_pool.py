@@ -1,0 +1,102 @@
+"""The server's render pool (``dakora.api.render_pool``) with real worker processes:
+results and errors come back as from ``Renderer``, a worker stuck in one long
+operation is killed at the budget and replaced, a worker that dies is replaced."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from dakora.api.render_pool import RenderPool
+from dakora.registry.core.errors import RenderError, RenderLimitError
+from dakora.registry.core.model import Prompt
+from dakora.registry.load.parts import MemoryParts
+from dakora.registry.render.renderer import Renderer
+
+PARTS = MemoryParts({"a/b.md": "part {{ x }}", "a/c.md": '{% include "a/b" %}!'})
+
+
+def text(source: str, pid: str = "t") -> Prompt:
+    return Prompt(id=pid, version="1.0.0", template=source)
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[RenderPool]:
+    p = RenderPool(2000, 2)
+    yield p
+    p.close()
+
+
+def test_renders_like_the_renderer(pool: RenderPool) -> None:
+    prompt = text('hi {{ x }} {% include "a/c" %}')
+    for x in (1, 2):
+        got = pool.render(prompt, {"x": x}, PARTS, cache_key="k")
+        assert got == Renderer().render(prompt, {"x": x}, PARTS, cache_key="k")
+    chat = Prompt.model_validate(
+        {
+            "id": "c",
+            "version": "1.0.0",
+            "messages": [{"role": "user", "content": "{{ x }}"}],
+        }
+    )
+    got = pool.render(chat, {"x": "y"}, PARTS)
+    assert got.kind == "chat" and got.messages == [{"role": "user", "content": "y"}]
+
+
+def test_errors_come_back_with_their_class_and_details(pool: RenderPool) -> None:
+    with pytest.raises(RenderLimitError) as info:
+        pool.render(text("{{ 'a' * 10**9 }}", "bomb"), {}, PARTS)
+    assert info.value.details["limit"] == "value_size"
+    assert info.value.details["line"] == 1
+    with pytest.raises(RenderError) as err:
+        pool.render(text("{{ nope }}", "undef"), {}, PARTS)
+    assert not isinstance(err.value, RenderLimitError)
+    assert err.value.details["variable"] == "nope"
+
+
+def test_concurrent_renders(pool: RenderPool) -> None:
+    prompt = text("{{ x * 2 }}", "conc")
+    with ThreadPoolExecutor(8) as ex:
+        results = list(
+            ex.map(lambda i: pool.render(prompt, {"x": i}, PARTS).rendered, range(64))
+        )
+    assert results == [str(i * 2) for i in range(64)]
+    assert pool.workers <= pool.size
+
+
+def test_a_worker_stuck_in_one_long_operation_is_killed_and_replaced() -> None:
+    # One sort of a million items: a single call the sandbox's cooperative checks
+    # cannot interrupt (no loop iteration, call or filter in between).
+    stuck = text("{{ ('ab' * 500000) | list | sort | length }}", "stuck")
+    pool = RenderPool(50, 1, kill_grace_s=5.0)
+    try:
+        assert pool.render(text("ok"), {}, PARTS).rendered == "ok"  # warm
+        pool.kill_grace_s = 0.05  # killed at 50 ms * 1.25 + 50 ms
+        with pytest.raises(RenderLimitError) as info:
+            pool.render(stuck, {}, PARTS)
+        assert info.value.details == {"limit": "timeout_ms", "max": 50}
+        assert pool.kills == 1 and pool.workers == 0
+        pool.kill_grace_s = 5.0
+        assert pool.render(text("ok"), {}, PARTS).rendered == "ok"  # a new worker
+        assert pool.workers == 1
+    finally:
+        pool.close()
+
+
+def test_a_worker_that_dies_is_replaced() -> None:
+    pool = RenderPool(2000, 1)
+    try:
+        assert pool.render(text("a"), {}, PARTS).rendered == "a"
+        (worker,) = pool._all
+        assert worker.process.pid is not None
+        os.kill(worker.process.pid, signal.SIGKILL)
+        worker.process.join(10)
+        with pytest.raises(RenderLimitError):
+            pool.render(text("b"), {}, PARTS)
+        assert pool.render(text("c"), {}, PARTS).rendered == "c"
+    finally:
+        pool.close()
