@@ -1,16 +1,28 @@
 # syntax=docker/dockerfile:1
-# Dakora registry server: multi-stage, slim Python 3.11, non-root, git installed.
+# Dakora registry server: multi-stage (node builds the Studio, Python builds the wheel),
+# slim Python 3.11 runtime, non-root, git installed.
+
+# The Studio (studio/: React + Vite) → /studio/dist; dependencies first for the cache.
+FROM node:20-slim AS studio
+WORKDIR /studio
+COPY studio/package.json studio/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY studio/ ./
+RUN npm run build
 
 FROM python:3.11-slim AS build
 WORKDIR /src
 RUN pip install --no-cache-dir build==1.2.2
-COPY pyproject.toml README.md alembic.ini ./
+COPY pyproject.toml setup.py MANIFEST.in README.md alembic.ini ./
 COPY registry/ registry/
 COPY hooks/ hooks/
 COPY api/ api/
 COPY cli/ cli/
 COPY client/ client/
 COPY alembic/ alembic/
+# setup.py's build hook puts the built Studio into the wheel (dakora/api/studio_dist/),
+# so the runtime image serves it at /studio/.
+COPY --from=studio /studio/dist/ studio/dist/
 RUN python -m build --wheel --outdir /dist
 
 FROM python:3.11-slim AS runtime

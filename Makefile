@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint format bench bench-soak typecheck docs
+.PHONY: install run test lint format bench bench-soak typecheck docs studio studio-check studio-build
 
 install: $(VENV)/.installed
 
@@ -15,15 +15,50 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,azure]'
 	touch $@
 
-run: install
+run: install studio
 	$(BIN)/dakora serve --demo
 
-test: install docs
+# The Studio (studio/: React + Vite), built into studio/dist, which `dakora serve` serves
+# at /studio/. npm ci runs when package-lock.json is newer than node_modules (the stamp
+# below), vite build when a source is newer than dist/index.html. Nothing to do while
+# studio/ has no package.json.
+STUDIO := studio
+NPM ?= npm
+STUDIO_STAMP := $(STUDIO)/node_modules/.dakora-npm-ci
+STUDIO_SOURCES := $(shell find $(STUDIO)/src $(STUDIO)/public -type f 2>/dev/null) \
+	$(wildcard $(STUDIO)/index.html $(STUDIO)/package.json $(STUDIO)/package-lock.json \
+	$(STUDIO)/vite.config.* $(STUDIO)/tsconfig*.json $(STUDIO)/tailwind.config.* \
+	$(STUDIO)/postcss.config.*)
+
+ifneq ($(wildcard $(STUDIO)/package.json),)
+studio: $(STUDIO)/dist/index.html
+else
+studio:
+	@echo "make studio: $(STUDIO)/package.json does not exist yet; nothing to build"
+endif
+
+$(STUDIO_STAMP): $(STUDIO)/package-lock.json
+	@command -v $(NPM) >/dev/null || { echo "make studio: needs Node.js and npm (e.g. apt-get install nodejs npm)" >&2; exit 1; }
+	$(NPM) --prefix $(STUDIO) ci --no-audit --no-fund
+	@mkdir -p $(dir $@) && touch $@
+
+$(STUDIO)/dist/index.html: $(STUDIO_STAMP) $(STUDIO_SOURCES)
+	$(NPM) --prefix $(STUDIO) run build
+	touch $@
+
+test: install docs studio-check studio
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(MAKE) typecheck
 	$(BIN)/python -m pytest -q
 
+# The Studio's typecheck, lint and unit tests (vitest), after the same idempotent npm ci.
+studio-check: $(STUDIO_STAMP)
+	cd $(STUDIO) && npx tsc --noEmit
+	cd $(STUDIO) && npx eslint --max-warnings=0 .
+	cd $(STUDIO) && npx vitest run
+
+studio-build: studio
 # The documentation site (mkdocs.yml), strict: a broken link or a page missing from
 # the navigation fails. The CLI and HTTP API pages are generated from the code.
 docs: install

@@ -5,8 +5,9 @@ No import-time singletons: every call builds a fresh app with its own
 migrations and starts the event watcher; nothing else is warmed.
 
 Every router of ``api/routes`` is included (a missing one fails the import, loudly),
-and the git smart-HTTP app (``dakora.api.git_http.make_git_app``) is mounted at
-``/git``.
+the git smart-HTTP app (``dakora.api.git_http.make_git_app``) is mounted at ``/git``,
+and the built Studio is served at ``/studio/`` (``dakora.api.studio``; ``/`` redirects
+there).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from dakora.api.docs import install_docs
 from dakora.api.errors import install_error_handlers
 from dakora.api.git_http import make_git_app
 from dakora.api.routes import (
+    api_keys,
+    check,
     compare,
     health,
     logs,
@@ -28,10 +31,12 @@ from dakora.api.routes import (
     parts,
     prompts,
     pushes,
+    refs,
     webhooks,
     writes,
 )
 from dakora.api.state import ServerState
+from dakora.api.studio import install_studio
 from dakora.api.version import VERSION
 from dakora.registry.core import ConfigError, Settings
 
@@ -49,6 +54,9 @@ ROUTERS: tuple[APIRouter, ...] = (
     writes.router,
     pushes.router,
     compare.router,
+    refs.router,
+    check.router,
+    api_keys.router,
 )
 
 DESCRIPTION = """\
@@ -105,4 +113,5 @@ def create_app(settings: Settings) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/git", make_git_app(state))
+    install_studio(app, settings)  # last: /studio/{path} must not shadow a route
     return app

@@ -279,6 +279,20 @@ class Authenticator:
             return self.projects.in_workspaces(sorted(caller.memberships))
         return self.projects.all()
 
+    def default_project(self, caller: Caller) -> Project | None:
+        """The project a caller works in when none is named (``/api/me``'s
+        ``default_project``): an API key's own project; for a Clerk user the
+        ``default`` project of the personal workspace they own; None otherwise (the
+        local caller of no-auth mode, a user not provisioned yet or without one)."""
+        if caller.kind == "key":
+            assert caller.key is not None
+            found = self.projects.by_ids([caller.key.project_id])
+            return found[0] if found else None
+        if caller.kind == "user":
+            owned = [ws for ws, role in caller.memberships.items() if role == "owner"]
+            return self.projects.personal_default(sorted(owned))
+        return None
+
 
 def _not_found(project_ref: str) -> ProjectNotFound:
     # The same words whether the project is missing or just not the caller's.

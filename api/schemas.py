@@ -12,6 +12,57 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+# -- text fields ------------------------------------------------------------------------
+
+
+def unicode_text(value: str | None) -> str | None:
+    """A string field that can be encoded: valid Unicode (JSON lets a lone surrogate
+    such as ``\\ud800`` through, and it cannot become UTF-8 bytes for git). Use as a
+    pydantic ``field_validator``; the error names the field (422)."""
+    if value is not None:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(
+                "must be valid Unicode text (it holds a lone surrogate such as \\ud800)"
+            ) from None
+    return value
+
+
+def unencodable_at(value: Any, where: str = "") -> str | None:
+    """The dotted place of the first string in ``value`` (JSON data: dicts, lists,
+    strings) that :func:`unicode_text` refuses, or None when all encode."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where or "value"
+        return None
+    items: Any = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        key_text = str(key)
+        if unencodable_at(key_text) is not None:
+            return f"{where}.<key>" if where else "<key>"
+        found = unencodable_at(item, f"{where}.{key_text}" if where else key_text)
+        if found is not None:
+            return found
+    return None
+
+
+def plain_text(value: str | None) -> str | None:
+    """:func:`unicode_text` that can also be stored in the database: no NUL character
+    (PostgreSQL text refuses it)."""
+    if value is not None and "\x00" in value:
+        raise ValueError("must not contain the NUL character (\\u0000)")
+    return unicode_text(value)
+
+
 # -- errors -----------------------------------------------------------------------------
 
 
@@ -40,6 +91,9 @@ class ProjectOut(BaseModel):
     id: str = Field(description="The project's UUID: use it as {project} in URLs")
     workspace: str
     workspace_id: str
+    workspace_kind: Literal["personal", "team"] = Field(
+        description="personal: one user's own workspace; team: a shared one"
+    )
     slug: str
     name: str | None
     ref: str = Field(description="'workspace~slug', also accepted as {project}")
@@ -52,6 +106,12 @@ class MeOut(BaseModel):
     key: dict[str, Any] | None = None
     user: dict[str, Any] | None = None
     projects: list[ProjectOut]
+    default_project: ProjectOut | None = Field(
+        default=None,
+        description="Where to work when no project is named: an API key's project; "
+        "a Clerk user's personal workspace's 'default' project; null otherwise "
+        "(e.g. no-auth mode)",
+    )
 
 
 # -- prompts ----------------------------------------------------------------------------
@@ -63,6 +123,10 @@ class PromptSummaryOut(BaseModel):
     description: str | None
     path: str
     blob_sha: str | None
+    kind: Literal["text", "chat"] | None = Field(
+        default=None, description="?detail=true"
+    )
+    tags: list[str] | None = Field(default=None, description="?detail=true")
 
 
 class PromptListOut(BaseModel):
@@ -86,6 +150,7 @@ class PromptOut(BaseModel):
     ref: str | None = Field(description="Branch or tag served; null for commit/version")
     path: str
     blob_sha: str = Field(description="Also the ETag")
+    source: str = Field(description="The prompt file's text, as committed")
 
 
 class RenderIn(BaseModel):

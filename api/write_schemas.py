@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dakora.api.schemas import unencodable_at, unicode_text
 
 
 class PromptWriteIn(BaseModel):
@@ -28,6 +30,15 @@ class PromptWriteIn(BaseModel):
     branch: str | None = Field(default=None, description="Default: default branch")
     message: str | None = Field(default=None, description="Commit message")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _encodable(cls, data: Any) -> Any:
+        # a lone surrogate (\\ud800) anywhere cannot become the file's UTF-8 bytes
+        where = unencodable_at(data)
+        if where is not None:
+            raise ValueError(f"{where}: must be valid Unicode text (a lone surrogate)")
+        return data
+
     def fields(self) -> dict[str, Any]:
         data = self.model_dump(exclude={"yaml", "branch", "message"})
         data.update(self.model_extra or {})
@@ -43,6 +54,10 @@ class PartWriteIn(BaseModel):
     content: str
     branch: str | None = None
     message: str | None = None
+
+    _text = field_validator("category", "name", "ext", "content", "branch", "message")(
+        unicode_text
+    )
 
 
 class CommitOut(BaseModel):

@@ -54,13 +54,26 @@ def create_workspace(
         typer.Option("--owner-email", help="Make this user (created if new) owner."),
     ] = None,
     name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
+    personal: Annotated[
+        bool,
+        typer.Option(
+            "--personal",
+            help="A personal workspace (one user's own; needs --owner-email) instead "
+            "of a team one.",
+        ),
+    ] = False,
     data_dir: DataDir = None,
     json_out: JsonFlag = False,
 ) -> None:
-    """Create a workspace (optionally with an owner)."""
+    """Create a workspace (kind team, or --personal), optionally with an owner."""
     from dakora.registry import tenancy
 
     with cli_errors(json_out):
+        if personal and owner_email is None:
+            raise BadRequest(
+                "a personal workspace is one user's own: pass --owner-email with "
+                "--personal"
+            )
         if owner_email is not None:
             _check_email(owner_email)
         settings = load_settings(data_dir)
@@ -72,7 +85,11 @@ def create_workspace(
                 else None
             )
             ws = tenancy.create_workspace(
-                engine, slug, name=name, owner_user_id=owner.id if owner else None
+                engine,
+                slug,
+                name=name,
+                owner_user_id=owner.id if owner else None,
+                kind="personal" if personal else "team",
             )
         if json_out:
             body = ws.to_dict()
@@ -80,7 +97,7 @@ def create_workspace(
             print_json(body)
         else:
             who = f" (owner {owner.email})" if owner else ""
-            say(f"created workspace {ws.slug}{who}  id {ws.id}")
+            say(f"created {ws.kind} workspace {ws.slug}{who}  id {ws.id}")
 
 
 @admin_app.command("add-member")
@@ -262,7 +279,7 @@ def list_projects(
             print_json({"projects": [p.to_dict() for p in rows]})
             return
         print_table(
-            ["project", "id", "default branch"],
-            [[p.full_name, p.id, p.default_branch] for p in rows],
+            ["project", "id", "default branch", "workspace kind"],
+            [[p.full_name, p.id, p.default_branch, p.workspace_kind] for p in rows],
             title="Projects",
         )

@@ -33,6 +33,7 @@ LOCAL = "Prompt repository"
 SERVER = "Server"
 CONTAINERS = "Containers"
 REMOTE = "Remote registry"
+ABOUT = "About"
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,11 @@ COMMANDS: dict[str, Spec] = {
         REMOTE,
         "Save a server URL, API key and project for remote commands (`--remote`) and "
         "the SDK, in `~/.config/dakora/link.json` (readable by you only).",
+    ),
+    "version": Spec(
+        "dakora.cli.version",
+        ABOUT,
+        "Print Dakora's version (with --json also Python, git and dulwich).",
     ),
 }
 

@@ -54,11 +54,7 @@ def open_remote(
         raise BadRequest(
             "no server: pass --remote URL, set DAKORA_URL or run `dakora link URL`"
         )
-    if not project:
-        raise BadRequest(
-            "no project: pass --project (its UUID or workspace/project), set "
-            "DAKORA_PROJECT or run `dakora link URL --project P`"
-        )
+    # no project: the client asks the server for the default one (GET /api/me)
     options.setdefault("cache_ttl", 0)
     options.setdefault("stale_ttl", 0)
     return Dakora(url, api_key, project, **options)
@@ -164,13 +160,18 @@ def _check_server(url: str, api_key: str | None) -> dict[str, Any] | None:
 
 
 def _project_from_me(me: Mapping[str, Any] | None) -> str | None:
-    """The project of a key (a key belongs to exactly one project)."""
-    if not me or me.get("kind") != "key":
+    """The caller's ``default_project`` (a key's own project, a user's personal
+    ``default``); from older servers, the one project of a key."""
+    if not me:
         return None
-    projects = [p for p in me.get("projects") or [] if isinstance(p, Mapping)]
-    if len(projects) != 1:
-        return None
-    p = projects[0]
+    p = me.get("default_project")
+    if not isinstance(p, Mapping):
+        if me.get("kind") != "key":
+            return None
+        projects = [p for p in me.get("projects") or [] if isinstance(p, Mapping)]
+        if len(projects) != 1:
+            return None
+        p = projects[0]
     if p.get("workspace") and p.get("slug"):
         return f"{p['workspace']}/{p['slug']}"
     return str(p.get("id")) if p.get("id") else None

@@ -194,6 +194,16 @@ def dakora_command(argv0: str | None = None) -> str:
     return shlex.quote(shown)
 
 
+def studio_line(settings: Settings, base: str) -> str:
+    """The Studio's URL for the banner, with how to build it when it is not built."""
+    from dakora.api.studio import find_studio_dir, studio_url
+
+    url = studio_url(base)
+    if find_studio_dir(settings) is None:
+        return f"{url}   (not built yet: run `make studio`)"
+    return url
+
+
 def demo_banner(settings: Settings, info: DemoInfo) -> str:
     host = settings.host
     if host in ("0.0.0.0", "::", ""):
@@ -214,6 +224,7 @@ def demo_banner(settings: Settings, info: DemoInfo) -> str:
             f"  project id   {info.project_id}   (also accepted as demo~demo)",
             f"  API key      {info.key}   (read+write; saved in "
             f"{settings.data_dir / DEMO_KEY_FILE})",
+            f"  Studio       {studio_line(settings, base)}",
             f"  API docs     {base}/docs",
             "",
             "Try:",

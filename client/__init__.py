@@ -6,6 +6,7 @@
         prompt = dakora.prompts.get("greeting", ref="production")
         out = dakora.prompts.render("greeting", {"name": "Ada"})
         print(out.rendered)
+        dakora.prompts.update("greeting", version="1.1.0", template="Hi {{ name }}!")
 
 See ``docs/sdk.md`` for caching, fallbacks and errors.
 """
@@ -13,28 +14,50 @@ See ``docs/sdk.md`` for caching, fallbacks and errors.
 from dakora.client._async import AsyncDakora
 from dakora.client._errors import (
     AuthError,
+    Conflict,
     DakoraAPIError,
     DakoraClientError,
     DakoraConnectionError,
+    Finding,
     InputError,
+    InvalidPrompt,
     NotFound,
+    PermissionDenied,
+    PreconditionFailed,
     RateLimited,
     RenderError,
     ServerError,
 )
-from dakora.client._models import Prompt, PromptList, PromptSummary, RenderResult
+from dakora.client._models import (
+    Part,
+    PartList,
+    PartSummary,
+    Prompt,
+    PromptList,
+    PromptSummary,
+    RenderResult,
+    WriteResult,
+)
 from dakora.client._sync import Dakora
 from dakora.client.config import resolve_remote
 
 __all__ = [
     "AsyncDakora",
     "AuthError",
+    "Conflict",
     "Dakora",
     "DakoraAPIError",
     "DakoraClientError",
     "DakoraConnectionError",
+    "Finding",
     "InputError",
+    "InvalidPrompt",
     "NotFound",
+    "Part",
+    "PartList",
+    "PartSummary",
+    "PermissionDenied",
+    "PreconditionFailed",
     "Prompt",
     "PromptList",
     "PromptSummary",
@@ -42,5 +65,6 @@ __all__ = [
     "RenderError",
     "RenderResult",
     "ServerError",
+    "WriteResult",
     "resolve_remote",
 ]

@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from dakora.client._async_parts import AsyncLogs, AsyncParts
+from dakora.client._async_prompts import AsyncPrompts
 from dakora.client._cache import Entry
 from dakora.client._core import (
     DEFAULT_CACHE_TTL,
@@ -18,12 +20,9 @@ from dakora.client._core import (
     Call,
     ClientCore,
     is_unreachable,
-    make_selector,
 )
 from dakora.client._errors import DakoraClientError, DakoraConnectionError
 from dakora.client._fallback import Fallback
-from dakora.client._models import Prompt, PromptList, RenderResult
-from dakora.client._sync import _log_body
 
 log = logging.getLogger("dakora.client")
 
@@ -66,8 +65,10 @@ class AsyncDakora:
             transport=transport,
         )
         self._refreshing: dict[Hashable, asyncio.Task[None]] = {}
+        self._project_lock = asyncio.Lock()
         self._closed = False
         self.prompts = AsyncPrompts(self)
+        self.parts = AsyncParts(self)
         self.logs = AsyncLogs(self)
 
     @property
@@ -75,7 +76,8 @@ class AsyncDakora:
         return self._core.base_url
 
     @property
-    def project(self) -> str:
+    def project(self) -> str | None:
+        """The project in use; None until the first call learns the default one."""
         return self._core.project
 
     async def __aenter__(self) -> AsyncDakora:
@@ -92,11 +94,23 @@ class AsyncDakora:
     def clear_cache(self) -> None:
         self._core.cache.clear()
 
-    async def wait_for_refreshes(self) -> None:
-        """Wait until the background refreshes started so far have finished."""
+    async def wait_for_refreshes(self, timeout: float | None = None) -> None:
+        """Wait (at most ``timeout`` seconds) until the background refreshes started
+        so far have finished."""
         tasks = list(self._refreshing.values())
         if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.wait(tasks, timeout=timeout)
+
+    async def _ready(self) -> ClientCore:
+        """The core, once the project is known: without one configured, the server's
+        ``default_project`` for these credentials (``GET /api/me``, asked once)."""
+        core = self._core
+        if core.needs_project:
+            async with self._project_lock:
+                if core.needs_project:
+                    response = await self._send("GET", core.me_path())
+                    core.adopt_default_project(response)
+        return core
 
     async def _send(
         self,
@@ -155,105 +169,3 @@ class AsyncDakora:
             if entry is not None and is_unreachable(exc):
                 return entry, "stale"
             raise
-
-
-class AsyncPrompts:
-    def __init__(self, client: AsyncDakora) -> None:
-        self._c = client
-
-    async def list(
-        self, ref: str | None = None, *, commit: str | None = None
-    ) -> PromptList:
-        call = self._c._core.list_call(ref, commit)
-        try:
-            entry, source = await self._c._cached(call)
-        except DakoraClientError as exc:
-            if not is_unreachable(exc):
-                raise
-            return self._c._core.fallback_list(exc)
-        return PromptList.from_json(entry.data, source)  # type: ignore[arg-type]
-
-    async def get(
-        self,
-        prompt_id: str,
-        *,
-        ref: str | None = None,
-        version: str | None = None,
-        commit: str | None = None,
-    ) -> Prompt:
-        selector = make_selector(ref, version, commit)
-        call = self._c._core.get_call(prompt_id, selector)
-        try:
-            entry, source = await self._c._cached(call)
-        except DakoraClientError as exc:
-            if not is_unreachable(exc):
-                raise
-            data = self._c._core.fallback_prompt(prompt_id, selector, exc)
-            return Prompt.from_json(data, "fallback")
-        return self._c._core.prompt_from(entry, source)
-
-    async def render(
-        self,
-        prompt_id: str,
-        inputs: Mapping[str, Any] | None = None,
-        *,
-        ref: str | None = None,
-        version: str | None = None,
-        commit: str | None = None,
-    ) -> RenderResult:
-        selector = make_selector(ref, version, commit)
-        core = self._c._core
-        try:
-            response = await self._c._send(
-                "POST",
-                core.render_path(prompt_id),
-                json=core.render_body(inputs, selector),
-            )
-            return RenderResult.from_json(core.json_body(response), "network")
-        except DakoraClientError as exc:
-            if not is_unreachable(exc):
-                raise
-            return core.render_offline(prompt_id, inputs, selector, exc)
-
-
-class AsyncLogs:
-    def __init__(self, client: AsyncDakora) -> None:
-        self._c = client
-
-    async def create(
-        self,
-        *,
-        prompt_id: str | None = None,
-        version: str | None = None,
-        inputs: Mapping[str, Any] | None = None,
-        output: str | None = None,
-        provider: str | None = None,
-        model: str | None = None,
-        tokens_in: int = 0,
-        tokens_out: int = 0,
-        cost: float | None = None,
-        latency_ms: int | None = None,
-        **extra: Any,
-    ) -> dict[str, Any]:
-        body = _log_body(
-            prompt_id=prompt_id,
-            version=version,
-            inputs=inputs,
-            output=output,
-            provider=provider,
-            model=model,
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
-            cost=cost,
-            latency_ms=latency_ms,
-            **extra,
-        )
-        core = self._c._core
-        response = await self._c._send("POST", core.logs_path(), json=body)
-        return core.json_body(response)
-
-    async def list(self, **filters: Any) -> dict[str, Any]:
-        core = self._c._core
-        params = core.query(filters)
-        response = await self._c._send("GET", core.logs_path(), params=params)
-        return core.json_body(response)

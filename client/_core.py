@@ -31,11 +31,19 @@ from dakora.client._fallback import (
     FallbackUnavailable,
     render_locally,
 )
-from dakora.client._models import Prompt, PromptList, RenderResult
+from dakora.client._models import (
+    Part,
+    PartList,
+    Prompt,
+    PromptList,
+    RenderResult,
+    WriteResult,
+)
 from dakora.client.config import resolve_remote
 
 log = logging.getLogger("dakora.client")
 
+ME_PATH = "/api/me"
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_CACHE_TTL = 60.0
 DEFAULT_STALE_TTL = 300.0
@@ -55,6 +63,19 @@ FULL_SHA = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 EVICTING_STATUSES = frozenset({401, 403, 404, 410})
 
 Selector = tuple[str, str] | None
+
+# The fields of a prompt file (DESIGN order) that the write routes take as JSON.
+PROMPT_FIELDS = (
+    "id",
+    "version",
+    "description",
+    "template",
+    "messages",
+    "inputs",
+    "model",
+    "metadata",
+    "examples",
+)
 
 
 def make_selector(
@@ -121,20 +142,50 @@ class ClientCore:
             raise DakoraClientError(
                 "no server URL: pass base_url, set DAKORA_URL or run `dakora link URL`"
             )
-        if not project:
-            raise DakoraClientError(
-                "no project: pass project (its UUID or 'workspace/project'), "
-                "set DAKORA_PROJECT or run `dakora link URL --project P`"
-            )
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
-        self.project = project
+        # None: learnt from GET /api/me (``default_project``) before the first call
+        self.project: str | None = project or None
         self.timeout = timeout
         self.cache = ResponseCache(
             cache_ttl, stale_ttl, max_entries=max_cache_entries, clock=clock
         )
         self.fallback = FallbackSource(fallback) if fallback is not None else None
-        self._prefix = f"/api/projects/{project_segment(project)}"
+
+    @property
+    def _prefix(self) -> str:
+        if self.project is None:  # the clients call adopt_default_project first
+            raise DakoraClientError("no project configured")
+        return f"/api/projects/{project_segment(self.project)}"
+
+    # -- the default project ----------------------------------------------------------
+
+    @property
+    def needs_project(self) -> bool:
+        return self.project is None
+
+    @staticmethod
+    def me_path() -> str:
+        return ME_PATH
+
+    def adopt_default_project(self, response: httpx.Response) -> str:
+        """Take the project from ``GET /api/me``'s ``default_project`` (the key's
+        project, or a user's personal ``default`` project); raise when there is none."""
+        data = self.json_body(response)
+        default = data.get("default_project")
+        if isinstance(default, dict):
+            workspace, slug = default.get("workspace"), default.get("slug")
+            if isinstance(workspace, str) and isinstance(slug, str):
+                self.project = f"{workspace}/{slug}"
+                return self.project
+            if isinstance(default.get("id"), str):
+                self.project = default["id"]
+                return self.project
+        raise DakoraClientError(
+            "no project: the server names no default project for these credentials; "
+            "pass one (its UUID or 'workspace/project'; --project on the command "
+            "line), set DAKORA_PROJECT or run `dakora link URL --project P`"
+        )
 
     # -- request shapes -------------------------------------------------------------
 
@@ -154,10 +205,14 @@ class ClientCore:
             is_immutable(selector),
         )
 
+    @staticmethod
+    def prompt_key(prompt_id: str, selector: Selector) -> Hashable:
+        return ("prompt", prompt_id, selector)
+
     def get_call(self, prompt_id: str, selector: Selector) -> Call:
         params = {selector[0]: selector[1]} if selector else {}
         return Call(
-            ("prompt", prompt_id, selector),
+            self.prompt_key(prompt_id, selector),
             f"{self._prefix}/prompts/{quote(prompt_id, safe='')}",
             params,
             is_immutable(selector),
@@ -176,6 +231,40 @@ class ClientCore:
 
     def logs_path(self) -> str:
         return f"{self._prefix}/logs"
+
+    # -- writes ---------------------------------------------------------------------
+
+    def prompts_path(self) -> str:
+        return f"{self._prefix}/prompts"
+
+    def prompt_path(self, prompt_id: str) -> str:
+        return f"{self._prefix}/prompts/{quote(prompt_id, safe='')}"
+
+    def parts_path(self) -> str:
+        return f"{self._prefix}/parts"
+
+    def part_path(self, category: str, name: str) -> str:
+        return f"{self._prefix}/parts/{quote(category, safe='')}/{quote(name, safe='')}"
+
+    def forget_prompt(self, prompt_id: str) -> None:
+        """Drop the cached entries a write of ``prompt_id`` makes stale: the prompt
+        under every selector, and every listing."""
+
+        def stale(key: Hashable) -> bool:
+            return isinstance(key, tuple) and (
+                key[0] == "list" or (key[0] == "prompt" and key[1] == prompt_id)
+            )
+
+        self.cache.drop_where(stale)
+
+    def write_result(self, response: httpx.Response) -> WriteResult:
+        return WriteResult.from_json(self.json_body(response))
+
+    def part_from(self, response: httpx.Response) -> Part:
+        return Part.from_json(self.json_body(response), response.headers.get("ETag"))
+
+    def part_list_from(self, response: httpx.Response) -> PartList:
+        return PartList.from_json(self.json_body(response))
 
     @staticmethod
     def query(filters: Mapping[str, Any]) -> dict[str, str]:
@@ -271,7 +360,7 @@ class ClientCore:
         exc: DakoraClientError,
     ) -> RenderResult:
         """Render from the cached prompt, else the fallback; re-raise ``exc`` if neither."""
-        cached = self.cache.peek(self.get_call(prompt_id, selector).key)
+        cached = self.cache.peek(self.prompt_key(prompt_id, selector))
         prompt = cached.data if cached is not None else None
         source = "stale"
         if prompt is None:

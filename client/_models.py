@@ -145,3 +145,116 @@ class RenderResult:
             source=source,
             raw=data,
         )
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a write did: the commit it made on ``branch`` (``parent`` was the head
+    before it). ``changed`` is False when the content was already there (no commit).
+    ``prompt_id``/``version`` are set for prompt writes, ``part`` (``category/name``)
+    for part writes; ``deleted`` for deletes."""
+
+    commit: str
+    parent: str | None
+    branch: str
+    changed: bool
+    path: str
+    messages: list[str]
+    deleted: bool = False
+    prompt_id: str | None = None
+    version: str | None = None
+    part: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> WriteResult:
+        part = None
+        if isinstance(data.get("category"), str) and isinstance(data.get("name"), str):
+            part = f"{data['category']}/{data['name']}"
+        return cls(
+            commit=str(data.get("commit", "")),
+            parent=_opt_str(data.get("parent")),
+            branch=str(data.get("branch", "")),
+            changed=bool(data.get("changed", True)),
+            path=str(data.get("path", "")),
+            messages=[str(m) for m in data.get("messages") or []],
+            deleted=bool(data.get("deleted", False)),
+            prompt_id=_opt_str(data.get("id")),
+            version=_opt_str(data.get("version")),
+            part=part,
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class PartSummary:
+    """One part in a listing: ``name`` is ``category/name`` as ``{% include %}``
+    uses it."""
+
+    name: str
+    category: str
+    path: str | None
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PartSummary:
+        return cls(
+            name=str(data.get("name", "")),
+            category=str(data.get("category", "")),
+            path=_opt_str(data.get("path")),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class PartList:
+    parts: list[PartSummary]
+    ref: str | None
+    commit: str | None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __iter__(self) -> Iterator[PartSummary]:
+        return iter(self.parts)
+
+    def __len__(self) -> int:
+        return len(self.parts)
+
+    def names(self) -> list[str]:
+        return [p.name for p in self.parts]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PartList:
+        items = data.get("parts") or []
+        return cls(
+            parts=[PartSummary.from_json(p) for p in items if isinstance(p, dict)],
+            ref=_opt_str(data.get("ref")),
+            commit=_opt_str(data.get("commit")),
+            raw=data,
+        )
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part's source at a commit; ``etag`` is its blob sha (an ``if_match``)."""
+
+    name: str
+    category: str
+    path: str
+    source: str
+    commit: str | None
+    ref: str | None
+    etag: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], etag: str | None = None) -> Part:
+        return cls(
+            name=str(data.get("name", "")),
+            category=str(data.get("category", "")),
+            path=str(data.get("path", "")),
+            source=str(data.get("source", "")),
+            commit=_opt_str(data.get("commit")),
+            ref=_opt_str(data.get("ref")),
+            etag=etag,
+            raw=data,
+        )

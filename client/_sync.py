@@ -18,11 +18,11 @@ from dakora.client._core import (
     Call,
     ClientCore,
     is_unreachable,
-    make_selector,
 )
 from dakora.client._errors import DakoraClientError, DakoraConnectionError
 from dakora.client._fallback import Fallback
-from dakora.client._models import Prompt, PromptList, RenderResult
+from dakora.client._sync_parts import Logs, Parts
+from dakora.client._sync_prompts import Prompts
 
 log = logging.getLogger("dakora.client")
 
@@ -32,7 +32,8 @@ class Dakora:
 
     ``Dakora(base_url, api_key, project)``; any of the three left out is taken from
     ``DAKORA_URL`` / ``DAKORA_API_KEY`` / ``DAKORA_PROJECT`` or the ``dakora link``
-    file. ``project`` is the project's UUID or ``"workspace/project"``. Thread-safe;
+    file. ``project`` is the project's UUID or ``"workspace/project"``; with none, the
+    server's default project for the key or user is used (``GET /api/me``). Thread-safe;
     use one instance per process and ``close()`` it (or use ``with``).
     """
 
@@ -69,8 +70,10 @@ class Dakora:
         )
         self._refreshing: dict[Hashable, threading.Thread] = {}
         self._lock = threading.Lock()
+        self._project_lock = threading.Lock()
         self._closed = False
         self.prompts = Prompts(self)
+        self.parts = Parts(self)
         self.logs = Logs(self)
 
     @property
@@ -78,7 +81,8 @@ class Dakora:
         return self._core.base_url
 
     @property
-    def project(self) -> str:
+    def project(self) -> str | None:
+        """The project in use; None until the first call learns the default one."""
         return self._core.project
 
     def __enter__(self) -> Dakora:
@@ -104,6 +108,16 @@ class Dakora:
             thread.join(timeout)
 
     # -- transport ------------------------------------------------------------------
+
+    def _ready(self) -> ClientCore:
+        """The core, once the project is known: without one configured, the server's
+        ``default_project`` for these credentials (``GET /api/me``, asked once)."""
+        core = self._core
+        if core.needs_project:
+            with self._project_lock:
+                if core.needs_project:
+                    core.adopt_default_project(self._send("GET", core.me_path()))
+        return core
 
     def _send(
         self,
@@ -168,115 +182,3 @@ class Dakora:
             if entry is not None and is_unreachable(exc):
                 return entry, "stale"
             raise
-
-
-class Prompts:
-    def __init__(self, client: Dakora) -> None:
-        self._c = client
-
-    def list(self, ref: str | None = None, *, commit: str | None = None) -> PromptList:
-        """Every prompt (id, version, description) on ``ref`` (default branch)."""
-        call = self._c._core.list_call(ref, commit)
-        try:
-            entry, source = self._c._cached(call)
-        except DakoraClientError as exc:
-            if not is_unreachable(exc):
-                raise
-            return self._c._core.fallback_list(exc)
-        return PromptList.from_json(entry.data, source)  # type: ignore[arg-type]
-
-    def get(
-        self,
-        prompt_id: str,
-        *,
-        ref: str | None = None,
-        version: str | None = None,
-        commit: str | None = None,
-    ) -> Prompt:
-        """The prompt on the default branch, or by ``ref``, ``version`` or ``commit``."""
-        selector = make_selector(ref, version, commit)
-        call = self._c._core.get_call(prompt_id, selector)
-        try:
-            entry, source = self._c._cached(call)
-        except DakoraClientError as exc:
-            if not is_unreachable(exc):
-                raise
-            data = self._c._core.fallback_prompt(prompt_id, selector, exc)
-            return Prompt.from_json(data, "fallback")
-        return self._c._core.prompt_from(entry, source)
-
-    def render(
-        self,
-        prompt_id: str,
-        inputs: Mapping[str, Any] | None = None,
-        *,
-        ref: str | None = None,
-        version: str | None = None,
-        commit: str | None = None,
-    ) -> RenderResult:
-        """Render on the server; offline, from the cached prompt or the fallback."""
-        selector = make_selector(ref, version, commit)
-        core = self._c._core
-        try:
-            response = self._c._send(
-                "POST",
-                core.render_path(prompt_id),
-                json=core.render_body(inputs, selector),
-            )
-            return RenderResult.from_json(core.json_body(response), "network")
-        except DakoraClientError as exc:
-            if not is_unreachable(exc):
-                raise
-            return core.render_offline(prompt_id, inputs, selector, exc)
-
-
-class Logs:
-    def __init__(self, client: Dakora) -> None:
-        self._c = client
-
-    def create(
-        self,
-        *,
-        prompt_id: str | None = None,
-        version: str | None = None,
-        inputs: Mapping[str, Any] | None = None,
-        output: str | None = None,
-        provider: str | None = None,
-        model: str | None = None,
-        tokens_in: int = 0,
-        tokens_out: int = 0,
-        cost: float | None = None,
-        latency_ms: int | None = None,
-        **extra: Any,
-    ) -> dict[str, Any]:
-        """Record one execution of a prompt; returns the server's log record."""
-        body = _log_body(
-            prompt_id=prompt_id,
-            version=version,
-            inputs=inputs,
-            output=output,
-            provider=provider,
-            model=model,
-            tokens_in=tokens_in,
-            tokens_out=tokens_out,
-            cost=cost,
-            latency_ms=latency_ms,
-            **extra,
-        )
-        core = self._c._core
-        response = self._c._send("POST", core.logs_path(), json=body)
-        return core.json_body(response)
-
-    def list(self, **filters: Any) -> dict[str, Any]:
-        """The project's logs (filters and paging as the server accepts them)."""
-        core = self._c._core
-        params = core.query(filters)
-        response = self._c._send("GET", core.logs_path(), params=params)
-        return core.json_body(response)
-
-
-def _log_body(**fields: Any) -> dict[str, Any]:
-    body = {k: v for k, v in fields.items() if v is not None}
-    if "inputs" in body:
-        body["inputs"] = dict(body["inputs"])
-    return body

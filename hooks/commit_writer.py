@@ -261,26 +261,8 @@ class CommitWriter:
                 f"{ref} moved while the write was prepared; fetch and retry",
                 ref=ref,
             )
-        when = now or datetime.now(UTC)
-        # New objects are built in memory (reading the repository underneath), then
-        # written into the quarantine as ONE pack: a pushed pack is what the rest of
-        # the server expects (loose objects get repacked by the mirror worker while
-        # readers look for them).
-        scratch = MemoryObjectStore()
-        overlay = OverlayObjectStore([scratch, repo.object_store], add_store=scratch)
-        base_tree: bytes | Tree = (
-            overlay[parent.encode("ascii")].tree if parent is not None else Tree()
-        )
-        tree_changes: list[tuple[bytes, int | None, bytes | None]] = []
-        for change in changes:
-            if change.content is None:
-                tree_changes.append((change.path.encode("utf-8"), None, None))
-                continue
-            blob = Blob.from_string(change.content)
-            scratch.add_object(blob)
-            tree_changes.append((change.path.encode("utf-8"), FILE_MODE, blob.id))
-        new_tree = commit_tree_changes(overlay, base_tree, tree_changes)
-        if parent is not None and new_tree == base_tree and old != ZERO_SHA:
+        draft = _build(repo, parent, changes, author, message, now)
+        if parent is not None and not draft.changed and old != ZERO_SHA:
             return WriteOutcome(
                 ref=ref,
                 branch=ref.removeprefix("refs/heads/"),
@@ -288,17 +270,7 @@ class CommitWriter:
                 commit=parent,
                 changed=False,
             )
-        commit = Commit()
-        commit.tree = new_tree
-        commit.parents = [parent.encode("ascii")] if parent else []
-        commit.author = commit.committer = author.identity()
-        timestamp = int(when.timestamp())
-        commit.author_time = commit.commit_time = timestamp
-        commit.author_timezone = commit.commit_timezone = 0
-        commit.encoding = b"UTF-8"
-        commit.message = message.rstrip("\n").encode("utf-8") + b"\n"
-        scratch.add_object(commit)
-        new = commit.id.decode("ascii")
+        scratch, new = draft.scratch, draft.commit
         objects = [
             (scratch[sha], None)
             for sha in scratch
@@ -325,6 +297,89 @@ class CommitWriter:
             messages=list(result.messages),
             findings=list(result.findings),
         )
+
+    def check(
+        self,
+        repo: Repo,
+        *,
+        branch: str,
+        changes: Sequence[FileChange],
+        author: Author,
+        context: PushContext,
+    ) -> list[Finding]:
+        """The findings :meth:`write` would meet, writing nothing: the commit is built
+        in memory and handed to ``ReceivePipeline.check`` (a push's checks). A no-op
+        change is checked in place (``check_snapshot``), so warnings still show."""
+        ref, old, parent = self.start_point(repo, branch, context.default_branch)
+        draft = _build(repo, parent, changes, author, "check (not written)", None)
+        if parent is not None and not draft.changed:
+            from dakora.registry.checks import check_snapshot
+
+            return check_snapshot(
+                GitSnapshot(repo.object_store, parent),
+                paths=sorted({c.path for c in changes}),
+            )
+        update = RefUpdate(old=old, new=draft.commit, ref=ref)
+        return self.pipeline.check(repo, draft.overlay, [update], context)
+
+
+@dataclass
+class _Draft:
+    """A commit built in memory: new objects in ``scratch``, read through
+    ``overlay`` (scratch over the repository)."""
+
+    scratch: MemoryObjectStore
+    overlay: OverlayObjectStore
+    commit: str
+    changed: bool  # False: the tree is the parent's
+
+
+def _build(
+    repo: Repo,
+    parent: str | None,
+    changes: Sequence[FileChange],
+    author: Author,
+    message: str,
+    now: datetime | None,
+) -> _Draft:
+    """The commit of ``changes`` on ``parent``, in memory (the repository untouched).
+
+    New objects are built in memory (reading the repository underneath); a write then
+    puts them into the quarantine as ONE pack: a pushed pack is what the rest of the
+    server expects (loose objects get repacked by the mirror worker while readers
+    look for them).
+    """
+    when = now or datetime.now(UTC)
+    scratch = MemoryObjectStore()
+    overlay = OverlayObjectStore([scratch, repo.object_store], add_store=scratch)
+    base_tree: bytes | Tree = (
+        overlay[parent.encode("ascii")].tree if parent is not None else Tree()
+    )
+    tree_changes: list[tuple[bytes, int | None, bytes | None]] = []
+    for change in changes:
+        if change.content is None:
+            tree_changes.append((change.path.encode("utf-8"), None, None))
+            continue
+        blob = Blob.from_string(change.content)
+        scratch.add_object(blob)
+        tree_changes.append((change.path.encode("utf-8"), FILE_MODE, blob.id))
+    new_tree = commit_tree_changes(overlay, base_tree, tree_changes)
+    commit = Commit()
+    commit.tree = new_tree
+    commit.parents = [parent.encode("ascii")] if parent else []
+    commit.author = commit.committer = author.identity()
+    timestamp = int(when.timestamp())
+    commit.author_time = commit.commit_time = timestamp
+    commit.author_timezone = commit.commit_timezone = 0
+    commit.encoding = b"UTF-8"
+    commit.message = message.rstrip("\n").encode("utf-8") + b"\n"
+    scratch.add_object(commit)
+    return _Draft(
+        scratch=scratch,
+        overlay=overlay,
+        commit=commit.id.decode("ascii"),
+        changed=parent is None or new_tree != base_tree,
+    )
 
 
 def _raise_for(result: PushResult, pinned: bool) -> None:

@@ -23,9 +23,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_REPO = ROOT / "sample-repo"
 
 
+# Settings of the test machine itself, not of Dakora: kept through the scrub.
+KEPT = ("DAKORA_CHROMIUM",)
+
+
 def _scrub_environment() -> None:
     for key in list(os.environ):
-        if key.startswith(("GIT_", "DAKORA_")):
+        if key.startswith(("GIT_", "DAKORA_")) and key not in KEPT:
             del os.environ[key]
     os.environ.update(
         {

@@ -1,4 +1,5 @@
-"""``GET /api/me``: who am I, and which projects (with their UUIDs) can I read."""
+"""``GET /api/me``: who am I, which projects (with their UUIDs) can I read, and which
+one is my ``default_project`` (what the SDK uses when it is given none)."""
 
 from __future__ import annotations
 
@@ -28,4 +29,9 @@ def me(caller: CallerDep, state: StateDep) -> MeOut:
             ProjectOut(**p.public_dict())  # type: ignore[arg-type]
             for p in state.auth.visible_projects(caller)
         ],
+        default_project=(
+            ProjectOut(**default.public_dict())  # type: ignore[arg-type]
+            if (default := state.auth.default_project(caller)) is not None
+            else None
+        ),
     )

@@ -91,10 +91,17 @@ async def get_prompt(request: Request) -> Response:
     summary="List the prompts at a ref",
 )
 async def list_prompts(
-    request: Request, access: ReadAccess, ref: RefQ = None, commit: CommitQ = None
+    request: Request,
+    access: ReadAccess,
+    ref: RefQ = None,
+    commit: CommitQ = None,
+    detail: Annotated[
+        bool, Query(description="Add each prompt's kind and tags (metadata.tags)")
+    ] = False,
 ) -> Response:
     selector = Selector.of(ref=ref, commit=commit)
-    return respond(request, access.content.list_body(access.project, selector))
+    body = access.content.list_body(access.project, selector, detail=detail)
+    return respond(request, body)
 
 
 @router.post(

@@ -29,6 +29,7 @@ from dakora.registry.core import (
     DakoraError,
     LruCache,
     PartNotFound,
+    Prompt,
     RefNotFound,
     RenderError,
     coerce_inputs,
@@ -76,15 +77,26 @@ class ContentStore(Resolver):
             loaded.path
         )
         data = loaded.prompt.public_dict()
+        source = self.snapshot(project, resolved.commit).read(loaded.path)
         data.update(
-            commit=resolved.commit, ref=resolved.ref, path=loaded.path, blob_sha=blob
+            commit=resolved.commit,
+            ref=resolved.ref,
+            path=loaded.path,
+            blob_sha=blob,
+            source=source.decode("utf-8", "replace"),
         )
         body = Body(encode(data), etag(blob))
         self._bodies.put(key, body)
         return body
 
-    def list_body(self, project: Project, selector: Selector) -> Body:
-        """``GET …/prompts``: every prompt at the commit (id, version, description)."""
+    def list_body(
+        self, project: Project, selector: Selector, *, detail: bool = False
+    ) -> Body:
+        """``GET …/prompts``: every prompt at the commit (id, version, description).
+
+        ``detail`` adds each prompt's ``kind`` and ``tags`` (``metadata.tags``), read
+        from the commit rather than the index (the Studio's list and its filters);
+        encoded once per commit like the plain list."""
         if selector.version:
             raise BadRequest("list prompts by ref or commit, not by version")
         try:
@@ -96,11 +108,11 @@ class ContentStore(Resolver):
             return Body(
                 encode({"prompts": [], "ref": project.default_branch, "commit": None})
             )
-        key = ("list", project.id, resolved.commit, resolved.ref)
+        key = ("list", project.id, resolved.commit, resolved.ref, detail)
         body = self._bodies.get(key)
         if body is not None:
             return body
-        items = self._indexed_heads(project, resolved)
+        items = None if detail else self._indexed_heads(project, resolved)
         if items is None:  # by commit, or the index is behind: read the commit
             snap = self.snapshot(project, resolved.commit)
             items = [
@@ -110,6 +122,7 @@ class ContentStore(Resolver):
                     "description": lp.prompt.description,
                     "path": lp.path,
                     "blob_sha": lp.blob_sha,
+                    **(_detail(lp.prompt) if detail else {}),
                 }
                 for lp in sorted(snap.prompts(), key=lambda lp: lp.prompt.id)
             ]
@@ -262,6 +275,15 @@ class ContentStore(Resolver):
         body = Body(encode(data), etag(blob))
         self._bodies.put(key, body)
         return body
+
+
+def _detail(prompt: Prompt) -> dict[str, Any]:
+    tags = (prompt.metadata or {}).get("tags")
+    if isinstance(tags, str):
+        tags = [tags]
+    if not isinstance(tags, list):
+        tags = []
+    return {"kind": prompt.kind, "tags": [str(t) for t in tags]}
 
 
 def _version_dict(v: VersionInfo) -> dict[str, Any]:

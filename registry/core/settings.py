@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     default_tier: str = Field(default="free")
     key_pepper: SecretStr | None = Field(default=None)
     max_keys_per_project: int = Field(default=10, ge=1)
+    studio_dir: Path | None = Field(
+        default=None,
+        description="Folder of the built Studio (its index.html and assets/); unset: "
+        "the copy in the installed package, else studio/dist of the source tree.",
+    )
 
     _pepper_cache: bytes | None = PrivateAttr(default=None)
 

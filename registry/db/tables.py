@@ -42,6 +42,7 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 ROLES: tuple[str, ...] = ("owner", "admin", "member", "viewer")
 SCOPES: tuple[str, ...] = ("read", "write")
+WORKSPACE_KINDS: tuple[str, ...] = ("personal", "team")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -122,7 +123,10 @@ workspaces = Table(
     Column("slug", String(64), nullable=False),
     Column("name", String(200), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False, default=utcnow),
+    # personal: a user's own (made by Clerk provisioning); team: shared (the default)
+    Column("kind", String(16), nullable=False, server_default="team"),
     UniqueConstraint("slug"),
+    CheckConstraint("kind IN ('personal', 'team')", name="kind"),
 )
 
 workspace_members = Table(

@@ -43,6 +43,7 @@ from dakora.registry.tenancy.quotas import (
     set_tier,
 )
 from dakora.registry.tenancy.records import (
+    DEFAULT_PROJECT_SLUG,
     ROLE_RANK,
     SLUG_PATTERN,
     SLUG_RULE,
@@ -54,6 +55,7 @@ from dakora.registry.tenancy.records import (
     is_uuid,
     role_at_least,
     validate_branch,
+    validate_kind,
     validate_role,
     validate_slug,
 )
@@ -78,6 +80,7 @@ from dakora.registry.tenancy.workspaces import (
 )
 
 __all__ = [
+    "DEFAULT_PROJECT_SLUG",
     "ClerkVerifier",
     "KEY_PREFIX",
     "KeyRecord",
@@ -122,6 +125,7 @@ __all__ = [
     "set_tier",
     "upsert_external_user",
     "validate_branch",
+    "validate_kind",
     "validate_role",
     "validate_slug",
 ]

@@ -14,7 +14,11 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from dakora.registry.core import ProjectNotFound
-from dakora.registry.tenancy.projects import get_project, list_projects
+from dakora.registry.tenancy.projects import (
+    get_project,
+    list_projects,
+    personal_default_project,
+)
 from dakora.registry.tenancy.records import SLUG_SEPARATOR, Project, is_uuid
 
 MAX_CACHED_PROJECTS = 10_000
@@ -60,6 +64,12 @@ class ProjectCache:
             return []
         found = list_projects(self._engine, workspace_ids=workspace_ids)
         return [self._local(p) for p in found]
+
+    def personal_default(self, workspace_ids: list[str]) -> Project | None:
+        """The ``default`` project of a personal workspace among ``workspace_ids``
+        (for ``/api/me``'s ``default_project``), uncached."""
+        found = personal_default_project(self._engine, workspace_ids)
+        return self._local(found) if found is not None else None
 
     def all(self) -> list[Project]:
         return [self._local(p) for p in list_projects(self._engine)]

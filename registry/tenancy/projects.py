@@ -23,6 +23,7 @@ from dakora.registry.db import (
 )
 from dakora.registry.git import as_ref
 from dakora.registry.tenancy.records import (
+    DEFAULT_PROJECT_SLUG,
     Project,
     is_uuid,
     project_from_row,
@@ -108,6 +109,7 @@ def create_project(
         default_branch=default_branch,
         repo_path=path,
         created_at=now,
+        workspace_kind=ws.kind,
     )
     created_repo = False
     try:
@@ -147,6 +149,7 @@ def project_query() -> Any:
     return select(
         projects,
         workspaces.c.slug.label("workspace_slug"),
+        workspaces.c.kind.label("workspace_kind"),
     ).join(workspaces, workspaces.c.id == projects.c.workspace_id)
 
 
@@ -190,6 +193,28 @@ def list_projects(
         query = query.where(projects.c.id.in_(ids))
     with read(engine) as conn:
         return [project_from_row(r) for r in conn.execute(query)]
+
+
+def personal_default_project(
+    engine: Engine, workspace_ids: list[str]
+) -> Project | None:
+    """The project ``default`` of the oldest personal workspace among
+    ``workspace_ids`` (a user's own, for ``/api/me``'s ``default_project``)."""
+    if not workspace_ids:
+        return None
+    query = (
+        project_query()
+        .where(
+            projects.c.workspace_id.in_(workspace_ids),
+            workspaces.c.kind == "personal",
+            projects.c.slug == DEFAULT_PROJECT_SLUG,
+        )
+        .order_by(workspaces.c.created_at, workspaces.c.slug)
+        .limit(1)
+    )
+    with read(engine) as conn:
+        row = conn.execute(query).first()
+    return project_from_row(row) if row is not None else None
 
 
 def delete_project(

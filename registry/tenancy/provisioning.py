@@ -1,8 +1,8 @@
 """Provisioning from Clerk's ``user.*`` webhooks (after ``SvixVerifier`` passed them).
 
 - ``user.created`` / ``user.updated``: create or update the user (by Clerk id), and make
-  sure they own a personal workspace (slug from their username or email, made unique)
-  holding a project ``default``. A user that already exists by email but has no Clerk id
+  sure they own a personal workspace (``kind`` personal; slug from their username or
+  email, made unique) holding a project ``default``. A user that already exists by email but has no Clerk id
   yet (made with ``dakora admin``) is claimed rather than duplicated.
 - ``user.deleted``: the user is marked deleted, their memberships dropped and their keys
   revoked (``tenancy.delete_user``); workspaces where they were the only member — their
@@ -27,8 +27,8 @@ from sqlalchemy.exc import IntegrityError
 from dakora.registry import tenancy
 from dakora.registry.core import AlreadyExists, BadRequest, Settings, UserNotFound
 from dakora.registry.db import transaction, users, workspaces
+from dakora.registry.tenancy.records import DEFAULT_PROJECT_SLUG
 
-DEFAULT_PROJECT_SLUG = "default"
 USER_EVENTS = ("user.created", "user.updated", "user.deleted")
 
 Action = Literal["created", "updated", "deleted", "ignored"]
@@ -224,7 +224,7 @@ def _personal_workspace(
     for slug in workspace_slug_candidates(clerk_user):
         try:
             return tenancy.create_workspace(
-                engine, slug, name=name, owner_user_id=user.id
+                engine, slug, name=name, owner_user_id=user.id, kind="personal"
             )
         except AlreadyExists as exc:
             last_error = exc
@@ -237,8 +237,13 @@ def _personal_workspace(
 
 
 def _owned_workspace(engine: Engine, user_id: str) -> tenancy.Workspace | None:
+    """The user's personal workspace (``kind`` personal, owned by them), if any; a
+    team workspace they own (``dakora admin``) is not their personal one."""
     for ws in tenancy.list_workspaces(engine, user_id=user_id):
-        if tenancy.get_role(engine, ws.id, user_id) == "owner":
+        if (
+            ws.kind == "personal"
+            and tenancy.get_role(engine, ws.id, user_id) == "owner"
+        ):
             return ws
     return None
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from dakora.registry.core import BadRequest
-from dakora.registry.db import ROLES
+from dakora.registry.db import ROLES, WORKSPACE_KINDS
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 SLUG_RULE = (
@@ -63,12 +63,14 @@ class Workspace:
     slug: str
     name: str | None
     created_at: datetime
+    kind: str = "team"  # "personal" (a user's own, from Clerk provisioning) | "team"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "slug": self.slug,
             "name": self.name,
+            "kind": self.kind,
             "created_at": _iso(self.created_at),
         }
 
@@ -81,6 +83,9 @@ class Member:
 
 
 SLUG_SEPARATOR = "~"  # workspace~slug: the spelling of a project in URLs
+# The project Clerk provisioning makes in each personal workspace; a user's
+# default_project in /api/me.
+DEFAULT_PROJECT_SLUG = "default"
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,7 @@ class Project:
     default_branch: str
     repo_path: Path
     created_at: datetime
+    workspace_kind: str = "team"
 
     @property
     def full_name(self) -> str:
@@ -117,6 +123,7 @@ class Project:
             "id": self.id,
             "workspace": self.workspace_slug,
             "workspace_id": self.workspace_id,
+            "workspace_kind": self.workspace_kind,
             "slug": self.slug,
             "name": self.name,
             "ref": self.slug_ref,
@@ -128,6 +135,7 @@ class Project:
             "id": self.id,
             "workspace_id": self.workspace_id,
             "workspace": self.workspace_slug,
+            "workspace_kind": self.workspace_kind,
             "slug": self.slug,
             "full_name": self.full_name,
             "name": self.name,
@@ -178,7 +186,13 @@ def user_from_row(row: Row[Any]) -> User:
 
 
 def workspace_from_row(row: Row[Any]) -> Workspace:
-    return Workspace(id=row.id, slug=row.slug, name=row.name, created_at=row.created_at)
+    return Workspace(
+        id=row.id,
+        slug=row.slug,
+        name=row.name,
+        created_at=row.created_at,
+        kind=row.kind,
+    )
 
 
 def project_from_row(row: Row[Any]) -> Project:
@@ -191,6 +205,7 @@ def project_from_row(row: Row[Any]) -> Project:
         default_branch=row.default_branch,
         repo_path=Path(row.repo_path),
         created_at=row.created_at,
+        workspace_kind=row.workspace_kind,
     )
 
 
@@ -198,6 +213,14 @@ def validate_slug(slug: str, what: str = "slug") -> str:
     if not SLUG_PATTERN.match(slug):
         raise BadRequest(f"invalid {what} {slug!r}: {SLUG_RULE}")
     return slug
+
+
+def validate_kind(kind: str) -> str:
+    if kind not in WORKSPACE_KINDS:
+        raise BadRequest(
+            f"invalid workspace kind {kind!r}: one of {', '.join(WORKSPACE_KINDS)}"
+        )
+    return kind
 
 
 def validate_role(role: str) -> str:

@@ -22,6 +22,7 @@ from dakora.registry.tenancy.records import (
     Member,
     Workspace,
     is_uuid,
+    validate_kind,
     validate_role,
     validate_slug,
     workspace_from_row,
@@ -34,16 +35,24 @@ def create_workspace(
     *,
     name: str | None = None,
     owner_user_id: str | None = None,
+    kind: str = "team",
 ) -> Workspace:
-    """A new workspace; with ``owner_user_id`` that user becomes its owner."""
+    """A new workspace; with ``owner_user_id`` that user becomes its owner.
+
+    ``kind`` is ``team`` (shared; the default) or ``personal`` (one user's own: Clerk
+    provisioning makes one per user, and ``/api/me`` names its ``default`` project).
+    """
     validate_slug(slug, "workspace slug")
+    validate_kind(kind)
     now = utcnow()
-    ws = Workspace(id=str(uuid.uuid4()), slug=slug, name=name, created_at=now)
+    ws = Workspace(
+        id=str(uuid.uuid4()), slug=slug, name=name, created_at=now, kind=kind
+    )
     try:
         with transaction(engine) as conn:
             conn.execute(
                 workspaces.insert().values(
-                    id=ws.id, slug=slug, name=name, created_at=now
+                    id=ws.id, slug=slug, name=name, created_at=now, kind=kind
                 )
             )
             if owner_user_id is not None:

@@ -145,6 +145,32 @@ def test_admin_flow_on_sqlite(tmp_path: Path, source_repo: GitRepoBuilder) -> No
     assert statuses[read_key["id"]] == statuses[write_key["id"]] == "revoked"
 
 
+def test_workspace_kinds(tmp_path: Path) -> None:
+    """create-workspace makes team workspaces unless --personal; list-projects shows
+    each project's workspace kind."""
+    cli = Cli(tmp_path / "data")
+    team = cli.json("admin", "create-workspace", "acme")
+    assert team["kind"] == "team" and team["owner"] is None
+    own = cli.json(
+        "admin", "create-workspace", "ada", "--personal", "--owner-email", "ada@x.io"
+    )
+    assert own["kind"] == "personal" and own["owner"]["email"] == "ada@x.io"
+    said = cli.run("admin", "create-workspace", "beta")
+    assert said.stdout.startswith("created team workspace beta")
+    refused = cli.run("admin", "create-workspace", "solo", "--personal", ok=False)
+    assert refused.returncode == 2 and "--owner-email" in refused.stderr
+    cli.run("admin", "create-project", "acme/web")
+    cli.run("admin", "create-project", "ada/default")
+    listed = cli.json("admin", "list-projects")["projects"]
+    assert {(p["full_name"], p["workspace_kind"]) for p in listed} == {
+        ("acme/web", "team"),
+        ("ada/default", "personal"),
+    }
+    table = cli.run("admin", "list-projects").stdout
+    assert "workspace kind" in table and "personal" in table
+    assert "solo" not in {p["workspace"] for p in listed}
+
+
 def test_user_mistakes_are_clean_errors(
     tmp_path: Path, source_repo: GitRepoBuilder
 ) -> None:

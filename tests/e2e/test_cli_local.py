@@ -559,3 +559,8 @@ def test_render_remote_matches_local(repo: dict[str, object], live_server: Any) 
     assert "vip" in bad.stderr and "name" in bad.stderr
     missing = dakora("render", "nope", *remote)
     assert_user_error(missing, 1)
+    # without --project: the key's project, the server's default_project
+    keyed = dakora("render", "greet", "--version", "1.0.0", "-i", "name=Ada",
+                   "--remote", live_server.base_url, "--api-key", key)  # fmt: skip
+    assert keyed.returncode == 0, keyed.stderr
+    assert keyed.stdout == "Be polite.\n\nHello Ada!\n"

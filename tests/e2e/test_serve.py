@@ -37,6 +37,7 @@ def test_demo_serves_sample_repo_and_survives_restarts(
     key, project_id, text = _banner(server)
     assert "loaded from sample-repo/" in text
     assert f"{server.base_url}/docs" in text
+    assert re.search(rf"Studio\s+{re.escape(server.base_url)}/studio/", text), text
     assert (
         f'curl -H "Authorization: Bearer {key}" {server.base_url}/api/projects/' in text
     )
@@ -71,7 +72,20 @@ def test_demo_serves_sample_repo_and_survives_restarts(
         r = c.get("/api/projects/demo~demo/prompts/support-reply")
         assert r.status_code == 200
         assert r.json()["id"] == "support-reply"
-        assert c.get("/api/me").json()["kind"] == "local"
+        local = c.get("/api/me").json()
+        assert local["kind"] == "local"
+        # no-auth mode names no default project: the caller must pick one
+        assert local["default_project"] is None
+        assert "demo" in {p["workspace"] for p in local["projects"]}
+    from dakora.client import Dakora, DakoraClientError
+
+    with (
+        Dakora(server.base_url) as sdk,
+        pytest.raises(DakoraClientError, match="no default project"),
+    ):
+        sdk.prompts.get("support-reply")
+    with Dakora(server.base_url, project="demo/demo") as sdk:
+        assert sdk.prompts.get("support-reply").id == "support-reply"
     server.stop()
 
 

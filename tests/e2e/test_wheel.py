@@ -51,6 +51,20 @@ def _run(cmd: list[str | Path], **kw: object) -> subprocess.CompletedProcess[str
     )
 
 
+STUDIO_DIST = ROOT / "studio" / "dist"
+PACKAGED_STUDIO = "dakora/api/studio_dist"
+FAKE_STUDIO = {
+    "index.html": "<!doctype html><title>Studio</title>\n",
+    "assets/app-abc123.js": "console.log('studio');\n",
+}
+
+
+def _studio_files(dist: Path) -> list[str]:
+    return sorted(
+        p.relative_to(dist).as_posix() for p in dist.rglob("*") if p.is_file()
+    )
+
+
 def _copy_sources(dest: Path) -> None:
     ignore = shutil.ignore_patterns(
         "__pycache__", "*.pyc", ".venv", ".git", "build", "dist", "*.egg-info"
@@ -61,6 +75,14 @@ def _copy_sources(dest: Path) -> None:
     for folder in (*PACKAGE_DIRS, "alembic"):
         if (ROOT / folder).is_dir():
             shutil.copytree(ROOT / folder, dest / folder, ignore=ignore)
+    # The built Studio: the real one after `make studio`, else a tiny stand-in, so
+    # the build hook that ships it (setup.py) is always exercised.
+    if (STUDIO_DIST / "index.html").is_file():
+        shutil.copytree(STUDIO_DIST, dest / "studio" / "dist")
+    else:
+        for rel, text in FAKE_STUDIO.items():
+            (dest / "studio" / "dist" / rel).parent.mkdir(parents=True, exist_ok=True)
+            (dest / "studio" / "dist" / rel).write_text(text)
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +149,18 @@ def test_wheel_holds_only_dakora_packages(wheel: Path) -> None:
     ]
     assert migrations, "no alembic scripts found"
     assert not [m for m in migrations if m not in names], "alembic files missing"
+    # The Studio build ships inside the package (setup.py's build hook).
+    expected = (
+        _studio_files(STUDIO_DIST)
+        if (STUDIO_DIST / "index.html").is_file()
+        else sorted(FAKE_STUDIO)
+    )
+    shipped = sorted(
+        n.removeprefix(PACKAGED_STUDIO + "/")
+        for n in names
+        if n.startswith(PACKAGED_STUDIO + "/")
+    )
+    assert shipped == expected, "the wheel does not ship the Studio build"
     entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "dakora = dakora.cli.main:run" in text
@@ -144,6 +178,22 @@ def test_installed_dakora_help_and_render(fresh_venv: Path, tmp_path: Path) -> N
     assert where.returncode == 0, where.stderr
     assert where.stdout.strip().startswith(str(fresh_venv)), where.stdout
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+    # The installed package finds its own copy of the Studio (no DAKORA_STUDIO_DIR).
+    found = _run(
+        [
+            py,
+            "-c",
+            "from dakora.api.studio import find_studio_dir; "
+            "from dakora.registry.core import Settings; "
+            "print(find_studio_dir(Settings()))",
+        ],
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if not k.startswith("DAKORA_")},
+    )
+    assert found.returncode == 0, found.stderr
+    assert found.stdout.strip().startswith(str(fresh_venv)), found.stdout
+    assert found.stdout.strip().endswith(PACKAGED_STUDIO), found.stdout
 
     proc = _run([exe, "--help"], cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr

@@ -73,6 +73,7 @@ def test_health_is_public(setup: Setup) -> None:
         r = client.get("/api/health")
     assert r.status_code == 200
     assert r.json()["status"] == "ok"
+    assert r.json()["auth_mode"] == "keys"
 
 
 def test_me_lists_the_project_with_its_uuid(setup: Setup, c: httpx.Client) -> None:
@@ -83,6 +84,9 @@ def test_me_lists_the_project_with_its_uuid(setup: Setup, c: httpx.Client) -> No
     assert body["key"]["scopes"] == ["read"]
     assert [p["id"] for p in body["projects"]] == [setup.project_id]
     assert body["projects"][0]["ref"] == "acme~web"
+    assert body["projects"][0]["workspace_kind"] == "team"
+    # a key's default project is its own project
+    assert body["default_project"] == body["projects"][0]
 
 
 def test_list_prompts_on_the_default_branch(setup: Setup, c: httpx.Client) -> None:
@@ -99,6 +103,16 @@ def test_list_prompts_on_the_default_branch(setup: Setup, c: httpx.Client) -> No
     # The same list read from the commit itself (not the index).
     by_commit = c.get(f"{setup.base}/prompts", params={"commit": setup.repo.head})
     assert by_commit.json()["prompts"] == body["prompts"]
+    # ?detail=true adds kind and metadata.tags (the Studio's list and filters)
+    detail = c.get(f"{setup.base}/prompts", params={"detail": "true"}).json()
+    rows = {p["id"]: p for p in detail["prompts"]}
+    assert rows["support-reply"]["kind"] == "text"
+    assert rows["support-reply"]["tags"] == ["support", "email"]
+    assert rows["code-review"]["kind"] == "chat"
+    assert rows["limits-test"]["tags"] == []
+    assert [{k: p[k] for k in by_id["summarize"]} for p in detail["prompts"]] == body[
+        "prompts"
+    ]
 
 
 def test_list_prompts_at_a_tag_and_by_workspace_slug(
@@ -130,6 +144,10 @@ def test_get_prompt_full_with_version_commit_ref(setup: Setup, c: httpx.Client) 
     blob = git(setup.repo.path, "rev-parse", "HEAD:prompts/support/reply.yaml")
     assert body["blob_sha"] == blob
     assert r.headers["etag"] == f'"{blob}"'
+    # the file text as committed (the Studio shows and edits it)
+    assert body["source"].rstrip("\n") == git(
+        setup.repo.path, "show", "HEAD:prompts/support/reply.yaml"
+    )
 
 
 def test_if_none_match_gives_304(setup: Setup, c: httpx.Client) -> None:

@@ -121,6 +121,49 @@ def test_user_created_provisions_workspace_and_project(hooks: Hooks) -> None:
         )
 
 
+def test_me_names_the_personal_default_project(hooks: Hooks) -> None:
+    """``default_project`` of a Clerk user: their personal workspace's ``default``
+    project — not a team workspace they own, nor a personal one they only joined —
+    and the SDK works in it when given no project."""
+    from dakora.client import Dakora
+
+    assert _me(hooks, "user_fay").json()["default_project"] is None
+    assert _deliver(hooks.server, _event("user.created", "user_fay", "fay")).is_success
+    me = _me(hooks, "user_fay").json()
+    mine = me["default_project"]
+    assert (mine["workspace"], mine["slug"], mine["workspace_kind"]) == (
+        "fay",
+        "default",
+        "personal",
+    )
+    assert [p["workspace_kind"] for p in me["projects"]] == ["personal"]
+
+    # a team workspace Fay owns, and Gus's personal workspace Fay is a member of
+    hooks.server.admin(
+        "create-workspace", "fay-team", "--owner-email", "fay@example.com"
+    )
+    hooks.server.admin("create-project", "fay-team/default")
+    assert _deliver(hooks.server, _event("user.created", "user_gus", "gus")).is_success
+    hooks.server.admin("add-member", "gus", "fay@example.com", "--role", "admin")
+    me = _me(hooks, "user_fay").json()
+    assert me["default_project"]["id"] == mine["id"]
+    assert {(p["workspace"], p["workspace_kind"]) for p in me["projects"]} == {
+        ("fay", "personal"),
+        ("fay-team", "team"),
+        ("gus", "personal"),
+    }
+
+    token = hooks.jwks.token("user_fay")
+    with Dakora(hooks.server.base_url, token) as sdk:
+        assert sdk.project is None
+        assert len(sdk.prompts.list()) == 0
+        assert sdk.project == "fay/default"
+        made = sdk.prompts.create("hello", "1.0.0", template="Hi {{ who }}",
+                                  inputs={"who": {"type": "string"}})  # fmt: skip
+        assert made.path == "prompts/hello.yaml"
+        assert sdk.prompts.render("hello", {"who": "Fay"}).rendered == "Hi Fay"
+
+
 def test_redelivery_is_idempotent(hooks: Hooks) -> None:
     first = _deliver(hooks.server, _event("user.created", "user_bob", "bob"))
     again = _deliver(hooks.server, _event("user.created", "user_bob", "bob"))

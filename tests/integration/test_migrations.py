@@ -169,3 +169,89 @@ def test_rows_survive_every_step_up_and_down(db_url: str) -> None:
             assert conn.execute(text("SELECT count(*) FROM refs")).scalar() == 0
     finally:
         engine.dispose()
+
+
+def test_workspace_kind_up_and_down(db_url: str) -> None:
+    """0003 adds workspaces.kind ('team' for existing rows, 'personal' for the ones
+    Clerk provisioning made), refuses other values, and goes away on the way down
+    with every row kept."""
+    from sqlalchemy import inspect, text
+    from sqlalchemy.exc import IntegrityError
+
+    upgrade(db_url, "0002")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, email, external_id, created_at) VALUES "
+                    "('u1', 'ada@example.com', 'user_clerk_1', CURRENT_TIMESTAMP), "
+                    "('u2', 'bo@example.com', NULL, CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO workspaces (id, slug, name, created_at) VALUES "
+                    "('w1', 'ada', 'Ada L (personal)', CURRENT_TIMESTAMP), "
+                    "('w2', 'acme', 'Acme', CURRENT_TIMESTAMP), "
+                    "('w3', 'bo', 'Bo (personal)', CURRENT_TIMESTAMP), "
+                    "('w4', 'ada-team', 'Ada team', CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO workspace_members (workspace_id, user_id, role, "
+                    "created_at) VALUES "
+                    "('w1', 'u1', 'owner', CURRENT_TIMESTAMP), "
+                    "('w2', 'u1', 'member', CURRENT_TIMESTAMP), "
+                    "('w3', 'u2', 'owner', CURRENT_TIMESTAMP), "
+                    "('w4', 'u1', 'owner', CURRENT_TIMESTAMP)"
+                )
+            )
+        upgrade(db_url, "0003")
+        with engine.connect() as conn:
+            kinds = dict(conn.execute(text("SELECT slug, kind FROM workspaces")).all())
+            members = conn.execute(text("SELECT count(*) FROM workspace_members"))
+            assert members.scalar() == 4
+        # made by provisioning (a Clerk owner and the "(personal)" name): personal;
+        # made with `dakora admin` (no Clerk id) or named otherwise: team
+        assert kinds == {
+            "ada": "personal",
+            "acme": "team",
+            "bo": "team",
+            "ada-team": "team",
+        }
+        checks = {
+            c["name"] for c in inspect(engine).get_check_constraints("workspaces")
+        }
+        assert "ck_workspaces_kind" in checks
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO workspaces (id, slug, kind, created_at) "
+                    "VALUES ('w9', 'bad', 'solo', CURRENT_TIMESTAMP)"
+                )
+            )
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO workspaces (id, slug, created_at) "
+                    "VALUES ('w5', 'later', CURRENT_TIMESTAMP)"
+                )
+            )
+            later = conn.execute(text("SELECT kind FROM workspaces WHERE id = 'w5'"))
+            assert later.scalar() == "team"
+
+        downgrade(db_url, "0002")
+        columns = {c["name"] for c in inspect(engine).get_columns("workspaces")}
+        assert "kind" not in columns
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM workspaces")).scalar() == 5
+            assert (
+                conn.execute(text("SELECT count(*) FROM workspace_members")).scalar()
+                == 4
+            )
+        upgrade(db_url)
+        assert _schema_diff(db_url) == []
+    finally:
+        engine.dispose()

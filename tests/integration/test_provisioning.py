@@ -53,9 +53,13 @@ def test_user_created_provisions_workspace_and_project(
     assert result.user.name == "Ada Lovelace"
     assert result.user.external_id == "user_2ada"
     assert result.workspace.slug == "ada"
+    assert result.workspace.kind == "personal"
+    assert t.get_workspace(db_engine, "ada").kind == "personal"
     assert t.get_role(db_engine, result.workspace.id, result.user.id) == "owner"
     project = t.get_project(db_engine, "ada/default")
     assert project.id == result.project.id
+    assert project.workspace_kind == "personal"
+    assert project.to_dict()["workspace_kind"] == "personal"
     assert (project.repo_path / "HEAD").is_file()
     assert result.to_dict()["project"] == "ada/default"
 
@@ -130,6 +134,25 @@ def test_existing_email_user_is_claimed(db_engine: Engine, settings: Settings) -
     result = handle_clerk_event(db_engine, settings, _user_event("user.created"))
     assert result.user is not None and result.user.id == admin_made.id
     assert result.user.external_id == "user_2ada"
+
+
+def test_a_team_workspace_owned_already_is_not_the_personal_one(
+    db_engine: Engine, settings: Settings
+) -> None:
+    """A user made owner of a team workspace with ``dakora admin`` before signing up
+    still gets a personal workspace of their own."""
+    admin_made = t.create_user(db_engine, email="ada@example.com", name="Ada")
+    team = t.create_workspace(db_engine, "acme", owner_user_id=admin_made.id)
+    assert team.kind == "team"
+    result = handle_clerk_event(db_engine, settings, _user_event("user.created"))
+    assert result.workspace is not None and result.workspace.slug == "ada"
+    assert result.workspace.kind == "personal"
+    assert {(w.slug, w.kind) for w in t.list_workspaces(db_engine)} == {
+        ("acme", "team"),
+        ("ada", "personal"),
+    }
+    again = handle_clerk_event(db_engine, settings, _user_event("user.updated"))
+    assert again.workspace == result.workspace
 
 
 def test_email_of_another_account_is_not_stolen(

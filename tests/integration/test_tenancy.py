@@ -45,6 +45,27 @@ def test_workspace_slugs(db_engine: Engine) -> None:
         t.get_workspace(db_engine, "nope")
 
 
+def test_workspace_kinds(db_engine: Engine, settings: Settings) -> None:
+    team = t.create_workspace(db_engine, "acme")
+    assert team.kind == "team" and team.to_dict()["kind"] == "team"
+    ada = t.create_user(db_engine, email="ada@example.com")
+    own = t.create_workspace(db_engine, "ada", owner_user_id=ada.id, kind="personal")
+    assert t.get_workspace(db_engine, "ada").kind == "personal"
+    assert {(w.slug, w.kind) for w in t.list_workspaces(db_engine)} == {
+        ("acme", "team"),
+        ("ada", "personal"),
+    }
+    assert [w.id for w in t.list_workspaces(db_engine, user_id=ada.id)] == [own.id]
+    project = t.create_project(db_engine, settings, "ada", "default")
+    assert project.workspace_kind == "personal"
+    assert t.get_project(db_engine, "ada/default").workspace_kind == "personal"
+    assert t.create_project(db_engine, settings, "acme", "web").workspace_kind == "team"
+    with pytest.raises(BadRequest, match="kind 'solo'.*personal, team"):
+        t.create_workspace(db_engine, "solo", kind="solo")
+    with pytest.raises(WorkspaceNotFound):
+        t.get_workspace(db_engine, "solo")
+
+
 def test_users_members_and_roles(db_engine: Engine) -> None:
     ada = t.create_user(db_engine, email="Ada@Example.com", name="Ada")
     assert ada.email == "ada@example.com"

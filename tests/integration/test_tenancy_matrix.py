@@ -45,12 +45,16 @@ KNOWN_BODIES: dict[tuple[str, str], Any] = {
         "inputs": {"customer": "Ada", "ticket": "x"}
     },
     ("POST", "/logs"): {"prompt_id": PROMPT, "tokens_in": 1, "tokens_out": 1},
+    ("POST", "/check"): {"path": "parts/system/tone.md", "content": "Be kind.\n"},
 }
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/prompts/{prompt_id}/diff"): {"from": "main"},
     ("GET", "/compare"): {"head": "main"},
 }
-READ_POSTS = {"/prompts/{prompt_id}/render"}
+READ_POSTS = {"/prompts/{prompt_id}/render", "/check"}
+# Key management: workspace owners and admins only; no API key, whatever its scope.
+MANAGE_ROUTES = {"/api-keys", "/api-keys/{key_id}"}
+MANAGERS = {"owner_jwt"}
 
 
 @dataclass
@@ -168,9 +172,11 @@ def world(start_live_server: ServerFactory, jwks: JwksEndpoint) -> World:
         for method in methods:
             m = method.upper()
             write = m in ("POST", "PUT", "PATCH", "DELETE") and rest not in READ_POSTS
+            write = write or rest in MANAGE_ROUTES  # refused like a write (403)
             routes.append((m, rest, write))
     assert ("GET", "/prompts/{prompt_id}", False) in routes
     assert ("POST", "/logs", True) in routes
+    assert ("GET", "/api-keys", True) in routes
     # Let the expiring key expire (it was cached above while still valid).
     while utcnow() <= expires_at:
         time.sleep(0.05)
@@ -291,6 +297,10 @@ def test_allowed_callers_get_through(world: World, case: str) -> None:
             if (method, rest) not in KNOWN_BODIES and method != "GET":
                 continue  # others' write routes need bodies of their own
             r = _call(client, method, rest, world.web)
+            if rest in MANAGE_ROUTES and case not in MANAGERS:
+                assert r.status_code == 403, (case, method, rest, r.text)
+                assert _assert_clean(world, r)["code"] == "forbidden"
+                continue
             assert r.status_code in (200, 201), (case, method, rest, r.text)
         r = _call(client, "GET", "/prompts/{prompt_id}", "acme~web")
         assert r.status_code == 200

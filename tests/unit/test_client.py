@@ -22,12 +22,14 @@ import pytest
 from dakora.client import (
     AsyncDakora,
     AuthError,
+    Conflict,
     Dakora,
     DakoraAPIError,
     DakoraClientError,
     DakoraConnectionError,
     InputError,
     NotFound,
+    PermissionDenied,
     RateLimited,
     RenderError,
     ServerError,
@@ -413,7 +415,7 @@ def test_not_found_is_typed_and_not_cached(
         (
             403,
             {"error": {"code": "forbidden", "message": "read-only"}},
-            AuthError,
+            PermissionDenied,
             "forbidden",
         ),
         (
@@ -425,7 +427,7 @@ def test_not_found_is_typed_and_not_cached(
         (
             409,
             {"error": {"code": "ref_conflict", "message": "x"}},
-            DakoraAPIError,
+            Conflict,
             "ref_conflict",
         ),
         (
@@ -792,11 +794,74 @@ def test_client_resolves_from_environment(
     assert server.requests[0].headers["Authorization"] == "Bearer dk_env"
 
 
-def test_client_without_url_or_project_refused(clean_env: pytest.MonkeyPatch) -> None:
+def test_client_without_url_refused(clean_env: pytest.MonkeyPatch) -> None:
     with pytest.raises(DakoraClientError, match="DAKORA_URL"):
         Dakora()
-    with pytest.raises(DakoraClientError, match="project"):
-        Dakora(BASE, KEY)
+
+
+def _me(default: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "kind": "key",
+        "auth_mode": "keys",
+        "projects": [],
+        "default_project": default,
+    }
+
+
+def test_without_a_project_the_default_project_is_used(
+    clean_env: pytest.MonkeyPatch, server: FakeServer
+) -> None:
+    asked: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/me":
+            asked.append(request)
+            return httpx.Response(
+                200, json=_me({"id": "u-1", "workspace": "acme", "slug": "web"})
+            )
+        return server.handler(request)
+
+    with Dakora(BASE, KEY, transport=httpx.MockTransport(handler)) as c:
+        assert c.project is None
+        assert c.prompts.get("greeting").version == "1.0.0"
+        assert c.project == PROJECT
+        assert "greeting" in c.prompts.list().ids()
+    assert len(asked) == 1 and asked[0].headers["Authorization"] == f"Bearer {KEY}"
+    assert all(r.url.path.startswith(SEG) for r in server.requests)
+
+    async def scenario() -> None:
+        async with AsyncDakora(BASE, KEY, transport=httpx.MockTransport(handler)) as a:
+            await asyncio.gather(*(a.prompts.get("greeting") for _ in range(5)))
+            assert a.project == PROJECT
+
+    asyncio.run(scenario())
+    assert len(asked) == 2  # once per client, however many calls race
+
+
+def test_no_default_project_is_a_clear_error(clean_env: pytest.MonkeyPatch) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/api/me"
+        return httpx.Response(200, json=_me(None))
+
+    with (
+        Dakora(BASE, None, transport=httpx.MockTransport(handler)) as c,
+        pytest.raises(DakoraClientError, match="no project.*DAKORA_PROJECT"),
+    ):
+        c.prompts.get("greeting")
+
+
+def test_default_project_lookup_unreachable_uses_the_fallback(
+    clean_env: pytest.MonkeyPatch, server: FakeServer
+) -> None:
+    server.down = True
+    fallback = {"greeting": _prompt("0.9.0")}
+    with Dakora(
+        BASE, KEY, transport=httpx.MockTransport(server.handler), fallback=fallback
+    ) as c:
+        assert c.prompts.get("greeting").source == "fallback"
+        assert c.prompts.render("greeting", {"name": "Ada"}).rendered == "Hello Ada!"
+        with pytest.raises(DakoraConnectionError):
+            c.prompts.create("x", "1.0.0", template="x")
 
 
 def test_sdk_imports_no_server_code() -> None:

@@ -27,6 +27,24 @@ def test_dockerfile_shape() -> None:
     assert 'ENTRYPOINT ["docker-entrypoint.sh"]' in text
 
 
+def test_dockerfile_builds_the_studio_into_the_image() -> None:
+    """A node stage builds studio/ (npm ci, then the vite build); its dist goes into
+    the wheel's build (setup.py's hook ships it), so the image serves /studio/."""
+    text = (ROOT / "Dockerfile").read_text()
+    stage = text.index("\nFROM node:")
+    build = text.index("\nFROM python:3.11-slim AS build")
+    assert stage < build
+    node = text[stage:build]
+    assert "COPY studio/package.json studio/package-lock.json ./" in node
+    assert node.index("npm ci") < node.index("COPY studio/ ./")  # cached deps layer
+    assert "npm run build" in node
+    wheel = text[build : text.index("RUN python -m build --wheel")]
+    assert "COPY --from=studio /studio/dist/ studio/dist/" in wheel
+    assert "setup.py" in wheel and "MANIFEST.in" in wheel
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert "**/node_modules" in ignored and "studio/dist" in ignored
+
+
 def test_compose_file_is_valid_against_the_compose_schema() -> None:
     proc = run(
         str(BIN / "check-jsonschema"),

@@ -16,6 +16,7 @@ from dakora.cli import commands  # noqa: F401  (registers the commands)
 from dakora.cli.link import (
     _check_project,
     _decode_cli_values,
+    _project_from_me,
     open_remote,
 )
 from dakora.cli.main import app
@@ -82,8 +83,19 @@ def test_link_refuses_non_http_url(runner: CliRunner) -> None:
 def test_open_remote_names_what_is_missing(runner: CliRunner) -> None:
     with pytest.raises(reg.BadRequest, match="--remote URL"):
         open_remote()
-    with pytest.raises(reg.BadRequest, match="--project"):
-        open_remote("http://srv.test")
+
+    # no project: the server's default_project is asked for; with none, a clear error
+    def no_default(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/api/me"
+        return httpx.Response(200, json={"kind": "local", "default_project": None})
+
+    client = open_remote("http://srv.test", transport=httpx.MockTransport(no_default))
+    with client, pytest.raises(sdk.DakoraClientError) as info:
+        client.prompts.get("greet")
+    translated = _translate(info.value)
+    assert isinstance(translated, reg.BadRequest)
+    assert "no default project" in translated.message
+    assert "--project" in translated.message
 
 
 def _api_error(status: int, body: dict[str, object]) -> sdk.DakoraAPIError:
@@ -152,3 +164,17 @@ def test_link_refuses_a_project_the_key_cannot_read() -> None:
     with pytest.raises(reg.NotFound, match="demo/nope.*demo/demo"):
         _check_project(ME, "demo/nope")
     _check_project(None, "demo/nope")  # --no-check or no key: nothing to compare
+
+
+def test_link_learns_the_default_project() -> None:
+    user = {
+        "kind": "user",
+        "projects": [{"workspace": "acme", "slug": "web"}],
+        "default_project": {"workspace": "ada", "slug": "default", "id": "u"},
+    }
+    assert _project_from_me(user) == "ada/default"
+    assert _project_from_me({**user, "default_project": None}) is None
+    # a server from before default_project: the key's one project
+    key = {"kind": "key", "projects": [{"workspace": "acme", "slug": "web"}]}
+    assert _project_from_me(key) == "acme/web"
+    assert _project_from_me(None) is None
