@@ -65,7 +65,8 @@ if TYPE_CHECKING:
         parse_semver,
         semver_gt,
     )
-    from dakora.registry.core.settings import Settings, render_timeout_from_env
+    from dakora.registry.core.render_budget import render_timeout_from_env
+    from dakora.registry.core.settings import Settings
 
 _LAZY = {
     "coerce_inputs": "inputs",
@@ -87,7 +88,7 @@ _LAZY = {
         "model",
     ),
     "Settings": "settings",
-    "render_timeout_from_env": "settings",
+    "render_timeout_from_env": "render_budget",
 }
 
 
