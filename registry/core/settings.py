@@ -27,7 +27,10 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from dakora.registry.core.errors import ConfigError
-from dakora.registry.core.render_budget import DEFAULT_RENDER_TIMEOUT_MS, RenderTimeoutMs
+from dakora.registry.core.render_budget import (
+    DEFAULT_RENDER_TIMEOUT_MS,
+    RenderTimeoutMs,
+)
 
 AuthMode = Literal["none", "keys", "clerk"]
 MirrorBackend = Literal["local", "azure", "none"]
