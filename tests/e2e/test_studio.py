@@ -259,9 +259,13 @@ def sign_in(page: Any, url: str, secret: str) -> None:
     page.get_by_test_id("whoami").wait_for()
 
 
-def expect_text(locator: Any, text: str | re.Pattern[str]) -> None:
-    from playwright.sync_api import expect
+def expect(locator: Any) -> Any:
+    from playwright.sync_api import expect as playwright_expect
 
+    return playwright_expect(locator)
+
+
+def expect_text(locator: Any, text: str | re.Pattern[str]) -> None:
     expect(locator).to_contain_text(text, timeout=TIMEOUT_MS)
 
 
@@ -325,7 +329,7 @@ def test_browse_prompts_at_two_refs(w: World) -> None:
     shot(page, "04-prompts-v1-tag-support")
     page.go_back()  # back button: the tag filter replaced, the ref pushed
     page.get_by_label("Filter by id or description").fill("translate")
-    assert rows.count() == 1
+    expect(rows).to_have_count(1, timeout=TIMEOUT_MS)
 
 
 def test_prompt_page_and_a_diff_between_two_versions(w: World) -> None:
