@@ -44,6 +44,10 @@ from dakora.registry.core.errors import (
 from dakora.registry.core.findings import Finding, dedupe, has_errors
 from dakora.registry.core.keyed_locks import KeyedThreadLocks
 from dakora.registry.core.lru import LruCache
+from dakora.registry.core.render_timeout import (
+    DEFAULT_RENDER_TIMEOUT_MS,
+    render_timeout_from_env,
+)
 from dakora.registry.core.types import ZERO_SHA, CommitSha
 
 # The prompt model and the settings are Pydantic classes (and the settings need
@@ -64,7 +68,7 @@ if TYPE_CHECKING:
         parse_semver,
         semver_gt,
     )
-    from dakora.registry.core.settings import Settings, render_timeout_from_env
+    from dakora.registry.core.settings import Settings
 
 _LAZY = {
     "coerce_inputs": "inputs",
@@ -86,7 +90,6 @@ _LAZY = {
         "model",
     ),
     "Settings": "settings",
-    "render_timeout_from_env": "settings",
 }
 
 
@@ -100,6 +103,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DEFAULT_RENDER_TIMEOUT_MS",
     "KeyedThreadLocks",
     "AccessDenied",
     "AlreadyExists",

@@ -14,22 +14,18 @@ import ipaddress
 import json
 import os
 import secrets
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    Field,
-    PrivateAttr,
-    SecretStr,
-    TypeAdapter,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from dakora.registry.core.errors import ConfigError
+from dakora.registry.core.render_timeout import (
+    DEFAULT_RENDER_TIMEOUT_MS,
+    MAX_RENDER_TIMEOUT_MS,
+    MIN_RENDER_TIMEOUT_MS,
+)
 
 AuthMode = Literal["none", "keys", "clerk"]
 MirrorBackend = Literal["local", "azure", "none"]
@@ -40,25 +36,9 @@ DEFAULT_QUOTA_TIERS: dict[str, int] = {
     "enterprise": 0,  # 0 = unlimited
 }
 SECRET_FILE_NAME = "secret.key"
-RenderTimeoutMs = Annotated[int, Field(ge=1, le=600_000)]
-
-
-def render_timeout_from_env(environ: Mapping[str, str] | None = None) -> int:
-    """``DAKORA_RENDER_TIMEOUT_MS`` alone, for the commands that render without the
-    server's other settings (``dakora render``, ``dakora review``): a bad value is a
-    ``ConfigError`` naming the variable, an unrelated bad variable is not their
-    business."""
-    env = os.environ if environ is None else environ
-    raw = env.get("DAKORA_RENDER_TIMEOUT_MS", "").strip()
-    if not raw:
-        return int(Settings.model_fields["render_timeout_ms"].default)
-    try:
-        return int(TypeAdapter(RenderTimeoutMs).validate_python(raw))
-    except ValidationError:
-        raise ConfigError(
-            f"DAKORA_RENDER_TIMEOUT_MS={raw!r}: expected a whole number of "
-            "milliseconds from 1 to 600000"
-        ) from None
+RenderTimeoutMs = Annotated[
+    int, Field(ge=MIN_RENDER_TIMEOUT_MS, le=MAX_RENDER_TIMEOUT_MS)
+]
 
 
 class Settings(BaseSettings):
@@ -100,7 +80,7 @@ class Settings(BaseSettings):
     max_keys_per_project: int = Field(default=10, ge=1)
     # the time budget of one render (docs: "Security: render limits"); the default is
     # registry/render/limits.py DEFAULT_TIMEOUT_MS
-    render_timeout_ms: RenderTimeoutMs = Field(default=2000)
+    render_timeout_ms: RenderTimeoutMs = Field(default=DEFAULT_RENDER_TIMEOUT_MS)
     # worker processes that run the server's renders; 0 = one per CPU (at least 2)
     render_workers: int = Field(default=0, ge=0, le=256)
     studio_dir: Path | None = Field(
