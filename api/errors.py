@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from dakora.api.query_guard import query_problem
 from dakora.registry.core import DakoraError, LimitExceeded, Unauthenticated
 
 log = logging.getLogger("dakora.api")
@@ -157,6 +158,11 @@ class CatchAllMiddleware:
             await self.app(scope, receive, send)
             return
         started = False
+        if scope["path"].startswith("/api/"):
+            bad_query = query_problem(scope.get("query_string", b""))
+            if bad_query is not None:
+                await dakora_error_response(bad_query)(scope, receive, send)
+                return
         if scope["method"] in _BODY_METHODS and scope["path"].startswith("/api/"):
             declared = _content_length(scope)
             if declared is None:  # chunked: read it here, within the limit

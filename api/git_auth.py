@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import parse_qs
 
 from dakora.hooks.receive import PushContext
 from dakora.registry.core import (
@@ -101,9 +102,15 @@ def credential_from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | Non
 
 
 def is_push_request(path_rest: str, query_string: bytes) -> bool:
+    """Whether a request reaches receive-pack, decided on the *decoded* query the
+    way dulwich reads it (``parse_qs`` of the WSGI ``QUERY_STRING``): any
+    ``service`` value that decodes to ``git-receive-pack`` counts, whatever its
+    percent-encoding (``git%2Dreceive%2Dpack``)."""
     if path_rest.endswith("/git-receive-pack"):
         return True
-    return b"service=git-receive-pack" in query_string
+    # a2wsgi builds QUERY_STRING from the raw bytes (PEP 3333: latin-1 at worst)
+    params = parse_qs(query_string.decode("latin-1"), keep_blank_values=True)
+    return any(v.strip() == "git-receive-pack" for v in params.get("service", []))
 
 
 # -- the ASGI auth layer ---------------------------------------------------------------

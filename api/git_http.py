@@ -11,6 +11,7 @@ receive pipeline (``server_pipeline``), shared by git pushes and API writes.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import weakref
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from dakora.api.git_auth import (
 )
 from dakora.api.git_wsgi import GitWSGIApp, RepoCache
 from dakora.hooks.receive import PushResult, ReceivePipeline
+from dakora.hooks.repack import DEFAULT_PACK_LIMIT
 from dakora.registry.checks import PushLimits
 from dakora.registry.core import DakoraError
 from dakora.registry.index import index_version_lookup
@@ -60,6 +62,36 @@ _PIPELINES: weakref.WeakKeyDictionary[Any, ReceivePipeline] = (
 _PIPELINES_LOCK = threading.Lock()
 
 
+def make_auto_repack(
+    project_lock: Any,
+    get_engine: Callable[[], Any],
+    pack_limit: int,
+    *,
+    notify: Callable[[], None] | None = None,
+) -> Callable[[Repo, PushResult], None]:
+    """The pipeline's ``after_accepted``: repack in the background past
+    ``pack_limit`` packs, then queue a mirror sync of the project."""
+    from dakora.hooks.repack import AutoRepack
+    from dakora.registry.mirror import queue_sync
+
+    auto = AutoRepack(pack_limit)
+
+    def after(repo: Repo, result: PushResult) -> None:
+        key = project_lock.key(repo, result.context)
+        project_id = result.context.project_id
+
+        def synced(_done: object) -> None:
+            if project_id is not None:
+                queue_sync(get_engine(), str(project_id))
+                if notify is not None:
+                    notify()
+
+        path = os.path.abspath(repo.controldir())
+        auto.maybe_repack(path, lambda: project_lock.hold(key), key, after=synced)
+
+    return after
+
+
 def server_pipeline(
     state: Any, engine: Any = None, *, limits: PushLimits | None = None
 ) -> ReceivePipeline:
@@ -81,7 +113,14 @@ def server_pipeline(
 
     on_accepted, on_rejected = make_index_hooks(get_engine)
     project_lock = ServerProjectLock(get_engine)  # advisory on PostgreSQL
+    settings = getattr(state, "settings", None)
     pipeline = ReceivePipeline(
+        after_accepted=make_auto_repack(
+            project_lock,
+            get_engine,
+            getattr(settings, "gc_pack_limit", DEFAULT_PACK_LIMIT),
+            notify=getattr(state, "notify_mirror", None),
+        ),
         lock=project_lock,
         lock_key=project_lock.key,
         before_apply=ref_guard(get_engine, lambda: getattr(state, "replica", None)),

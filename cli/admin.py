@@ -16,6 +16,7 @@ from __future__ import annotations
 from dakora.cli import admin_db  # noqa: F401
 from dakora.cli import admin_tenants  # noqa: F401
 from dakora.cli import admin_keys  # noqa: F401
+from dakora.cli import admin_gc  # noqa: F401
 
 # isort: on
 from dakora.cli.admin_support import admin_app, app, db_app

@@ -35,7 +35,6 @@ from dulwich.object_store import (
     commit_tree_changes,
 )
 from dulwich.objects import Blob, Commit, Tree
-from dulwich.refs import check_ref_format
 from dulwich.repo import Repo
 
 from dakora.hooks.push_checks import RefUpdate
@@ -53,14 +52,13 @@ from dakora.hooks.receive import (
 from dakora.registry.core import (
     PROMPT_KEY_ORDER,
     ZERO_SHA,
-    BadRequest,
     Finding,
     InvalidPrompt,
     PreconditionFailed,
     RefConflict,
     StorageError,
 )
-from dakora.registry.git import GitSnapshot
+from dakora.registry.git import GitSnapshot, branch_ref, check_message
 
 FILE_MODE = stat.S_IFREG | 0o644
 
@@ -187,15 +185,6 @@ def yaml_identity(text: str, path: str) -> tuple[str | None, str | None]:
 # -- reading the base ------------------------------------------------------------------
 
 
-def branch_ref(branch: str) -> str:
-    """``refs/heads/<branch>`` after checking the name (BadRequest otherwise)."""
-    name = branch.removeprefix("refs/heads/")
-    ref = f"refs/heads/{name}"
-    if not name or not check_ref_format(ref.encode("utf-8")):
-        raise BadRequest(f"invalid branch name {branch!r}", branch=branch)
-    return ref
-
-
 def read_head(repo: Repo, ref: str) -> str | None:
     """The commit a branch points to, or None when it does not exist."""
     try:
@@ -255,6 +244,7 @@ class CommitWriter:
         compare-and-swap's old sha); ``pinned``: the caller sent ``If-Match``, so a
         lost race is 412, not 409. Returns without a commit when nothing changes.
         """
+        check_message(message)
         ref, old, parent = self.start_point(repo, branch, context.default_branch)
         if expected_parent is not None and parent != expected_parent:
             raise (PreconditionFailed if pinned else RefConflict)(

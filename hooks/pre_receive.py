@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from dulwich.object_store import DiskObjectStore
 from dulwich.repo import Repo
 
+from dakora.hooks.object_checks import check_pushed_objects
+from dakora.hooks.pack_guard import object_limits
 from dakora.hooks.push_checks import (
     Checker,
     DefaultChecker,
@@ -73,6 +75,26 @@ class HookOutcome:
         return has_errors(self.findings)
 
 
+def _object_findings(
+    repo: Repo,
+    store: DiskObjectStore,
+    environ: dict[str, str],
+    limits: PushLimits | None,
+) -> list[Finding]:
+    """The object checks over what git stored in its quarantine (sizes read from the
+    headers first: git inflated nothing for us)."""
+    pushed = environ.get("GIT_QUARANTINE_PATH") or environ.get("GIT_OBJECT_DIRECTORY")
+    if not pushed or not os.path.isdir(pushed):
+        return []
+    return check_pushed_objects(
+        os.path.abspath(pushed),
+        store,
+        object_limits(limits or PushLimits()),
+        scan=True,
+        existing=repo.object_store,
+    )
+
+
 def run_pre_receive(
     repo_path: str,
     stdin_text: str,
@@ -91,15 +113,17 @@ def run_pre_receive(
     repo = Repo(repo_path)
     try:
         store = open_hook_store(repo, environ)
-        refs_before = repo_refs(repo)
-        if checker is None:
-            checker = DefaultChecker(
-                refs_before=refs_before,
-                default_branch=default_branch or repo_default_branch(repo),
-                limits=limits,
-                version_lookup=repo_version_lookup(store, refs_before),
-            )
-        outcome.findings = checker(store, updates)
+        outcome.findings = _object_findings(repo, store, environ, limits)
+        if not has_errors(outcome.findings):
+            refs_before = repo_refs(repo)
+            if checker is None:
+                checker = DefaultChecker(
+                    refs_before=refs_before,
+                    default_branch=default_branch or repo_default_branch(repo),
+                    limits=limits,
+                    version_lookup=repo_version_lookup(store, refs_before),
+                )
+            outcome.findings = checker(store, updates)
     finally:
         repo.close()
     for finding in outcome.findings:

@@ -110,11 +110,9 @@ class DefaultChecker:
             except KeyError:
                 findings.append(_error(update.ref, f"object {update.new} is missing"))
                 continue
-            if target is None:
-                if update.ref.startswith("refs/heads/"):
-                    findings.append(
-                        _error(update.ref, "a branch must point to a commit")
-                    )
+            if target is None:  # a blob or a tree, even behind annotated tags
+                kind = "branch" if update.ref.startswith("refs/heads/") else "tag"
+                findings.append(_error(update.ref, f"a {kind} must point to a commit"))
                 continue
             findings.extend(
                 limit_findings(store, target, exclude, self.limits, seen_commits)

@@ -21,6 +21,8 @@ from types import TracebackType
 
 from dulwich.object_store import DiskObjectStore
 
+from dakora.hooks.pack_guard import ObjectLimits, PackScanner, guard_reads
+
 logger = logging.getLogger(__name__)
 
 QUARANTINE_PREFIX = "incoming-dakora-"
@@ -40,6 +42,7 @@ class Quarantine:
         os.mkdir(os.path.join(self.path, "info"))
         self.store = DiskObjectStore(self.path, alternates=[self.objects_dir])
         self.object_count = 0
+        self.spool_path: str | None = None
         self._received = False
         self._closed = False
 
@@ -51,12 +54,22 @@ class Quarantine:
         read_some: Callable[[int], bytes] | None,
         *,
         max_input_size: int | None = None,
+        limits: ObjectLimits | None = None,
     ) -> int:
         """Read a (thin) pack from the wire, complete and index it. Returns the count
-        of objects received (0 for the empty pack git sends for existing commits)."""
-        pack = self.store.add_thin_pack(
-            read_all, read_some, max_input_size=max_input_size
-        )
+        of objects received (0 for the empty pack git sends for existing commits).
+
+        Every byte passes a ``PackScanner`` first: an object whose header states a
+        size over ``limits`` raises ``PackTooLarge`` before it is inflated."""
+        # the bytes as they came, for ``diagnose`` when dulwich cannot parse them
+        self.spool_path = os.path.join(self.path, "received.pack")
+        with open(self.spool_path, "wb") as spool:
+            read_all, read_some = guard_reads(
+                read_all, read_some, PackScanner(limits), spool.write
+            )
+            pack = self.store.add_thin_pack(
+                read_all, read_some, max_input_size=max_input_size
+            )
         try:
             self.object_count = len(pack)
             self._received = True

@@ -1,22 +1,18 @@
 """The receive pipeline (docs/design.md §6); its dulwich ``ReceivePackHandler`` is in
-``receive_pack``.
-
-No web framework here: ``api/git_wsgi.py`` plugs ``DakoraReceivePackHandler`` into
-dulwich's WSGI app; ``hooks/commit_writer.py`` (API writes) and the external
-``pre-receive`` hook call the same ``ReceivePipeline``.
-
-Phases and their failure rules (STYLE principle 10):
+``receive_pack``. No web framework here: ``api/git_wsgi.py`` plugs the handler into
+dulwich's WSGI app; API writes (``commit_writer``) and the ``pre-receive`` hook call
+the same ``ReceivePipeline``. Phases and their failure rules (STYLE principle 10):
 
 1. the pack is read into a ``Quarantine`` (never into ``objects/pack``);
-2. ``checker(store, updates)`` runs *outside* the lock; any error rejects every ref:
-   each finding goes out as a side-band ``remote:`` line, every ref gets
-   ``ng <ref> prompt checks failed``, the quarantine is deleted;
+2. outside the lock, the pushed objects pass ``object_checks`` (what git fsck
+   refuses), then ``checker(store, updates)``; any error rejects every ref: each
+   finding is a side-band ``remote:`` line, every ref gets ``ng <ref> prompt checks
+   failed``, the quarantine is deleted;
 3. under the project lock: every old sha is re-checked, the pack moves in, each ref is
    compare-and-swapped; a failure rolls back the refs already moved and every ref is
-   reported ``ng`` (never ``ok``); then ``on_accepted`` (the index writer: one DB
-   transaction) runs, and a failure there also rolls the refs back;
-4. the ``remote:`` summary (prompts added/changed/removed) is printed.
-"""
+   ``ng`` (never ``ok``); then ``on_accepted`` (the index writer: one transaction)
+   runs, and a failure there rolls the refs back too;
+4. the ``remote:`` summary; ``after_accepted`` (a background repack)."""
 
 from __future__ import annotations
 
@@ -31,6 +27,7 @@ from dulwich.object_store import BaseObjectStore
 from dulwich.repo import Repo
 
 from dakora.hooks.locks import ProjectLock, default_project_lock
+from dakora.hooks.object_checks import quarantine_findings
 from dakora.hooks.push_checks import (
     Checker,
     DefaultChecker,
@@ -160,6 +157,7 @@ class ReceivePipeline:
         version_lookup_factory: VersionLookupFactory | None = None,
         summary: bool = True,
         before_apply: Callable[[Repo, PushResult], str | None] | None = None,
+        after_accepted: PushHook | None = None,
     ) -> None:
         self.checker = checker
         self.checker_factory = checker_factory
@@ -175,6 +173,7 @@ class ReceivePipeline:
         # under the lock, before the CAS: a reason string rejects every ref
         # (replicas: catch up from the mirror, compare with the index's refs table).
         self.before_apply = before_apply
+        self.after_accepted = after_accepted  # outside the lock; errors only logged
 
     # -- phase 2: checks ---------------------------------------------------------------
 
@@ -253,7 +252,9 @@ class ReceivePipeline:
         result = PushResult(updates=list(updates), context=context)
         if store is None:
             store = quarantine.store if quarantine is not None else repo.object_store
-        findings = self.check(repo, store, result.updates, context)
+        findings = quarantine_findings(quarantine, store, repo, self.limits)
+        if not has_errors(findings):
+            findings = self.check(repo, store, result.updates, context)
         result.findings = findings
         for finding in findings:
             line = format_remote(finding)
@@ -273,6 +274,11 @@ class ReceivePipeline:
                 for line in self._summary(repo, update):
                     result.messages.append(line)
                     say(line)
+        if self.after_accepted is not None:
+            try:
+                self.after_accepted(repo, result)
+            except Exception:  # noqa: BLE001 - the push is done; never fail it now
+                logger.exception("the after-push hook failed")
         return result
 
     # -- phase 3 -----------------------------------------------------------------------

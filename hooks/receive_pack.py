@@ -13,10 +13,21 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from dulwich.errors import ApplyDeltaError, ChecksumMismatch, ObjectFormatException
+from dulwich.object_format import DEFAULT_OBJECT_FORMAT
+from dulwich.object_store import BaseObjectStore
+from dulwich.objects import sha_to_hex
 from dulwich.protocol import CAPABILITY_SIDE_BAND_64K, SIDE_BAND_CHANNEL_PROGRESS
 from dulwich.server import Backend, ReceivePackHandler
 
-from dakora.hooks.push_checks import RefUpdate
+from dakora.hooks.object_checks import ObjectChecker
+from dakora.hooks.pack_guard import (
+    TYPE_NAMES,
+    ObjectLimits,
+    PackTooLarge,
+    object_limits,
+)
+from dakora.hooks.push_checks import RefUpdate, format_remote
+from dakora.hooks.pushed_objects import StoredObject
 from dakora.hooks.quarantine import Quarantine
 from dakora.hooks.receive import (
     INTERNAL,
@@ -27,6 +38,7 @@ from dakora.hooks.receive import (
     objects_dir,
 )
 from dakora.registry.checks import PushLimits
+from dakora.registry.core import Finding, has_errors
 
 logger = logging.getLogger("dakora.hooks.receive")
 
@@ -93,6 +105,36 @@ class DakoraReceivePackHandler(ReceivePackHandler):
                 SIDE_BAND_CHANNEL_PROGRESS, line.encode("utf-8", "replace") + b"\n"
             )
 
+    def _diagnose(self, quarantine: Quarantine, exc: BaseException) -> list[Finding]:
+        """Findings naming the pushed objects dulwich could not parse, if any."""
+        if isinstance(exc, PackTooLarge) or not quarantine.spool_path:
+            return []
+        assert self.pipeline is not None
+        found = diagnose_pack(
+            quarantine.spool_path,
+            self.repo.object_store,  # type: ignore[union-attr]
+            object_limits(self.pipeline.limits),
+        )
+        return found if has_errors(found) else []
+
+    def _refuse_objects(
+        self, updates: list[RefUpdate], found: list[Finding]
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Refuse every ref like failed checks, each finding a ``remote:`` line."""
+        assert self.pipeline is not None and self.context is not None
+        yield (b"unpack", b"ok")
+        result = PushResult(updates=updates, context=self.context)
+        result.findings = found
+        for finding in found:
+            line = format_remote(finding)
+            result.messages.append(line)
+            self.progress(line)
+        result.reject_checked(found)
+        self.result = result
+        self.pipeline.rejected(self.repo, result)  # type: ignore[arg-type]
+        for ref, status in result.statuses:
+            yield (ref.encode("utf-8"), status.encode("utf-8"))
+
     def _apply_pack(self, refs: list[Any]) -> Iterator[tuple[bytes, bytes]]:
         assert self.pipeline is not None and self.context is not None
         repo = self.repo
@@ -106,8 +148,13 @@ class DakoraReceivePackHandler(ReceivePackHandler):
                         self.proto.read,
                         getattr(self.proto, "recv", None),
                         max_input_size=self.pipeline.limits.max_pack_bytes,
+                        limits=object_limits(self.pipeline.limits, wire=True),
                     )
                 except _UNPACK_ERRORS as exc:
+                    found = self._diagnose(quarantine, exc)
+                    if found:  # objects dulwich cannot parse: name them
+                        yield from self._refuse_objects(updates, found)
+                        return
                     message = _unpack_message(exc, self.pipeline.limits)
                     self.progress(f"error: {message}")
                     yield (b"unpack", message.encode("utf-8", "replace"))
@@ -142,6 +189,8 @@ class DakoraReceivePackHandler(ReceivePackHandler):
 
 
 def _unpack_message(exc: BaseException, limits: PushLimits) -> str:
+    if isinstance(exc, PackTooLarge):
+        return exc.message
     if type(exc).__name__ == "PackInputTooLarge":
         return f"pack exceeds the size limit of {limits.max_pack_bytes} bytes"
     text = str(exc).replace("\n", " ").strip() or type(exc).__name__
@@ -157,3 +206,35 @@ def make_receive_handler(
         (DakoraReceivePackHandler,),
         {"pipeline": pipeline, "context": context},
     )
+
+
+def diagnose_pack(
+    pack_path: str, store: BaseObjectStore, limits: ObjectLimits | None = None
+) -> list[Finding]:
+    """Why a received (thin) pack could not be stored: dulwich parses every object
+    while it stores a pack and stops at the first it cannot parse, with a bare
+    parser message. Read the pack's objects raw (deltas resolved, bases from
+    ``store``) and run the checks on them, so the pusher learns which object and
+    what is wrong. Empty when nothing is found (or the pack cannot be read)."""
+    from dulwich.pack import PackData, UnpackedObjectIterator
+
+    objects: list[StoredObject] = []
+    raws: dict[bytes, bytes] = {}
+    try:
+        with PackData(pack_path, object_format=DEFAULT_OBJECT_FORMAT) as data:
+            walker = UnpackedObjectIterator.for_pack_data(
+                data,
+                resolve_ext_ref=store.get_raw,  # type: ignore[arg-type]
+            )
+            for unpacked in walker:
+                type_num = unpacked.obj_type_num
+                chunks = unpacked.obj_chunks or []
+                sha = sha_to_hex(unpacked.sha())
+                kind = TYPE_NAMES.get(type_num or 0, "unknown")
+                size = sum(len(c) for c in chunks)
+                objects.append(StoredObject(sha, kind, size))
+                if kind != "blob":
+                    raws[sha] = b"".join(chunks)
+    except Exception:  # noqa: BLE001 - a diagnosis never fails the push twice
+        return []
+    return ObjectChecker(store, objects, limits, raws).run()

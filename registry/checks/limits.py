@@ -29,6 +29,8 @@ class PushLimits:
     max_files_per_commit: int = 20_000
     max_file_bytes: int = 10 * 1024 * 1024
     max_refs: int = 1_000
+    # the sum of the inflated sizes of a push's objects (read from their headers)
+    max_unpacked_bytes: int = 512 * 1024 * 1024
 
 
 def refs_limit_findings(count: int, limits: PushLimits) -> list[Finding]:

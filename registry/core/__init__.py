@@ -22,6 +22,7 @@ from dakora.registry.core.errors import (
     DakoraError,
     InputError,
     InputProblem,
+    InvalidField,
     InvalidPrompt,
     KeyNotFound,
     LimitExceeded,
@@ -44,10 +45,6 @@ from dakora.registry.core.errors import (
 from dakora.registry.core.findings import Finding, dedupe, has_errors
 from dakora.registry.core.keyed_locks import KeyedThreadLocks
 from dakora.registry.core.lru import LruCache
-from dakora.registry.core.render_timeout import (
-    DEFAULT_RENDER_TIMEOUT_MS,
-    render_timeout_from_env,
-)
 from dakora.registry.core.types import ZERO_SHA, CommitSha
 
 # The prompt model and the settings are Pydantic classes (and the settings need
@@ -67,6 +64,10 @@ if TYPE_CHECKING:
         bump_kind,
         parse_semver,
         semver_gt,
+    )
+    from dakora.registry.core.render_budget import (
+        DEFAULT_RENDER_TIMEOUT_MS,
+        render_timeout_from_env,
     )
     from dakora.registry.core.settings import Settings
 
@@ -90,6 +91,8 @@ _LAZY = {
         "model",
     ),
     "Settings": "settings",
+    "render_timeout_from_env": "render_budget",
+    "DEFAULT_RENDER_TIMEOUT_MS": "render_budget",
 }
 
 
@@ -116,6 +119,7 @@ __all__ = [
     "INPUT_TYPES",
     "InputError",
     "InputProblem",
+    "InvalidField",
     "InputSpec",
     "InvalidPrompt",
     "KeyNotFound",

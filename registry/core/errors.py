@@ -223,6 +223,14 @@ class BadRequest(DakoraError):
     exit_code = 2
 
 
+class InvalidField(BadRequest):
+    """A request field whose value the route's types cannot refuse (a NUL byte in a
+    commit message): 422 like any other invalid field, naming it in ``field``."""
+
+    code = "invalid_request"
+    http_status = 422
+
+
 class ConfigError(DakoraError):
     code = "config_error"
     http_status = 500

@@ -17,14 +17,19 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from dakora.registry.core.errors import ConfigError
-from dakora.registry.core.render_timeout import (
+from dakora.registry.core.render_budget import (
     DEFAULT_RENDER_TIMEOUT_MS,
-    MAX_RENDER_TIMEOUT_MS,
-    MIN_RENDER_TIMEOUT_MS,
+    RenderTimeoutMs,
 )
 
 AuthMode = Literal["none", "keys", "clerk"]
@@ -36,9 +41,6 @@ DEFAULT_QUOTA_TIERS: dict[str, int] = {
     "enterprise": 0,  # 0 = unlimited
 }
 SECRET_FILE_NAME = "secret.key"
-RenderTimeoutMs = Annotated[
-    int, Field(ge=MIN_RENDER_TIMEOUT_MS, le=MAX_RENDER_TIMEOUT_MS)
-]
 
 
 class Settings(BaseSettings):
@@ -78,6 +80,8 @@ class Settings(BaseSettings):
     default_tier: str = Field(default="free")
     key_pepper: SecretStr | None = Field(default=None)
     max_keys_per_project: int = Field(default=10, ge=1)
+    # repack a project in the background once it holds more packs (0: never)
+    gc_pack_limit: int = Field(default=50, ge=0)
     # the time budget of one render (docs: "Security: render limits"); the default is
     # registry/render/limits.py DEFAULT_TIMEOUT_MS
     render_timeout_ms: RenderTimeoutMs = Field(default=DEFAULT_RENDER_TIMEOUT_MS)
@@ -121,6 +125,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _fill_defaults(self) -> Settings:
+        azure_given = self.azure_connection_string is not None or self.azure_account_url
+        if azure_given and "mirror_backend" not in self.model_fields_set:
+            # Azure settings without DAKORA_MIRROR_BACKEND: mirror where they point
+            # (an explicit local/none next to them is refused by the store check)
+            self.mirror_backend = "azure"
         if not self.database_url:
             db_path = (self.data_dir / "dakora.db").absolute()
             self.database_url = f"sqlite:///{db_path.as_posix()}"

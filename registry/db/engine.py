@@ -11,6 +11,7 @@ how storage code writes: one transaction, driver errors become ``StorageError``.
 from __future__ import annotations
 
 import importlib.util
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -46,10 +47,12 @@ def make_engine(url: str, *, echo: bool = False, foreign_keys: bool = True) -> E
         raise ConfigError(f"invalid database URL: {exc}") from exc
     backend = parsed.get_backend_name()
     kwargs: dict[str, Any] = {"echo": echo}
+    db_file: Path | None = None
     if backend == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            db_file = Path(database).expanduser()
+            db_file.parent.mkdir(parents=True, exist_ok=True)
         else:
             kwargs["poolclass"] = StaticPool
         kwargs["connect_args"] = {"check_same_thread": False}
@@ -67,9 +70,28 @@ def make_engine(url: str, *, echo: bool = False, foreign_keys: bool = True) -> E
         engine = create_engine(parsed, **kwargs)
     except (ArgumentError, NoSuchModuleError) as exc:
         raise ConfigError(f"invalid database URL: {exc}") from exc
+    if db_file is not None:
+        _private_db_file(db_file)
     if backend == "sqlite":
         _configure_sqlite(engine, foreign_keys=foreign_keys)
     return engine
+
+
+def _private_db_file(path: Path) -> None:
+    """Create the SQLite file (and its folder) readable by its owner only: it holds
+    key hashes and user data, like ``secret.key``. A file we own that is open to
+    others is tightened too (SQLite gives its -wal/-journal files the same mode)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        try:
+            st = path.stat()
+            if st.st_uid == os.getuid() and st.st_mode & 0o077:
+                os.chmod(path, st.st_mode & 0o700)
+        except OSError:
+            pass
+    else:
+        os.close(fd)
 
 
 def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:

@@ -314,3 +314,16 @@ mirror_outbox = Table(
     Column("done_at", UTCDateTime(), nullable=True),
     Index("ix_mirror_outbox_done_at_next_attempt_at", "done_at", "next_attempt_at"),
 )
+
+# Webhook delivery ids seen (Svix ``svix-id``), kept for the signature's tolerance
+# window so a replayed delivery is acknowledged without acting on it (across replicas
+# and restarts). Old rows are pruned on each new delivery.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("source", String(32), primary_key=True),
+    Column("delivery_id", String(255), primary_key=True),
+    Column("received_at", UTCDateTime(), nullable=False, default=utcnow),
+    Column("result", JSON(), nullable=True),  # the first delivery's answer
+    Index("ix_webhook_deliveries_received_at", "received_at"),
+)

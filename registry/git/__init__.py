@@ -21,6 +21,8 @@ from dakora.registry.git.layout import (
     CONFIG_PATH,
     PART_SUFFIXES,
     PROMPT_SUFFIXES,
+    branch_ref,
+    check_message,
     is_safe_relpath,
     short_ref,
     unsafe_path_reason,
@@ -51,6 +53,8 @@ from dakora.registry.git.versions import (
 from dakora.registry.git.walk import is_ancestor, new_commits, peel
 
 __all__ = [
+    "branch_ref",
+    "check_message",
     "CONFIG_PATH",
     "FolderSnapshot",
     "GitSnapshot",

@@ -5,6 +5,9 @@ relative paths, configured folders, part names to file names).
 
 from __future__ import annotations
 
+from dulwich.refs import Ref, check_ref_format
+
+from dakora.registry.core import BadRequest, InvalidField
 from dakora.registry.load import PART_EXTENSIONS
 
 PROMPT_SUFFIXES: tuple[str, ...] = (".yaml", ".yml")
@@ -55,3 +58,28 @@ def part_candidates(name: str) -> list[str]:
     if name.endswith(PART_SUFFIXES):
         return [name]
     return [name + suffix for suffix in PART_SUFFIXES]
+
+
+def branch_ref(branch: str) -> str:
+    """``refs/heads/<branch>`` of a plain branch name (``main``, ``feature/x``, or
+    ``refs/heads/<name>``), else ``BadRequest``: ``refs/notes/x`` would otherwise
+    become the branch ``refs/heads/refs/notes/x``."""
+    name = branch.removeprefix("refs/heads/")
+    ref = f"refs/heads/{name}"
+    if name.startswith(("refs/", "-")) or name in ("HEAD", "@"):
+        raise BadRequest(
+            f"invalid branch name {branch!r}: give a plain branch name such as "
+            "'main' or 'feature/x', not another kind of ref",
+            branch=branch,
+        )
+    if not name or not check_ref_format(Ref(ref.encode("utf-8"))):
+        raise BadRequest(f"invalid branch name {branch!r}", branch=branch)
+    return ref
+
+
+def check_message(message: str) -> None:
+    """A commit message git can store: no NUL byte (git fsck flags nulInCommit)."""
+    if "\0" in message:
+        raise InvalidField(
+            "message: a commit message cannot hold a NUL byte", field="message"
+        )

@@ -23,6 +23,7 @@ from dakora.registry.mirror.outbox import (
     MirrorWorker,
     ProjectRow,
     enqueue,
+    queue_sync,
 )
 from dakora.registry.mirror.replica import ReplicaSync
 from dakora.registry.mirror.sync import (
@@ -41,6 +42,7 @@ __all__ = [
     "MirrorWorker",
     "ProjectRow",
     "enqueue",
+    "queue_sync",
     "MANIFEST_NAME",
     "BlobStore",
     "LocalFolderStore",

@@ -134,6 +134,17 @@ def check_store_settings(settings: Settings) -> None:
     has_credentials = (
         settings.azure_connection_string is not None or settings.azure_account_url
     )
+    if backend in ("local", "none") and has_credentials:
+        given = (
+            "DAKORA_AZURE_CONNECTION_STRING"
+            if settings.azure_connection_string is not None
+            else "DAKORA_AZURE_ACCOUNT_URL"
+        )
+        raise ConfigError(
+            f"{given} is set but DAKORA_MIRROR_BACKEND={backend} would ignore it: "
+            f"set DAKORA_MIRROR_BACKEND=azure (or leave it unset) to mirror to "
+            f"Azure, or unset {given}"
+        )
     if backend == "azure" and not has_credentials:
         raise ConfigError(
             "mirror backend azure needs DAKORA_AZURE_CONNECTION_STRING or "

@@ -60,6 +60,13 @@ def enqueue(
     )
 
 
+def queue_sync(engine: Engine, project_id: str) -> None:
+    """Queue a mirror sync of the project in a transaction of its own (after a
+    repack: the new pack must reach the mirror)."""
+    with transaction(engine) as conn:
+        enqueue(conn, project_id)
+
+
 def backoff(attempts: int) -> timedelta:
     """1 s, 2 s, 4 s … capped at five minutes."""
     return timedelta(seconds=min(2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS))

@@ -20,6 +20,12 @@ this face.
 from __future__ import annotations
 
 from dakora.registry.tenancy.clerk import ClerkVerifier
+from dakora.registry.tenancy.deliveries import (
+    claim_delivery,
+    delivery_result,
+    finish_delivery,
+    release_delivery,
+)
 from dakora.registry.tenancy.exec_logs import log_page, record_log
 from dakora.registry.tenancy.keys import (
     KEY_PREFIX,
@@ -59,7 +65,7 @@ from dakora.registry.tenancy.records import (
     validate_role,
     validate_slug,
 )
-from dakora.registry.tenancy.svix import SvixVerifier
+from dakora.registry.tenancy.svix import SvixVerifier, delivery_id
 from dakora.registry.tenancy.users import (
     create_user,
     delete_user,
@@ -80,6 +86,11 @@ from dakora.registry.tenancy.workspaces import (
 )
 
 __all__ = [
+    "claim_delivery",
+    "delivery_id",
+    "delivery_result",
+    "finish_delivery",
+    "release_delivery",
     "DEFAULT_PROJECT_SLUG",
     "ClerkVerifier",
     "KEY_PREFIX",

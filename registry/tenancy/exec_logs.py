@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Row, select
 
-from dakora.registry.core import Settings
+from dakora.registry.core import BadRequest, Settings
 from dakora.registry.db import fetch_page, logs, transaction, utcnow
 from dakora.registry.tenancy.quotas import add_tokens
 from dakora.registry.tenancy.records import QuotaStatus
@@ -38,10 +38,17 @@ def record_log(
     return row, quota
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def _utc(value: datetime | None, name: str) -> datetime | None:
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return (
+            value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        )
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise BadRequest(
+            f"query parameter {name!r} is out of range", parameter=name
+        ) from None
 
 
 def log_page(
@@ -62,8 +69,8 @@ def log_page(
         query = query.where(logs.c.prompt_id == prompt_id)
     if version is not None:
         query = query.where(logs.c.version == version)
-    if (start := _utc(since)) is not None:
+    if (start := _utc(since, "since")) is not None:
         query = query.where(logs.c.created_at >= start)
-    if (end := _utc(until)) is not None:
+    if (end := _utc(until, "until")) is not None:
         query = query.where(logs.c.created_at < end)
     return fetch_page(engine, query, logs.c.id, limit=limit, cursor=cursor)

@@ -50,6 +50,12 @@ def sign(secret: str, msg_id: str, timestamp: int | str, body: bytes | str) -> s
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
+def delivery_id(headers: Mapping[str, str]) -> str:
+    """The delivery's id (``svix-id``, or ``webhook-id``); empty when missing."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    return (lowered.get("svix-id") or lowered.get("webhook-id") or "").strip()
+
+
 class SvixVerifier:
     """Verifies Svix-signed webhooks for one endpoint secret. Thread-safe."""
 

@@ -115,6 +115,7 @@ def test_root_help_groups_commands_in_panels_local_first() -> None:
         "Server",
         "Containers",
         "Remote registry",
+        "About",
     ]
     panels: dict[str, list[str]] = {}
     current = ""
@@ -129,6 +130,7 @@ def test_root_help_groups_commands_in_panels_local_first() -> None:
         "Server": ["serve", "db", "admin", "mirror", "restore", "reindex", "hook"],
         "Containers": ["start", "stop"],
         "Remote registry": ["link"],
+        "About": ["version"],
     }
     # without arguments: the same help, and a usage error exit code like click's
     bare_code, bare = dakora(columns=100)

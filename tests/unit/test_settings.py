@@ -135,7 +135,7 @@ def test_every_setting_is_documented_in_the_settings_page() -> None:
 
 
 def test_render_timeout(clean_env: pytest.MonkeyPatch) -> None:
-    from dakora.registry.core.render_timeout import render_timeout_from_env
+    from dakora.registry.core.render_budget import render_timeout_from_env
 
     assert Settings().render_timeout_ms == 2000 == render_timeout_from_env({})
     assert Settings().render_workers == 0
