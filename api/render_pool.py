@@ -203,10 +203,16 @@ class RenderPool:
     """Renders in worker processes (see the module docstring). Thread-safe."""
 
     def __init__(
-        self, timeout_ms: int, workers: int = 0, *, kill_grace_s: float = KILL_GRACE_S
+        self, timeout_ms: int, workers: int = 0, *, kill_after_s: float | None = None
     ) -> None:
         self.timeout_ms = timeout_ms
-        self.kill_grace_s = kill_grace_s
+        # wall time after which a render's worker is killed: past the budget, since
+        # the sandbox's own checks end a render cleanly at the budget
+        self.kill_after_s = (
+            kill_after_s
+            if kill_after_s is not None
+            else timeout_ms / 1000 * 1.25 + KILL_GRACE_S
+        )
         self.size = workers or default_workers()
         self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
         self._all: set[_Worker] = set()
@@ -226,9 +232,8 @@ class RenderPool:
         cache_key: str | None = None,
     ) -> RenderResult:
         key = _job_key(prompt, parts, cache_key)
-        budget_s = self.timeout_ms / 1000
         worker = self._acquire()
-        deadline = time.monotonic() + budget_s * 1.25 + self.kill_grace_s
+        deadline = time.monotonic() + self.kill_after_s
         healthy = False
         try:
             reply = worker.call((key, inputs, None), deadline)

@@ -65,7 +65,10 @@ if TYPE_CHECKING:
         parse_semver,
         semver_gt,
     )
-    from dakora.registry.core.render_budget import render_timeout_from_env
+    from dakora.registry.core.render_budget import (
+        DEFAULT_RENDER_TIMEOUT_MS,
+        render_timeout_from_env,
+    )
     from dakora.registry.core.settings import Settings
 
 _LAZY = {
@@ -89,6 +92,7 @@ _LAZY = {
     ),
     "Settings": "settings",
     "render_timeout_from_env": "render_budget",
+    "DEFAULT_RENDER_TIMEOUT_MS": "render_budget",
 }
 
 
@@ -102,6 +106,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "DEFAULT_RENDER_TIMEOUT_MS",
     "KeyedThreadLocks",
     "AccessDenied",
     "AlreadyExists",

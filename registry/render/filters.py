@@ -19,6 +19,7 @@ import yaml
 from jinja2.runtime import Undefined
 
 from dakora.registry.core import RenderError
+from dakora.registry.render.formats import percent_format_size
 from dakora.registry.render.limits import (
     BUDGET,
     MAX_JSON_INDENT,
@@ -31,7 +32,6 @@ from dakora.registry.render.limits import (
     is_opaque,
     limit_error,
     opaque_error,
-    percent_format_size,
     size_error,
 )
 
@@ -85,11 +85,16 @@ def guard_filters(filters: dict[str, Callable[..., Any]]) -> None:
     """Replace ``filters`` (Jinja's defaults + ours) by their guarded versions."""
     for name in REMOVED_FILTERS:
         filters.pop(name, None)
+    filters.update(_text_guards(filters))
+    filters.update(_sequence_guards(filters))
+    for name, func in list(filters.items()):
+        filters[name] = _guarded(name, func)
+
+
+def _text_guards(filters: dict[str, Callable[..., Any]]) -> dict[str, Any]:
+    """Filters that print values or pad text, bounded before they run."""
     center, indent, fmt = filters["center"], filters["indent"], filters["format"]
-    replace, join = filters["replace"], filters["join"]
-    batch, slice_, wordwrap = filters["batch"], filters["slice"], filters["wordwrap"]
     string, tojson, pprint = filters["string"], filters["tojson"], filters["pprint"]
-    sum_ = filters["sum"]
 
     def g_string(value: Any) -> str:
         check_value(value, "string")
@@ -126,6 +131,22 @@ def guard_filters(filters: dict[str, Callable[..., Any]]) -> None:
         text = str(value)
         percent_format_size(text, kwargs or args, "format")
         return fmt(value, *args, **kwargs)  # type: ignore[no-any-return]
+
+    return {
+        "string": g_string,
+        "tojson": g_tojson,
+        "pprint": g_pprint,
+        "center": g_center,
+        "indent": g_indent,
+        "format": g_format,
+    }
+
+
+def _sequence_guards(filters: dict[str, Callable[..., Any]]) -> dict[str, Any]:
+    """Filters that repeat, split or join, bounded before they run."""
+    replace, join = filters["replace"], filters["join"]
+    batch, slice_, wordwrap = filters["batch"], filters["slice"], filters["wordwrap"]
+    sum_ = filters["sum"]
 
     def g_batch(value: Any, linecount: int, *args: Any) -> Any:
         check_size(_int(linecount), "batch")
@@ -176,22 +197,14 @@ def guard_filters(filters: dict[str, Callable[..., Any]]) -> None:
             raise RenderError("sum: start must be a number (sum adds numbers)")
         return sum_(env, iterable, attribute, start)
 
-    filters.update(
-        string=g_string,
-        tojson=g_tojson,
-        pprint=g_pprint,
-        center=g_center,
-        indent=g_indent,
-        format=g_format,
-        batch=g_batch,
-        slice=g_slice,
-        wordwrap=g_wordwrap,
-        replace=g_replace,
-        join=g_join,
-        sum=g_sum,
-    )
-    for name, func in list(filters.items()):
-        filters[name] = _guarded(name, func)
+    return {
+        "batch": g_batch,
+        "slice": g_slice,
+        "wordwrap": g_wordwrap,
+        "replace": g_replace,
+        "join": g_join,
+        "sum": g_sum,
+    }
 
 
 def _guarded(name: str, func: Callable[..., Any]) -> Callable[..., Any]:

@@ -13,7 +13,7 @@ Three kinds of limit, each breach a ``RenderLimitError`` (422 ``render_limit``) 
 - **size**: output ≤ ``MAX_OUTPUT_BYTES``, template/part source ≤ ``MAX_SOURCE_BYTES``,
   and no value bigger than ``MAX_VALUE_SIZE`` (characters, bytes or items) built by an
   operator, method, filter or format spec — refused from its estimated size *before*
-  it is built (``check_size``, ``check_value``, ``percent_format_size``).
+  it is built (``check_size``, ``check_value``; format specs: ``formats.py``).
 
 The budget of the render running on this thread lives in ``BUDGET`` (a ContextVar the
 renderer sets); without one (compiling, analysis) nothing is counted.
@@ -22,7 +22,6 @@ renderer sets); without one (compiling, analysis) nothing is counted.
 from __future__ import annotations
 
 import datetime
-import re
 import types
 from collections.abc import Iterator
 from contextvars import ContextVar
@@ -31,7 +30,7 @@ from itertools import chain
 from time import monotonic
 from typing import Any
 
-from dakora.registry.core import RenderLimitError
+from dakora.registry.core import DEFAULT_RENDER_TIMEOUT_MS, RenderLimitError
 
 MAX_OUTPUT_BYTES = 1024 * 1024
 MAX_SOURCE_BYTES = 256 * 1024
@@ -43,7 +42,7 @@ MAX_INCLUDE_DEPTH = 10
 MAX_RANGE_TOTAL = 10 * MAX_RANGE
 MAX_VALUE_SIZE = MAX_OUTPUT_BYTES
 
-DEFAULT_TIMEOUT_MS = 2000
+DEFAULT_TIMEOUT_MS = DEFAULT_RENDER_TIMEOUT_MS  # DAKORA_RENDER_TIMEOUT_MS
 MAX_LOOP_ITERATIONS = 100_000
 MAX_MACRO_CALLS = 20_000
 MAX_INCLUDES = 2_000
@@ -203,7 +202,8 @@ def safe_range(*args: Any) -> range:
 
 # -- sizes of values, estimated without building them ----------------------------------
 
-_CONTAINERS = (list, tuple, dict, set, frozenset)
+CONTAINERS = (list, tuple, dict, set, frozenset)
+_CONTAINERS = CONTAINERS
 _SCALARS = (str, int, float, bool, type(None), bytes, datetime.date, datetime.time)
 # Values whose text is a memory address (``<built-in method format_map of str object
 # at 0x…>``): never printed.
@@ -314,99 +314,6 @@ def finalize(value: Any) -> Any:
     if value.__class__ is not str:
         check_value(value, "printing a value")
     return value
-
-
-# -- format specs ---------------------------------------------------------------------
-
-# A %-conversion: %(key)flags width .precision length type
-_PERCENT = re.compile(
-    r"%(?:\((?P<key>[^)]*)\))?(?P<flags>[-+ #0]*)(?P<width>\*|\d+)?"
-    r"(?:\.(?P<prec>\*|\d*))?[hlL]?(?P<type>.?)",
-    re.S,
-)
-# A format() spec: [[fill]align][sign][z][#][0][width][grouping][.precision][type]
-_SPEC = re.compile(
-    r"(?:.?[<>=^])?[-+ ]?z?#?0?(?P<width>\d+)?[,_]?(?:\.(?P<prec>\d+))?[a-zA-Z%]?",
-    re.S,
-)
-
-
-def _scalar_size(value: Any, precision: int | None, kind: str) -> int:
-    if isinstance(value, str | bytes):
-        n = len(value)
-        return min(n, precision) if precision is not None and kind in "sra" else n
-    if isinstance(value, bool) or value is None:
-        return 5
-    if isinstance(value, int):
-        return value.bit_length() // 3 + 3 + (precision or 0)
-    if isinstance(value, float):
-        # 'f' of 1e308 has 309 digits before the point
-        return 330 + (precision or 0)
-    if isinstance(value, _CONTAINERS):
-        return estimate(value, what="% formatting")
-    if is_opaque(value):
-        raise opaque_error(value, "% formatting")
-    return 64 + (precision or 0)
-
-
-def _star(args: list[Any], what: str) -> int:
-    if not args:
-        return 0
-    value = args.pop(0)
-    if isinstance(value, int):
-        if abs(value) > MAX_VALUE_SIZE:
-            raise size_error(f"{what}: a '*' width or precision of {value:,}")
-        return abs(value)
-    return 0
-
-
-def percent_format_size(fmt: str, right: Any, what: str = "% formatting") -> int:
-    """The size ``fmt % right`` would have, at most (estimated without building it):
-    every width and precision — literal, ``*`` or ``%(key)``-style — is bounded, and
-    each conversion counts the larger of its width and its value's text."""
-    if isinstance(right, tuple):
-        args = list(right)
-        mapping = None
-    else:
-        args = [right]
-        mapping = right if isinstance(right, dict) else None
-    total = len(fmt)
-    for m in _PERCENT.finditer(fmt):
-        kind = m["type"]
-        if kind == "%":
-            continue
-        width = m["width"]
-        prec = m["prec"]
-        w = _star(args, what) if width == "*" else int(width or 0)
-        if prec == "*":
-            p: int | None = _star(args, what)
-        else:
-            p = int(prec) if prec else None
-        if w > MAX_VALUE_SIZE or (p is not None and p > MAX_VALUE_SIZE):
-            raise size_error(f"{what}: a width or precision of {max(w, p or 0):,}")
-        key = m["key"]
-        if key is not None and mapping is not None:
-            value = mapping.get(key, "")
-        elif args:
-            value = args.pop(0)
-        else:
-            value = ""
-        total += max(w, _scalar_size(value, p, kind or "s"))
-        if total > MAX_VALUE_SIZE:
-            raise size_error(what)
-    return total
-
-
-def format_spec_size(value: Any, spec: str, what: str = "format") -> int:
-    """The size ``format(value, spec)`` would have, at most."""
-    m = _SPEC.fullmatch(spec)
-    if m is None:  # an invalid spec: format() raises ValueError without building
-        return len(spec)
-    w = int(m["width"]) if m["width"] else 0
-    p = int(m["prec"]) if m["prec"] else None
-    if w > MAX_VALUE_SIZE or (p is not None and p > MAX_VALUE_SIZE):
-        raise size_error(f"{what}: a width or precision of {max(w, p or 0):,}")
-    return max(w, _scalar_size(value, p, spec[-1:] or "s"))
 
 
 def output_limit_error() -> RenderLimitError:

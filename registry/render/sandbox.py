@@ -23,7 +23,6 @@ with the source and line.
 
 from __future__ import annotations
 
-import datetime
 import re
 import types
 from collections.abc import Iterable
@@ -39,124 +38,46 @@ from jinja2 import (
     nodes,
 )
 from jinja2.compiler import CodeGenerator, Frame
-from jinja2.environment import TemplateModule
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import (
-    BlockReference,
     Context,
     LoopContext,
     Macro,
-    TemplateReference,
-    Undefined,
 )
 from jinja2.sandbox import (
     ImmutableSandboxedEnvironment,
-    SandboxedEscapeFormatter,
     SandboxedFormatter,
 )
-from jinja2.utils import Namespace
 from markupsafe import Markup
 
 from dakora.registry.core import RenderError, RenderLimitError
+from dakora.registry.render.allowlist import allowed_attributes, check_str_call
 from dakora.registry.render.filters import (
     default_filter,
     guard_filters,
     yaml_filter,
 )
+from dakora.registry.render.formats import (
+    BoundedEscapeFormatter,
+    BoundedFormatter,
+    percent_format_size,
+)
 from dakora.registry.render.limits import (
     BUDGET,
     MAX_CALL_DEPTH,
-    MAX_VALUE_SIZE,
     check_result,
     check_size,
     check_value,
     depth_error,
     finalize,
-    format_spec_size,
     is_opaque,
     limit_error,
     memory_error,
     opaque_error,
-    percent_format_size,
     safe_range,
-    size_error,
 )
 
 _UNDEFINED_NAME = re.compile(r"^'([^']+)' is undefined$")
-
-
-# -- the allow-list -------------------------------------------------------------------
-
-
-def _names(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-_STR_METHODS = _names(
-    "capitalize casefold center count endswith expandtabs find format format_map "
-    "index isalnum isalpha isascii isdecimal isdigit isidentifier islower isnumeric "
-    "isprintable isspace istitle isupper join ljust lower lstrip partition "
-    "removeprefix removesuffix replace rfind rindex rjust rpartition rsplit rstrip "
-    "split splitlines startswith strip swapcase title translate upper zfill"
-)
-_DATE_ATTRS = _names(
-    "year month day hour minute second microsecond weekday isoweekday isoformat "
-    "isocalendar strftime toordinal date time"
-)
-_NUMBER_ATTRS = _names(
-    "real imag conjugate numerator denominator bit_length bit_count is_integer"
-)
-# (type, attributes a template may use on it); None = every public attribute (these
-# objects only hold template data: namespaces, blocks, imported template modules).
-# Checked in order (Markup before str, bool is an int). A type not listed: nothing.
-SAFE_ATTRIBUTES: tuple[tuple[type | types.UnionType, frozenset[str] | None], ...] = (
-    (Markup, _STR_METHODS | {"escape", "unescape", "striptags"}),
-    (str, _STR_METHODS),
-    (
-        bytes,
-        _names(
-            "count decode endswith find hex index isalnum isalpha isascii isdigit "
-            "islower isspace istitle isupper rfind rindex startswith"
-        ),
-    ),
-    (dict, frozenset({"get", "items", "keys", "values", "copy"})),
-    (list, frozenset({"count", "index", "copy"})),
-    (tuple, frozenset({"count", "index"})),
-    (
-        set | frozenset,
-        _names(
-            "copy difference intersection isdisjoint issubset issuperset "
-            "symmetric_difference union"
-        ),
-    ),
-    (int, _NUMBER_ATTRS),
-    (float, _NUMBER_ATTRS | {"as_integer_ratio", "hex"}),
-    (datetime.date | datetime.time, _DATE_ATTRS),
-    (range, frozenset({"start", "stop", "step", "count", "index"})),
-    (
-        LoopContext,
-        _names(
-            "index index0 revindex revindex0 first last length depth depth0 "
-            "previtem nextitem cycle changed"
-        ),
-    ),
-    (
-        Macro,
-        frozenset({"name", "arguments", "catch_kwargs", "catch_varargs", "caller"}),
-    ),
-    (Namespace, None),
-    (TemplateReference, None),
-    (BlockReference, frozenset({"super"})),
-    (TemplateModule, None),
-    (Undefined, None),
-)
-
-
-def allowed_attributes(obj: Any) -> frozenset[str] | None:
-    for cls, names in SAFE_ATTRIBUTES:
-        if isinstance(obj, cls):
-            return names
-    return frozenset()
 
 
 # -- the code generator: budget checks in loops and includes ---------------------------
@@ -209,40 +130,6 @@ class _CodeGenerator(CodeGenerator):
     def visit_FromImport(self, node: nodes.FromImport, frame: Frame) -> None:
         self.writeline("environment.dakora_include_tick()", node)
         super().visit_FromImport(node, frame)
-
-
-# -- str.format with bounded widths ---------------------------------------------------
-
-
-class _Bounded:
-    """``str.format`` fields: no width/precision (also nested ``{:{w}}``) beyond the
-    value limit, no container too big to print, and the whole result bounded as the
-    fields are formatted — before each one is built."""
-
-    total = 0
-
-    def vformat(self, format_string: str, args: Any, kwargs: Any) -> str:
-        self.total = len(format_string)
-        return super().vformat(format_string, args, kwargs)  # type: ignore[misc, no-any-return]
-
-    def convert_field(self, value: Any, conversion: str | None) -> Any:
-        check_value(value, "format")
-        return super().convert_field(value, conversion)  # type: ignore[misc]
-
-    def format_field(self, value: Any, format_spec: str) -> Any:
-        check_value(value, "format")
-        self.total += format_spec_size(value, format_spec)
-        if self.total > MAX_VALUE_SIZE:
-            raise size_error("format")
-        return super().format_field(value, format_spec)  # type: ignore[misc]
-
-
-class _BoundedFormatter(_Bounded, SandboxedFormatter):
-    pass
-
-
-class _BoundedEscapeFormatter(_Bounded, SandboxedEscapeFormatter):
-    pass
 
 
 # -- the environment ------------------------------------------------------------------
@@ -302,9 +189,9 @@ class SandboxEnv(ImmutableSandboxedEnvironment):
         str_type = type(owner)
         is_format_map = value.__name__ == "format_map"
         formatter: SandboxedFormatter = (
-            _BoundedEscapeFormatter(self, escape=owner.escape)
+            BoundedEscapeFormatter(self, escape=owner.escape)
             if isinstance(owner, Markup)
-            else _BoundedFormatter(self)
+            else BoundedFormatter(self)
         )
 
         def wrapper(*args: Any, **kwargs: Any) -> str:
@@ -397,7 +284,7 @@ class SandboxEnv(ImmutableSandboxedEnvironment):
         if isinstance(target, types.BuiltinMethodType) and isinstance(
             target.__self__, str
         ):
-            args = _check_str_call(target.__self__, target.__name__, args, kwargs)
+            args = check_str_call(target.__self__, target.__name__, args, kwargs)
         return check_result(super().call(__context, __obj, *args, **kwargs), "a call")
 
 
@@ -406,65 +293,6 @@ def _finalize(value: Any) -> Any:
     if budget is not None:
         budget.tick()
     return finalize(value)
-
-
-def _int_arg(
-    args: tuple[Any, ...], kwargs: dict[str, Any], name: str, default: int
-) -> Any:
-    return args[0] if args else kwargs.get(name, default)
-
-
-def _check_str_call(
-    owner: str, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> tuple[Any, ...]:
-    """Bound what a ``str`` method would build, before it runs. Returns the args
-    (``join``'s iterable becomes a list, so it is read once)."""
-    if name in ("ljust", "rjust", "center", "zfill"):
-        width = _int_arg(args, kwargs, "width", 0)
-        if isinstance(width, int):
-            check_size(width, name)
-    elif name == "expandtabs":
-        size = _int_arg(args, kwargs, "tabsize", 8)
-        if isinstance(size, int):
-            check_size(len(owner) + owner.count("\t") * max(size, 0), name)
-    elif name == "replace" and len(args) >= 2:
-        old, new = str(args[0]), str(args[1])
-        hits = owner.count(old) if old else len(owner) + 1
-        count = args[2] if len(args) > 2 else kwargs.get("count", -1)
-        if isinstance(count, int) and count >= 0:
-            hits = min(hits, count)
-        check_size(len(owner) + hits * max(len(new) - len(old), 0), name)
-    elif name == "join" and args:
-        items = list(args[0])
-        size = len(owner) * max(len(items) - 1, 0)
-        for item in items:
-            if isinstance(item, str):
-                size += len(item)
-            if size > MAX_VALUE_SIZE:
-                break
-        check_size(size, name)
-        args = (items, *args[1:])
-    elif name == "translate" and args:
-        check_size(len(owner) * _longest_replacement(args[0]), name)
-    return args
-
-
-def _longest_replacement(table: Any) -> int:
-    """The longest string a ``str.translate`` table maps one character to."""
-    if isinstance(table, dict):
-        values: Iterable[Any] = table.values()
-    elif isinstance(table, str | list | tuple):
-        values = table
-    else:
-        raise RenderError(
-            f"translate: the table must be a dict, list or string, not a "
-            f"{type(table).__name__}"
-        )
-    longest = 1
-    for v in values:
-        if isinstance(v, str) and len(v) > longest:
-            longest = len(v)
-    return longest
 
 
 # -- errors ---------------------------------------------------------------------------
@@ -525,9 +353,7 @@ def translate_error(exc: BaseException, label: str) -> RenderError:
 
 
 __all__ = [
-    "SAFE_ATTRIBUTES",
     "SandboxEnv",
-    "allowed_attributes",
     "is_opaque",
     "opaque_error",
     "translate_error",

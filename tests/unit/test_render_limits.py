@@ -17,7 +17,8 @@ import pytest
 from dakora.registry.core.errors import RenderError, RenderLimitError
 from dakora.registry.core.model import Prompt
 from dakora.registry.load.parts import MemoryParts
-from dakora.registry.render import sandbox
+from dakora.registry.render import allowlist
+from dakora.registry.render.formats import format_spec_size, percent_format_size
 from dakora.registry.render.limits import (
     DEFAULT_TIMEOUT_MS,
     MAX_CALL_DEPTH,
@@ -26,8 +27,6 @@ from dakora.registry.render.limits import (
     MAX_MACRO_CALLS,
     MAX_VALUE_SIZE,
     estimate,
-    format_spec_size,
-    percent_format_size,
 )
 from dakora.registry.render.renderer import Renderer
 from tests.fixtures.bounded import Outcome, render_outcome, run_bounded
@@ -401,10 +400,10 @@ def test_calls_on_the_allow_list_work(
 
 
 def test_allow_list_is_explicit() -> None:
-    assert sandbox.allowed_attributes("x") >= {"format", "join", "replace"}  # type: ignore[operator]
-    assert "encode" not in (sandbox.allowed_attributes("x") or ())
-    assert sandbox.allowed_attributes(_Obj()) == frozenset()
-    assert "to_bytes" not in (sandbox.allowed_attributes(1) or ())
+    assert allowlist.allowed_attributes("x") >= {"format", "join", "replace"}  # type: ignore[operator]
+    assert "encode" not in (allowlist.allowed_attributes("x") or ())
+    assert allowlist.allowed_attributes(_Obj()) == frozenset()
+    assert "to_bytes" not in (allowlist.allowed_attributes(1) or ())
 
 
 class _Obj:
