@@ -212,27 +212,14 @@ class ReceivePipeline:
             return checker(store, updates)
         except StorageError as exc:  # the database went away while checking
             logger.warning("checking a push failed: %s", exc)
-            return [
-                Finding(
-                    path="(push)",
-                    line=None,
-                    severity="error",
-                    message=f"the push could not be checked ({exc}); nothing was "
-                    "applied, try again",
-                    rule="storage",
-                )
-            ]
+            message = (
+                f"the push could not be checked ({exc}); nothing was applied, try again"
+            )
+            return [Finding.error("(push)", None, message, "storage")]
         except Exception:  # a bug in a check must refuse the push, never crash it
             logger.exception("checking a push failed")
-            return [
-                Finding(
-                    path="(push)",
-                    line=None,
-                    severity="error",
-                    message="internal error while checking the push",
-                    rule="internal",
-                )
-            ]
+            message = "internal error while checking the push"
+            return [Finding.error("(push)", None, message, "internal")]
 
     # -- the whole thing ---------------------------------------------------------------
 

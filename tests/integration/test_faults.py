@@ -102,67 +102,20 @@ def test_kill_9_at_many_points_of_a_large_push(
         server.close()
 
 
-class _PrivateCluster:
-    """A PostgreSQL cluster of this test alone: it gets stopped mid-push."""
-
-    def __init__(self, root: Path) -> None:
-        initdb, pg_ctl = pg._find_bin("initdb"), pg._find_bin("pg_ctl")
-        if not initdb or not pg_ctl:
-            pytest.fail("PostgreSQL binaries (initdb, pg_ctl) not found")
-        self.pg_ctl = pg_ctl
-        self.root = root
-        self.data = root / "data"
-        self.port = pg._free_port()
-        root.mkdir(parents=True, exist_ok=True)
-        import os
-        import shutil
-
-        if os.geteuid() == 0:
-            shutil.chown(root, user="postgres", group="postgres")
-        pg._run([initdb, "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                 "-E", "UTF8", "--no-sync", "--locale=C"], root)  # fmt: skip
-        pg._run(["mkdir", "-p", str(root / "sock")], root)
-        self.start()
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/postgres"
-
-    def start(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.root / 'sock'} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c synchronous_commit=off"
-        )
-        pg._run([self.pg_ctl, "-D", str(self.data), "-o", options, "-l",
-                 str(self.root / "server.log"), "-w", "-t", "60", "start"],
-                self.root)  # fmt: skip
-        pg._wait_ready(self.url)
-
-    def stop(self) -> None:
-        pg._run([self.pg_ctl, "-D", str(self.data), "-m", "immediate", "-w", "stop"],
-                self.root)  # fmt: skip
-
-
 @pytest.fixture
-def private_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    import os
-    import shutil
-    import tempfile
-
-    root = Path(tempfile.mkdtemp(prefix="dakora-pg-fault-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, user="postgres", group="postgres")
-    cluster = _PrivateCluster(root / "pg")
+def private_cluster() -> Iterator[pg.Cluster]:
+    """A PostgreSQL cluster of this test alone: it gets stopped mid-push."""
+    cluster = pg.Cluster()
     try:
+        cluster.start()
+        pg._wait_ready(cluster.url)
         yield cluster
     finally:
-        if (cluster.data / "postmaster.pid").exists():
-            cluster.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.remove()
 
 
 def test_postgresql_stopped_during_a_push(
-    start_live_server: Any, private_cluster: Any, tmp_path: Path
+    start_live_server: Any, private_cluster: pg.Cluster, tmp_path: Path
 ) -> None:
     server = start_live_server(None, database_url=private_cluster.url)
     try:
@@ -195,6 +148,7 @@ def test_postgresql_stopped_during_a_push(
             assert "nothing was applied" in pushed_out, pushed_out
             assert after_ref.stdout.split()[0] == before.split()[0]
         private_cluster.start()
+        pg._wait_ready(private_cluster.url)
         # the server recovers by itself once the database is back
         deadline = time.monotonic() + 60
         while True:

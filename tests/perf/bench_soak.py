@@ -223,15 +223,14 @@ def _pct(values: list[float], q: float) -> float:
 
 def soak(db: str, duration: float) -> bool:
     base = Path(tempfile.mkdtemp(prefix=f"bench-soak-{db}-"))
-    cluster: Any = None
+    stack = contextlib.ExitStack()
     try:
         data = base / "data"
         data.mkdir()
         if db == "postgresql":
             from tests.fixtures.postgres import _throwaway_cluster
 
-            cluster = _throwaway_cluster()
-            url = cluster.__enter__()
+            url = stack.enter_context(_throwaway_cluster())
         else:
             url = f"sqlite:///{data / 'dakora.db'}"
         server = LiveServer(data, url, _server_env(data, url, {})).start()
@@ -269,9 +268,7 @@ def soak(db: str, duration: float) -> bool:
         )
         return total_errors == 0 and growth < 10
     finally:
-        if cluster is not None:
-            with contextlib.suppress(Exception):
-                cluster.__exit__(None, None, None)
+        stack.close()
         shutil.rmtree(base, ignore_errors=True)
 
 
