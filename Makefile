@@ -83,7 +83,7 @@ bench-soak: install
 # mypy --strict over the layers that must be fully typed. The import packages are
 # dakora.registry, dakora.hooks, … while the folders are registry/, hooks/, … (setuptools
 # package-dir), so mypy reads them through a tree of symlinks that has the import names.
-TYPED := dakora.registry dakora.client
+TYPED := dakora.registry dakora.hooks dakora.client
 typecheck: install
 	@mkdir -p .typecheck/dakora
 	@for p in registry hooks client api cli; do ln -sfn ../../$$p .typecheck/dakora/$$p; done

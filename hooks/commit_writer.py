@@ -34,7 +34,7 @@ from dulwich.object_store import (
     OverlayObjectStore,
     commit_tree_changes,
 )
-from dulwich.objects import Blob, Commit, Tree
+from dulwich.objects import Blob, Commit, ObjectID, Tree
 from dulwich.repo import Repo
 
 from dakora.hooks.push_checks import RefUpdate
@@ -58,7 +58,7 @@ from dakora.registry.core import (
     RefConflict,
     StorageError,
 )
-from dakora.registry.git import GitSnapshot, branch_ref, check_message
+from dakora.registry.git import GitSnapshot, as_oid, as_ref, branch_ref, check_message
 
 FILE_MODE = stat.S_IFREG | 0o644
 
@@ -188,7 +188,7 @@ def yaml_identity(text: str, path: str) -> tuple[str | None, str | None]:
 def read_head(repo: Repo, ref: str) -> str | None:
     """The commit a branch points to, or None when it does not exist."""
     try:
-        sha = repo.refs[ref.encode("utf-8")]
+        sha = repo.refs[as_ref(ref)]
     except KeyError:
         return None
     return sha.decode("ascii") if sha else None
@@ -342,10 +342,12 @@ def _build(
     when = now or datetime.now(UTC)
     scratch = MemoryObjectStore()
     overlay = OverlayObjectStore([scratch, repo.object_store], add_store=scratch)
-    base_tree: bytes | Tree = (
-        overlay[parent.encode("ascii")].tree if parent is not None else Tree()
-    )
-    tree_changes: list[tuple[bytes, int | None, bytes | None]] = []
+    base_tree: ObjectID | Tree = Tree()
+    if parent is not None:
+        parent_commit = overlay[as_oid(parent)]
+        assert isinstance(parent_commit, Commit)
+        base_tree = parent_commit.tree
+    tree_changes: list[tuple[bytes, int | None, ObjectID | None]] = []
     for change in changes:
         if change.content is None:
             tree_changes.append((change.path.encode("utf-8"), None, None))
@@ -356,7 +358,7 @@ def _build(
     new_tree = commit_tree_changes(overlay, base_tree, tree_changes)
     commit = Commit()
     commit.tree = new_tree
-    commit.parents = [parent.encode("ascii")] if parent else []
+    commit.parents = [as_oid(parent)] if parent else []
     commit.author = commit.committer = author.identity()
     timestamp = int(when.timestamp())
     commit.author_time = commit.commit_time = timestamp

@@ -61,6 +61,7 @@ from dakora.hooks.pushed_objects import StoredObject, pushed_objects
 from dakora.hooks.quarantine import Quarantine
 from dakora.registry.checks import PushLimits
 from dakora.registry.core import Finding
+from dakora.registry.git import as_oid, as_raw_oid, as_ref
 
 RULE = "object-check"
 MAX_FINDINGS = 50
@@ -95,7 +96,9 @@ class ObjectChecker:
             if obj.size <= cap and obj.kind in ("commit", "tag", "tree"):
                 known = self._raws.get(obj.sha)
                 raws[obj.sha] = (
-                    known if known is not None else self.store.get_raw(obj.sha)[1]
+                    known
+                    if known is not None
+                    else self.store.get_raw(as_oid(obj.sha))[1]
                 )
         self._name_trees(raws)
         for obj in oversized:
@@ -155,7 +158,7 @@ class ObjectChecker:
                     f"{what} {hexsha.decode()} is a {pushed}, not a {kind}", "badType"
                 )
             return
-        if hexsha not in self.store:
+        if as_oid(hexsha) not in self.store:
             raise ObjectProblem(
                 f"{what} {hexsha.decode()} does not exist", "missingObject"
             )
@@ -181,7 +184,7 @@ class ObjectChecker:
             except ObjectProblem:
                 continue
             for mode_text, name, raw_sha in entries:
-                child = sha_to_hex(raw_sha)
+                child = sha_to_hex(as_raw_oid(raw_sha))
                 if mode_text in (b"40000", b"040000"):
                     queue.append((child, path + show_name(name) + "/"))
                 elif self.kinds.get(child) == "blob":
@@ -242,7 +245,7 @@ class ObjectChecker:
                     "gitlink",
                     path,
                 )
-            hexsha = sha_to_hex(raw_sha)
+            hexsha = sha_to_hex(as_raw_oid(raw_sha))
             if raw_sha == b"\0" * 20:
                 raise ObjectProblem(
                     f"the entry {show_name(name)!r} names the null object id",
@@ -306,7 +309,7 @@ class ObjectChecker:
             raise ObjectProblem(f"bad object id {target[:50]!r}", "badObjectSha1")
         if kind not in (b"commit", b"tag", b"tree", b"blob"):
             raise ObjectProblem(f"bad type {kind[:20]!r}", "badType")
-        if not check_ref_format(b"refs/tags/" + name):
+        if not check_ref_format(as_ref(b"refs/tags/" + name)):
             raise ObjectProblem(
                 f"the tag name {show_name(name)!r} is not a valid ref name",
                 "badTagName",
@@ -323,7 +326,7 @@ class ObjectChecker:
         self._exists(target, kind.decode(), "the tagged object")
         if self.kinds.get(target) is None:
             try:
-                actual = self.store[target].type_name.decode()
+                actual = self.store[as_oid(target)].type_name.decode()
             except KeyError:
                 actual = kind.decode()
             if actual != kind.decode():
@@ -349,7 +352,7 @@ def check_pushed_objects(
     try:
         objects = list(pushed_objects(objects_dir, scan=scan, limits=limits))
         if existing is not None:
-            objects = [o for o in objects if o.sha not in existing]
+            objects = [o for o in objects if as_oid(o.sha) not in existing]
     except PackTooLarge as exc:
         return [Finding.error("(push)", None, exc.message, "limit-object-size")]
     except (PackFormatError, OSError, ValueError, IndexError) as exc:

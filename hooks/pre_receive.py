@@ -51,14 +51,14 @@ def _is_sha(text: str) -> bool:
 def open_hook_store(repo: Repo, environ: dict[str, str]) -> DiskObjectStore:
     """The object store a hook must read: quarantine + the repository's objects."""
     objects = environ.get("GIT_OBJECT_DIRECTORY") or environ.get("GIT_QUARANTINE_PATH")
-    repo_objects = os.fspath(repo.object_store.path)  # type: ignore[attr-defined]
+    repo_objects = os.fspath(repo.object_store.path)
     alternates = [
         p
         for p in environ.get("GIT_ALTERNATE_OBJECT_DIRECTORIES", "").split(os.pathsep)
         if p
     ]
     if not objects:
-        return repo.object_store  # type: ignore[return-value]
+        return repo.object_store
     objects = os.path.abspath(objects)
     if os.path.abspath(repo_objects) not in {os.path.abspath(a) for a in alternates}:
         alternates.append(repo_objects)

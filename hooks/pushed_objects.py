@@ -24,6 +24,7 @@ from dakora.hooks.pack_guard import (
     loose_object_header,
     scan_pack_file,
 )
+from dakora.registry.git import as_raw_oid
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def _pack_objects(pack_path: str) -> Iterator[StoredObject]:
                 if type_num == OFS_DELTA:
                     type_num = type_at(int(base_ref), depth + 1)
                 elif type_num == REF_DELTA:
-                    base_offset = offsets.get(base_ref)
+                    base_offset = offsets.get(as_raw_oid(base_ref))
                     if base_offset is None:
                         raise PackFormatError(f"{pack_path}: a delta base is missing")
                     type_num = type_at(base_offset, depth + 1)

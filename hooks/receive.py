@@ -38,7 +38,12 @@ from dakora.hooks.quarantine import Quarantine, remove_stale_lock
 from dakora.hooks.summary import prompt_changes, summary_lines
 from dakora.registry.checks import PushLimits, VersionLookup
 from dakora.registry.core import ZERO_SHA, Finding, StorageError, has_errors
-from dakora.registry.git import history_versions, refresh_packs, repo_version_lookup
+from dakora.registry.git import (
+    as_ref,
+    history_versions,
+    refresh_packs,
+    repo_version_lookup,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -123,16 +128,17 @@ def repo_refs(repo: Repo) -> dict[str, str]:
 def repo_default_branch(repo: Repo) -> str:
     """The branch HEAD points to (``main`` when HEAD is detached or unreadable)."""
     try:
-        target = repo.refs.get_symrefs().get(b"HEAD")
+        target = repo.refs.get_symrefs().get(as_ref(b"HEAD"))
     except (KeyError, OSError):
         target = None
     if target and target.startswith(b"refs/heads/"):
-        return target[len(b"refs/heads/") :].decode("utf-8", "replace")
+        name: str = target[len(b"refs/heads/") :].decode("utf-8", "replace")
+        return name
     return "main"
 
 
 def objects_dir(repo: Repo) -> str:
-    return os.fspath(repo.object_store.path)  # type: ignore[attr-defined]
+    return os.fspath(repo.object_store.path)
 
 
 class ReceivePipeline:

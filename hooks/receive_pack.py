@@ -112,7 +112,7 @@ class DakoraReceivePackHandler(ReceivePackHandler):
         assert self.pipeline is not None
         found = diagnose_pack(
             quarantine.spool_path,
-            self.repo.object_store,  # type: ignore[union-attr]
+            self.repo.object_store,
             object_limits(self.pipeline.limits),
         )
         return found if has_errors(found) else []
@@ -224,7 +224,7 @@ def diagnose_pack(
         with PackData(pack_path, object_format=DEFAULT_OBJECT_FORMAT) as data:
             walker = UnpackedObjectIterator.for_pack_data(
                 data,
-                resolve_ext_ref=store.get_raw,  # type: ignore[arg-type]
+                resolve_ext_ref=store.get_raw,
             )
             for unpacked in walker:
                 type_num = unpacked.obj_type_num

@@ -9,6 +9,7 @@ from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Commit
 
 from dakora.registry.core import ZERO_SHA
+from dakora.registry.git import as_oid
 
 try:
     _Loader: type = yaml.CSafeLoader
@@ -43,7 +44,7 @@ def _id_version(
     if ident is not None:
         return ident[0], ident[1]
     try:
-        data = yaml.load(store[sha].as_raw_string(), Loader=_Loader)  # noqa: S506
+        data = yaml.load(store[as_oid(sha)].as_raw_string(), Loader=_Loader)  # noqa: S506
     except Exception:  # noqa: BLE001
         return path, None
     if not isinstance(data, dict):
@@ -58,13 +59,14 @@ def _id_version(
 def _tree_of(store: BaseObjectStore, sha: str | None) -> bytes | None:
     if not sha or sha == ZERO_SHA:
         return None
-    obj = store[sha.encode("ascii")]
+    obj = store[as_oid(sha)]
     while not isinstance(obj, Commit):
         target = getattr(obj, "object", None)
         if target is None:
             return None
-        obj = store[target[1]]
-    return obj.tree
+        obj = store[as_oid(target[1])]
+    tree: bytes = obj.tree
+    return tree
 
 
 def prompt_changes(

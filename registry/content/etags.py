@@ -24,7 +24,8 @@ PathOf = Callable[[GitSnapshot], "str | None"]
 
 
 def etag(sha: str) -> str:
-    """The ETag header value of content named by ``sha`` (a strong, quoted tag)."""
+    """The ETag header value of content named by ``sha`` (a ``BlobSha``, a
+    ``CommitSha``, a parts ``TreeSha`` or a folder's content hash: a strong, quoted tag)."""
     return f'"{sha}"'
 
 

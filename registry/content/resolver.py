@@ -18,7 +18,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from dakora.registry.content.selectors import Resolved, Selector
-from dakora.registry.core import BadRequest, DakoraError, LruCache
+from dakora.registry.core import BadRequest, CommitSha, DakoraError, LruCache
 from dakora.registry.git import PromptRepository, Snapshot, refresh_packs, short_ref
 from dakora.registry.index import version_commit
 from dakora.registry.load import LoadedPrompt
@@ -127,20 +127,21 @@ class Resolver:
                 raise BadRequest("selecting by version needs a prompt id")
             commit = self._indexed_version(project, prompt_id, selector.version)
             if commit is None:  # not indexed (yet): walk the history
-                commit = str(repo.find_version(prompt_id, selector.version).commit)
+                commit = repo.find_version(prompt_id, selector.version).commit
             return Resolved(commit, None)
         if selector.commit:
-            return Resolved(str(repo.resolve(selector.commit)), None)
+            return Resolved(repo.resolve(selector.commit), None)
         ref = selector.ref or project.default_branch
-        return Resolved(str(repo.resolve(ref)), short_ref(ref))
+        return Resolved(repo.resolve(ref), short_ref(ref))
 
     def _indexed_version(
         self, project: Project, prompt_id: str, version: str
-    ) -> str | None:
+    ) -> CommitSha | None:
         """The commit that introduced ``version``, from the index (one query)."""
         if self._engine is None:
             return None
-        return version_commit(self._engine, project.id, prompt_id, version)
+        commit = version_commit(self._engine, project.id, prompt_id, version)
+        return CommitSha(commit) if commit is not None else None
 
     def snapshot(self, project: Project, commit: str) -> Snapshot:
         key = (project.id, commit)

@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from dakora.registry.core import BadRequest
+from dakora.registry.core import BadRequest, CommitSha
 
 SHA_RE = re.compile(r"^[0-9a-f]{4,64}$")
 
@@ -58,5 +58,5 @@ DEFAULT_SELECTOR = Selector()
 
 @dataclass(frozen=True)
 class Resolved:
-    commit: str
+    commit: CommitSha
     ref: str | None  # the branch/tag name served, None for commit or version selection

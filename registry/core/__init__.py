@@ -45,7 +45,14 @@ from dakora.registry.core.errors import (
 from dakora.registry.core.findings import Finding, dedupe, has_errors
 from dakora.registry.core.keyed_locks import KeyedThreadLocks
 from dakora.registry.core.lru import LruCache
-from dakora.registry.core.types import ZERO_SHA, CommitSha
+from dakora.registry.core.types import (
+    ZERO_SHA,
+    BlobSha,
+    CommitSha,
+    PromptId,
+    RefName,
+    TreeSha,
+)
 
 # The prompt model and the settings are Pydantic classes (and the settings need
 # pydantic-settings): loaded on first use, so that importing the error tree (every
@@ -111,7 +118,11 @@ __all__ = [
     "AccessDenied",
     "AlreadyExists",
     "BadRequest",
+    "BlobSha",
     "CommitSha",
+    "PromptId",
+    "RefName",
+    "TreeSha",
     "ConfigError",
     "DakoraError",
     "Finding",

@@ -29,6 +29,7 @@ from dakora.registry.git.layout import (
 )
 from dakora.registry.git.objects import (
     as_oid,
+    as_raw_oid,
     as_ref,
     read_commit,
     read_raw,
@@ -80,6 +81,7 @@ __all__ = [
     "load_with_findings",
     "new_commits",
     "as_oid",
+    "as_raw_oid",
     "as_ref",
     "peel",
     "prompt_identity",

@@ -13,11 +13,13 @@ from dulwich.object_store import BaseObjectStore
 from dulwich.objects import Blob, Commit, ShaFile, Tag, Tree
 
 from dakora.registry.core import (
+    BlobSha,
     CommitSha,
     LimitExceeded,
     NotFound,
     RefNotFound,
     StorageError,
+    TreeSha,
 )
 from dakora.registry.git.layout import (
     EMPTY_TREE_SHA,
@@ -42,8 +44,8 @@ class GitParts(SnapshotParts):
         self._tree = snapshot.tree_sha_of(parts_dir)
 
     @property
-    def key(self) -> str:
-        return self._tree or EMPTY_TREE_SHA
+    def key(self) -> TreeSha:
+        return TreeSha(self._tree or EMPTY_TREE_SHA)
 
 
 class GitSnapshot(SnapshotBase):
@@ -126,10 +128,10 @@ class GitSnapshot(SnapshotBase):
             return None
         return mode, sha
 
-    def tree_sha_of(self, folder: str) -> str | None:
+    def tree_sha_of(self, folder: str) -> TreeSha | None:
         """Sha of the tree at ``folder`` ("" = the prompt root), or None."""
         tree = self._tree(folder)
-        return tree.id.decode("ascii") if tree is not None else None
+        return TreeSha(tree.id.decode("ascii")) if tree is not None else None
 
     # Snapshot ------------------------------------------------------------------------
     @property
@@ -179,8 +181,8 @@ class GitSnapshot(SnapshotBase):
                 self._data[sha] = data
         return data
 
-    def blob_sha(self, path: str) -> str:
-        return self._file(path)[1].decode("ascii")
+    def blob_sha(self, path: str) -> BlobSha:
+        return BlobSha(self._file(path)[1].decode("ascii"))
 
     def mode(self, path: str) -> int:
         return self._file(path)[0]

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dakora.registry.core import NotFound
+from dakora.registry.core import BlobSha, NotFound
 from dakora.registry.git.layout import is_safe_relpath
 from dakora.registry.git.snapshot_base import SnapshotBase, SnapshotParts
 
@@ -42,7 +42,7 @@ class FolderSnapshot(SnapshotBase):
         if not self._root.is_dir():
             raise NotFound(f"no such folder: {self._root}", path=str(self._root))
         self._data: dict[str, bytes] = {}
-        self._shas: dict[str, str] = {}
+        self._shas: dict[str, BlobSha] = {}
         self._listing: dict[str, list[str]] = {}
         self._parts: FolderParts | None = None
 
@@ -91,12 +91,12 @@ class FolderSnapshot(SnapshotBase):
             self._data[path] = data
         return self._data[path]
 
-    def blob_sha(self, path: str) -> str:
+    def blob_sha(self, path: str) -> BlobSha:
         if path not in self._shas:
             data = self.read(path)
-            self._shas[path] = hashlib.sha1(
-                b"blob %d\x00" % len(data) + data
-            ).hexdigest()
+            self._shas[path] = BlobSha(
+                hashlib.sha1(b"blob %d\x00" % len(data) + data).hexdigest()
+            )
         return self._shas[path]
 
     def size(self, path: str) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dulwich.refs import Ref, check_ref_format
 
-from dakora.registry.core import BadRequest, InvalidField
+from dakora.registry.core import BadRequest, InvalidField, RefName
 from dakora.registry.load import PART_EXTENSIONS
 
 PROMPT_SUFFIXES: tuple[str, ...] = (".yaml", ".yml")
@@ -60,7 +60,7 @@ def part_candidates(name: str) -> list[str]:
     return [name + suffix for suffix in PART_SUFFIXES]
 
 
-def branch_ref(branch: str) -> str:
+def branch_ref(branch: str) -> RefName:
     """``refs/heads/<branch>`` of a plain branch name (``main``, ``feature/x``, or
     ``refs/heads/<name>``), else ``BadRequest``: ``refs/notes/x`` would otherwise
     become the branch ``refs/heads/refs/notes/x``."""
@@ -74,7 +74,7 @@ def branch_ref(branch: str) -> str:
         )
     if not name or not check_ref_format(Ref(ref.encode("utf-8"))):
         raise BadRequest(f"invalid branch name {branch!r}", branch=branch)
-    return ref
+    return RefName(ref)
 
 
 def check_message(message: str) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 from dulwich.errors import NotGitRepository
 from dulwich.object_store import BaseObjectStore
-from dulwich.objects import Commit, ObjectID, Tag
+from dulwich.objects import Commit, ObjectID, RawObjectID, Tag
 from dulwich.refs import Ref
 
 from dakora.registry.core import LruCache, RefNotFound
@@ -24,6 +24,11 @@ from dakora.registry.git.layout import SYMLINK_MODE
 def as_oid(sha: str | bytes) -> ObjectID:
     """A hex sha as dulwich's ``ObjectID``: where our str/bytes shas enter dulwich."""
     return ObjectID(sha.encode("ascii") if isinstance(sha, str) else sha)
+
+
+def as_raw_oid(sha: bytes) -> RawObjectID:
+    """A 20-byte binary sha (as in tree entries and pack indexes) as ``RawObjectID``."""
+    return RawObjectID(sha)
 
 
 def as_ref(name: str | bytes) -> Ref:

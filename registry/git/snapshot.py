@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from dakora.registry.core import CommitSha, Finding
+from dakora.registry.core import BlobSha, CommitSha, Finding
 from dakora.registry.load import LoadedPrompt, RepoConfig
 
 
@@ -80,7 +80,7 @@ class Snapshot(Protocol):
         """The file's size in bytes (a symlink: its target's length)."""
         ...
 
-    def blob_sha(self, path: str) -> str:
+    def blob_sha(self, path: str) -> BlobSha:
         """The git blob sha of the file (computed for folder files)."""
         ...
 

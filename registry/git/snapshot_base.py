@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dakora.registry.core import Finding, InvalidPrompt, PromptNotFound
+from dakora.registry.core import (
+    BlobSha,
+    Finding,
+    InvalidPrompt,
+    PromptNotFound,
+)
 from dakora.registry.git.layout import (
     CONFIG_PATH,
     PART_SUFFIXES,
@@ -32,7 +37,7 @@ class SnapshotBase:
     def read(self, path: str) -> bytes:
         raise NotImplementedError
 
-    def blob_sha(self, path: str) -> str:
+    def blob_sha(self, path: str) -> BlobSha:
         raise NotImplementedError
 
     def is_symlink(self, path: str) -> bool:
