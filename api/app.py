@@ -8,6 +8,11 @@ Every router of ``api/routes`` is included (a missing one fails the import, loud
 the git smart-HTTP app (``dakora.api.git_http.make_git_app``) is mounted at ``/git``,
 and the built Studio is served at ``/studio/`` (``dakora.api.studio``; ``/`` redirects
 there).
+
+The app is a :class:`~dakora.api.fastpath.DakoraApp`: a FastAPI app whose fast path
+answers the warm ``GET`` of a prompt (and its 304) and the render of a prompt rendered
+before from the caches, ahead of FastAPI's middleware, routing and dependencies
+(``DAKORA_FAST_PATH``, docs/design.md §7).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from fastapi import APIRouter, FastAPI
 
 from dakora.api.docs import install_docs
 from dakora.api.errors import install_error_handlers
+from dakora.api.fastpath import DakoraApp, FastPath
 from dakora.api.git_http import make_git_app
 from dakora.api.routes import (
     api_keys,
@@ -98,7 +104,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             state.close()
 
-    app = FastAPI(
+    app = DakoraApp(
         title="Dakora",
         version=VERSION,
         description=DESCRIPTION,
@@ -108,6 +114,7 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.dakora = state
+    app.fast_path = FastPath(state, enabled=settings.fast_path)
     install_error_handlers(app)
     install_docs(app)
     for router in ROUTERS:

@@ -148,6 +148,11 @@ class Authenticator:
     def close(self) -> None:
         self._touch_pool.shutdown(wait=True, cancel_futures=False)
 
+    def wait_for_touches(self) -> None:
+        """Return once every ``last_used_at`` write submitted so far is done (tests)."""
+        with contextlib.suppress(RuntimeError):  # shut down: nothing is pending
+            self._touch_pool.submit(lambda: None).result()
+
     def invalidate(self) -> None:
         """Forget every verified (and every refused) key."""
         self._keys = {}
@@ -159,7 +164,7 @@ class Authenticator:
         """The caller behind the request's credentials. Raises Unauthenticated."""
         if self.before_request is not None:
             self.before_request()
-        token, scheme_ok = _credentials(headers)
+        token, scheme_ok = credentials(headers)
         if self.settings.auth_mode == "none":
             if token and token.startswith(KEY_PREFIX):
                 return self._key_caller(token)
@@ -175,6 +180,34 @@ class Authenticator:
         if self._clerk is None:
             raise Unauthenticated(INVALID_KEY)
         return self._user_caller(token)
+
+    def cached_key_access(
+        self, token: str, project_ref: str, need: Need
+    ) -> Project | None:
+        """:meth:`authenticate` + :meth:`authorize` for an API key verified before,
+        from the caches alone (the fast path, ``api/fastpath.py``): the project when
+        this key may ``need`` it; None for anything else (not cached, expired, another
+        project, not allowed), and the caller then takes the full path, which gives
+        the same answer or the error. The caller polls ``before_request`` first."""
+        cached = self._keys.get(token)
+        if cached is None or (
+            cached.expires_ts is not None and time.time() >= cached.expires_ts
+        ):
+            return None
+        key = cached.caller.key
+        assert key is not None
+        project = self.projects.peek(key.project_id)
+        if project is None or (
+            project_ref != project.id
+            and project_ref != project.slug_ref
+            and project_ref.lower() != project.id
+        ):
+            return None
+        if need == "write" and not key.allows("write"):
+            return None
+        self.stats["key_hits"] += 1
+        self._maybe_touch(key)
+        return project
 
     def _key_caller(self, token: str) -> Caller:
         cached = self._keys.get(token)
@@ -299,7 +332,7 @@ def _not_found(project_ref: str) -> ProjectNotFound:
     return ProjectNotFound(f"project {project_ref!r} not found")
 
 
-def _credentials(headers: Mapping[str, str]) -> tuple[str | None, bool]:
+def credentials(headers: Mapping[str, str]) -> tuple[str | None, bool]:
     """(token, scheme_ok) from X-API-Key or ``Authorization: Bearer``."""
     api_key = headers.get("x-api-key")
     if api_key:

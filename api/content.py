@@ -30,7 +30,7 @@ class PrebuiltResponse(Response):
         self.raw_headers = list(raw_headers)  # a copy: middleware may add headers
 
 
-def _headers(body: Body) -> tuple[RawHeaders, RawHeaders]:
+def prebuilt_headers(body: Body) -> tuple[RawHeaders, RawHeaders]:
     """(200 headers, 304 headers) of a body, built on first use and kept with it."""
     cached = body.__dict__.get("_raw")
     if cached is None:
@@ -52,7 +52,7 @@ def _headers(body: Body) -> tuple[RawHeaders, RawHeaders]:
 
 def respond(request: Request, body: Body) -> Response:
     """The body as JSON with its ETag, or 304 when the client already has it."""
-    full, not_modified = _headers(body)
+    full, not_modified = prebuilt_headers(body)
     if body.etag is not None and etag_matches(
         request.headers.get("if-none-match"), body.etag
     ):

@@ -7,9 +7,11 @@ in a small background thread so nothing piles up when the server is idle):
   ``poll()`` is a non-blocking read of its socket. ``key:`` events drop the verified-key
   cache, ``project:<id>`` the project's ref resolutions. If the connection breaks,
   every cache is dropped on every request until it is back (events may have been lost).
-- SQLite: a ``SqliteChangeCounter`` (``PRAGMA data_version``); any commit by another
-  connection changes it, and the server then drops its key cache and ref resolutions
-  (re-verified on demand).
+- SQLite: a ``SqliteChangeCounter``: per request a comparison of the WAL-index header
+  in shared memory (no query; ``PRAGMA data_version`` when it cannot be mapped, and
+  once a second from the background thread as a cross-check); any commit by another
+  connection changes both, and the server then drops its key cache and ref
+  resolutions (re-verified on demand).
 - In-memory SQLite (tests): a single process, nothing to watch.
 """
 
@@ -85,7 +87,10 @@ class EventWatcher:
     def _background(self) -> None:
         while not self._stop.wait(BACKGROUND_INTERVAL_S):
             try:
-                self.poll()
+                if self._kind == "sqlite":
+                    self._poll_sqlite(query=True)  # also a check of the header's
+                else:
+                    self.poll()
             except Exception:  # never let the watcher thread die
                 log.exception("event watcher poll failed")
 
@@ -106,18 +111,23 @@ class EventWatcher:
         self._sqlite = SqliteChangeCounter(self._engine.url.database)
         self._sqlite_version = self._sqlite.version()
 
-    def _poll_sqlite(self) -> None:
+    def _poll_sqlite(self, *, query: bool = False) -> None:
+        """The WAL-index header when it can be read (no query), else (and with
+        ``query``: the background thread's once-a-second check) ``PRAGMA
+        data_version``."""
         with self._lock:
             counter = self._sqlite
             if counter is None:
                 return
-            try:
-                version: int | None = counter.version()
-            except ListenerLost:
-                log.warning("cannot read PRAGMA data_version; dropping caches")
-                version = None
-            changed = version is None or version != self._sqlite_version
-            self._sqlite_version = version
+            changed = None if query else counter.changed()
+            if changed is None or changed:
+                try:
+                    version: int | None = counter.version()
+                except ListenerLost:
+                    log.warning("cannot read PRAGMA data_version; dropping caches")
+                    version = None
+                changed = changed or version is None or version != self._sqlite_version
+                self._sqlite_version = version
         if changed:
             self.events_seen += 1
             self._state.invalidate_all()

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from dakora.api.content import json_bytes, respond
 from dakora.api.deps import ReadAccess, check_access
+from dakora.api.render_request import decode_body, render, selector_of, validate_body
 from dakora.api.schemas import (
     ERROR_RESPONSES,
     DiffOut,
@@ -104,6 +105,12 @@ async def list_prompts(
     return respond(request, body)
 
 
+RENDER_BODY = {
+    "required": True,
+    "content": {"application/json": {"schema": RenderIn.model_json_schema()}},
+}
+
+
 @router.post(
     "/prompts/{prompt_id}/render",
     response_model=RenderOut,
@@ -117,12 +124,28 @@ async def list_prompts(
         },
     },
     summary="Render a prompt with inputs",
+    openapi_extra={
+        "parameters": [
+            PROJECT_PARAM,
+            _param("prompt_id", "path", "The prompt's id", required=True),
+        ],
+        "requestBody": RENDER_BODY,
+    },
 )
-def render_prompt(access: ReadAccess, prompt_id: str, body: RenderIn) -> Response:
-    # sync: FastAPI runs it in its thread pool, and the render itself runs in a
-    # worker process (api/render_pool.py) — never on the event loop
-    selector = Selector.of(ref=body.ref, version=body.version, commit=body.commit)
-    data = access.content.render_body(access.project, prompt_id, selector, body.inputs)
+async def render_prompt(request: Request) -> Response:
+    # The body is read and validated by hand (api/render_request.py: FastAPI's very
+    # 422s, in FastAPI's order); the render runs in a worker process
+    # (api/render_pool.py), driven from the event loop — never rendered on it.
+    body = decode_body(await request.body(), request.headers.get("content-type"))
+    access = check_access(request, "read")
+    parsed = validate_body(body)
+    data = await render(
+        access.content,
+        access.project,
+        request.path_params["prompt_id"],
+        selector_of(parsed),
+        parsed.inputs,
+    )
     return json_bytes(data)
 
 

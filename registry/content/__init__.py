@@ -16,12 +16,21 @@ from dakora.registry.content.etags import (
     if_match_satisfied,
 )
 from dakora.registry.content.selectors import DEFAULT_SELECTOR, Resolved, Selector
-from dakora.registry.content.store import Body, ContentStore, encode
+from dakora.registry.content.store import (
+    Body,
+    ContentStore,
+    RenderJob,
+    RenderTarget,
+    encode,
+    render_failure,
+)
 
 __all__ = [
     "DEFAULT_SELECTOR",
     "Body",
     "ContentStore",
+    "RenderJob",
+    "RenderTarget",
     "Resolved",
     "Selector",
     "encode",
@@ -29,4 +38,5 @@ __all__ = [
     "etag_matches",
     "etag_values",
     "if_match_satisfied",
+    "render_failure",
 ]

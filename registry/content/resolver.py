@@ -105,6 +105,19 @@ class Resolver:
             self._resolved.setdefault(project.id, {})[key] = resolved
         return resolved
 
+    def cached_resolution(
+        self, project: Project, selector: Selector, prompt_id: str | None = None
+    ) -> Resolved | None:
+        """What :meth:`resolve` would return, if it is cached (None otherwise: no
+        repository, index or replica access)."""
+        per_project = self._resolved.get(project.id)
+        if per_project is None:
+            return None
+        kind, value = selector.cache_key
+        return per_project.get(
+            (kind, value, (prompt_id or "") if kind == "version" else "")
+        )
+
     def _freshen(self, project: Project) -> None:
         if self.freshen is None:
             return

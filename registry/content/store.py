@@ -34,14 +34,15 @@ from dakora.registry.core import (
     RenderError,
     coerce_inputs,
 )
-from dakora.registry.git import VersionInfo
+from dakora.registry.git import PartsSource, VersionInfo
 from dakora.registry.index import heads_at
-from dakora.registry.render import Renderer, Renders
+from dakora.registry.render import Renderer, RenderResult, Renders
 from dakora.registry.tenancy import Project
 
 log = logging.getLogger("dakora.api")
 
 MAX_BODIES = 20_000
+MAX_TARGETS = 20_000
 
 
 def encode(data: Any) -> bytes:
@@ -57,6 +58,69 @@ class Body:
     etag: str | None = None
 
 
+@dataclass(frozen=True)
+class RenderTarget:
+    """What a render of one prompt at one commit needs besides the inputs (kept per
+    (project, commit, prompt id, ref) once built: commits are immutable)."""
+
+    prompt: Prompt
+    parts: PartsSource
+    cache_key: str  # the compiled template's key in the renderer / render workers
+    commit: str
+    ref: str | None
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """A render ready to run: its target and the coerced inputs. Run it with any
+    :class:`~dakora.registry.render.Renders` (``renderer.render(job.prompt, job.inputs,
+    job.parts, cache_key=job.cache_key)``), then encode with :meth:`body`."""
+
+    target: RenderTarget
+    inputs: dict[str, Any]
+
+    @property
+    def prompt(self) -> Prompt:
+        return self.target.prompt
+
+    @property
+    def parts(self) -> PartsSource:
+        return self.target.parts
+
+    @property
+    def cache_key(self) -> str:
+        return self.target.cache_key
+
+    def body(self, result: RenderResult) -> bytes:
+        """The response body of ``POST …/render``."""
+        t = self.target
+        data: dict[str, Any] = {
+            "prompt_id": t.prompt.id,
+            "version": t.prompt.version,
+            "commit": t.commit,
+            "ref": t.ref,
+            "kind": result.kind,
+        }
+        if result.kind == "chat":
+            data["messages"] = result.messages
+        else:
+            data["rendered"] = result.rendered
+        data["inputs_used"] = result.inputs_used
+        try:
+            return encode(data)
+        except (TypeError, ValueError) as exc:
+            raise RenderError(f"the rendered result is not JSON: {exc}") from exc
+
+
+def render_failure(prompt_id: str, exc: Exception) -> DakoraError:
+    """What a render that raised answers: a DakoraError as it is, anything else as a
+    RenderError (400): a template must never turn into a 500."""
+    if isinstance(exc, DakoraError):
+        return exc
+    log.warning("render of %s failed unexpectedly", prompt_id, exc_info=exc)
+    return RenderError(f"template failed: {type(exc).__name__}: {exc}")
+
+
 class ContentStore(Resolver):
     """Caches and reads project content; one per app."""
 
@@ -67,6 +131,9 @@ class ContentStore(Resolver):
         # the server passes its pool of render worker processes (api/render_pool.py)
         self.renderer: Renders = renderer or Renderer()
         self._bodies: LruCache[tuple[Hashable, ...], Body] = LruCache(MAX_BODIES)
+        self._targets: LruCache[tuple[Hashable, ...], RenderTarget] = LruCache(
+            MAX_TARGETS
+        )
 
     def prompt_body(self, project: Project, prompt_id: str, selector: Selector) -> Body:
         """``GET …/prompts/{id}``: the prompt plus commit and ref, encoded once."""
@@ -91,6 +158,18 @@ class ContentStore(Resolver):
         body = Body(encode(data), etag(blob))
         self._bodies.put(key, body)
         return body
+
+    def cached_prompt_body(
+        self, project: Project, prompt_id: str, selector: Selector
+    ) -> Body | None:
+        """:meth:`prompt_body` from the caches alone: None when the selector's
+        resolution or the body is not cached (no repository, index or disk access)."""
+        resolved = self.cached_resolution(project, selector, prompt_id)
+        if resolved is None:
+            return None
+        return self._bodies.get(
+            ("prompt", project.id, resolved.commit, prompt_id, resolved.ref)
+        )
 
     def list_body(
         self, project: Project, selector: Selector, *, detail: bool = False
@@ -157,37 +236,64 @@ class ContentStore(Resolver):
         inputs: Mapping[str, Any],
     ) -> bytes:
         """``POST …/render``: coerce (422 listing every bad input), render (400)."""
-        resolved = self.resolve(project, selector, prompt_id)
-        loaded = self.loaded_prompt(project, resolved.commit, prompt_id)
-        prompt = loaded.prompt
-        coerced = coerce_inputs(prompt.inputs, inputs, source="json")
-        parts = self.snapshot(project, resolved.commit).parts
-        blob = loaded.blob_sha or ""
+        job = self.render_job(project, prompt_id, selector, inputs)
         try:
             result = self.renderer.render(
-                prompt, coerced, parts, cache_key=f"{blob}:{parts.key}"
+                job.prompt, job.inputs, job.parts, cache_key=job.cache_key
             )
         except DakoraError:
             raise
-        except Exception as exc:  # a template must never turn into a 500
-            log.warning("render of %s failed unexpectedly", prompt_id, exc_info=True)
-            raise RenderError(f"template failed: {type(exc).__name__}: {exc}") from exc
-        data: dict[str, Any] = {
-            "prompt_id": prompt.id,
-            "version": prompt.version,
-            "commit": resolved.commit,
-            "ref": resolved.ref,
-            "kind": result.kind,
-        }
-        if result.kind == "chat":
-            data["messages"] = result.messages
-        else:
-            data["rendered"] = result.rendered
-        data["inputs_used"] = result.inputs_used
-        try:
-            return encode(data)
-        except (TypeError, ValueError) as exc:
-            raise RenderError(f"the rendered result is not JSON: {exc}") from exc
+        except Exception as exc:
+            raise render_failure(prompt_id, exc) from exc
+        return job.body(result)
+
+    def render_job(
+        self,
+        project: Project,
+        prompt_id: str,
+        selector: Selector,
+        inputs: Mapping[str, Any],
+    ) -> RenderJob:
+        """Resolve, load and coerce (422 listing every bad input): the render to run."""
+        resolved = self.resolve(project, selector, prompt_id)
+        key = ("render", project.id, resolved.commit, prompt_id, resolved.ref)
+        target = self._targets.get(key)
+        if target is None:
+            loaded = self.loaded_prompt(project, resolved.commit, prompt_id)
+            parts = self.snapshot(project, resolved.commit).parts
+            target = RenderTarget(
+                loaded.prompt,
+                parts,
+                f"{loaded.blob_sha or ''}:{parts.key}",
+                resolved.commit,
+                resolved.ref,
+            )
+            self._targets.put(key, target)
+        return RenderJob(
+            target, coerce_inputs(target.prompt.inputs, inputs, source="json")
+        )
+
+    def cached_render_job(
+        self,
+        project: Project,
+        prompt_id: str,
+        selector: Selector,
+        inputs: Mapping[str, Any],
+    ) -> RenderJob | None:
+        """:meth:`render_job` from the caches alone (None when the resolution or the
+        target is not cached: no repository, index or disk access). Raises what
+        :meth:`render_job` raises for bad inputs."""
+        resolved = self.cached_resolution(project, selector, prompt_id)
+        if resolved is None:
+            return None
+        target = self._targets.get(
+            ("render", project.id, resolved.commit, prompt_id, resolved.ref)
+        )
+        if target is None:
+            return None
+        return RenderJob(
+            target, coerce_inputs(target.prompt.inputs, inputs, source="json")
+        )
 
     def versions_body(
         self, project: Project, prompt_id: str, selector: Selector

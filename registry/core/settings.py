@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     render_timeout_ms: RenderTimeoutMs = Field(default=DEFAULT_RENDER_TIMEOUT_MS)
     # worker processes that run the server's renders; 0 = one per CPU (at least 2)
     render_workers: int = Field(default=0, ge=0, le=256)
+    # answer the hottest reads (warm GET prompt, its 304, render of a prompt rendered
+    # before) from the caches ahead of FastAPI (api/fastpath.py); false: every request
+    # goes through FastAPI (the same responses, slower)
+    fast_path: bool = Field(default=True)
     studio_dir: Path | None = Field(
         default=None,
         description="Folder of the built Studio (its index.html and assets/); unset: "

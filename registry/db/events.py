@@ -9,9 +9,13 @@ query the database, yet a revocation must take effect on the next request. Write
   delivered to every listening server at commit (and dropped on rollback). Servers
   ``LISTEN dakora_events`` on one dedicated connection and drain it before each
   authenticated request (a non-blocking socket read, no query).
-- **SQLite** (one machine): nothing to send. Servers read ``PRAGMA data_version`` on a
-  dedicated connection before each authenticated request; it changes whenever any other
-  connection committed a write, and the server then re-verifies what it cached.
+- **SQLite** (one machine): nothing to send. Before each authenticated request servers
+  compare the WAL-index header in the database's ``-shm`` file (shared memory that
+  every commit of every process rewrites: 48 bytes read from a read-only mapping, no
+  query, no system call) with the copy they saw last; when it changed, or when it
+  cannot be mapped, they read ``PRAGMA data_version`` on a dedicated connection, which
+  changes whenever any other connection committed a write, and re-verify what they
+  cached (docs/design.md §7, "Learning of changes").
 
 Kinds: ``key`` (an API key was revoked, expired early or deleted), ``project`` (refs or
 index of a project changed), ``all`` (drop every cache).
@@ -20,6 +24,9 @@ index of a project changed), ``all`` (drop every cache).
 from __future__ import annotations
 
 import contextlib
+import mmap
+import os
+import threading
 from typing import Literal
 
 from sqlalchemy import Connection, text
@@ -71,10 +78,56 @@ class ListenerLost(Exception):
     """The change feed broke: events may have been missed (drop every cache)."""
 
 
+WAL_HEADER_BYTES = 48  # one copy of SQLite's WalIndexHdr, at the start of the -shm file
+
+# -shm path -> (inode, mapping). A mapping (and the descriptor behind it; mmap keeps a
+# duplicate of its own) is opened once per process and never closed: closing *any*
+# descriptor of a file drops every POSIX lock this process holds on it, SQLite's own
+# locks on the -shm file included. _SHM_KEEP holds every one ever opened, so none is
+# closed by the garbage collector either (a replaced -shm file, a new inode, is rare).
+_SHM_MAPS: dict[str, tuple[int, mmap.mmap]] = {}
+_SHM_KEEP: list[tuple[int, mmap.mmap]] = []
+_SHM_LOCK = threading.Lock()
+
+
+def _map_shm(database: str) -> mmap.mmap | None:
+    """A read-only mapping of the first bytes of ``<database>-shm`` (WAL mode), or
+    None when there is none to map (rollback journal, a platform without it)."""
+    path = f"{database}-shm"
+    try:
+        info = os.stat(path)
+        if info.st_size < WAL_HEADER_BYTES:
+            return None
+        with _SHM_LOCK:
+            found = _SHM_MAPS.get(path)
+            if found is not None and found[0] == info.st_ino:
+                return found[1]
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                mapped = mmap.mmap(
+                    fd, WAL_HEADER_BYTES, mmap.MAP_SHARED, mmap.PROT_READ
+                )
+            except (OSError, ValueError):
+                _SHM_KEEP.append((fd, mmap.mmap(-1, 1)))  # never close fd (see above)
+                return None
+            _SHM_KEEP.append((fd, mapped))
+            _SHM_MAPS[path] = (os.fstat(fd).st_ino, mapped)
+            return mapped
+    except (OSError, AttributeError):  # AttributeError: a platform without MAP_SHARED
+        return None
+
+
 class SqliteChangeCounter:
-    """``PRAGMA data_version`` of a SQLite file database, on a connection of its own
-    (it counts commits made by *other* connections: shared memory in WAL mode, no
-    query plan, no disk)."""
+    """Notices commits to a SQLite file database made by *other* connections.
+
+    :meth:`changed` is the per-request check: the WAL-index header (shared memory the
+    committing connection rewrites before its COMMIT returns; a commit by any process
+    changes it, a read never does) compared with the last one seen. It costs a 48-byte
+    copy; :meth:`version` (``PRAGMA data_version`` on a connection of its own, ~14 µs)
+    is the fallback when the ``-shm`` file cannot be mapped and the once-a-second check
+    of the background thread. The counter's own connection stays open, so SQLite keeps
+    the ``-shm`` file (and its lock on it) for as long as the counter lives.
+    """
 
     def __init__(self, database: str) -> None:
         import sqlite3
@@ -83,6 +136,34 @@ class SqliteChangeCounter:
         self._conn = sqlite3.connect(
             database, check_same_thread=False, isolation_level=None
         )
+        self._shm: mmap.mmap | None = None
+        self._header = b""
+        try:  # a read opens the WAL (and maps the -shm file) for this connection
+            self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            wal = self._conn.execute("PRAGMA journal_mode").fetchone()
+        except self._error as exc:
+            raise ListenerLost(str(exc)) from exc
+        if wal is not None and str(wal[0]).lower() == "wal":
+            self._shm = _map_shm(database)
+            if self._shm is not None:
+                self._header = self._shm[:WAL_HEADER_BYTES]
+
+    @property
+    def shared_memory(self) -> bool:
+        """True when :meth:`changed` reads the WAL-index header (no query)."""
+        return self._shm is not None
+
+    def changed(self) -> bool | None:
+        """Has anything been committed since the last call? None: this counter cannot
+        tell without a query (use :meth:`version`). Not thread-safe: callers lock."""
+        shm = self._shm
+        if shm is None:
+            return None
+        header = shm[:WAL_HEADER_BYTES]
+        if header == self._header:
+            return False
+        self._header = header
+        return True
 
     def version(self) -> int:
         """The current counter; raises ``ListenerLost`` when it cannot be read."""
@@ -113,6 +194,10 @@ class PostgresListener:
         except psycopg2.Error as exc:
             raise ListenerLost(str(exc)) from exc
         self._conn = conn
+        import select
+
+        self._poller = select.poll()
+        self._poller.register(conn.fileno(), select.POLLIN | select.POLLERR)
 
     def drain(self) -> list[str]:
         """Every payload the socket holds, without blocking. A terminated backend first
@@ -123,6 +208,8 @@ class PostgresListener:
 
         conn = self._conn
         try:
+            if not conn.notifies and not self._poller.poll(0):
+                return []  # nothing arrived since the last poll(): one system call
             conn.poll()
             for _ in range(16):
                 ready, _, _ = select.select([conn], [], [], 0)

@@ -53,6 +53,10 @@ class ProjectCache:
             self._by_ref[project.id] = project
         return project
 
+    def peek(self, ref: str) -> Project | None:
+        """The cached project, or None when it is not cached (no query)."""
+        return self._by_ref.get(ref)
+
     def by_ids(self, ids: list[str]) -> list[Project]:
         """Several projects by id (for ``/api/me``), uncached."""
         if not ids:
