@@ -112,22 +112,25 @@ class EventWatcher:
         self._sqlite_version = self._sqlite.version()
 
     def _poll_sqlite(self, *, query: bool = False) -> None:
-        """The WAL-index header when it can be read (no query), else (and with
-        ``query``: the background thread's once-a-second check) ``PRAGMA
-        data_version``."""
+        """The WAL-index header when it can be read (no query while it is
+        unchanged), else (and with ``query``: the background thread's once-a-second
+        check) ``PRAGMA data_version``."""
         with self._lock:
             counter = self._sqlite
             if counter is None:
                 return
-            changed = None if query else counter.changed()
-            if changed is None or changed:
-                try:
-                    version: int | None = counter.version()
-                except ListenerLost:
-                    log.warning("cannot read PRAGMA data_version; dropping caches")
-                    version = None
-                changed = changed or version is None or version != self._sqlite_version
-                self._sqlite_version = version
+            # the header changes with every commit (and with some checkpoints):
+            # unchanged, nothing was committed; changed, data_version says whether
+            # another connection committed
+            if not query and counter.changed() is False:
+                return
+            try:
+                version: int | None = counter.version()
+            except ListenerLost:
+                log.warning("cannot read PRAGMA data_version; dropping caches")
+                version = None
+            changed = version is None or version != self._sqlite_version
+            self._sqlite_version = version
         if changed:
             self.events_seen += 1
             self._state.invalidate_all()

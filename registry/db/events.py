@@ -122,10 +122,11 @@ class SqliteChangeCounter:
 
     :meth:`changed` is the per-request check: the WAL-index header (shared memory the
     committing connection rewrites before its COMMIT returns; a commit by any process
-    changes it, a read never does) compared with the last one seen. It costs a 48-byte
-    copy; :meth:`version` (``PRAGMA data_version`` on a connection of its own, ~14 µs)
-    is the fallback when the ``-shm`` file cannot be mapped and the once-a-second check
-    of the background thread. The counter's own connection stays open, so SQLite keeps
+    changes it, a read never does, a checkpoint that restarts the log may) compared
+    with the last one seen. It costs a 48-byte copy. When it changed, :meth:`version`
+    (``PRAGMA data_version`` on a connection of its own, ~14 µs) says whether another
+    connection committed; it is also the fallback when the ``-shm`` file cannot be
+    mapped, and the background thread's once-a-second check. The counter's own connection stays open, so SQLite keeps
     the ``-shm`` file (and its lock on it) for as long as the counter lives.
     """
 
