@@ -17,10 +17,14 @@ request sends only the key and the inputs; on a miss the parent sends the prompt
 the parts it includes (found by static analysis — includes must be literal).
 
 ``RenderPool.render`` has ``Renderer.render``'s signature, so the review (compare
-route) and the render route use it the same way; it blocks the calling thread (the
-routes are sync: FastAPI runs them in its thread pool). Workers start on first use,
-from a fork server with this module preloaded, so a replacement starts in
-milliseconds.
+route) uses it like the in-process renderer; it blocks the calling thread (FastAPI
+runs that route in its thread pool). ``RenderPool.render_async`` is the same render
+for a coroutine (the render route and the fast path, docs/design.md §7): it waits for
+a free worker on the event loop and drives the worker from it — the pipe stays
+registered with the loop (``add_reader``), so a render costs the loop one write and
+one read, no thread hop. Threads and coroutines wait for workers in one first-come
+queue. Workers start on first use, from a fork server with this module preloaded, so
+a replacement starts in milliseconds.
 """
 
 from __future__ import annotations
