@@ -23,30 +23,25 @@ for a coroutine (the render route and the fast path, docs/design.md §7): it wai
 a free worker on the event loop and drives the worker from it — the pipe stays
 registered with the loop (``add_reader``), so a render costs the loop one write and
 one read, no thread hop. Threads and coroutines wait for workers in one first-come
-queue. Workers start on first use, from a fork server with this module preloaded, so
-a replacement starts in milliseconds.
+queue. Workers (``api/render_worker.py``) start on first use, from a fork server with
+that module preloaded, so a replacement starts in milliseconds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import hashlib
 import json
 import logging
 import multiprocessing
 import os
-import pickle
-import resource
-import struct
 import threading
 import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from typing import Any
 
+from dakora.api.render_worker import Died, Overrun, ShippedParts, Waiter, Worker
 from dakora.registry.core import (
     DakoraError,
     Prompt,
@@ -55,7 +50,6 @@ from dakora.registry.core import (
 )
 from dakora.registry.git import PartsSource
 from dakora.registry.render import (
-    Renderer,
     RenderResult,
     analyze_template,
     memory_error,
@@ -64,230 +58,11 @@ from dakora.registry.render import (
 
 log = logging.getLogger("dakora.api")
 
-WORKER_MEMORY_MIB = 512  # address space a worker may add to what it maps at start
-WORKER_NICE = 5
 KILL_GRACE_S = 0.5  # past the budget (+25%) before a worker is killed
 ACQUIRE_TIMEOUT_S = 30.0  # waiting for a free worker
-WORKER_CACHE = 512  # prompts (with their parts) a worker keeps
-
-
-# -- the worker side ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ShippedParts:
-    """A ``PartsSource`` of just the parts one prompt includes, sent to a worker."""
-
-    key: str
-    sources: dict[str, tuple[str, str]]
-
-    def names(self) -> list[str]:
-        return sorted(self.sources)
-
-    def get_source(self, name: str) -> tuple[str, str] | None:
-        return self.sources.get(name)
-
-
-def _limit_memory() -> None:
-    with open("/proc/self/statm") as f:
-        mapped = int(f.read().split()[0]) * resource.getpagesize()
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    limit = mapped + WORKER_MEMORY_MIB * 1024 * 1024
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    if soft == resource.RLIM_INFINITY or soft > limit:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-
-
-def worker_main(conn: Connection, timeout_ms: int) -> None:
-    """One worker: render what the parent sends until the pipe closes."""
-    with contextlib.suppress(OSError):
-        os.nice(WORKER_NICE)
-    _limit_memory()
-    renderer = Renderer(timeout_ms=timeout_ms)
-    prompts: OrderedDict[str, tuple[Prompt, ShippedParts]] = OrderedDict()
-    while True:
-        try:
-            key, inputs, payload = conn.recv()
-        except (EOFError, OSError):
-            return
-        if payload is not None:
-            prompts[key] = payload
-            while len(prompts) > WORKER_CACHE:
-                prompts.popitem(last=False)
-        entry = prompts.get(key)
-        if entry is None:
-            conn.send(("miss",))
-            continue
-        prompts.move_to_end(key)
-        conn.send(_render_one(renderer, entry, inputs, key))
-
-
-def _render_one(
-    renderer: Renderer, entry: tuple[Prompt, ShippedParts], inputs: Any, key: str
-) -> tuple[Any, ...]:
-    prompt, parts = entry
-    try:
-        r = renderer.render(prompt, inputs, parts, cache_key=key)
-    except DakoraError as exc:
-        return ("error", type(exc).__name__, exc.message, exc.details)
-    except MemoryError:
-        exc = memory_error()
-        return ("error", type(exc).__name__, exc.message, exc.details)
-    except Exception as exc:  # a template must never kill the worker
-        return (
-            "error",
-            "RenderError",
-            f"template failed: {type(exc).__name__}: {exc}",
-            {},
-        )
-    return ("ok", r.kind, r.rendered, r.messages)
 
 
 # -- the server side ------------------------------------------------------------------
-
-
-class _Overrun(Exception):
-    pass
-
-
-class _Died(Exception):
-    pass
-
-
-class _Worker:
-    """One worker process and the parent's end of its pipe.
-
-    Replies are read in one of two ways, never both at once: blocking (:meth:`call`,
-    from a thread) or from an event loop (:meth:`call_async`), where the pipe stays
-    registered with the loop between calls (``add_reader`` once: no system call per
-    render but the write and one read). :meth:`detach` unregisters it (before a
-    blocking call and before the pipe is closed)."""
-
-    def __init__(self, ctx: Any, timeout_ms: int) -> None:
-        parent, child = ctx.Pipe(duplex=True)
-        self.conn: Connection = parent
-        self.fd = parent.fileno()
-        self.process = ctx.Process(
-            target=worker_main,
-            args=(child, timeout_ms),
-            name="dakora-render",
-            daemon=True,
-        )
-        self.process.start()
-        child.close()
-        self.loop: asyncio.AbstractEventLoop | None = None  # the pipe is registered
-        self._reply: asyncio.Future[tuple[Any, ...]] | None = None
-        self._buf = bytearray()
-
-    def call(self, message: tuple[Any, ...], deadline: float) -> tuple[Any, ...]:
-        self.detach()
-        try:
-            self.conn.send(message)
-            if not self.conn.poll(max(deadline - time.monotonic(), 0.0)):
-                raise _Overrun
-            reply: tuple[Any, ...] = self.conn.recv()
-        except (EOFError, OSError, BrokenPipeError) as exc:
-            raise _Died from exc
-        return reply
-
-    async def call_async(
-        self, message: tuple[Any, ...], deadline: float
-    ) -> tuple[Any, ...]:
-        """:meth:`call` on the event loop: send, then wait for the reply by watching
-        the pipe, not by blocking a thread. ``deadline`` is ``time.monotonic()``
-        based."""
-        loop = asyncio.get_running_loop()
-        if self.loop is not loop:
-            self.detach()
-            loop.add_reader(self.fd, self._readable)
-            self.loop = loop
-        reply = self._reply = loop.create_future()
-        try:
-            self.conn.send(message)
-        except (OSError, BrokenPipeError) as exc:
-            raise _Died from exc
-        try:
-            async with asyncio.timeout(max(deadline - time.monotonic(), 0.0)):
-                return await reply
-        except TimeoutError:
-            raise _Overrun from None
-        finally:
-            self._reply = None
-
-    def _readable(self) -> None:
-        """(On the loop.) Read what the pipe holds; a whole reply completes the
-        waiting future."""
-        try:
-            data = os.read(self.fd, 65536)
-        except OSError:
-            data = b""
-        reply = self._reply
-        if not data:  # the worker is gone
-            self.detach()
-            if reply is not None and not reply.done():
-                reply.set_exception(_Died())
-            return
-        self._buf += data
-        message = _take_message(self._buf)
-        if message is not None and reply is not None and not reply.done():
-            reply.set_result(message)
-
-    def detach(self) -> None:
-        """Unregister the pipe from its event loop (waiting for that loop when called
-        from another thread; nothing to do when the loop is closed)."""
-        loop = self.loop
-        if loop is None:
-            return
-        self.loop = None
-        self._buf.clear()
-        if _on_loop(loop):
-            loop.remove_reader(self.fd)
-            return
-        if loop.is_closed():
-            return
-        done = threading.Event()
-
-        def remove() -> None:
-            with contextlib.suppress(Exception):
-                loop.remove_reader(self.fd)
-            done.set()
-
-        try:
-            loop.call_soon_threadsafe(remove)
-        except RuntimeError:  # closed meanwhile
-            return
-        done.wait(5)
-
-    def kill(self) -> None:
-        with contextlib.suppress(Exception):
-            self.detach()
-        with contextlib.suppress(Exception):
-            self.process.kill()
-        with contextlib.suppress(Exception):
-            self.process.join(5)
-        with contextlib.suppress(Exception):
-            self.conn.close()
-
-
-def _take_message(buf: bytearray) -> Any:
-    """The first whole message of ``multiprocessing.Connection``'s framing in ``buf``
-    (removed from it), or None while it is incomplete."""
-    if len(buf) < 4:
-        return None
-    (size,) = struct.unpack("!i", buf[:4])
-    start = 4
-    if size == -1:  # a message over 2 GiB
-        if len(buf) < 12:
-            return None
-        (size,) = struct.unpack("!Q", buf[4:12])
-        start = 12
-    end = start + size
-    if len(buf) < end:
-        return None
-    message = pickle.loads(bytes(buf[start:end]))
-    del buf[:end]
-    return message
 
 
 _CONTEXT: Any = None
@@ -295,12 +70,12 @@ _CONTEXT_LOCK = threading.Lock()
 
 
 def _context() -> Any:
-    """A fork server with this module (and so Jinja and the renderer) preloaded."""
+    """A fork server with the worker module (and so Jinja and the renderer) preloaded."""
     global _CONTEXT
     with _CONTEXT_LOCK:
         if _CONTEXT is None:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload([__name__])
+            ctx.set_forkserver_preload(["dakora.api.render_worker"])
             _CONTEXT = ctx
         return _CONTEXT
 
@@ -324,11 +99,11 @@ class RenderPool:
             else timeout_ms / 1000 * 1.25 + KILL_GRACE_S
         )
         self.size = workers or default_workers()
-        self._idle: deque[_Worker] = deque()
+        self._idle: deque[Worker] = deque()
         # who waits for a worker, first come first served: threads (render) and
-        # coroutines (render_async) in one queue (_Waiter)
-        self._waiters: deque[_Waiter] = deque()
-        self._all: set[_Worker] = set()
+        # coroutines (render_async) in one queue (Waiter)
+        self._waiters: deque[Waiter] = deque()
+        self._all: set[Worker] = set()
         self._lock = threading.Lock()
         self._closed = False
         self._payloads: OrderedDict[str, tuple[Prompt, ShippedParts]] = OrderedDict()
@@ -354,12 +129,12 @@ class RenderPool:
                 payload = self._payload(key, prompt, parts)
                 reply = worker.call((key, inputs, payload), deadline)
             healthy = True
-        except _Overrun:
+        except Overrun:
             log.warning(
                 "render of %s overran %d ms: worker killed", prompt.id, self.timeout_ms
             )
             raise timeout_error(self.timeout_ms) from None
-        except _Died:
+        except Died:
             log.warning("render worker died rendering %s", prompt.id)
             raise memory_error() from None
         finally:
@@ -391,12 +166,12 @@ class RenderPool:
                     payload = await _in_thread(self._payload, key, prompt, parts)
                 reply = await worker.call_async((key, inputs, payload), deadline)
             healthy = True
-        except _Overrun:
+        except Overrun:
             log.warning(
                 "render of %s overran %d ms: worker killed", prompt.id, self.timeout_ms
             )
             raise timeout_error(self.timeout_ms) from None
-        except _Died:
+        except Died:
             log.warning("render worker died rendering %s", prompt.id)
             raise memory_error() from None
         finally:
@@ -429,13 +204,13 @@ class RenderPool:
         thread.start()
         return thread
 
-    def _acquire(self) -> _Worker:
+    def _acquire(self) -> Worker:
         """An idle worker, a new one (up to ``size``), or the next one released."""
         with self._lock:
             worker = self._idle_or_new()
             if worker is not None:
                 return worker
-            waiter = _Waiter(None, concurrent.futures.Future())
+            waiter = Waiter(None, concurrent.futures.Future())
             self._waiters.append(waiter)
         try:
             return waiter.future.result(timeout=ACQUIRE_TIMEOUT_S)  # type: ignore[no-any-return]
@@ -446,7 +221,7 @@ class RenderPool:
                     raise self._busy() from None
             return waiter.future.result()  # type: ignore[no-any-return]  # handed over meanwhile
 
-    async def _acquire_async(self) -> _Worker:
+    async def _acquire_async(self) -> Worker:
         """:meth:`_acquire` for a coroutine: waits on the event loop, not a thread."""
         with self._lock:
             worker = self._idle.pop() if self._idle else None
@@ -456,7 +231,7 @@ class RenderPool:
                 starting = len(self._all) < self.size
                 if not starting:
                     loop = asyncio.get_running_loop()
-                    waiter = _Waiter(loop, loop.create_future())
+                    waiter = Waiter(loop, loop.create_future())
                     self._waiters.append(waiter)
         if worker is not None:
             return worker
@@ -476,7 +251,7 @@ class RenderPool:
                 raise self._busy() from None
             raise
 
-    def _idle_or_new(self) -> _Worker | None:
+    def _idle_or_new(self) -> Worker | None:
         """(Under the lock.) An idle worker, or a new one while there are fewer than
         ``size``; None when every worker is busy."""
         if self._idle:
@@ -484,7 +259,7 @@ class RenderPool:
         if self._closed:
             raise RenderError("the server is shutting down")
         if len(self._all) < self.size:
-            worker = _Worker(_context(), self.timeout_ms)
+            worker = Worker(_context(), self.timeout_ms)
             self._all.add(worker)
             return worker
         return None
@@ -497,7 +272,7 @@ class RenderPool:
             max=self.size,
         )
 
-    def _hand_off(self, worker: _Worker) -> None:
+    def _hand_off(self, worker: Worker) -> None:
         """Give a free worker to the first waiter, else keep it idle."""
         while True:
             with self._lock:
@@ -511,7 +286,7 @@ class RenderPool:
                 return
         worker.kill()  # closed meanwhile
 
-    def _release(self, worker: _Worker, healthy: bool) -> None:
+    def _release(self, worker: Worker, healthy: bool) -> None:
         if healthy and not self._closed:
             self._hand_off(worker)
             return
@@ -565,59 +340,6 @@ class RenderPool:
             waiter.fail(RenderError("the server is shutting down"))
         for worker in workers:
             worker.kill()
-
-
-@dataclass(eq=False)
-class _Waiter:
-    """A thread (``loop`` None, a ``concurrent.futures.Future``) or a coroutine (an
-    asyncio future of ``loop``) waiting for a worker."""
-
-    loop: asyncio.AbstractEventLoop | None
-    future: Any
-
-    def give(self, worker: _Worker, again: Any) -> bool:
-        """Hand ``worker`` over; False when this waiter gave up (pass it on)."""
-        if self.loop is None:
-            if self.future.done():
-                return False
-            self.future.set_result(worker)
-            return True
-        if _on_loop(self.loop):
-            if self.future.done():  # cancelled
-                return False
-            self.future.set_result(worker)
-            return True
-        try:
-            self.loop.call_soon_threadsafe(self._deliver, worker, again)
-        except RuntimeError:  # that event loop is closed
-            return False
-        return True
-
-    def fail(self, exc: Exception) -> None:
-        """Wake the waiter with ``exc`` (the pool is closing)."""
-        if self.loop is None:
-            if not self.future.done():
-                self.future.set_exception(exc)
-            return
-        with contextlib.suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(self._fail, exc)
-
-    def _fail(self, exc: Exception) -> None:
-        if not self.future.done():
-            self.future.set_exception(exc)
-
-    def _deliver(self, worker: _Worker, again: Any) -> None:
-        if self.future.done():
-            again(worker)  # it gave up meanwhile: the next waiter
-        else:
-            self.future.set_result(worker)
-
-
-def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
-    try:
-        return asyncio.get_running_loop() is loop
-    except RuntimeError:
-        return False
 
 
 async def _in_thread(func: Any, *args: Any, **kwargs: Any) -> Any:

@@ -13,7 +13,6 @@ that. Content comes from the project's bare repository (``repo_path``) through
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
@@ -22,6 +21,12 @@ from typing import Any
 from sqlalchemy import Engine
 
 from dakora.registry.content.etags import etag
+from dakora.registry.content.render_jobs import (
+    RenderJob,
+    RenderTarget,
+    encode,
+    render_failure,
+)
 from dakora.registry.content.resolver import Resolver
 from dakora.registry.content.selectors import Resolved, Selector
 from dakora.registry.core import (
@@ -31,12 +36,11 @@ from dakora.registry.core import (
     PartNotFound,
     Prompt,
     RefNotFound,
-    RenderError,
     coerce_inputs,
 )
-from dakora.registry.git import PartsSource, VersionInfo
+from dakora.registry.git import VersionInfo
 from dakora.registry.index import heads_at
-from dakora.registry.render import Renderer, RenderResult, Renders
+from dakora.registry.render import Renderer, Renders
 from dakora.registry.tenancy import Project
 
 log = logging.getLogger("dakora.api")
@@ -45,80 +49,12 @@ MAX_BODIES = 20_000
 MAX_TARGETS = 20_000
 
 
-def encode(data: Any) -> bytes:
-    """Compact UTF-8 JSON (what every cached body is)."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 @dataclass(frozen=True)
 class Body:
     """An encoded JSON response and its ETag (quoted, ready for the header)."""
 
     data: bytes
     etag: str | None = None
-
-
-@dataclass(frozen=True)
-class RenderTarget:
-    """What a render of one prompt at one commit needs besides the inputs (kept per
-    (project, commit, prompt id, ref) once built: commits are immutable)."""
-
-    prompt: Prompt
-    parts: PartsSource
-    cache_key: str  # the compiled template's key in the renderer / render workers
-    commit: str
-    ref: str | None
-
-
-@dataclass(frozen=True)
-class RenderJob:
-    """A render ready to run: its target and the coerced inputs. Run it with any
-    :class:`~dakora.registry.render.Renders` (``renderer.render(job.prompt, job.inputs,
-    job.parts, cache_key=job.cache_key)``), then encode with :meth:`body`."""
-
-    target: RenderTarget
-    inputs: dict[str, Any]
-
-    @property
-    def prompt(self) -> Prompt:
-        return self.target.prompt
-
-    @property
-    def parts(self) -> PartsSource:
-        return self.target.parts
-
-    @property
-    def cache_key(self) -> str:
-        return self.target.cache_key
-
-    def body(self, result: RenderResult) -> bytes:
-        """The response body of ``POST …/render``."""
-        t = self.target
-        data: dict[str, Any] = {
-            "prompt_id": t.prompt.id,
-            "version": t.prompt.version,
-            "commit": t.commit,
-            "ref": t.ref,
-            "kind": result.kind,
-        }
-        if result.kind == "chat":
-            data["messages"] = result.messages
-        else:
-            data["rendered"] = result.rendered
-        data["inputs_used"] = result.inputs_used
-        try:
-            return encode(data)
-        except (TypeError, ValueError) as exc:
-            raise RenderError(f"the rendered result is not JSON: {exc}") from exc
-
-
-def render_failure(prompt_id: str, exc: Exception) -> DakoraError:
-    """What a render that raised answers: a DakoraError as it is, anything else as a
-    RenderError (400): a template must never turn into a 500."""
-    if isinstance(exc, DakoraError):
-        return exc
-    log.warning("render of %s failed unexpectedly", prompt_id, exc_info=exc)
-    return RenderError(f"template failed: {type(exc).__name__}: {exc}")
 
 
 class ContentStore(Resolver):
