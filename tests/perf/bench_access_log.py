@@ -84,7 +84,7 @@ def main() -> int:
             _wait(ports[name], procs[name])
         path = f"/api/projects/{project_id}/prompts/{PROMPT_ID}"
         headers = {"Authorization": f"Bearer {key}"}
-        for name, port in ports.items():
+        for port in ports.values():
             httpx.get(f"http://127.0.0.1:{port}{path}", headers=headers)
             _drive(port, path, headers, args.connections, 1.0)  # warm-up
         best: dict[str, dict[str, Any]] = {name: {"rps": 0.0} for name in ports}
