@@ -21,6 +21,7 @@ from dakora.registry.core import Finding
 
 SERVER_DEPS = ("fastapi", "starlette", "sqlalchemy", "uvicorn", "alembic", "a2wsgi")
 HEAVY = (*SERVER_DEPS, "pydantic_settings", "httpx", "azure")
+DULWICH_SERVER = ("dulwich.server", "dulwich.web", "dulwich.contrib", "dulwich.client")
 
 PROBE = """
 import json, sys
@@ -106,9 +107,13 @@ def test_the_installed_executable_imports_only_what_each_command_needs(
         ["lint", str(repo)],
         ["render", "hi", "--repo", str(repo), "-iname=A"],
     ):
-        top = _top(_imported_by_executable(args, tmp_path))
+        loaded = _imported_by_executable(args, tmp_path)
+        top = _top(loaded)
         assert {"typer", "jinja2", "yaml"} <= top, (args, sorted(top))  # it ran
         assert not top & set(HEAVY), (args, sorted(top & set(HEAVY)))
+        # dulwich for reading the repository, never its server side
+        server_side = {m for m in loaded if m.startswith(DULWICH_SERVER)}
+        assert not server_side, (args, sorted(server_side))
 
 
 def test_the_root_help_table_matches_the_root_group() -> None:
