@@ -97,6 +97,7 @@ def record_ref_updates(
     audit: bool = True,
     mirror: bool = True,
     result: str = "ok",
+    source: str | None = None,
 ) -> IndexSummary:
     """Index ref updates already applied to the repository, in one transaction.
 
@@ -107,7 +108,7 @@ def record_ref_updates(
     reachable from the new shas but from no ref the index already knows.
 
     With ``audit`` one ``push_events`` row per update is written (``result``,
-    ``messages``, who); with ``mirror`` a mirror outbox row is queued. A change event
+    ``messages``, who, ``source``); with ``mirror`` a mirror outbox row is queued. A change event
     tells other server processes the project moved.
     """
     if isinstance(target, Engine):
@@ -125,6 +126,7 @@ def record_ref_updates(
                 audit=audit,
                 mirror=mirror,
                 result=result,
+                source=source,
             )
     conn = target
     with OpenedRepo(repo) as opened:
@@ -175,6 +177,7 @@ def record_ref_updates(
                     user_id=user_id,
                     key_id=key_id,
                     messages=messages,
+                    source=source,
                 ),
             )
         added_ids = [(v.prompt_id, v.version, v.blob_sha) for v in added]
