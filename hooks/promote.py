@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from dulwich.object_store import BaseObjectStore
 from dulwich.repo import Repo
@@ -96,7 +96,10 @@ class PromotionPlan:
                 "without a version bump"
             )
             if not allow:
-                message += "; promote them too, or allow shared parts"
+                message += (
+                    "; promote them too, or allow shared parts "
+                    "(dakora promote --allow-shared-parts; API allow_shared_parts)"
+                )
             severity = "warning" if allow else "error"
             out.append(Finding(part.path, None, severity, message, SHARED_PART_RULE))
         return out
@@ -353,3 +356,39 @@ def _message(plan: PromotionPlan, given: str | None) -> str:
     if not given:
         return generated
     return f"{given.rstrip()}\n\n{generated}"
+
+
+def outcome_dict(outcome: PromotionOutcome) -> dict[str, Any]:
+    """The promotion as the API answers it (and ``dakora promote --json`` prints)."""
+    plan, write = outcome.plan, outcome.write
+    return {
+        "from": short_ref(plan.source_ref),
+        "to": short_ref(plan.target_ref),
+        "source_commit": plan.source_commit,
+        "commit": write.commit,
+        "parent": write.parent,
+        "changed": write.changed,
+        "prompts": [
+            {
+                "id": p.id,
+                "version": p.version,
+                "previous_version": p.previous_version,
+                "path": p.path,
+                "changed": p.changed,
+            }
+            for p in plan.prompts
+        ],
+        "parts": [
+            {
+                "name": p.name,
+                "path": p.path,
+                "status": p.status,
+                "included_by": list(p.included_by),
+                "shared_with": list(p.shared_with),
+            }
+            for p in plan.parts
+        ],
+        # the pipeline's findings: check warnings and the shared-part ones
+        "findings": [f.to_dict() for f in write.findings],
+        "messages": list(write.messages),
+    }

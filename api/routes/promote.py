@@ -21,6 +21,7 @@ from dakora.api.routes.writes import WRITE_RESPONSES
 from dakora.api.write_unit import Write, author_of, push_context
 from dakora.hooks.promote import (
     PromotionOutcome,
+    outcome_dict,
     plan_promotion,
     promote,
     resolve_source,
@@ -114,35 +115,4 @@ def promote_prompts(access: WriteAccess, body: PromoteIn) -> PromoteOut:
 
 
 def promote_out(outcome: PromotionOutcome) -> PromoteOut:
-    plan, write = outcome.plan, outcome.write
-    return PromoteOut(
-        from_=plan.source_ref.split("/", 2)[2],
-        to=plan.target_ref.split("/", 2)[2],
-        source_commit=plan.source_commit,
-        commit=write.commit,
-        parent=write.parent,
-        changed=write.changed,
-        prompts=[
-            PromotedPromptOut(
-                id=p.id,
-                version=p.version,
-                previous_version=p.previous_version,
-                path=p.path,
-                changed=p.changed,
-            )
-            for p in plan.prompts
-        ],
-        parts=[
-            PromotedPartOut(
-                name=p.name,
-                path=p.path,
-                status=p.status,
-                included_by=list(p.included_by),
-                shared_with=list(p.shared_with),
-            )
-            for p in plan.parts
-        ],
-        # the pipeline's findings: check warnings and the shared-part ones
-        findings=[CheckFindingOut.model_validate(f.to_dict()) for f in write.findings],
-        messages=write.messages,
-    )
+    return PromoteOut.model_validate(outcome_dict(outcome))
