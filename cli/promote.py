@@ -10,6 +10,7 @@ compare-and-swapped, with a reflog line ``dakora promote: …``. With ``--remote
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,7 +19,13 @@ import typer
 from dakora.cli.commands import command_app
 from dakora.cli.local_repo import JsonOpt, RepoOpt, open_repo, run_git
 from dakora.cli.output import cli_errors, print_findings, print_json, write_text
-from dakora.registry.core import BadRequest, ConfigError, Finding, StorageError
+from dakora.registry.core import (
+    BadRequest,
+    ConfigError,
+    Finding,
+    InvalidPrompt,
+    StorageError,
+)
 
 app = command_app()
 
@@ -144,9 +151,7 @@ def remote_promote(
     except httpx.HTTPError as exc:
         raise StorageError(f"cannot reach {url}: {exc}") from exc
     if response.status_code != 200:
-        from dakora.client._errors import error_from_response
-
-        raise error_from_response(response)
+        _raise_remote(response)
     try:
         data: dict[str, Any] = response.json()
         data["changed"]  # noqa: B018 - the shape check
@@ -155,16 +160,32 @@ def remote_promote(
     return data
 
 
+def _raise_remote(response: Any) -> None:
+    """The server's error: a refused promotion as the same findings a local one
+    prints (exit 1); anything else as the SDK's error."""
+    try:
+        error = response.json()["error"]
+        findings = [Finding(**f) for f in error.get("findings") or []]
+    except (ValueError, KeyError, TypeError):
+        error, findings = {}, []
+    if error.get("code") == "invalid_prompt" and findings:
+        raise InvalidPrompt(findings)
+    from dakora.client._errors import error_from_response
+
+    raise error_from_response(response)
+
+
 def _git_identity(path: Path) -> tuple[str, str]:
-    name = run_git(["config", "user.name"], path).stdout.strip()
-    email = run_git(["config", "user.email"], path).stdout.strip()
-    if not name or not email:
+    """Who commits, as git would say it (GIT_COMMITTER_* or user.name/email)."""
+    proc = run_git(["var", "GIT_COMMITTER_IDENT"], path)
+    found = re.match(r"^(.*?) <([^>]*)>", proc.stdout.strip())
+    if proc.returncode != 0 or found is None or not found[1] or not found[2]:
         raise ConfigError(
             "git has no user.name/user.email: set them "
             '(git config --global user.name "Ada"; git config --global user.email '
             "ada@example.com) so the promotion commit has an author"
         )
-    return name, email
+    return found[1], found[2]
 
 
 def local_promote(repo_path: Path, body: dict[str, Any]) -> dict[str, Any]:

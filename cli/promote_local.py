@@ -29,7 +29,7 @@ from dakora.hooks.promote import (
 from dakora.hooks.push_checks import DefaultChecker
 from dakora.hooks.receive import PushContext, PushResult, ReceivePipeline
 from dakora.registry.checks import check_push
-from dakora.registry.core import BadRequest
+from dakora.registry.core import BadRequest, RefConflict
 from dakora.registry.git import (
     PROMOTE_PREFIX,
     GitSnapshot,
@@ -82,7 +82,7 @@ def local_promote_run(
     if source[0] == target[0]:
         raise BadRequest(f"--from and --to are the same ref ({body['to']})")
     if _checked_out(repo) == target[0]:
-        raise BadRequest(
+        raise RefConflict(
             f"{short_ref(target[0])} is checked out in this working tree: switch to "
             "another branch first (moving it would leave your files behind), or "
             "promote with --remote"
