@@ -40,6 +40,7 @@ from dakora.registry.core import (
 from dakora.registry.git import (
     GitSnapshot,
     Snapshot,
+    as_ref,
     load_with_findings,
     peel,
     prompt_identity,
@@ -100,8 +101,8 @@ class PromotionPlan:
                     "; promote them too, or allow shared parts "
                     "(dakora promote --allow-shared-parts; API allow_shared_parts)"
                 )
-            severity = "warning" if allow else "error"
-            out.append(Finding(part.path, None, severity, message, SHARED_PART_RULE))
+            make = Finding.warning if allow else Finding.error
+            out.append(make(part.path, None, message, SHARED_PART_RULE))
         return out
 
     def message(self) -> str:
@@ -124,7 +125,7 @@ class PromotionPlan:
 def resolve_source(repo: Repo, name: str) -> tuple[str, str]:
     """(full ref, commit) of the source: a branch, a tag (peeled) or a full ref."""
     for ref in _candidates(name):
-        sha = repo.refs.as_dict().get(ref.encode("utf-8"))
+        sha = repo.refs.as_dict().get(as_ref(ref))
         if sha is not None:
             commit = peel(repo.object_store, sha.decode("ascii"))
             if commit is None:
@@ -142,10 +143,10 @@ def resolve_target(repo: Repo, name: str) -> tuple[str, str]:
         )
     ref = name if name.startswith("refs/") else f"refs/heads/{name}"
     refs = repo.refs.as_dict()
-    sha = refs.get(ref.encode("utf-8"))
+    sha = refs.get(as_ref(ref))
     if sha is not None:
         return ref, sha.decode("ascii")
-    if refs.get(f"refs/tags/{name}".encode()) is not None:
+    if refs.get(as_ref(f"refs/tags/{name}")) is not None:
         raise BadRequest(
             f"{name!r} is a tag: a promotion is a commit, and only a branch can take one"
         )
