@@ -66,9 +66,7 @@ class PushContext:
     user_id: Any = None
     key_id: Any = None
     default_branch: str | None = None
-    # how the update arrived, recorded as push_events.source (docs/promotion.md):
-    # "git" (a push, also through the pre-receive hook), "api", "promote", "studio"
-    source: str = "git"
+    source: str = "git"  # push_events.source: git, api, promote, studio (promotion.md)
 
 
 @dataclass

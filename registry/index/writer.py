@@ -131,11 +131,7 @@ def record_ref_updates(
     conn = target
     with OpenedRepo(repo) as opened:
         store = opened.store
-        peeled: dict[str, str | None] = {}
-        for ref, _old, new in updates:
-            if ref.startswith(INDEXED_PREFIXES):
-                new_sha = none_if_zero(new)
-                peeled[ref] = peel_to_commit(store, new_sha) if new_sha else None
+        peeled = _peeled(store, updates)
         if versions is None:
             known = list(db_refs(conn, project_id).values())
             versions = compute_versions(
@@ -193,6 +189,18 @@ def record_ref_updates(
         heads=head_count,
         versions_added=added_ids,
     )
+
+
+def _peeled(
+    store: BaseObjectStore, updates: Sequence[RefUpdate]
+) -> dict[str, str | None]:
+    """Indexed ref → the commit its new sha peels to (None: deleted)."""
+    peeled: dict[str, str | None] = {}
+    for ref, _old, new in updates:
+        if ref.startswith(INDEXED_PREFIXES):
+            new_sha = none_if_zero(new)
+            peeled[ref] = peel_to_commit(store, new_sha) if new_sha else None
+    return peeled
 
 
 def _project_id_and_branch(
