@@ -65,6 +65,12 @@ COMMANDS: dict[str, Spec] = {
         "Review prompt changes between two revisions (a PR): versions, input "
         "compatibility, rendered before/after, parts, lint.",
     ),
+    "promote": Spec(
+        "dakora.cli.promote",
+        LOCAL,
+        "Promote prompts (and the parts they include) from one ref onto a branch, as "
+        "one checked commit.",
+    ),
     "serve": Spec(
         "dakora.cli.server",
         SERVER,
