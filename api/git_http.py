@@ -109,12 +109,15 @@ def server_pipeline(
             cached = _PIPELINES.get(state)
         if cached is not None:
             return cached
+    from dakora.api.telemetry import InstrumentedPipeline
     from dakora.hooks.advisory_lock import ServerProjectLock, ref_guard
 
     on_accepted, on_rejected = make_index_hooks(get_engine)
     project_lock = ServerProjectLock(get_engine)  # advisory on PostgreSQL
     settings = getattr(state, "settings", None)
-    pipeline = ReceivePipeline(
+    # a dakora.push span per push, and dakora_pushes_total with DAKORA_METRICS=true
+    pipeline = InstrumentedPipeline(
+        state=state,
         after_accepted=make_auto_repack(
             project_lock,
             get_engine,
