@@ -10,7 +10,6 @@ from starlette.responses import Response
 
 from dakora.api.content import json_bytes, respond
 from dakora.api.deps import ReadAccess, check_access
-from dakora.api.telemetry import PROJECT, PROMPT_NAME, set_prompt_attributes, span
 from dakora.api.schemas import (
     ERROR_RESPONSES,
     DiffOut,
@@ -21,6 +20,7 @@ from dakora.api.schemas import (
     RenderOut,
     VersionListOut,
 )
+from dakora.api.telemetry import PROJECT, PROMPT_NAME, set_prompt_attributes, span
 from dakora.registry.content import DEFAULT_SELECTOR, Selector
 
 router = APIRouter(prefix="/api/projects/{project}", tags=["prompts"])

@@ -43,7 +43,7 @@ SDK_SCRIPT = """
 import json, sys
 from dakora.client import Dakora, InputError
 
-url, key = sys.argv[1], sys.argv[2]
+url, key, checkout = sys.argv[1], sys.argv[2], sys.argv[3]
 out = {}
 with Dakora(url, key, "foot/print") as c:
     p = c.prompts.get("summarize")
@@ -55,9 +55,8 @@ with Dakora(url, key, "foot/print") as c:
         c.prompts.render("summarize", {"text": "x", "max_sentences": "many"})
     except InputError as exc:
         out["server_error"] = exc.problems
-# unreachable: the fallback renders with the same coercion and the same problems
-fallback = {"summarize": p.raw}
-with Dakora("http://127.0.0.1:9", key, "foot/print", fallback=fallback,
+# unreachable: the fallback (a checkout) renders with the server's coercion
+with Dakora("http://127.0.0.1:9", key, "foot/print", fallback=checkout,
             timeout=2) as off:
     r = off.prompts.render("summarize", {"text": "Dakora ships.", "max_sentences": "2"})
     out["offline"] = [r.inputs_used, r.source]
@@ -178,7 +177,7 @@ def test_sdk_from_the_bare_venv_against_a_live_server(
     script = tmp_path / "sdk.py"
     script.write_text(SDK_SCRIPT)
     proc = _run(
-        [bare_venv / "bin" / "python", script, live_server.base_url, key],
+        [bare_venv / "bin" / "python", script, live_server.base_url, key, repo.path],
         cwd=tmp_path,
         env=_env(),
     )

@@ -682,8 +682,10 @@ def test_offline_render_reports_every_bad_input_like_the_server(
             "input 'flag': expected boolean, got 'maybe' "
             "(use true/false, yes/no, on/off or 1/0)",
         ),
-        ("tags", "input 'tags': expected array<string>, got [1] (item 0 is 1, "
-         "not a string)"),
+        (
+            "tags",
+            "input 'tags': expected array<string>, got [1] (item 0 is 1, not a string)",
+        ),
         ("tone", "input 'tone': expected one of 'warm', 'dry', got 'loud'"),
         ("name", "missing required input 'name' (string)"),
     ]
