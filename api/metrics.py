@@ -11,6 +11,8 @@ several apps in one process (tests, replicas) never collide. What other modules
 call:
 
 - ``Metrics.observe_push(result)`` — the receive pipeline (``api/telemetry.py``);
+  git pushes run in git worker processes, which send their results back with each
+  request (``api/git_workers.py``) to ``Metrics.count_push``;
 - ``Metrics.render_seconds.observe(s)`` — the render route;
 - ``record_webhook_delivery(result)`` — the outgoing-webhook dispatcher, once per
   delivery attempt (``delivered`` / ``failed`` / ``gave_up``; anything else counts
@@ -135,7 +137,13 @@ class Metrics:
         children[1].observe(seconds)
 
     def observe_push(self, result: PushResult) -> None:
-        self.pushes.labels("accepted" if result.accepted else "rejected").inc()
+        self.count_push("accepted" if result.accepted else "rejected")
+
+    def count_push(self, result: str) -> None:
+        """One push by result (``accepted`` / ``rejected``), e.g. from a git worker."""
+        self.pushes.labels(
+            result if result in ("accepted", "rejected") else "rejected"
+        ).inc()
 
     def webhook_delivery(self, result: str) -> None:
         self.webhook_deliveries.labels(

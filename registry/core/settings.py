@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     # GET /metrics (Prometheus text format, docs/telemetry.md): off unless true
     metrics: bool = Field(default=False)
     metrics_token: SecretStr | None = Field(default=None)
+    # worker processes that serve git requests (push checks, pack building); 0 = one
+    # per CPU (at least 2)
+    git_workers: int = Field(default=0, ge=0, le=256)
     studio_dir: Path | None = Field(
         default=None,
         description="Folder of the built Studio (its index.html and assets/); unset: "
