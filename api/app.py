@@ -117,5 +117,9 @@ def create_app(settings: Settings) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/git", make_git_app(state))
+    if settings.metrics:  # else no middleware and no /metrics (api/metrics.py)
+        from dakora.api.metrics import install_metrics
+
+        install_metrics(app, state)
     install_studio(app, settings)  # last: /studio/{path} must not shadow a route
     return app
