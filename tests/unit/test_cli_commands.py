@@ -233,3 +233,24 @@ def test_remote_lines_carry_the_lint_rule_id() -> None:
     assert Finding.error("..", None, "m", "unsafe-path").format_remote() == (
         "error: ..: m [unsafe-path]"
     )
+
+
+def test_run_freezes_the_heap_before_the_interpreter_exits(tmp_path: Path) -> None:
+    """``run()`` ends with ``gc.freeze()``: the exit then skips a cycle collection
+    over every imported object (cli/main.py); output and atexit still happen."""
+    code = (
+        "import atexit, gc, sys; sys.argv = ['dakora', 'version']; "
+        "atexit.register(lambda: print('atexit ran')); "
+        "from dakora.cli.main import run\n"
+        "try:\n    run()\nexcept SystemExit:\n    pass\n"
+        "print('frozen', gc.get_freeze_count() > 0)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert out[0].startswith("dakora ")
+    assert out[1:] == ["frozen True", "atexit ran"]
