@@ -28,6 +28,7 @@ from dakora.api.routes import (
     health,
     logs,
     me,
+    outgoing_webhooks,
     parts,
     prompts,
     pushes,
@@ -57,6 +58,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     refs.router,
     check.router,
     api_keys.router,
+    outgoing_webhooks.router,
 )
 
 DESCRIPTION = """\

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from dakora.registry.content import ContentStore
     from dakora.registry.mirror import MirrorWorker, ReplicaSync
     from dakora.registry.tenancy import ProjectCache
+    from dakora.registry.webhooks import WebhookWorker
 
 log = logging.getLogger("dakora.api")
 
@@ -49,6 +50,7 @@ class ServerState:
         self.mirror: MirrorWorker | None = None  # the outbox worker
         self.replica: ReplicaSync | None = None  # PostgreSQL + mirror only
         self.render_pool: RenderPool | None = None  # renders, off the event loop
+        self.webhooks: WebhookWorker | None = None  # the webhook outbox worker
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -93,6 +95,7 @@ class ServerState:
         self.events.start()
         self.auth.before_request = self.events.poll
         self._start_mirror(engine)
+        self._start_webhooks(engine)
         with _LIVE_LOCK:
             _LIVE_STATES.add(self)
 
@@ -140,6 +143,26 @@ class ServerState:
         )
         self.mirror.start()
 
+    def _start_webhooks(self, engine: Engine) -> None:
+        """The outgoing-webhook worker (docs/webhooks.md): delivers the outbox rows
+        pushes leave behind, including those a previous run left pending."""
+        from dakora.registry.webhooks import WebhookService, WebhookWorker
+
+        self.webhooks = WebhookWorker(
+            WebhookService(
+                engine,
+                allow_private=self.settings.webhooks_allow_private,
+                schedule=self.settings.webhooks_retry_schedule,
+                timeout=self.settings.webhooks_timeout_seconds,
+            )
+        )
+        self.webhooks.start()
+
+    def notify_webhooks(self) -> None:
+        """Wake the webhook worker (after a push recorded by this process)."""
+        if self.webhooks is not None:
+            self.webhooks.notify()
+
     def notify_mirror(self) -> None:
         """Wake the mirror worker (after a ref update made by this process)."""
         if self.mirror is not None:
@@ -151,6 +174,9 @@ class ServerState:
         if self.mirror is not None:
             self.mirror.stop()
             self.mirror = None
+        if self.webhooks is not None:
+            self.webhooks.stop()
+            self.webhooks = None
         advisory = getattr(self, "_advisory", None)
         if advisory is not None:
             advisory.dispose()
@@ -207,3 +233,11 @@ def invalidate_project(project_id: str) -> None:
     for state in live_states():
         state.invalidate_project(project_id)
         state.notify_mirror()  # the outbox row is committed: mirror it now
+        state.notify_webhooks()  # and deliver its webhook events
+
+
+def notify_webhooks() -> None:
+    """Wake every app's webhook worker in this process (after a refused push: its
+    ``push.rejected`` events are committed)."""
+    for state in live_states():
+        state.notify_webhooks()

@@ -40,6 +40,7 @@ from dakora.registry.core.errors import (
     StorageError,
     Unauthenticated,
     UserNotFound,
+    WebhookNotFound,
     WorkspaceNotFound,
 )
 from dakora.registry.core.findings import Finding, dedupe, has_errors
@@ -134,6 +135,7 @@ __all__ = [
     "InputSpec",
     "InvalidPrompt",
     "KeyNotFound",
+    "WebhookNotFound",
     "LimitExceeded",
     "LruCache",
     "Message",

@@ -18,6 +18,7 @@ from dakora.registry.db import (
     users,
     utcnow,
 )
+from dakora.registry.webhooks import enqueue_push_events
 
 MAX_MESSAGES = 200  # remote: lines kept per row
 
@@ -66,8 +67,10 @@ def record_rejected_push(
     user_id: str | None,
     key_id: str | None,
     messages: Sequence[str],
+    source: str = "git",
 ) -> None:
-    """Audit a rejected push: one ``result='rejected'`` row per ref."""
+    """Audit a rejected push: one ``result='rejected'`` row per ref, and its
+    ``push.rejected`` webhook events (docs/webhooks.md) in the same transaction."""
     rows = push_event_rows(
         project_id,
         updates,
@@ -78,6 +81,16 @@ def record_rejected_push(
     )
     with transaction(engine) as conn:
         write_push_events(conn, rows)
+        enqueue_push_events(
+            conn,
+            project_id,
+            updates,
+            result="rejected",
+            source=source,
+            user_id=user_id,
+            key_id=key_id,
+            messages=messages,
+        )
 
 
 def push_event_page(

@@ -59,6 +59,7 @@ from dakora.registry.index.sources import (
     peel_to_commit,
     repository_refs,
 )
+from dakora.registry.webhooks import CreatedVersion, enqueue_push_events
 
 RefUpdate = tuple[str, str, str]  # (full ref name, old sha, new sha); zero sha = none
 
@@ -97,6 +98,7 @@ def record_ref_updates(
     audit: bool = True,
     mirror: bool = True,
     result: str = "ok",
+    source: str = "git",
 ) -> IndexSummary:
     """Index ref updates already applied to the repository, in one transaction.
 
@@ -107,8 +109,8 @@ def record_ref_updates(
     reachable from the new shas but from no ref the index already knows.
 
     With ``audit`` one ``push_events`` row per update is written (``result``,
-    ``messages``, who); with ``mirror`` a mirror outbox row is queued. A change event
-    tells other server processes the project moved.
+    ``messages``, who) and its webhook events (``source``: git/api); with ``mirror``
+    a mirror outbox row is queued. A change event tells other processes it moved.
     """
     if isinstance(target, Engine):
         with transaction(target) as conn:
@@ -125,6 +127,7 @@ def record_ref_updates(
                 audit=audit,
                 mirror=mirror,
                 result=result,
+                source=source,
             )
     conn = target
     with OpenedRepo(repo) as opened:
@@ -166,16 +169,16 @@ def record_ref_updates(
             head_count += write_heads(conn, store, project_id, ref, commit, ref_heads)
             set_ref(conn, project_id, ref, commit)
         if audit:
-            write_push_events(
+            _audit(
                 conn,
-                push_event_rows(
-                    project_id,
-                    updates,
-                    result=result,
-                    user_id=user_id,
-                    key_id=key_id,
-                    messages=messages,
-                ),
+                project_id,
+                updates,
+                added,
+                result=result,
+                source=source,
+                user_id=user_id,
+                key_id=key_id,
+                messages=messages,
             )
         added_ids = [(v.prompt_id, v.version, v.blob_sha) for v in added]
         if mirror:
@@ -189,6 +192,45 @@ def record_ref_updates(
         versions=len(added),
         heads=head_count,
         versions_added=added_ids,
+    )
+
+
+def _audit(
+    conn: Connection,
+    project_id: str,
+    updates: Sequence[RefUpdate],
+    added: Sequence[VersionInfo],
+    *,
+    result: str,
+    source: str,
+    user_id: str | None,
+    key_id: str | None,
+    messages: Sequence[str] | None,
+) -> None:
+    """The push audit rows and the push's webhook events (docs/webhooks.md)."""
+    write_push_events(
+        conn,
+        push_event_rows(
+            project_id,
+            updates,
+            result=result,
+            user_id=user_id,
+            key_id=key_id,
+            messages=messages,
+        ),
+    )
+    enqueue_push_events(
+        conn,
+        project_id,
+        updates,
+        result=result,
+        source=source,
+        user_id=user_id,
+        key_id=key_id,
+        messages=messages,
+        created=[
+            CreatedVersion(v.prompt_id, v.version, v.commit, v.author) for v in added
+        ],
     )
 
 

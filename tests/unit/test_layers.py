@@ -67,6 +67,7 @@ REGISTRY_ORDER = (
     "db",
     "tenancy",
     "mirror",
+    "webhooks",
     "index",
     "content",
 )
