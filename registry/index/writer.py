@@ -108,9 +108,8 @@ def record_ref_updates(
     push pipeline has them); otherwise they are computed: the versions of commits
     reachable from the new shas but from no ref the index already knows.
 
-    With ``audit`` one ``push_events`` row per update is written (``result``,
-    ``messages``, who) and its webhook events (``source``: git/api); with ``mirror``
-    a mirror outbox row is queued. A change event tells other processes it moved.
+    ``audit``: a ``push_events`` row per update and the webhook events (``source``:
+    git/api); ``mirror``: a mirror outbox row; always a change event for the others.
     """
     if isinstance(target, Engine):
         with transaction(target) as conn:
