@@ -168,17 +168,8 @@ def record_ref_updates(
             head_count += write_heads(conn, store, project_id, ref, commit, ref_heads)
             set_ref(conn, project_id, ref, commit)
         if audit:
-            _audit(
-                conn,
-                project_id,
-                updates,
-                added,
-                result=result,
-                source=source,
-                user_id=user_id,
-                key_id=key_id,
-                messages=messages,
-            )
+            who: dict[str, Any] = {"user_id": user_id, "key_id": key_id}
+            _audit(conn, project_id, updates, added, result, source, messages, **who)
         added_ids = [(v.prompt_id, v.version, v.blob_sha) for v in added]
         if mirror:
             from dakora.registry.mirror import enqueue
@@ -199,12 +190,12 @@ def _audit(
     project_id: str,
     updates: Sequence[RefUpdate],
     added: Sequence[VersionInfo],
-    *,
     result: str,
     source: str,
+    messages: Sequence[str] | None,
+    *,
     user_id: str | None,
     key_id: str | None,
-    messages: Sequence[str] | None,
 ) -> None:
     """The push audit rows and the push's webhook events (docs/webhooks.md)."""
     write_push_events(
