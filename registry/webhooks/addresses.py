@@ -90,20 +90,23 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 def address_problem(ip: IPAddress) -> str | None:
     """Why deliveries may not go to ``ip`` (``"loopback"``, ``"private"``, …), or
-    None for a public address."""
+    None for a public address. An IPv4 address inside IPv6 is judged as itself."""
     if isinstance(ip, ipaddress.IPv6Address):
         inner = _embedded_ipv4(ip)
         if inner is not None:
             problem = address_problem(inner)
             if problem is not None:
                 return f"{problem}, inside IPv6"
+            if ip.ipv4_mapped is not None:
+                return None  # ::ffff:a.b.c.d is a.b.c.d, which is public
+    # the narrow kinds first: Python counts most of them as is_private too
     for name in (
         "loopback",
-        "private",
         "link_local",
         "multicast",
         "unspecified",
         "reserved",
+        "private",
     ):
         if getattr(ip, f"is_{name}"):
             return name.replace("_", "-")
