@@ -20,14 +20,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dakora.registry.core import ConfigError, Settings
-from dakora.registry.db import Engine
+from dakora.registry.db import AdvisoryProjectLock, Engine, is_process_local
 
 if TYPE_CHECKING:
     from dakora.api.auth import Authenticator
     from dakora.api.events import EventWatcher
+    from dakora.api.git_workers import GitWorkerPool
     from dakora.api.render_pool import RenderPool
     from dakora.registry.content import ContentStore
-    from dakora.registry.mirror import MirrorWorker, ReplicaSync
+    from dakora.registry.mirror import BlobStore, MirrorWorker, ReplicaSync
     from dakora.registry.tenancy import ProjectCache
     from dakora.registry.webhooks import WebhookWorker
 
@@ -51,6 +52,7 @@ class ServerState:
         self.replica: ReplicaSync | None = None  # PostgreSQL + mirror only
         self.render_pool: RenderPool | None = None  # renders, off the event loop
         self.webhooks: WebhookWorker | None = None  # the webhook outbox worker
+        self.git_pool: GitWorkerPool | None = None  # git requests, off the event loop
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -89,6 +91,11 @@ class ServerState:
             self.settings.render_timeout_ms, self.settings.render_workers
         )
         self.render_pool.warm()
+        if not is_process_local(engine):
+            from dakora.api.git_workers import GitWorkerPool
+
+            self.git_pool = GitWorkerPool(self.settings)
+            self.git_pool.warm("dakora-git", log)
         self.content = ContentStore(engine, self.render_pool)
         self.auth = Authenticator(self.settings, engine, self.projects)
         self.events = EventWatcher(engine, self)
@@ -116,13 +123,8 @@ class ServerState:
         repos_dir = self.settings.repos_dir.absolute()
         repo_path_for: Callable[[ProjectRow], Path] | None = None
         if engine.dialect.name == "postgresql":
-            from dakora.registry.db import AdvisoryProjectLock
-            from dakora.registry.mirror import ReplicaSync
-
-            self._advisory = AdvisoryProjectLock(engine)
-            self.replica = replica = ReplicaSync(
-                engine, store, lock=self._advisory.hold
-            )
+            replica, self._advisory = replica_sync(engine, store)
+            self.replica = replica
             if self.projects is not None:
                 self.projects.local_repos_dir = repos_dir
             if self.content is not None:
@@ -190,6 +192,9 @@ class ServerState:
         if self.render_pool is not None:
             self.render_pool.close()
             self.render_pool = None
+        if self.git_pool is not None:
+            self.git_pool.close()
+            self.git_pool = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
@@ -215,6 +220,17 @@ class ServerState:
         if self.projects is not None:
             self.projects.invalidate()
         self.invalidate_keys()
+
+
+def replica_sync(
+    engine: Engine, store: BlobStore
+) -> tuple[ReplicaSync, AdvisoryProjectLock]:
+    """A replica's catch-up from the mirror, under an advisory project lock (the
+    lock's connection is the caller's to dispose)."""
+    from dakora.registry.mirror import ReplicaSync
+
+    advisory = AdvisoryProjectLock(engine)
+    return ReplicaSync(engine, store, lock=advisory.hold), advisory
 
 
 def live_states() -> list[ServerState]:

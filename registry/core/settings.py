@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     render_timeout_ms: RenderTimeoutMs = Field(default=DEFAULT_RENDER_TIMEOUT_MS)
     # worker processes that run the server's renders; 0 = one per CPU (at least 2)
     render_workers: int = Field(default=0, ge=0, le=256)
+    # worker processes that serve git requests (push checks, pack building); 0 = one
+    # per CPU (at least 2)
+    git_workers: int = Field(default=0, ge=0, le=256)
     # outgoing webhooks (docs/webhooks.md): deliver to loopback/private addresses too
     webhooks_allow_private: bool = Field(default=False)
     # seconds to wait before each retry; one delivery is tried len(schedule) + 1 times
