@@ -112,7 +112,8 @@ def test_a_private_address_is_refused_again_at_delivery(strict: LiveServer) -> N
                     "webhooks", "deliveries", "acme/strict", receiver.url
                 )["deliveries"]
                 if d["attempts"] >= 1
-            ]
+            ],
+            message="a refused attempt in the CLI's delivery log",
         )
         assert log[0]["status"] == "pending"
         assert log[0]["last_error"].startswith("refused: ")

@@ -109,4 +109,4 @@ def wait_for(
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {message}")
-        time.sleep(0.05)
+        time.sleep(0.1)
