@@ -12,6 +12,7 @@ by ``add`` only.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -186,6 +187,14 @@ def test_pushes_and_api_writes_are_delivered_signed(
         # the log and the list: delivered once each, never the secret
         delivered = _cli_deliveries(server, "acme/hooks", receiver.url)
         assert {d["status"] for d in delivered} == {"delivered"}
+        lags = sorted(
+            (
+                dt.datetime.fromisoformat(d["delivered_at"])
+                - dt.datetime.fromisoformat(d["created_at"])
+            ).total_seconds()
+            for d in delivered
+        )
+        print("commit-to-delivered seconds:", lags)  # reported, never asserted
         assert {d["attempts"] for d in delivered} == {1}
         listed = server.admin("webhooks", "list", "acme/hooks")
         assert receiver.secret not in json.dumps(listed)
