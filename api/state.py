@@ -49,6 +49,9 @@ class ServerState:
         self.mirror: MirrorWorker | None = None  # the outbox worker
         self.replica: ReplicaSync | None = None  # PostgreSQL + mirror only
         self.render_pool: RenderPool | None = None  # renders, off the event loop
+        # called with a project id (None: maybe any project) whenever refs may have
+        # moved, from any thread (the MCP endpoint's list_changed, api/mcp/changes.py)
+        self.change_listeners: list[Callable[[str | None], None]] = []
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -176,6 +179,7 @@ class ServerState:
         change it, and deletions send an ``all`` event."""
         if self.content is not None:
             self.content.invalidate_project(project_id)
+        self._tell_listeners(project_id)
 
     def invalidate_keys(self) -> None:
         """Forget every verified API key (after a revocation anywhere)."""
@@ -189,6 +193,14 @@ class ServerState:
         if self.projects is not None:
             self.projects.invalidate()
         self.invalidate_keys()
+        self._tell_listeners(None)
+
+    def _tell_listeners(self, project_id: str | None) -> None:
+        for listener in list(self.change_listeners):
+            try:
+                listener(project_id)
+            except Exception:  # a listener must never fail a push or a request
+                log.warning("change listener failed", exc_info=True)
 
 
 def live_states() -> list[ServerState]:
