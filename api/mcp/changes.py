@@ -20,6 +20,7 @@ Two kinds of clients, one per MCP protocol era:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from collections.abc import Callable
@@ -133,10 +134,8 @@ class ListChanges:
         loop = self._loop
         if loop is None or not self._watches:
             return
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: shutting down
             loop.call_soon_threadsafe(self._schedule, project_id)
-        except RuntimeError:  # the loop is closed: shutting down
-            pass
 
     def _schedule(self, project_id: str | None) -> None:
         self._pending.add(project_id)
@@ -155,7 +154,9 @@ class ListChanges:
                 try:
                     await self._check(key)
                 except Exception:  # one bad project must not stop the others
-                    log.warning("MCP list_changed check of %s failed", key, exc_info=True)
+                    log.warning(
+                        "MCP list_changed check of %s failed", key, exc_info=True
+                    )
 
     async def _check(self, key: WatchKey) -> None:
         watch = self._watches.get(key)

@@ -46,7 +46,14 @@ log = logging.getLogger("dakora.api.mcp")
 SCOPE_KEY = "dakora.mcp"
 LOOPBACK_SECURITY = TransportSecuritySettings(
     enable_dns_rebinding_protection=True,
-    allowed_hosts=["127.0.0.1:*", "localhost:*", "[::1]:*"],
+    allowed_hosts=[
+        "127.0.0.1",
+        "localhost",
+        "[::1]",
+        "127.0.0.1:*",
+        "localhost:*",
+        "[::1]:*",
+    ],
     allowed_origins=["http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*"],
 )
 
@@ -85,7 +92,9 @@ class ServerSource:
 
     def list_prompts(self, request: Any) -> list[Prompt]:
         target = target_of(request)
-        _, prompts = self.content.prompts_at(target.project, Selector.of(ref=target.ref))
+        _, prompts = self.content.prompts_at(
+            target.project, Selector.of(ref=target.ref)
+        )
         return prompts
 
     def render(self, request: Any, name: str, arguments: Mapping[str, str]) -> Rendered:

@@ -27,9 +27,9 @@ from typing import Any, Protocol
 import anyio.to_thread
 import mcp_types as types
 from mcp.server import Server
+from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import NotificationOptions
 from mcp.server.models import InitializationOptions
-from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
 from dakora.registry.core import (
@@ -138,7 +138,8 @@ def mcp_messages(rendered: Rendered) -> list[types.PromptMessage]:
         role = message["role"]
         if role in ("user", "assistant"):
             content = types.TextContent(text=message["content"])
-            out.append(types.PromptMessage(role=role, content=content))
+            mcp_role: types.Role = "user" if role == "user" else "assistant"
+            out.append(types.PromptMessage(role=mcp_role, content=content))
         else:
             content = types.TextContent(
                 text=message["content"], _meta={ROLE_META_KEY: role}

@@ -135,6 +135,7 @@ def test_panels_local_commands_first() -> None:
         "history",
         "diff",
         "review",
+        "mcp",
     ]
     # each panel's commands are listed together
     assert panels == sorted(panels, key=panels.index)
