@@ -348,3 +348,39 @@ def test_list_changed_after_a_git_push_on_a_listen_stream(env: Env) -> None:
             return [p.name for p in (await c.list_prompts()).prompts]
 
     assert "pushed" in run(go)
+
+
+def test_a_session_belongs_to_its_caller_project_and_ref(env: Env) -> None:
+    """The SDK refuses a session id presented by another key or for another ref (the
+    endpoint names the owner); raw HTTP here, only to replay the session id."""
+    second_key = env.server.create_key("mcp/demo", "read")["key"]
+    accept = {"Accept": "application/json, text/event-stream"}
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "replay", "version": "0"},
+        },
+    }
+    ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+
+    def auth(key: str) -> dict[str, str]:
+        return {**accept, "Authorization": f"Bearer {key}"}
+
+    with httpx.Client(base_url=env.server.base_url, timeout=30) as http:
+        opened = http.post(f"/mcp/{PROJECT}", json=init, headers=auth(env.read_key))
+        assert opened.status_code == 200, opened.text
+        session = {"Mcp-Session-Id": opened.headers["mcp-session-id"]}
+        for path, key in [
+            (f"/mcp/{PROJECT}", second_key),
+            (f"/mcp/{PROJECT}?ref=production", env.read_key),
+        ]:
+            r = http.post(path, json=ping, headers={**auth(key), **session})
+            assert r.status_code == 404, (path, r.text)
+        own = http.post(
+            f"/mcp/{PROJECT}", json=ping, headers={**auth(env.read_key), **session}
+        )
+        assert own.status_code == 200, own.text
