@@ -20,14 +20,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dakora.registry.core import ConfigError, Settings
-from dakora.registry.db import Engine
+from dakora.registry.db import AdvisoryProjectLock, Engine, is_process_local
 
 if TYPE_CHECKING:
     from dakora.api.auth import Authenticator
     from dakora.api.events import EventWatcher
+    from dakora.api.git_workers import GitWorkerPool
     from dakora.api.render_pool import RenderPool
     from dakora.registry.content import ContentStore
-    from dakora.registry.mirror import MirrorWorker, ReplicaSync
+    from dakora.registry.mirror import BlobStore, MirrorWorker, ReplicaSync
     from dakora.registry.tenancy import ProjectCache
 
 log = logging.getLogger("dakora.api")
@@ -49,6 +50,7 @@ class ServerState:
         self.mirror: MirrorWorker | None = None  # the outbox worker
         self.replica: ReplicaSync | None = None  # PostgreSQL + mirror only
         self.render_pool: RenderPool | None = None  # renders, off the event loop
+        self.git_pool: GitWorkerPool | None = None  # git requests, off the event loop
         # called with a project id (None: maybe any project) whenever refs may have
         # moved, from any thread (the MCP endpoint's list_changed, api/mcp/changes.py)
         self.change_listeners: list[Callable[[str | None], None]] = []
@@ -90,6 +92,11 @@ class ServerState:
             self.settings.render_timeout_ms, self.settings.render_workers
         )
         self.render_pool.warm()
+        if not is_process_local(engine):
+            from dakora.api.git_workers import GitWorkerPool
+
+            self.git_pool = GitWorkerPool(self.settings)
+            self.git_pool.warm("dakora-git", log)
         self.content = ContentStore(engine, self.render_pool)
         self.auth = Authenticator(self.settings, engine, self.projects)
         self.events = EventWatcher(engine, self)
@@ -116,13 +123,8 @@ class ServerState:
         repos_dir = self.settings.repos_dir.absolute()
         repo_path_for: Callable[[ProjectRow], Path] | None = None
         if engine.dialect.name == "postgresql":
-            from dakora.registry.db import AdvisoryProjectLock
-            from dakora.registry.mirror import ReplicaSync
-
-            self._advisory = AdvisoryProjectLock(engine)
-            self.replica = replica = ReplicaSync(
-                engine, store, lock=self._advisory.hold
-            )
+            replica, self._advisory = replica_sync(engine, store)
+            self.replica = replica
             if self.projects is not None:
                 self.projects.local_repos_dir = repos_dir
             if self.content is not None:
@@ -167,6 +169,9 @@ class ServerState:
         if self.render_pool is not None:
             self.render_pool.close()
             self.render_pool = None
+        if self.git_pool is not None:
+            self.git_pool.close()
+            self.git_pool = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
@@ -201,6 +206,17 @@ class ServerState:
                 listener(project_id)
             except Exception:  # a listener must never fail a push or a request
                 log.warning("change listener failed", exc_info=True)
+
+
+def replica_sync(
+    engine: Engine, store: BlobStore
+) -> tuple[ReplicaSync, AdvisoryProjectLock]:
+    """A replica's catch-up from the mirror, under an advisory project lock (the
+    lock's connection is the caller's to dispose)."""
+    from dakora.registry.mirror import ReplicaSync
+
+    advisory = AdvisoryProjectLock(engine)
+    return ReplicaSync(engine, store, lock=advisory.hold), advisory
 
 
 def live_states() -> list[ServerState]:

@@ -239,3 +239,10 @@ class ConfigError(DakoraError):
 class StorageError(DakoraError):
     code = "storage_error"
     http_status = 503
+
+
+class ServiceUnavailable(DakoraError):
+    """The server cannot take the request now (shutting down, every worker busy)."""
+
+    code = "unavailable"
+    http_status = 503

@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     render_timeout_ms: RenderTimeoutMs = Field(default=DEFAULT_RENDER_TIMEOUT_MS)
     # worker processes that run the server's renders; 0 = one per CPU (at least 2)
     render_workers: int = Field(default=0, ge=0, le=256)
+    # worker processes that serve git requests (push checks, pack building); 0 = one
+    # per CPU (at least 2)
+    git_workers: int = Field(default=0, ge=0, le=256)
     studio_dir: Path | None = Field(
         default=None,
         description="Folder of the built Studio (its index.html and assets/); unset: "
