@@ -30,8 +30,10 @@ from dakora.api.routes import (
     logs,
     me,
     parts,
+    promote,
     prompts,
     pushes,
+    ref_history,
     refs,
     webhooks,
     writes,
@@ -56,6 +58,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     pushes.router,
     compare.router,
     refs.router,
+    ref_history.router,
+    promote.router,
     check.router,
     api_keys.router,
 )
@@ -117,5 +121,9 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     app.mount("/git", make_git_app(state))
     app.router.routes.extend(mcp.routes())  # MCP over streamable HTTP (docs/mcp.md)
+    if settings.metrics:  # else no middleware and no /metrics (api/metrics.py)
+        from dakora.api.metrics import install_metrics
+
+        install_metrics(app, state)
     install_studio(app, settings)  # last: /studio/{path} must not shadow a route
     return app

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from dakora.api.auth import Authenticator
     from dakora.api.events import EventWatcher
     from dakora.api.git_workers import GitWorkerPool
+    from dakora.api.metrics import Metrics
     from dakora.api.render_pool import RenderPool
     from dakora.registry.content import ContentStore
     from dakora.registry.mirror import BlobStore, MirrorWorker, ReplicaSync
@@ -50,6 +51,7 @@ class ServerState:
         self.mirror: MirrorWorker | None = None  # the outbox worker
         self.replica: ReplicaSync | None = None  # PostgreSQL + mirror only
         self.render_pool: RenderPool | None = None  # renders, off the event loop
+        self.metrics: Metrics | None = None  # DAKORA_METRICS=true (api/metrics.py)
         self.git_pool: GitWorkerPool | None = None  # git requests, off the event loop
         # called with a project id (None: maybe any project) whenever refs may have
         # moved, from any thread (the MCP endpoint's list_changed, api/mcp/changes.py)

@@ -86,6 +86,12 @@ COMMANDS: dict[str, Spec] = {
         "Serve a local prompt repository to MCP clients (editors, desktop agents) "
         "over stdio.",
     ),
+    "promote": Spec(
+        "dakora.cli.promote",
+        LOCAL,
+        "Promote prompts (and the parts they include) from one ref onto a branch, as "
+        "one checked commit.",
+    ),
     "serve": Spec(
         "dakora.cli.server",
         SERVER,

@@ -24,7 +24,7 @@ from dakora.cli.output import cli_errors
 from dakora.registry.core import Prompt, RepositoryNotFound
 
 if TYPE_CHECKING:
-    from dakora.api.mcp import Rendered
+    from dakora.api.mcp import PromptServer, Rendered
     from dakora.registry.git import Snapshot
     from dakora.registry.render import Renderer
 
@@ -85,14 +85,9 @@ class LocalSource:
         )
 
 
-async def _serve(source: LocalSource) -> None:
-    from importlib.metadata import version
-
+async def _serve(server: PromptServer) -> None:
     from mcp.server.stdio import stdio_server
 
-    from dakora.api.mcp import build_server
-
-    server = build_server(source, version=version("dakora"))
     async with stdio_server() as (read_stream, write_stream):
         await server.run(
             read_stream, write_stream, server.create_initialization_options()
@@ -119,9 +114,14 @@ def mcp(
     before they are committed. Configure your MCP client to run
     `dakora mcp --repo PATH`; see the MCP page of the docs.
     """
-    import anyio
+    from importlib.metadata import version
 
     with cli_errors(False):
+        import anyio
+
+        from dakora.api.mcp import build_server  # the server extra: a clear message
+
         source = LocalSource(repo, ref)
         source.snapshot()  # a bad --repo or --ref fails here, with an exit code
-    anyio.run(_serve, source)
+        server = build_server(source, version=version("dakora"))
+    anyio.run(_serve, server)

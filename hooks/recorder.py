@@ -32,6 +32,7 @@ def record_accepted(engine: Engine, repo: Repo, result: PushResult) -> None:
         user_id=result.context.user_id,
         key_id=result.context.key_id,
         messages=list(result.messages),
+        source=result.context.source,
     )
 
 
@@ -46,4 +47,5 @@ def record_rejected(engine: Engine, repo: Repo, result: PushResult) -> None:
         user_id=result.context.user_id,
         key_id=result.context.key_id,
         messages=list(result.messages),
+        source=result.context.source,
     )

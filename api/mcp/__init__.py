@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from dakora.api.mcp.prompts import (
+    PromptServer,
     PromptSource,
     Rendered,
     build_server,
@@ -21,6 +22,7 @@ from dakora.api.mcp.prompts import (
 )
 
 __all__ = [
+    "PromptServer",
     "PromptSource",
     "Rendered",
     "build_server",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -67,6 +67,10 @@ class ContentStore(Resolver):
         # the server passes its pool of render worker processes (api/render_pool.py)
         self.renderer: Renders = renderer or Renderer()
         self._bodies: LruCache[tuple[Hashable, ...], Body] = LruCache(MAX_BODIES)
+
+    def cache_stats(self) -> tuple[int, int]:
+        """(hits, misses) of the encoded-response cache since start (``/metrics``)."""
+        return self._bodies.hits, self._bodies.misses
 
     def prompt_body(self, project: Project, prompt_id: str, selector: Selector) -> Body:
         """``GET …/prompts/{id}``: the prompt plus commit and ref, encoded once."""
@@ -155,9 +159,15 @@ class ContentStore(Resolver):
         prompt_id: str,
         selector: Selector,
         inputs: Mapping[str, Any],
+        observe: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> bytes:
-        """``POST …/render``: coerce (422 listing every bad input), render (400)."""
+        """``POST …/render``: coerce (422 listing every bad input), render (400).
+
+        ``observe`` sees the result before it is encoded (the server's trace span
+        takes the prompt's version and commit from it, docs/telemetry.md)."""
         data = self.render_data(project, prompt_id, selector, inputs)
+        if observe is not None:
+            observe(data)
         try:
             return encode(data)
         except (TypeError, ValueError) as exc:

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, Row, or_, select
 
 from dakora.registry.core import ZERO_SHA
 from dakora.registry.db import (
+    PUSH_SOURCES,
     REF_LEN,
     api_keys,
     fetch_page,
@@ -26,6 +27,12 @@ def _sha_or_none(sha: str) -> str | None:
     return None if sha == ZERO_SHA else sha
 
 
+def push_source(value: str | None) -> str:
+    """The ``push_events.source`` of a pipeline source: one of ``PUSH_SOURCES``; a
+    push through the ``pre-receive`` hook (or anything unnamed) is ``git``."""
+    return value if value in PUSH_SOURCES else "git"
+
+
 def push_event_rows(
     project_id: str,
     updates: Sequence[tuple[str, str, str]],
@@ -34,6 +41,7 @@ def push_event_rows(
     user_id: str | None = None,
     key_id: str | None = None,
     messages: Sequence[str] | None = None,
+    source: str | None = None,
 ) -> list[dict[str, Any]]:
     """The ``push_events`` rows of ref updates ``(ref, old, new)``."""
     now = utcnow()
@@ -48,6 +56,7 @@ def push_event_rows(
             "result": result,
             "messages": list(messages or [])[:MAX_MESSAGES],
             "created_at": now,
+            "source": push_source(source),
         }
         for ref, old, new in updates
     ]
@@ -66,6 +75,7 @@ def record_rejected_push(
     user_id: str | None,
     key_id: str | None,
     messages: Sequence[str],
+    source: str | None = None,
 ) -> None:
     """Audit a rejected push: one ``result='rejected'`` row per ref."""
     rows = push_event_rows(
@@ -75,6 +85,7 @@ def record_rejected_push(
         user_id=user_id,
         key_id=key_id,
         messages=messages,
+        source=source,
     )
     with transaction(engine) as conn:
         write_push_events(conn, rows)
@@ -88,9 +99,11 @@ def push_event_page(
     result: str | None,
     limit: int,
     cursor: str | None,
+    source: str | None = None,
 ) -> tuple[list[Row[Any]], str | None]:
     """Push events of a project, newest first, with who pushed (user name/email,
-    key name); ``ref`` a full name or a branch/tag name."""
+    key name); ``ref`` a full name or a branch/tag name; ``source`` one of
+    ``PUSH_SOURCES``."""
     query = (
         select(
             push_events,
@@ -117,4 +130,6 @@ def push_event_page(
             )
     if result:
         query = query.where(push_events.c.result == result)
+    if source:
+        query = query.where(push_events.c.source == source)
     return fetch_page(engine, query, push_events.c.id, limit=limit, cursor=cursor)

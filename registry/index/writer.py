@@ -97,6 +97,7 @@ def record_ref_updates(
     audit: bool = True,
     mirror: bool = True,
     result: str = "ok",
+    source: str | None = None,
 ) -> IndexSummary:
     """Index ref updates already applied to the repository, in one transaction.
 
@@ -107,7 +108,7 @@ def record_ref_updates(
     reachable from the new shas but from no ref the index already knows.
 
     With ``audit`` one ``push_events`` row per update is written (``result``,
-    ``messages``, who); with ``mirror`` a mirror outbox row is queued. A change event
+    ``messages``, who, ``source``); with ``mirror`` a mirror outbox row is queued. A change event
     tells other server processes the project moved.
     """
     if isinstance(target, Engine):
@@ -125,15 +126,12 @@ def record_ref_updates(
                 audit=audit,
                 mirror=mirror,
                 result=result,
+                source=source,
             )
     conn = target
     with OpenedRepo(repo) as opened:
         store = opened.store
-        peeled: dict[str, str | None] = {}
-        for ref, _old, new in updates:
-            if ref.startswith(INDEXED_PREFIXES):
-                new_sha = none_if_zero(new)
-                peeled[ref] = peel_to_commit(store, new_sha) if new_sha else None
+        peeled = _peeled(store, updates)
         if versions is None:
             known = list(db_refs(conn, project_id).values())
             versions = compute_versions(
@@ -175,6 +173,7 @@ def record_ref_updates(
                     user_id=user_id,
                     key_id=key_id,
                     messages=messages,
+                    source=source,
                 ),
             )
         added_ids = [(v.prompt_id, v.version, v.blob_sha) for v in added]
@@ -190,6 +189,18 @@ def record_ref_updates(
         heads=head_count,
         versions_added=added_ids,
     )
+
+
+def _peeled(
+    store: BaseObjectStore, updates: Sequence[RefUpdate]
+) -> dict[str, str | None]:
+    """Indexed ref → the commit its new sha peels to (None: deleted)."""
+    peeled: dict[str, str | None] = {}
+    for ref, _old, new in updates:
+        if ref.startswith(INDEXED_PREFIXES):
+            new_sha = none_if_zero(new)
+            peeled[ref] = peel_to_commit(store, new_sha) if new_sha else None
+    return peeled
 
 
 def _project_id_and_branch(

@@ -136,6 +136,7 @@ def test_panels_local_commands_first() -> None:
         "diff",
         "review",
         "mcp",
+        "promote",
     ]
     # each panel's commands are listed together
     assert panels == sorted(panels, key=panels.index)
