@@ -121,12 +121,15 @@ def server_pipeline(
             cached = _PIPELINES.get(state)
         if cached is not None:
             return cached
+    from dakora.api.telemetry import InstrumentedPipeline
     from dakora.hooks.advisory_lock import ServerProjectLock, ref_guard
 
     on_accepted, on_rejected = make_index_hooks(get_engine, invalidate)
     project_lock = ServerProjectLock(get_engine)  # advisory on PostgreSQL
     settings = getattr(state, "settings", None)
-    pipeline = ReceivePipeline(
+    # a dakora.push span per push, and dakora_pushes_total with DAKORA_METRICS=true
+    pipeline = InstrumentedPipeline(
+        state=state,
         after_accepted=make_auto_repack(
             project_lock,
             get_engine,
@@ -202,11 +205,18 @@ class _ServerGitApp:
             cache = RepoCache()
             cache.freshen = replica_freshener(state, cache)
             return GitWSGIApp(cache, server_pipeline(state, limits=self._limits))
+
+        def pushed(result: str) -> None:  # a worker's push, counted here
+            metrics = getattr(state, "metrics", None)
+            if metrics is not None:
+                metrics.count_push(result)
+
         return GitWorkerApp(
             state.git_pool,
             state.settings.data_dir / "tmp",
             invalidate_project,
             self._limits,
+            pushed,
         )
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:

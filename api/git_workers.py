@@ -68,6 +68,9 @@ class WorkerState:
         self.engine = make_engine(settings.database_url)
         self.replica: Any = None
         self.changed: set[str] = set()
+        # push results of the current request, counted by the server's metrics
+        # (``InstrumentedPipeline`` reads ``state.metrics``; docs/telemetry.md)
+        self.metrics = PushTally()
         if self.engine.dialect.name == "postgresql":
             from dakora.api.state import replica_sync
             from dakora.registry.mirror import open_store
@@ -79,6 +82,17 @@ class WorkerState:
     def notify_mirror(self) -> None:
         """The server's mirror worker polls the outbox every second; nothing to
         wake from here."""
+
+
+class PushTally:
+    """Stands in for ``Metrics`` in a git worker: the results go back to the server
+    with the request's ``done`` message."""
+
+    def __init__(self) -> None:
+        self.results: list[str] = []
+
+    def observe_push(self, result: Any) -> None:
+        self.results.append("accepted" if result.accepted else "rejected")
 
 
 def worker_main(conn: Connection, settings: Settings) -> None:
@@ -98,9 +112,10 @@ def worker_main(conn: Connection, settings: Settings) -> None:
         except (EOFError, OSError):
             return
         state.changed.clear()
+        state.metrics.results.clear()
         try:
             _serve(conn, app, environ, target, body_path)
-            conn.send(("done", sorted(state.changed)))
+            conn.send(("done", sorted(state.changed), list(state.metrics.results)))
         except (BrokenPipeError, OSError):
             return  # the server went away
 
@@ -176,10 +191,12 @@ class GitWorkerApp:
         spool_dir: Path,
         changed: Callable[[str], None],
         limits: PushLimits | None = None,
+        pushed: Callable[[str], None] | None = None,
     ) -> None:
         self.pool = pool
         self.spool_dir = spool_dir
         self.changed = changed
+        self.pushed = pushed  # a push result ("accepted" / "rejected") for metrics
         self.max_body = (limits or PushLimits()).max_pack_bytes + SPOOL_MARGIN
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -266,6 +283,9 @@ class GitWorkerApp:
             return False
         for project_id in message[1]:
             self.changed(project_id)
+        if self.pushed is not None:
+            for result in message[2] if len(message) > 2 else ():
+                self.pushed(result)
         self.pool.release(worker, True)
         return True
 

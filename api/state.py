@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from dakora.api.auth import Authenticator
     from dakora.api.events import EventWatcher
     from dakora.api.git_workers import GitWorkerPool
+    from dakora.api.metrics import Metrics
     from dakora.api.render_pool import RenderPool
     from dakora.registry.content import ContentStore
     from dakora.registry.mirror import BlobStore, MirrorWorker, ReplicaSync
@@ -52,7 +53,11 @@ class ServerState:
         self.replica: ReplicaSync | None = None  # PostgreSQL + mirror only
         self.render_pool: RenderPool | None = None  # renders, off the event loop
         self.webhooks: WebhookWorker | None = None  # the webhook outbox worker
+        self.metrics: Metrics | None = None  # DAKORA_METRICS=true (api/metrics.py)
         self.git_pool: GitWorkerPool | None = None  # git requests, off the event loop
+        # called with a project id (None: maybe any project) whenever refs may have
+        # moved, from any thread (the MCP endpoint's list_changed, api/mcp/changes.py)
+        self.change_listeners: list[Callable[[str | None], None]] = []
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -207,6 +212,7 @@ class ServerState:
         change it, and deletions send an ``all`` event."""
         if self.content is not None:
             self.content.invalidate_project(project_id)
+        self._tell_listeners(project_id)
 
     def invalidate_keys(self) -> None:
         """Forget every verified API key (after a revocation anywhere)."""
@@ -220,6 +226,14 @@ class ServerState:
         if self.projects is not None:
             self.projects.invalidate()
         self.invalidate_keys()
+        self._tell_listeners(None)
+
+    def _tell_listeners(self, project_id: str | None) -> None:
+        for listener in list(self.change_listeners):
+            try:
+                listener(project_id)
+            except Exception:  # a listener must never fail a push or a request
+                log.warning("change listener failed", exc_info=True)
 
 
 def replica_sync(

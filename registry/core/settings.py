@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     render_timeout_ms: RenderTimeoutMs = Field(default=DEFAULT_RENDER_TIMEOUT_MS)
     # worker processes that run the server's renders; 0 = one per CPU (at least 2)
     render_workers: int = Field(default=0, ge=0, le=256)
+    # GET /metrics (Prometheus text format, docs/telemetry.md): off unless true
+    metrics: bool = Field(default=False)
+    metrics_token: SecretStr | None = Field(default=None)
     # worker processes that serve git requests (push checks, pack building); 0 = one
     # per CPU (at least 2)
     git_workers: int = Field(default=0, ge=0, le=256)

@@ -37,6 +37,7 @@ from dakora.registry.db.events import (
 )
 from dakora.registry.db.paging import fetch_page
 from dakora.registry.db.tables import (
+    PUSH_SOURCES,
     REF_LEN,
     ROLES,
     SCOPES,
@@ -75,6 +76,7 @@ __all__ = [
     "publish",
     "publish_key_changed",
     "publish_project_changed",
+    "PUSH_SOURCES",
     "REF_LEN",
     "ROLES",
     "SCOPES",

@@ -244,6 +244,9 @@ refs = Table(
     Column("updated_at", UTCDateTime(), nullable=False, default=utcnow),
 )
 
+PUSH_SOURCES: tuple[str, ...] = ("git", "api", "promote", "studio")
+PUSH_SOURCES_SQL = ", ".join(f"'{s}'" for s in PUSH_SOURCES)
+
 push_events = Table(
     "push_events",
     metadata,
@@ -257,6 +260,10 @@ push_events = Table(
     Column("result", String(32), nullable=False),  # ok | rejected | error…
     Column("messages", JSON(), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False, default=utcnow),
+    # how the move came: a git push, an API write, a promotion, the Studio
+    # (docs/promotion.md); migration 0006
+    Column("source", String(16), nullable=False, server_default="git"),
+    CheckConstraint(f"source IN ({PUSH_SOURCES_SQL})", name="source"),
     Index("ix_push_events_project_id_created_at", "project_id", "created_at"),
 )
 

@@ -98,7 +98,7 @@ def record_ref_updates(
     audit: bool = True,
     mirror: bool = True,
     result: str = "ok",
-    source: str = "git",
+    source: str | None = None,
 ) -> IndexSummary:
     """Index ref updates already applied to the repository, in one transaction.
 
@@ -108,8 +108,8 @@ def record_ref_updates(
     push pipeline has them); otherwise they are computed: the versions of commits
     reachable from the new shas but from no ref the index already knows.
 
-    ``audit``: a ``push_events`` row per update and the webhook events (``source``:
-    git/api); ``mirror``: a mirror outbox row; always a change event for the others.
+    ``audit``: a ``push_events`` row per update (who, ``source``) and the webhook
+    events; ``mirror``: a mirror outbox row; always a change event for the others.
     """
     if isinstance(target, Engine):
         with transaction(target) as conn:
@@ -131,11 +131,7 @@ def record_ref_updates(
     conn = target
     with OpenedRepo(repo) as opened:
         store = opened.store
-        peeled: dict[str, str | None] = {}
-        for ref, _old, new in updates:
-            if ref.startswith(INDEXED_PREFIXES):
-                new_sha = none_if_zero(new)
-                peeled[ref] = peel_to_commit(store, new_sha) if new_sha else None
+        peeled = _peeled(store, updates)
         if versions is None:
             known = list(db_refs(conn, project_id).values())
             versions = compute_versions(
@@ -191,7 +187,7 @@ def _audit(
     updates: Sequence[RefUpdate],
     added: Sequence[VersionInfo],
     result: str,
-    source: str,
+    source: str | None,
     messages: Sequence[str] | None,
     *,
     user_id: str | None,
@@ -207,6 +203,7 @@ def _audit(
             user_id=user_id,
             key_id=key_id,
             messages=messages,
+            source=source,
         ),
     )
     enqueue_push_events(
@@ -222,6 +219,18 @@ def _audit(
             CreatedVersion(v.prompt_id, v.version, v.commit, v.author) for v in added
         ],
     )
+
+
+def _peeled(
+    store: BaseObjectStore, updates: Sequence[RefUpdate]
+) -> dict[str, str | None]:
+    """Indexed ref → the commit its new sha peels to (None: deleted)."""
+    peeled: dict[str, str | None] = {}
+    for ref, _old, new in updates:
+        if ref.startswith(INDEXED_PREFIXES):
+            new_sha = none_if_zero(new)
+            peeled[ref] = peel_to_commit(store, new_sha) if new_sha else None
+    return peeled
 
 
 def _project_id_and_branch(

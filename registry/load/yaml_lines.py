@@ -1,9 +1,14 @@
 """YAML text → (data, line map, findings), never raising.
 
 Built on PyYAML's C loader (``CSafeLoader``; ``SafeLoader`` when libyaml is missing;
-timestamps stay strings). The node tree is composed once; a walk over it refuses
-duplicate keys and alias bombs (``MAX_YAML_NODES``) and records the line of every
-key as a dotted path (``"inputs.customer.default"``), then the tree is constructed.
+timestamps stay strings). The node tree is composed once; one walk over it refuses
+duplicate keys and alias bombs (``MAX_YAML_NODES``), records the line of every key as
+a dotted path (``"inputs.customer.default"``) and builds the value. The walk builds
+plain documents itself — mappings, sequences, and scalars through the loader's own
+``construct_yaml_*`` methods, so each value is exactly what PyYAML gives — because
+PyYAML's generic ``construct_document`` costs more than parsing (a push of 1,000
+prompts spent a third of its checks there). Anything else (merge keys ``<<``, tags
+such as ``!!set`` or ``!!binary``, non-scalar keys) is left to ``construct_document``.
 Syntax errors, bad UTF-8 and empty files become ``yaml-syntax`` / ``empty-file``
 findings with their line.
 """
@@ -37,6 +42,22 @@ YamlLoader.add_constructor(
 )
 
 
+_STR = "tag:yaml.org,2002:str"
+_MAP = "tag:yaml.org,2002:map"
+_SEQ = "tag:yaml.org,2002:seq"
+# scalar tag -> the loader method that constructs it (plain strings are node.value)
+_SCALARS = {
+    "tag:yaml.org,2002:null": "construct_yaml_null",
+    "tag:yaml.org,2002:bool": "construct_yaml_bool",
+    "tag:yaml.org,2002:int": "construct_yaml_int",
+    "tag:yaml.org,2002:float": "construct_yaml_float",
+    "tag:yaml.org,2002:timestamp": "construct_yaml_str",  # see YamlLoader
+}
+
+
+_NOT_BUILT = object()  # the walk met something only construct_document builds
+
+
 class _YamlProblem(Exception):
     def __init__(self, finding: Finding) -> None:
         super().__init__(finding.message)
@@ -59,9 +80,13 @@ def _yaml_message(exc: yaml.YAMLError) -> str:
 
 
 def _index_tree(
-    root: Node, path: str, raw: dict[str, str] | None = None
-) -> tuple[dict[str, int], list[Finding]]:
-    """Walk the composed tree: line of every key, duplicate keys, alias bombs.
+    root: Node,
+    path: str,
+    raw: dict[str, str] | None = None,
+    loader: yaml.SafeLoader | None = None,
+) -> tuple[dict[str, int], list[Finding], Any]:
+    """Walk the composed tree: line of every key, duplicate keys, alias bombs, and
+    (given the ``loader``) the value; ``_NOT_BUILT`` when the document is not plain.
 
     ``raw`` (if given) receives the source text of top-level scalar values, so
     messages can quote what the author wrote (``1.10``, not the float ``1.1``).
@@ -70,8 +95,26 @@ def _index_tree(
     findings: list[Finding] = []
     active: set[int] = set()
     count = 0
+    plain = loader is not None
 
-    def visit(node: Node, prefix: str) -> None:
+    def scalar(node: ScalarNode) -> Any:
+        nonlocal plain
+        if not plain:
+            return None
+        if node.tag == _STR:
+            return node.value
+        method = _SCALARS.get(node.tag)
+        if method is None:
+            plain = False
+            return None
+        try:
+            return getattr(loader, method)(node)
+        except (yaml.YAMLError, ValueError, TypeError):
+            plain = False  # construct_document reports it as before
+            return None
+
+    def visit(node: Node, prefix: str) -> Any:
+        nonlocal plain
         nonlocal count
         count += 1
         if count > MAX_YAML_NODES:
@@ -92,7 +135,7 @@ def _index_tree(
                 lines.setdefault(f"{prefix}@text", line)
                 if raw is not None and "." not in prefix:
                     raw.setdefault(prefix, node.value)
-            return
+            return scalar(node)
         nid = id(node)
         if nid in active:
             raise _YamlProblem(
@@ -106,10 +149,13 @@ def _index_tree(
         active.add(nid)
         try:
             if isinstance(node, MappingNode):
+                plain = plain and node.tag == _MAP
+                mapping: dict[Any, Any] = {}
                 seen: dict[tuple[str, str], int] = {}
                 for key_node, value_node in node.value:
                     if isinstance(key_node, ScalarNode):
                         if key_node.tag == "tag:yaml.org,2002:merge":
+                            plain = False
                             visit(value_node, prefix)
                             continue
                         kline = key_node.start_mark.line + 1
@@ -131,20 +177,30 @@ def _index_tree(
                         else:
                             seen[ident] = kline
                             lines.setdefault(where, kline)
-                        visit(value_node, where)
+                        key = scalar(key_node)
+                        value = visit(value_node, where)
+                        if plain:
+                            mapping[key] = value
                     else:
+                        plain = False
                         visit(key_node, "")
                         visit(value_node, "")
-            elif isinstance(node, SequenceNode):
+                return mapping
+            if isinstance(node, SequenceNode):
+                plain = plain and node.tag == _SEQ
+                items = []
                 for i, item in enumerate(node.value):
                     where = f"{prefix}.{i}" if prefix else str(i)
                     lines.setdefault(where, item.start_mark.line + 1)
-                    visit(item, where)
+                    items.append(visit(item, where))
+                return items
+            plain = False  # pragma: no cover - composers make only the three kinds
+            return None
         finally:
             active.discard(nid)
 
-    visit(root, "")
-    return lines, findings
+    value = visit(root, "")
+    return lines, findings, value if plain else _NOT_BUILT
 
 
 _Parsed = tuple[Any, dict[str, int], list[Finding], bool]
@@ -182,14 +238,16 @@ def parse_yaml(data: bytes, path: str, raw: dict[str, str] | None = None) -> _Pa
                 ]
             )
         try:
-            lines, findings = _index_tree(node, path, raw)
+            lines, findings, value = _index_tree(node, path, raw, loader)
         except _YamlProblem as exc:
             return _failed([exc.finding])
+        if value is not _NOT_BUILT:
+            return value, lines, findings, True
         try:
             value = loader.construct_document(node)
         except yaml.YAMLError as exc:
             return _failed([*findings, _syntax_error(path, exc)], lines)
-        except TypeError as exc:  # e.g. an unhashable (mapping) key
+        except (TypeError, ValueError) as exc:  # an unhashable key, `!!int nope`
             problem = Finding.error(
                 path, node.start_mark.line + 1, f"invalid YAML: {exc}", "yaml-syntax"
             )

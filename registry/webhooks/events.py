@@ -25,6 +25,7 @@ from sqlalchemy import Connection, select
 
 from dakora.registry.core import ZERO_SHA
 from dakora.registry.db import (
+    PUSH_SOURCES,
     api_keys,
     projects,
     prompt_heads,
@@ -92,10 +93,13 @@ def _sha(value: str) -> str | None:
     return None if value == ZERO_SHA else value
 
 
-def via_of(source: str) -> str:
-    """``api`` for API writes; ``git`` for pushes (over HTTP or an external server's
-    hook)."""
-    return "api" if source == "api" else "git"
+def via_of(source: str | None) -> tuple[str, str]:
+    """(``via``, ``source``) of a push: ``via`` is ``git`` for a git push (over HTTP
+    or an external server's hook) and ``api`` for every write through the HTTP API;
+    ``source`` is the push audit log's finer value (``git``, ``api``, ``promote``,
+    ``studio``)."""
+    exact = source if source in PUSH_SOURCES else "git"  # as push_events records it
+    return ("git" if exact == "git" else "api"), exact
 
 
 def _who(conn: Connection, user_id: Any, key_id: Any) -> dict[str, Any]:
@@ -142,7 +146,7 @@ def enqueue_push_events(
     updates: Sequence[tuple[str, str, str]],
     *,
     result: str,
-    source: str = "git",
+    source: str | None = None,
     user_id: Any = None,
     key_id: Any = None,
     messages: Sequence[str] | None = None,
@@ -158,7 +162,12 @@ def enqueue_push_events(
     if not subscribed:
         return 0
     common: dict[str, Any] = {"project": _project(conn, project_id)}
-    who: dict[str, Any] = {"who": _who(conn, user_id, key_id), "via": via_of(source)}
+    via, exact = via_of(source)
+    who: dict[str, Any] = {
+        "who": _who(conn, user_id, key_id),
+        "via": via,
+        "source": exact,
+    }
     events: list[tuple[str, dict[str, Any]]] = []
     if result == "ok":
         versions = list(created)
