@@ -117,6 +117,7 @@ def test_pushes_and_api_writes_are_delivered_signed(
             "git",
         )
         assert moved["who"]["key"] == {"id": key["id"], "name": "ci-bot"}
+        assert moved["source"] == created["source"] == "git"
         assert moved["project"]["name"] == "acme/hooks"
         assert moved["project"]["id"] == project["id"]
         first = got[0]
@@ -170,7 +171,7 @@ def test_pushes_and_api_writes_are_delivered_signed(
                 else None
             )
         )
-        assert {e["via"] for e in api_events} == {"api"}
+        assert {(e["via"], e["source"]) for e in api_events} == {("api", "api")}
 
         # the redirecting receiver: never followed, logged as a failure
         log = wait_for(
