@@ -56,6 +56,9 @@ def make_index_hooks(
 
     def rejected(repo: Repo, result: PushResult) -> None:
         record_rejected(engine(), repo, result)
+        from dakora.api.state import notify_webhooks
+
+        notify_webhooks()
 
     return accepted, rejected
 

@@ -44,7 +44,7 @@ from dakora.registry.core import DakoraError, ServiceUnavailable, Settings
 
 log = logging.getLogger("dakora.api.git")
 
-GIT_WORKER_NICE = 5
+GIT_WORKER_NICE = 15
 ACQUIRE_TIMEOUT_S = 120.0  # waiting for a free git worker
 SPOOL_MARGIN = 1024 * 1024  # request bytes kept past max_pack_bytes (ref commands)
 CHUNK = 64 * 1024

@@ -65,6 +65,12 @@ COMMANDS: dict[str, Spec] = {
         "Review prompt changes between two revisions (a PR): versions, input "
         "compatibility, rendered before/after, parts, lint.",
     ),
+    "mcp": Spec(
+        "dakora.cli.mcp",
+        LOCAL,
+        "Serve a local prompt repository to MCP clients (editors, desktop agents) "
+        "over stdio.",
+    ),
     "promote": Spec(
         "dakora.cli.promote",
         LOCAL,

@@ -233,6 +233,8 @@ SERVER_MODULES = frozenset(
         "jwt",
         "prometheus_client",
         "azure",
+        "mcp",
+        "mcp_types",
     }
 )
 

@@ -11,7 +11,7 @@ event's old sha as its only parent. Rejected rows keep 'git': their commits were
 kept. Promotions and the Studio did not exist before this revision.
 
 Revision ID: 0006
-Revises: 0004 (the lead re-chains)
+Revises: 0005 (re-chained after 0005_outgoing_webhooks)
 Create Date: 2026-12-04
 """
 
@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -41,6 +41,7 @@ from dakora.registry.core.errors import (
     StorageError,
     Unauthenticated,
     UserNotFound,
+    WebhookNotFound,
     WorkspaceNotFound,
 )
 from dakora.registry.core.findings import Finding, dedupe, has_errors
@@ -135,6 +136,7 @@ __all__ = [
     "InputSpec",
     "InvalidPrompt",
     "KeyNotFound",
+    "WebhookNotFound",
     "LimitExceeded",
     "LruCache",
     "Message",

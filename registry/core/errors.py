@@ -94,6 +94,10 @@ class KeyNotFound(NotFound):
     code = "key_not_found"
 
 
+class WebhookNotFound(NotFound):
+    code = "webhook_not_found"
+
+
 class RepositoryNotFound(NotFound):
     """A local path that is neither a git repository nor inside one."""
 

@@ -19,6 +19,7 @@ from dakora.registry.db import (
     users,
     utcnow,
 )
+from dakora.registry.webhooks import enqueue_push_events
 
 MAX_MESSAGES = 200  # remote: lines kept per row
 
@@ -77,7 +78,8 @@ def record_rejected_push(
     messages: Sequence[str],
     source: str | None = None,
 ) -> None:
-    """Audit a rejected push: one ``result='rejected'`` row per ref."""
+    """Audit a rejected push: one ``result='rejected'`` row per ref, and its
+    ``push.rejected`` webhook events (docs/webhooks.md) in the same transaction."""
     rows = push_event_rows(
         project_id,
         updates,
@@ -89,6 +91,16 @@ def record_rejected_push(
     )
     with transaction(engine) as conn:
         write_push_events(conn, rows)
+        enqueue_push_events(
+            conn,
+            project_id,
+            updates,
+            result="rejected",
+            source=source,
+            user_id=user_id,
+            key_id=key_id,
+            messages=messages,
+        )
 
 
 def push_event_page(

@@ -214,6 +214,7 @@ def test_panels_local_commands_first() -> None:
         "history",
         "diff",
         "review",
+        "mcp",
         "promote",
     ]
     # each panel's commands are listed together

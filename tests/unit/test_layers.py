@@ -81,6 +81,7 @@ REGISTRY_ORDER = (
     "db",
     "tenancy",
     "mirror",
+    "webhooks",
     "index",
     "content",
 )
