@@ -133,6 +133,7 @@ def test_root_help_groups_commands_in_panels_local_first() -> None:
             "history",
             "diff",
             "review",
+            "mcp",
             "promote",
         ],
         "Server": ["serve", "db", "admin", "mirror", "restore", "reindex", "hook"],
