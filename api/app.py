@@ -6,8 +6,8 @@ migrations and starts the event watcher; nothing else is warmed.
 
 Every router of ``api/routes`` is included (a missing one fails the import, loudly),
 the git smart-HTTP app (``dakora.api.git_http.make_git_app``) is mounted at ``/git``,
-and the built Studio is served at ``/studio/`` (``dakora.api.studio``; ``/`` redirects
-there).
+the MCP endpoint (``dakora.api.mcp.http``) answers at ``/mcp/{project}``, and the
+built Studio is served at ``/studio/`` (``dakora.api.studio``; ``/`` redirects there).
 
 The app is a :class:`~dakora.api.fastpath.DakoraApp`: a FastAPI app whose fast path
 answers the warm ``GET`` of a prompt (and its 304) and the render of a prompt rendered
@@ -27,6 +27,7 @@ from dakora.api.docs import install_docs
 from dakora.api.errors import install_error_handlers
 from dakora.api.fastpath import DakoraApp, FastPath
 from dakora.api.git_http import make_git_app
+from dakora.api.mcp.http import McpEndpoint
 from dakora.api.routes import (
     api_keys,
     check,
@@ -34,9 +35,12 @@ from dakora.api.routes import (
     health,
     logs,
     me,
+    outgoing_webhooks,
     parts,
+    promote,
     prompts,
     pushes,
+    ref_history,
     refs,
     webhooks,
     writes,
@@ -61,8 +65,11 @@ ROUTERS: tuple[APIRouter, ...] = (
     pushes.router,
     compare.router,
     refs.router,
+    ref_history.router,
+    promote.router,
     check.router,
     api_keys.router,
+    outgoing_webhooks.router,
 )
 
 DESCRIPTION = """\
@@ -95,12 +102,14 @@ def create_app(settings: Settings) -> FastAPI:
     """Build the Dakora API app for these settings (nothing is opened until startup)."""
     check_settings(settings)
     state = ServerState(settings)
+    mcp = McpEndpoint(state)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.start()
         try:
-            yield
+            async with mcp.run():
+                yield
         finally:
             state.close()
 
@@ -114,11 +123,17 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url="/openapi.json",
     )
     app.state.dakora = state
-    app.fast_path = FastPath(state, enabled=settings.fast_path)
+    # with DAKORA_METRICS the metrics middleware sees every request: no fast path
+    app.fast_path = FastPath(state, enabled=settings.fast_path and not settings.metrics)
     install_error_handlers(app)
     install_docs(app)
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/git", make_git_app(state))
+    app.router.routes.extend(mcp.routes())  # MCP over streamable HTTP (docs/mcp.md)
+    if settings.metrics:  # else no middleware and no /metrics (api/metrics.py)
+        from dakora.api.metrics import install_metrics
+
+        install_metrics(app, state)
     install_studio(app, settings)  # last: /studio/{path} must not shadow a route
     return app

@@ -19,7 +19,8 @@ same way: the change watcher's poll first (a revocation made anywhere applies to
 request), an API key verified before (``Authenticator.cached_key_access``: expiry, its
 one project, its scope), the query string (``query_problem``, no unknown parameter),
 the body limit, and the caches of the content store. Anything else falls through:
-another method (HEAD, OPTIONS), a ``root_path``, Clerk tokens, no-auth mode without a
+``DAKORA_METRICS`` on (the fast path is off then, so the metrics middleware sees every
+request), another method (HEAD, OPTIONS), a ``root_path``, Clerk tokens, no-auth mode without a
 key, a key or a project not cached yet, a selector or prompt not resolved yet, a body
 that is not the common valid JSON (every error is answered by FastAPI, so its shape is
 FastAPI's), ``Transfer-Encoding: chunked``. A render error (400, 422) once the render
@@ -42,7 +43,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from starlette.datastructures import QueryParams
@@ -64,6 +65,7 @@ from dakora.api.render_request import (
     run_job,
     selector_of,
 )
+from dakora.api.telemetry import PROJECT, PROMPT_NAME, set_prompt_attributes, span
 from dakora.registry.content import DEFAULT_SELECTOR, Selector, etag_matches
 from dakora.registry.core import DakoraError
 from dakora.registry.tenancy import KEY_PREFIX
@@ -71,6 +73,7 @@ from dakora.registry.tenancy import KEY_PREFIX
 if TYPE_CHECKING:
     from dakora.api.state import ServerState
     from dakora.registry.content import ContentStore, RenderJob
+    from dakora.registry.tenancy import Project
 
 log = logging.getLogger("dakora.api")
 
@@ -182,9 +185,13 @@ class FastPath:
             job = None
         if job is None:
             return receive
-        content, prepared = job
+        content, project, prepared = job
+        # the route's dakora.render span, when a tracer provider is configured
+        where = f"{project.workspace_slug}/{project.slug}"
         try:
-            data = await run_job(content, prepared)
+            with span("dakora.render", {PROMPT_NAME: prompt_id, PROJECT: where}) as s:
+                observe = (lambda d: set_prompt_attributes(s, d)) if s else None
+                data = await run_job(content, prepared, observe)
         except DakoraError as exc:
             if exc.http_status >= 500:
                 log.error("%s: %s", type(exc).__name__, exc.message, exc_info=exc)
@@ -212,7 +219,7 @@ class FastPath:
 
     def _render_job(
         self, found: dict[str, str], body: bytes, project_ref: str, prompt_id: str
-    ) -> tuple[ContentStore, RenderJob] | None:
+    ) -> tuple[ContentStore, Project, RenderJob] | None:
         try:
             value = decode_body(body, found.get("content-type"))
         except Exception:
@@ -232,13 +239,13 @@ class FastPath:
             return None  # bad selector or inputs: the route's error
         if job is None:
             return None
-        return content[0], job
+        return content[0], content[1], job
 
     # -- shared -------------------------------------------------------------------------
 
     def _content(
         self, found: dict[str, str], project_ref: str
-    ) -> tuple[ContentStore, Any] | None:
+    ) -> tuple[ContentStore, Project] | None:
         """(content store, project) for a cached API key allowed to read the project,
         after the change watcher's poll; None to fall through."""
         state = self.state

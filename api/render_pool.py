@@ -23,25 +23,31 @@ for a coroutine (the render route and the fast path, docs/design.md §7): it wai
 a free worker on the event loop and drives the worker from it — the pipe stays
 registered with the loop (``add_reader``), so a render costs the loop one write and
 one read, no thread hop. Threads and coroutines wait for workers in one first-come
-queue. Workers (``api/render_worker.py``) start on first use, from a fork server with
-that module preloaded, so a replacement starts in milliseconds.
+queue. Workers (``api/render_worker.py``) start on first use, from the server's fork server
+(``api/process_pool.py``), so a replacement starts in milliseconds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import contextlib
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
 import threading
 import time
 from collections import OrderedDict, deque
 from typing import Any
 
-from dakora.api.render_worker import Died, Overrun, ShippedParts, Waiter, Worker
+from dakora.api.process_pool import ProcessPool
+from dakora.api.render_worker import (
+    Died,
+    Overrun,
+    RenderWorker,
+    ShippedParts,
+    on_loop,
+)
 from dakora.registry.core import (
     DakoraError,
     Prompt,
@@ -60,24 +66,6 @@ log = logging.getLogger("dakora.api")
 
 KILL_GRACE_S = 0.5  # past the budget (+25%) before a worker is killed
 ACQUIRE_TIMEOUT_S = 30.0  # waiting for a free worker
-
-
-# -- the server side ------------------------------------------------------------------
-
-
-_CONTEXT: Any = None
-_CONTEXT_LOCK = threading.Lock()
-
-
-def _context() -> Any:
-    """A fork server with the worker module (and so Jinja and the renderer) preloaded."""
-    global _CONTEXT
-    with _CONTEXT_LOCK:
-        if _CONTEXT is None:
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["dakora.api.render_worker"])
-            _CONTEXT = ctx
-        return _CONTEXT
 
 
 def default_workers() -> int:
@@ -99,15 +87,24 @@ class RenderPool:
             else timeout_ms / 1000 * 1.25 + KILL_GRACE_S
         )
         self.size = workers or default_workers()
-        self._idle: deque[Worker] = deque()
-        # who waits for a worker, first come first served: threads (render) and
-        # coroutines (render_async) in one queue (Waiter)
-        self._waiters: deque[Waiter] = deque()
-        self._all: set[Worker] = set()
+        self._pool: ProcessPool[RenderWorker] = ProcessPool(
+            self.size,
+            lambda: RenderWorker(timeout_ms),
+            closed=lambda: RenderError("the server is shutting down"),
+            busy=lambda: RenderLimitError(
+                f"all {self.size} render workers stayed busy for "
+                f"{ACQUIRE_TIMEOUT_S:.0f} s; try again",
+                limit="workers_busy",
+                max=self.size,
+            ),
+            timeout_s=ACQUIRE_TIMEOUT_S,
+        )
         self._lock = threading.Lock()
-        self._closed = False
         self._payloads: OrderedDict[str, tuple[Prompt, ShippedParts]] = OrderedDict()
-        self.kills = 0  # workers killed for overrunning the budget (or dying)
+        # coroutines waiting for a worker (render_async), first come first served
+        self._waiters: deque[
+            tuple[asyncio.AbstractEventLoop, asyncio.Future[RenderWorker]]
+        ] = deque()
 
     # -- Renderer's interface
 
@@ -120,7 +117,7 @@ class RenderPool:
         cache_key: str | None = None,
     ) -> RenderResult:
         key = _job_key(prompt, parts, cache_key)
-        worker = self._acquire()
+        worker = self._pool.acquire()
         deadline = time.monotonic() + self.kill_after_s
         healthy = False
         try:
@@ -149,10 +146,10 @@ class RenderPool:
         *,
         cache_key: str | None = None,
     ) -> RenderResult:
-        """:meth:`render` without a thread: an idle worker is driven from the event
-        loop (the same job, budget and kill on overrun); with none idle, or when the
-        worker needs the prompt shipped and the pool has not prepared it yet (template
-        analysis: CPU), the blocking :meth:`render` runs in a thread instead."""
+        """:meth:`render` for a coroutine: it waits for a free worker on the event
+        loop and drives the worker from it (the same job, budget and kill on
+        overrun); only a payload the pool has not prepared yet (template analysis:
+        CPU) is prepared in a thread."""
         key = _job_key(prompt, parts, cache_key)
         worker = await self._acquire_async()
         deadline = time.monotonic() + self.kill_after_s
@@ -184,120 +181,82 @@ class RenderPool:
                 ).start()
         return _result(reply, inputs)
 
+    # -- waiting for a worker on the event loop
+
+    async def _acquire_async(self) -> RenderWorker:
+        """An idle or new worker, else the next one released (coroutines waiting
+        here are served before threads waiting in ``ProcessPool.acquire``)."""
+        worker = self._pool.try_acquire()
+        if worker is not None:
+            return worker
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[RenderWorker] = loop.create_future()
+        with self._lock:
+            self._waiters.append((loop, waiter))
+        try:
+            async with asyncio.timeout(ACQUIRE_TIMEOUT_S):
+                return await waiter
+        except (TimeoutError, asyncio.CancelledError) as exc:
+            with self._lock, contextlib.suppress(ValueError):
+                self._waiters.remove((loop, waiter))
+            if waiter.done() and not waiter.cancelled():
+                self._release(waiter.result(), True)  # handed over meanwhile
+            if isinstance(exc, TimeoutError):
+                raise self._pool.busy() from None
+            raise
+
+    def _release(self, worker: RenderWorker, healthy: bool) -> None:
+        """Give a worker back: to a coroutine waiting for one first, else to the
+        pool. A dead one is replaced for a waiting coroutine, which would otherwise
+        wait for a worker that never comes back."""
+        if not healthy:
+            self._pool.release(worker, False)
+            if not self._waiters:
+                return
+            try:
+                replacement = self._pool.try_acquire()
+            except DakoraError:  # closed
+                return
+            if replacement is None:
+                return
+            worker = replacement
+        while True:
+            with self._lock:
+                waiter = self._waiters.popleft() if self._waiters else None
+            if waiter is None:
+                self._pool.release(worker, True)
+                return
+            loop, future = waiter
+            if on_loop(loop):
+                if not future.done():
+                    future.set_result(worker)
+                    return
+                continue  # it gave up: the next one
+            try:
+                loop.call_soon_threadsafe(self._deliver, future, worker)
+                return
+            except RuntimeError:  # that loop is closed
+                continue
+
+    def _deliver(
+        self, future: asyncio.Future[RenderWorker], worker: RenderWorker
+    ) -> None:
+        if future.done():
+            self._release(worker, True)  # it gave up meanwhile
+        else:
+            future.set_result(worker)
+
     # -- workers
 
     def warm(self) -> threading.Thread:
-        """Start the workers in the background (the first start of the fork server
-        imports the renderer: seconds on a busy machine), so the first render does
-        not wait for it."""
+        """Start the workers in the background, so the first render does not wait
+        for the fork server."""
+        return self._pool.warm("dakora-render", log)
 
-        def start() -> None:
-            try:
-                started = [self._acquire() for _ in range(self.size)]
-            except Exception:  # the first render retries and reports it
-                log.warning("render workers did not start", exc_info=True)
-                return
-            for worker in started:
-                self._release(worker, True)
-
-        thread = threading.Thread(target=start, name="dakora-render-warm", daemon=True)
-        thread.start()
-        return thread
-
-    def _acquire(self) -> Worker:
-        """An idle worker, a new one (up to ``size``), or the next one released."""
-        with self._lock:
-            worker = self._idle_or_new()
-            if worker is not None:
-                return worker
-            waiter = Waiter(None, concurrent.futures.Future())
-            self._waiters.append(waiter)
-        try:
-            return waiter.future.result(timeout=ACQUIRE_TIMEOUT_S)  # type: ignore[no-any-return]
-        except concurrent.futures.TimeoutError:
-            with self._lock:
-                if waiter in self._waiters:
-                    self._waiters.remove(waiter)
-                    raise self._busy() from None
-            return waiter.future.result()  # type: ignore[no-any-return]  # handed over meanwhile
-
-    async def _acquire_async(self) -> Worker:
-        """:meth:`_acquire` for a coroutine: waits on the event loop, not a thread."""
-        with self._lock:
-            worker = self._idle.pop() if self._idle else None
-            if worker is None:
-                if self._closed:
-                    raise RenderError("the server is shutting down")
-                starting = len(self._all) < self.size
-                if not starting:
-                    loop = asyncio.get_running_loop()
-                    waiter = Waiter(loop, loop.create_future())
-                    self._waiters.append(waiter)
-        if worker is not None:
-            return worker
-        if starting:  # starting a process takes milliseconds: not on the loop
-            return await _in_thread(self._acquire)  # type: ignore[no-any-return]
-        try:
-            async with asyncio.timeout(ACQUIRE_TIMEOUT_S):
-                return await waiter.future  # type: ignore[no-any-return]
-        except (TimeoutError, asyncio.CancelledError) as exc:
-            with self._lock:
-                queued = waiter in self._waiters
-                if queued:
-                    self._waiters.remove(waiter)
-            if not queued and waiter.future.done() and not waiter.future.cancelled():
-                self._hand_off(waiter.future.result())  # handed over meanwhile
-            if isinstance(exc, TimeoutError):
-                raise self._busy() from None
-            raise
-
-    def _idle_or_new(self) -> Worker | None:
-        """(Under the lock.) An idle worker, or a new one while there are fewer than
-        ``size``; None when every worker is busy."""
-        if self._idle:
-            return self._idle.pop()
-        if self._closed:
-            raise RenderError("the server is shutting down")
-        if len(self._all) < self.size:
-            worker = Worker(_context(), self.timeout_ms)
-            self._all.add(worker)
-            return worker
-        return None
-
-    def _busy(self) -> RenderLimitError:
-        return RenderLimitError(
-            f"all {self.size} render workers stayed busy for "
-            f"{ACQUIRE_TIMEOUT_S:.0f} s; try again",
-            limit="workers_busy",
-            max=self.size,
-        )
-
-    def _hand_off(self, worker: Worker) -> None:
-        """Give a free worker to the first waiter, else keep it idle."""
-        while True:
-            with self._lock:
-                if self._closed:
-                    break
-                if not self._waiters:
-                    self._idle.append(worker)
-                    return
-                waiter = self._waiters.popleft()
-            if waiter.give(worker, self._hand_off):
-                return
-        worker.kill()  # closed meanwhile
-
-    def _release(self, worker: Worker, healthy: bool) -> None:
-        if healthy and not self._closed:
-            self._hand_off(worker)
-            return
-        worker.kill()
-        with self._lock:
-            self._all.discard(worker)
-            self.kills += 0 if self._closed else 1
-            waiting = bool(self._waiters) and not self._closed
-            replacement = self._idle_or_new() if waiting else None
-        if replacement is not None:  # someone waits: do not leave them to time out
-            self._hand_off(replacement)
+    @property
+    def kills(self) -> int:
+        """Workers killed for overrunning the budget (or dying)."""
+        return self._pool.kills
 
     def _payload(
         self, key: str, prompt: Prompt, parts: PartsSource
@@ -325,21 +284,21 @@ class RenderPool:
 
     @property
     def workers(self) -> int:
-        with self._lock:
-            return len(self._all)
+        return self._pool.workers
 
     def close(self) -> None:
         with self._lock:
-            self._closed = True
-            workers = list(self._all)
-            self._all.clear()
-            self._idle.clear()
             waiters = list(self._waiters)
             self._waiters.clear()
-        for waiter in waiters:
-            waiter.fail(RenderError("the server is shutting down"))
-        for worker in workers:
-            worker.kill()
+        for loop, future in waiters:
+            with contextlib.suppress(RuntimeError):  # that loop is closed
+                loop.call_soon_threadsafe(_fail, future)
+        self._pool.close()
+
+
+def _fail(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(RenderError("the server is shutting down"))
 
 
 async def _in_thread(func: Any, *args: Any, **kwargs: Any) -> Any:

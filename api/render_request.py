@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import email.message
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi.exceptions import RequestValidationError
@@ -31,7 +31,13 @@ from starlette.exceptions import HTTPException
 
 from dakora.api.render_pool import RenderPool
 from dakora.api.schemas import RenderIn
-from dakora.registry.content import ContentStore, RenderJob, Selector, render_failure
+from dakora.registry.content import (
+    ContentStore,
+    RenderJob,
+    Selector,
+    encode_render,
+    render_failure,
+)
 from dakora.registry.core import DakoraError
 from dakora.registry.tenancy import Project
 
@@ -135,7 +141,11 @@ def selector_of(body: RenderIn) -> Selector:
     return Selector.of(ref=body.ref, version=body.version, commit=body.commit)
 
 
-async def run_job(content: ContentStore, job: RenderJob) -> bytes:
+async def run_job(
+    content: ContentStore,
+    job: RenderJob,
+    observe: Callable[[Mapping[str, Any]], None] | None = None,
+) -> bytes:
     """Render a prepared job: in a worker process driven from the event loop when the
     renderer is the server's pool, else (in-process renderer) in a thread."""
     renderer = content.renderer
@@ -156,7 +166,11 @@ async def run_job(content: ContentStore, job: RenderJob) -> bytes:
         raise
     except Exception as exc:
         raise render_failure(job.prompt.id, exc) from exc
-    return job.body(result)
+    if observe is None:
+        return job.body(result)
+    data = job.data(result)
+    observe(data)  # the trace span's attributes (docs/telemetry.md)
+    return encode_render(data)
 
 
 async def render(
@@ -165,11 +179,13 @@ async def render(
     prompt_id: str,
     selector: Selector,
     inputs: Mapping[str, Any],
+    observe: Callable[[Mapping[str, Any]], None] | None = None,
 ) -> bytes:
-    """The body of a render (422 for bad inputs, 400 when the template fails)."""
+    """The body of a render (422 for bad inputs, 400 when the template fails);
+    ``observe`` sees the result before it is encoded."""
     job = content.cached_render_job(project, prompt_id, selector, inputs)
     if job is None:  # resolving may read the repository or the index: not here
         job = await run_in_threadpool(
             content.render_job, project, prompt_id, selector, inputs
         )
-    return await run_job(content, job)
+    return await run_job(content, job, observe)

@@ -2,10 +2,9 @@
 
 A worker (:func:`worker_main`) renders what its pipe brings until the pipe closes,
 at a lower CPU priority and under a ceiling on its address space (see the pool's
-docstring). :class:`Worker` is the parent's end: a blocking :meth:`Worker.call` for
-threads, :meth:`Worker.call_async` for the event loop (the pipe stays registered with
-the loop between calls), :meth:`Worker.kill`. :class:`Waiter` is a thread or a
-coroutine waiting for a free worker.
+docstring). :class:`RenderWorker` is the parent's end: a blocking :meth:`RenderWorker.call` for
+threads, :meth:`RenderWorker.call_async` for the event loop (the pipe stays registered with
+the loop between calls), :meth:`RenderWorker.kill`.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from dakora.api.process_pool import Worker
 from dakora.registry.core import DakoraError, Prompt
 from dakora.registry.render import Renderer, memory_error
 
@@ -109,8 +109,8 @@ class Died(Exception):
     pass
 
 
-class Worker:
-    """One worker process and the parent's end of its pipe.
+class RenderWorker(Worker):
+    """One render worker process and the parent's end of its pipe.
 
     Replies are read in one of two ways, never both at once: blocking (:meth:`call`,
     from a thread) or from an event loop (:meth:`call_async`), where the pipe stays
@@ -118,18 +118,9 @@ class Worker:
     render but the write and one read). :meth:`detach` unregisters it (before a
     blocking call and before the pipe is closed)."""
 
-    def __init__(self, ctx: Any, timeout_ms: int) -> None:
-        parent, child = ctx.Pipe(duplex=True)
-        self.conn: Connection = parent
-        self.fd = parent.fileno()
-        self.process = ctx.Process(
-            target=worker_main,
-            args=(child, timeout_ms),
-            name="dakora-render",
-            daemon=True,
-        )
-        self.process.start()
-        child.close()
+    def __init__(self, timeout_ms: int) -> None:
+        super().__init__(worker_main, (timeout_ms,), "dakora-render")
+        self.fd = self.conn.fileno()
         self.loop: asyncio.AbstractEventLoop | None = None  # the pipe is registered
         self._reply: asyncio.Future[tuple[Any, ...]] | None = None
         self._buf = bytearray()
@@ -216,12 +207,7 @@ class Worker:
     def kill(self) -> None:
         with contextlib.suppress(Exception):
             self.detach()
-        with contextlib.suppress(Exception):
-            self.process.kill()
-        with contextlib.suppress(Exception):
-            self.process.join(5)
-        with contextlib.suppress(Exception):
-            self.conn.close()
+        super().kill()
 
 
 def _take_message(buf: bytearray) -> Any:
@@ -242,52 +228,6 @@ def _take_message(buf: bytearray) -> Any:
     message = pickle.loads(bytes(buf[start:end]))
     del buf[:end]
     return message
-
-
-@dataclass(eq=False)
-class Waiter:
-    """A thread (``loop`` None, a ``concurrent.futures.Future``) or a coroutine (an
-    asyncio future of ``loop``) waiting for a worker."""
-
-    loop: asyncio.AbstractEventLoop | None
-    future: Any
-
-    def give(self, worker: Worker, again: Any) -> bool:
-        """Hand ``worker`` over; False when this waiter gave up (pass it on)."""
-        if self.loop is None:
-            if self.future.done():
-                return False
-            self.future.set_result(worker)
-            return True
-        if on_loop(self.loop):
-            if self.future.done():  # cancelled
-                return False
-            self.future.set_result(worker)
-            return True
-        try:
-            self.loop.call_soon_threadsafe(self._deliver, worker, again)
-        except RuntimeError:  # that event loop is closed
-            return False
-        return True
-
-    def fail(self, exc: Exception) -> None:
-        """Wake the waiter with ``exc`` (the pool is closing)."""
-        if self.loop is None:
-            if not self.future.done():
-                self.future.set_exception(exc)
-            return
-        with contextlib.suppress(RuntimeError):
-            self.loop.call_soon_threadsafe(self._fail, exc)
-
-    def _fail(self, exc: Exception) -> None:
-        if not self.future.done():
-            self.future.set_exception(exc)
-
-    def _deliver(self, worker: Worker, again: Any) -> None:
-        if self.future.done():
-            again(worker)  # it gave up meanwhile: the next waiter
-        else:
-            self.future.set_result(worker)
 
 
 def on_loop(loop: asyncio.AbstractEventLoop) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -20,6 +21,7 @@ from dakora.api.schemas import (
     RenderOut,
     VersionListOut,
 )
+from dakora.api.telemetry import PROJECT, PROMPT_NAME, set_prompt_attributes, span
 from dakora.registry.content import DEFAULT_SELECTOR, Selector
 
 router = APIRouter(prefix="/api/projects/{project}", tags=["prompts"])
@@ -139,13 +141,25 @@ async def render_prompt(request: Request) -> Response:
     body = decode_body(await request.body(), request.headers.get("content-type"))
     access = check_access(request, "read")
     parsed = validate_body(body)
-    data = await render(
-        access.content,
-        access.project,
-        request.path_params["prompt_id"],
-        selector_of(parsed),
-        parsed.inputs,
-    )
+    prompt_id = request.path_params["prompt_id"]
+    metrics = access.state.metrics
+    start = time.perf_counter()
+    project = access.project
+    # a dakora.render span when a tracer provider is configured (docs/telemetry.md)
+    where = f"{project.workspace_slug}/{project.slug}"
+    with span("dakora.render", {PROMPT_NAME: prompt_id, PROJECT: where}) as s:
+        try:
+            data = await render(
+                access.content,
+                project,
+                prompt_id,
+                selector_of(parsed),
+                parsed.inputs,
+                observe=(lambda d: set_prompt_attributes(s, d)) if s else None,
+            )
+        finally:
+            if metrics is not None:
+                metrics.render_seconds.observe(time.perf_counter() - start)
     return json_bytes(data)
 
 

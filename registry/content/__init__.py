@@ -20,6 +20,7 @@ from dakora.registry.content.render_jobs import (
     RenderJob,
     RenderTarget,
     encode,
+    encode_render,
     render_failure,
 )
 from dakora.registry.content.selectors import DEFAULT_SELECTOR, Resolved, Selector
@@ -34,6 +35,7 @@ __all__ = [
     "Resolved",
     "Selector",
     "encode",
+    "encode_render",
     "etag",
     "etag_matches",
     "etag_values",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,8 +57,8 @@ class RenderJob:
     def cache_key(self) -> str:
         return self.target.cache_key
 
-    def body(self, result: RenderResult) -> bytes:
-        """The response body of ``POST …/render``."""
+    def data(self, result: RenderResult) -> dict[str, Any]:
+        """The response of ``POST …/render`` as data."""
         t = self.target
         data: dict[str, Any] = {
             "prompt_id": t.prompt.id,
@@ -71,10 +72,19 @@ class RenderJob:
         else:
             data["rendered"] = result.rendered
         data["inputs_used"] = result.inputs_used
-        try:
-            return encode(data)
-        except (TypeError, ValueError) as exc:
-            raise RenderError(f"the rendered result is not JSON: {exc}") from exc
+        return data
+
+    def body(self, result: RenderResult) -> bytes:
+        """The response body of ``POST …/render``."""
+        return encode_render(self.data(result))
+
+
+def encode_render(data: Mapping[str, Any]) -> bytes:
+    """A render's response body (a RenderError when the result is not JSON)."""
+    try:
+        return encode(data)
+    except (TypeError, ValueError) as exc:
+        raise RenderError(f"the rendered result is not JSON: {exc}") from exc
 
 
 def render_failure(prompt_id: str, exc: Exception) -> DakoraError:

@@ -14,9 +14,9 @@ that. Content comes from the project's bare repository (``repo_path``) through
 from __future__ import annotations
 
 import logging
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine
 
@@ -25,6 +25,7 @@ from dakora.registry.content.render_jobs import (
     RenderJob,
     RenderTarget,
     encode,
+    encode_render,
     render_failure,
 )
 from dakora.registry.content.resolver import Resolver
@@ -70,6 +71,10 @@ class ContentStore(Resolver):
         self._targets: LruCache[tuple[Hashable, ...], RenderTarget] = LruCache(
             MAX_TARGETS
         )
+
+    def cache_stats(self) -> tuple[int, int]:
+        """(hits, misses) of the encoded-response cache since start (``/metrics``)."""
+        return self._bodies.hits, self._bodies.misses
 
     def prompt_body(self, project: Project, prompt_id: str, selector: Selector) -> Body:
         """``GET …/prompts/{id}``: the prompt plus commit and ref, encoded once."""
@@ -170,9 +175,31 @@ class ContentStore(Resolver):
         prompt_id: str,
         selector: Selector,
         inputs: Mapping[str, Any],
+        observe: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> bytes:
-        """``POST …/render``: coerce (422 listing every bad input), render (400)."""
-        job = self.render_job(project, prompt_id, selector, inputs)
+        """``POST …/render``: coerce (422 listing every bad input), render (400).
+
+        ``observe`` sees the result before it is encoded (the server's trace span
+        takes the prompt's version and commit from it, docs/telemetry.md)."""
+        data = self.render_data(project, prompt_id, selector, inputs)
+        if observe is not None:
+            observe(data)
+        return encode_render(data)
+
+    def render_data(
+        self,
+        project: Project,
+        prompt_id: str,
+        selector: Selector,
+        inputs: Mapping[str, Any],
+        *,
+        source: Literal["json", "cli"] = "json",
+    ) -> dict[str, Any]:
+        """The render of ``POST …/render`` (and of MCP ``prompts/get``) as data:
+        inputs coerced by their declared types (``source="cli"``: strings, by the
+        rules of ``dakora render -i``), rendered by this store's renderer (the
+        server's render pool, under its budgets)."""
+        job = self.render_job(project, prompt_id, selector, inputs, source=source)
         try:
             result = self.renderer.render(
                 job.prompt, job.inputs, job.parts, cache_key=job.cache_key
@@ -181,7 +208,7 @@ class ContentStore(Resolver):
             raise
         except Exception as exc:
             raise render_failure(prompt_id, exc) from exc
-        return job.body(result)
+        return job.data(result)
 
     def render_job(
         self,
@@ -189,6 +216,8 @@ class ContentStore(Resolver):
         prompt_id: str,
         selector: Selector,
         inputs: Mapping[str, Any],
+        *,
+        source: Literal["json", "cli"] = "json",
     ) -> RenderJob:
         """Resolve, load and coerce (422 listing every bad input): the render to run."""
         resolved = self.resolve(project, selector, prompt_id)
@@ -206,7 +235,7 @@ class ContentStore(Resolver):
             )
             self._targets.put(key, target)
         return RenderJob(
-            target, coerce_inputs(target.prompt.inputs, inputs, source="json")
+            target, coerce_inputs(target.prompt.inputs, inputs, source=source)
         )
 
     def cached_render_job(
@@ -230,6 +259,23 @@ class ContentStore(Resolver):
         return RenderJob(
             target, coerce_inputs(target.prompt.inputs, inputs, source="json")
         )
+
+    def prompts_at(
+        self, project: Project, selector: Selector
+    ) -> tuple[Resolved | None, list[Prompt]]:
+        """Every prompt (the full model, inputs included) at the selected ref or
+        commit, sorted by id; ``(None, [])`` for a project nothing was pushed to."""
+        if selector.version:
+            raise BadRequest("list prompts by ref or commit, not by version")
+        try:
+            resolved = self.resolve(project, selector)
+        except RefNotFound:
+            if selector.ref or selector.commit or self._has_refs(project):
+                raise
+            return None, []
+        snap = self.snapshot(project, resolved.commit)
+        prompts = sorted((lp.prompt for lp in snap.prompts()), key=lambda p: p.id)
+        return resolved, prompts
 
     def versions_body(
         self, project: Project, prompt_id: str, selector: Selector

@@ -37,6 +37,7 @@ from dakora.registry.db.events import (
 )
 from dakora.registry.db.paging import fetch_page
 from dakora.registry.db.tables import (
+    PUSH_SOURCES,
     REF_LEN,
     ROLES,
     SCOPES,
@@ -54,6 +55,8 @@ from dakora.registry.db.tables import (
     users,
     utcnow,
     webhook_deliveries,
+    webhook_endpoints,
+    webhook_outbox,
     workspace_members,
     workspace_quotas,
     workspaces,
@@ -73,6 +76,7 @@ __all__ = [
     "publish",
     "publish_key_changed",
     "publish_project_changed",
+    "PUSH_SOURCES",
     "REF_LEN",
     "ROLES",
     "SCOPES",
@@ -104,6 +108,8 @@ __all__ = [
     "users",
     "utcnow",
     "webhook_deliveries",
+    "webhook_endpoints",
+    "webhook_outbox",
     "workspace_members",
     "workspace_quotas",
     "workspaces",
