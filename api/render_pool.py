@@ -186,12 +186,12 @@ class RenderPool:
     async def _acquire_async(self) -> RenderWorker:
         """An idle or new worker, else the next one released (coroutines waiting
         here are served before threads waiting in ``ProcessPool.acquire``)."""
-        worker = self._pool.try_acquire()
-        if worker is not None:
-            return worker
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[RenderWorker] = loop.create_future()
-        with self._lock:
+        with self._lock:  # with _release's hand-over under it: no lost wake-up
+            worker = self._pool.try_acquire()
+            if worker is not None:
+                return worker
             self._waiters.append((loop, waiter))
         try:
             async with asyncio.timeout(ACQUIRE_TIMEOUT_S):
@@ -222,10 +222,10 @@ class RenderPool:
             worker = replacement
         while True:
             with self._lock:
-                waiter = self._waiters.popleft() if self._waiters else None
-            if waiter is None:
-                self._pool.release(worker, True)
-                return
+                if not self._waiters:
+                    self._pool.release(worker, True)
+                    return
+                waiter = self._waiters.popleft()
             loop, future = waiter
             if on_loop(loop):
                 if not future.done():
@@ -250,8 +250,21 @@ class RenderPool:
 
     def warm(self) -> threading.Thread:
         """Start the workers in the background, so the first render does not wait
-        for the fork server."""
-        return self._pool.warm("dakora-render", log)
+        for the fork server (handed back through :meth:`_release`, so a render that
+        waits for one on the event loop gets it)."""
+
+        def start() -> None:
+            try:
+                started = [self._pool.acquire() for _ in range(self.size)]
+            except Exception:  # the first render retries and reports it
+                log.warning("render workers did not start", exc_info=True)
+                return
+            for worker in started:
+                self._release(worker, True)
+
+        thread = threading.Thread(target=start, name="dakora-render-warm", daemon=True)
+        thread.start()
+        return thread
 
     @property
     def kills(self) -> int:
