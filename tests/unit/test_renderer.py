@@ -19,6 +19,7 @@ from dakora.registry.render.limits import (
     MAX_SOURCE_BYTES,
 )
 from dakora.registry.render.renderer import Renderer, RenderResult
+from tests.fixtures.bounded import run_bounded
 
 PARTS = MemoryParts(
     {
@@ -594,7 +595,12 @@ def test_compile_template_ok_and_errors() -> None:
     ],
 )
 def test_compile_never_folds_value_bombs(source: str) -> None:
-    compile_template(source)  # would allocate gigabytes if constants were folded
+    # would allocate gigabytes if constants were folded: bounded (issue 14)
+    run_bounded(_compiles, source)
+
+
+def _compiles(source: str) -> None:
+    compile_template(source)
 
 
 def test_unknown_filter_is_a_render_error(renderer: Renderer) -> None:

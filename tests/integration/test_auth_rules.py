@@ -1,0 +1,270 @@
+"""The access rules of ``dakora.api.auth`` rule by rule, on a real SQLite database:
+credentials parsing, the verified-key cache, a key seeing only its own project, read
+vs write scope, workspace roles of users, and the one 404 for "missing" and "not
+yours" (mutation-tested, docs/mutation.md)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, update
+
+from dakora.api.auth import (
+    INVALID_KEY,
+    LOCAL_CALLER,
+    MISSING_CREDENTIALS,
+    Authenticator,
+    Caller,
+    _credentials,
+)
+from dakora.registry.core.errors import AccessDenied, ProjectNotFound, Unauthenticated
+from dakora.registry.core.settings import Settings
+from dakora.registry.db import api_keys, make_engine, utcnow
+from dakora.registry.tenancy import ProjectCache
+from dakora.registry.tenancy import keys as k
+from dakora.registry.tenancy.projects import create_project
+from dakora.registry.tenancy.records import Project
+from dakora.registry.tenancy.workspaces import create_workspace
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data", key_pepper="pepper-for-tests")
+
+
+@pytest.fixture
+def engine(_sqlite_template: Path, tmp_path: Path) -> Iterator[Engine]:
+    """SQLite only: the rules are in-process (key storage on both backends is
+    tests/integration/test_keys.py)."""
+    path = tmp_path / "dakora.db"
+    shutil.copyfile(_sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def projects(engine: Engine, settings: Settings) -> tuple[Project, Project]:
+    create_workspace(engine, "acme")
+    create_workspace(engine, "globex")
+    return (
+        create_project(engine, settings, "acme", "web"),
+        create_project(engine, settings, "globex", "api"),
+    )
+
+
+@pytest.fixture
+def auth(engine: Engine, settings: Settings) -> Iterator[Authenticator]:
+    a = Authenticator(settings, engine, ProjectCache(engine, settings.data_dir))
+    yield a
+    a.close()
+
+
+def key_for(engine: Engine, settings: Settings, project: Project, scope: str) -> str:
+    return k.create_key(engine, settings.pepper(), project.id, scope=scope).plaintext
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+# -- credentials ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({}, (None, True)),
+        ({"x-api-key": " dk_abc "}, ("dk_abc", True)),
+        ({"x-api-key": "dk_abc", "authorization": "Bearer other"}, ("dk_abc", True)),
+        ({"x-api-key": "", "authorization": "Bearer t"}, ("t", True)),
+        ({"authorization": ""}, (None, True)),
+        ({"authorization": "Bearer tok "}, ("tok", True)),
+        ({"authorization": "Bearer   "}, (None, True)),
+        ({"authorization": "bearer tok"}, ("tok", True)),
+        ({"authorization": "  BEARER  tok "}, ("tok", True)),
+        ({"authorization": "BEARER"}, (None, True)),
+        ({"authorization": "Basic dXNlcjpwdw=="}, (None, False)),
+        ({"authorization": "Token tok"}, (None, False)),
+    ],
+)
+def test_credentials(
+    headers: dict[str, str], expected: tuple[str | None, bool]
+) -> None:
+    assert _credentials(headers) == expected
+
+
+def test_missing_and_malformed_credentials(auth: Authenticator) -> None:
+    with pytest.raises(Unauthenticated) as info:
+        auth.authenticate({})
+    assert info.value.message == MISSING_CREDENTIALS
+    with pytest.raises(Unauthenticated) as info:
+        auth.authenticate({"authorization": "Basic x"})
+    assert "unsupported Authorization scheme" in info.value.message
+    with pytest.raises(Unauthenticated) as info:  # not a key, and no Clerk configured
+        auth.authenticate(bearer("eyJhbGciOi.not.a-key"))
+    assert info.value.message == INVALID_KEY
+
+
+def test_a_key_authenticates_and_is_cached(
+    auth: Authenticator,
+    engine: Engine,
+    settings: Settings,
+    projects: tuple[Project, Project],
+) -> None:
+    token = key_for(engine, settings, projects[0], "read")
+    caller = auth.authenticate(bearer(token))
+    assert caller.kind == "key" and caller.key is not None
+    assert caller.key.project_id == projects[0].id
+    assert caller.key_id == caller.key.id
+    assert auth.stats == {"key_hits": 0, "key_verifications": 1}
+    assert auth.authenticate({"x-api-key": token}) is caller
+    assert auth.stats == {"key_hits": 1, "key_verifications": 1}
+
+
+def test_a_refused_key_is_remembered_and_a_revoked_one_refused_after_invalidate(
+    auth: Authenticator,
+    engine: Engine,
+    settings: Settings,
+    projects: tuple[Project, Project],
+) -> None:
+    bad = "dk_" + "x" * 43
+    for _ in range(2):
+        with pytest.raises(Unauthenticated) as info:
+            auth.authenticate(bearer(bad))
+        assert info.value.message == INVALID_KEY
+    assert auth.stats["key_verifications"] == 1  # the second refusal came from memory
+    token = key_for(engine, settings, projects[0], "write")
+    auth.authenticate(bearer(token))
+    k.revoke_key(engine, projects[0].id, token)
+    auth.authenticate(bearer(token))  # still cached until invalidated
+    auth.invalidate()
+    with pytest.raises(Unauthenticated):
+        auth.authenticate(bearer(token))
+
+
+def test_a_cached_key_stops_at_its_expiry(
+    auth: Authenticator,
+    engine: Engine,
+    settings: Settings,
+    projects: tuple[Project, Project],
+) -> None:
+    new = k.create_key(engine, settings.pepper(), projects[0].id, expires_days=1)
+    auth.authenticate(bearer(new.plaintext))
+    # the cached entry carries expires_at: move it into the past, as time would
+    token = new.plaintext
+    cached = auth._keys[token]
+    auth._keys[token] = type(cached)(cached.caller, utcnow().timestamp() - 1)
+    with pytest.raises(Unauthenticated) as info:
+        auth.authenticate(bearer(token))
+    assert info.value.message == INVALID_KEY
+    assert token not in auth._keys
+
+
+def test_an_expired_key_never_authenticates(
+    auth: Authenticator,
+    engine: Engine,
+    settings: Settings,
+    projects: tuple[Project, Project],
+) -> None:
+    new = k.create_key(engine, settings.pepper(), projects[0].id, expires_days=1)
+    with engine.begin() as conn:
+        conn.execute(
+            update(api_keys)
+            .where(api_keys.c.id == new.record.id)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    with pytest.raises(Unauthenticated):
+        auth.authenticate(bearer(new.plaintext))
+
+
+# -- may they -------------------------------------------------------------------------
+
+
+def test_a_key_sees_only_its_own_project(
+    auth: Authenticator,
+    engine: Engine,
+    settings: Settings,
+    projects: tuple[Project, Project],
+) -> None:
+    mine, other = projects
+    caller = auth.authenticate(bearer(key_for(engine, settings, mine, "write")))
+    for ref in (mine.id, mine.slug_ref, mine.id.upper()):
+        assert auth.authorize(caller, ref, "read").id == mine.id
+        assert auth.authorize(caller, ref, "write").id == mine.id
+    for ref in (other.id, other.slug_ref, "acme/nope", "nope"):
+        with pytest.raises(ProjectNotFound) as info:
+            auth.authorize(caller, ref, "read")
+        assert info.value.message == f"project {ref!r} not found"
+    assert [p.id for p in auth.visible_projects(caller)] == [mine.id]
+    default = auth.default_project(caller)
+    assert default is not None and default.id == mine.id
+
+
+def test_a_read_key_cannot_write(
+    auth: Authenticator,
+    engine: Engine,
+    settings: Settings,
+    projects: tuple[Project, Project],
+) -> None:
+    mine = projects[0]
+    caller = auth.authenticate(bearer(key_for(engine, settings, mine, "read")))
+    assert auth.authorize(caller, mine.slug_ref, "read").id == mine.id
+    with pytest.raises(AccessDenied) as info:
+        auth.authorize(caller, mine.slug_ref, "write")
+    assert "read-only" in info.value.message
+
+
+@pytest.mark.parametrize(
+    ("role", "reads", "writes"),
+    [
+        ("owner", True, True),
+        ("admin", True, True),
+        ("member", True, True),
+        ("viewer", True, False),
+        ("guest", False, False),
+        (None, False, False),
+    ],
+)
+def test_a_users_workspace_role(
+    auth: Authenticator,
+    projects: tuple[Project, Project],
+    role: str | None,
+    reads: bool,
+    writes: bool,
+) -> None:
+    mine, other = projects
+    memberships = {mine.workspace_id: role} if role else {}
+    caller = Caller(kind="user", subject="u", memberships=memberships)
+    for need, allowed in (("read", reads), ("write", writes)):
+        if allowed:
+            assert auth.authorize(caller, mine.slug_ref, need).id == mine.id  # type: ignore[arg-type]
+        elif need == "write" and reads:
+            with pytest.raises(AccessDenied) as denied:
+                auth.authorize(caller, mine.slug_ref, "write")
+            assert repr(role) in denied.value.message
+        else:
+            with pytest.raises(ProjectNotFound):
+                auth.authorize(caller, mine.slug_ref, need)  # type: ignore[arg-type]
+    with pytest.raises(ProjectNotFound):  # another workspace's project: not found
+        auth.authorize(caller, other.slug_ref, "read")
+    with pytest.raises(ProjectNotFound):
+        auth.authorize(caller, "acme/nope", "read")
+
+
+def test_the_local_developer_sees_every_existing_project(
+    auth: Authenticator, projects: tuple[Project, Project]
+) -> None:
+    for project in projects:
+        assert auth.authorize(LOCAL_CALLER, project.slug_ref, "write").id == project.id
+    with pytest.raises(ProjectNotFound):
+        auth.authorize(LOCAL_CALLER, "acme/nope", "read")
+    assert {p.id for p in auth.visible_projects(LOCAL_CALLER)} == {
+        p.id for p in projects
+    }
