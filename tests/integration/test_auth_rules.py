@@ -5,6 +5,9 @@ yours" (mutation-tested, docs/mutation.md)."""
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import hmac
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
@@ -13,6 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, update
 
+from dakora.api import auth as auth_module
 from dakora.api.auth import (
     INVALID_KEY,
     LOCAL_CALLER,
@@ -21,7 +25,12 @@ from dakora.api.auth import (
     Caller,
     _credentials,
 )
-from dakora.registry.core.errors import AccessDenied, ProjectNotFound, Unauthenticated
+from dakora.registry.core.errors import (
+    AccessDenied,
+    BadRequest,
+    ProjectNotFound,
+    Unauthenticated,
+)
 from dakora.registry.core.settings import Settings
 from dakora.registry.db import api_keys, make_engine, utcnow
 from dakora.registry.tenancy import ProjectCache
@@ -268,3 +277,134 @@ def test_the_local_developer_sees_every_existing_project(
     assert {p.id for p in auth.visible_projects(LOCAL_CALLER)} == {
         p.id for p in projects
     }
+
+
+def test_auth_mode_none_lets_everyone_in_as_the_local_developer(
+    engine: Engine, tmp_path: Path, projects: tuple[Project, Project]
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data", key_pepper="pepper-for-tests", auth_mode="none"
+    )
+    a = Authenticator(settings, engine, ProjectCache(engine, settings.data_dir))
+    try:
+        assert a.authenticate({}) is LOCAL_CALLER
+        assert a.authenticate({"authorization": "Basic x"}) is LOCAL_CALLER
+        assert a.authenticate(bearer("not-a-key")) is LOCAL_CALLER
+        token = key_for(engine, settings, projects[0], "read")
+        caller = a.authenticate(bearer(token))  # a key still counts as that key
+        assert caller.kind == "key"
+        with pytest.raises(AccessDenied):
+            a.authorize(caller, projects[0].slug_ref, "write")
+    finally:
+        a.close()
+
+
+def test_before_request_runs_first(
+    auth: Authenticator,
+    engine: Engine,
+    settings: Settings,
+    projects: tuple[Project, Project],
+) -> None:
+    token = key_for(engine, settings, projects[0], "read")
+    auth.authenticate(bearer(token))
+    calls: list[int] = []
+    auth.before_request = lambda: (calls.append(1), auth.invalidate())  # type: ignore[func-returns-value]
+    auth.authenticate(bearer(token))
+    assert calls == [1]
+    assert auth.stats["key_verifications"] == 2  # the hook dropped the cache first
+
+
+def test_the_key_caches_are_bounded(
+    auth: Authenticator,
+    engine: Engine,
+    settings: Settings,
+    projects: tuple[Project, Project],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(auth_module, "MAX_BAD_KEYS", 2)
+    monkeypatch.setattr(auth_module, "MAX_CACHED_KEYS", 2)
+    for i in range(3):
+        with pytest.raises(Unauthenticated):
+            auth.authenticate(bearer(f"dk_{i}" + "x" * 40))
+    assert len(auth._bad) == 1  # full at 2: emptied before the third
+    tokens = [key_for(engine, settings, projects[0], "read") for _ in range(3)]
+    for token in tokens:
+        auth.authenticate(bearer(token))
+    assert list(auth._keys) == [tokens[2]]
+
+
+# -- the key helpers a request goes through ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "looks"),
+    [
+        ("dk_" + "a" * 17, True),  # 20 characters: the shortest
+        ("dk_" + "a" * 16, False),
+        ("dk_" + "a" * 197, True),  # 200: the longest
+        ("dk_" + "a" * 198, False),
+        ("xk_" + "a" * 40, False),
+        ("DK_" + "a" * 40, False),
+        ("", False),
+    ],
+)
+def test_looks_like_key(value: str, looks: bool) -> None:
+    assert k.looks_like_key(value) is looks
+
+
+def test_hash_key_is_hmac_sha256_under_the_pepper() -> None:
+    expected = hmac.new(b"p", b"dk_x", hashlib.sha256).hexdigest()
+    assert k.hash_key(b"p", "dk_x") == expected
+    assert k.hash_key(b"q", "dk_x") != expected
+
+
+@pytest.mark.parametrize(
+    ("scope", "expected"),
+    [
+        ("read", {"read"}),
+        ("write", {"read", "write"}),
+        ("read,write", {"read", "write"}),
+        (" read  write ", {"read", "write"}),
+        (["write"], {"read", "write"}),
+        (("read",), {"read"}),
+    ],
+)
+def test_normalize_scopes(scope: str | list[str], expected: set[str]) -> None:
+    assert k.normalize_scopes(scope) == frozenset(expected)
+
+
+@pytest.mark.parametrize("scope", ["", " , ", []])
+def test_a_key_needs_a_scope(scope: str | list[str]) -> None:
+    with pytest.raises(BadRequest) as info:
+        k.normalize_scopes(scope)
+    assert info.value.message == "a key needs a scope: read or write"
+
+
+def test_a_keys_status_at_a_given_moment(
+    engine: Engine, settings: Settings, projects: tuple[Project, Project]
+) -> None:
+    now = utcnow()
+    new = k.create_key(
+        engine, settings.pepper(), projects[0].id, expires_days=1, now=now
+    )
+    record = new.record
+    later = now + timedelta(days=1)
+    assert record.is_active(now) and record.status(now) == "active"
+    assert not record.is_active(later) and record.status(later) == "expired"
+    assert record.is_active(later - timedelta(microseconds=1))
+    never = dataclasses.replace(record, expires_at=None)
+    assert never.is_active(later) and never.status(later) == "active"
+    revoked = dataclasses.replace(record, revoked_at=now)
+    assert not revoked.is_active(now) and revoked.status(now) == "revoked"
+    assert revoked.status(later) == "revoked"  # revoked wins over expired
+    assert record.is_active() and record.status() == "active"  # now: the clock
+    with pytest.raises(Unauthenticated) as info:
+        k.verify_key(engine, settings.pepper(), new.plaintext, now=later)
+    assert info.value.message == k.INVALID_KEY_MESSAGE
+    assert (
+        k.verify_key(engine, settings.pepper(), f"  {new.plaintext}\n").id == record.id
+    )
+    for bad in ("dk_short", new.plaintext + "x", "x" + new.plaintext[1:]):
+        with pytest.raises(Unauthenticated) as info:
+            k.verify_key(engine, settings.pepper(), bad)
+        assert info.value.message == k.INVALID_KEY_MESSAGE

@@ -21,10 +21,12 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import shlex
 import shutil
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +51,7 @@ class Module:
     path: str
     tests: tuple[str, ...]
     timeout: float
+    functions: tuple[str, ...] = ()  # only these (``name`` or ``Class.name``); () = all
 
 
 def load_modules() -> list[Module]:
@@ -60,6 +63,7 @@ def load_modules() -> list[Module]:
             path=entry["path"],
             tests=tuple(entry["tests"]),
             timeout=float(entry.get("timeout", default_timeout)),
+            functions=tuple(entry.get("functions", ())),
         )
         for name, entry in data["modules"].items()
     ]
@@ -124,7 +128,7 @@ def write_config(module: Module) -> Path:
     python = ROOT / ".venv" / "bin" / "python"
     command = (
         f"{python} -m pytest -q -x -p no:cacheprovider -p timeout "
-        f"--timeout {int(module.timeout)} " + " ".join(module.tests)
+        f"--timeout {int(module.timeout)} " + shlex.join(module.tests)
     )
     config.write_text(
         "[cosmic-ray]\n"
@@ -196,23 +200,64 @@ def annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]
     return spans
 
 
-def skip_annotations(module: Module, session: Path) -> int:
-    """Record the mutants inside function annotations as skipped (``ANNOTATION``)."""
+OUTSIDE = "outside the module's selected functions (modules.toml functions)"
+
+
+def function_lines(source: str, names: tuple[str, ...]) -> list[tuple[int, int]]:
+    """The (first, last) lines of the named functions/classes (``f``, ``C``, ``C.m``)."""
+    wanted = set(names)
+    found: dict[str, tuple[int, int]] = {}
+    tree = ast.parse(source)
+    defs = ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+    for node in tree.body:
+        if not isinstance(node, defs):
+            continue
+        inner = node.body if isinstance(node, ast.ClassDef) else []
+        for qual, item in [(node.name, node)] + [
+            (f"{node.name}.{sub.name}", sub) for sub in inner if isinstance(sub, defs)
+        ]:
+            if qual in wanted:
+                first = min([item.lineno] + [d.lineno for d in item.decorator_list])
+                found[qual] = (first, item.end_lineno or item.lineno)
+    missing = wanted - set(found)
+    if missing:
+        raise SystemExit(f"modules.toml: no {', '.join(sorted(missing))} in the module")
+    return list(found.values())
+
+
+def classify(module: Module, source: str) -> Callable[[tuple[int, int]], str | None]:
+    """Why a mutant at ``pos`` is not run (``ANNOTATION``, ``OUTSIDE``), or None."""
+    spans = annotation_spans(source)
+    lines = function_lines(source, module.functions) if module.functions else None
+
+    def why(pos: tuple[int, int]) -> str | None:
+        if lines is not None and not any(a <= pos[0] <= b for a, b in lines):
+            return OUTSIDE
+        if any(start <= pos < end for start, end in spans):
+            return ANNOTATION
+        return None
+
+    return why
+
+
+def skip_unselected(module: Module, session: Path) -> dict[str, int]:
+    """Record the mutants in function annotations (``ANNOTATION``) and outside the
+    selected functions (``OUTSIDE``) as skipped."""
     from cosmic_ray.work_db import WorkDB, use_db
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
-    spans = annotation_spans((tree_of(module) / module.path).read_text())
-    skipped = 0
+    why = classify(module, (tree_of(module) / module.path).read_text())
+    counts = {ANNOTATION: 0, OUTSIDE: 0}
     with use_db(str(session), WorkDB.Mode.open) as db:
         for item in list(db.pending_work_items):
-            pos = item.mutations[0].start_pos
-            if any(start <= pos < end for start, end in spans):
+            reason = why(item.mutations[0].start_pos)
+            if reason is not None:
                 db.set_result(
                     item.job_id,
-                    WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output=ANNOTATION),
+                    WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output=reason),
                 )
-                skipped += 1
-    return skipped
+                counts[reason] += 1
+    return counts
 
 
 def run_module(module: Module, survivors_only: bool = False) -> bool:
@@ -233,8 +278,10 @@ def run_module(module: Module, survivors_only: bool = False) -> bool:
         return False
     if cosmic_ray(module, "init", str(config), str(session)).returncode != 0:
         return False
+    counts = skip_unselected(module, session)
     print(
-        f"{module.name}: {skip_annotations(module, session)} mutant(s) in annotations"
+        f"{module.name}: {counts[ANNOTATION]} mutant(s) in annotations, "
+        f"{counts[OUTSIDE]} outside the selected functions: skipped"
     )
     return cosmic_ray(module, "exec", str(config), str(session)).returncode == 0
 
@@ -246,6 +293,7 @@ class Result:
     total: int
     pending: int
     skipped: int
+    outside: int
     survivors: list[str]
 
     @property
@@ -260,8 +308,8 @@ def read_result(module: Module) -> Result | None:
     _, session = session_paths(module)
     if not session.exists():
         return None
-    spans = annotation_spans((ROOT / module.path).read_text())
-    killed = total = skipped = 0
+    why = classify(module, (ROOT / module.path).read_text())
+    killed = total = skipped = outside = 0
     survivors: list[str] = []
     with use_db(str(session), WorkDB.Mode.open) as db:
         pending = db.num_work_items - db.num_results
@@ -269,10 +317,12 @@ def read_result(module: Module) -> Result | None:
             if result.worker_outcome == WorkerOutcome.NO_TEST:
                 continue  # no mutation was possible at that spot
             spec = item.mutations[0]
-            if result.worker_outcome == WorkerOutcome.SKIPPED or any(
-                start <= spec.start_pos < end for start, end in spans
-            ):
-                skipped += 1  # in a function annotation (ANNOTATION)
+            reason = why(spec.start_pos)
+            if reason == OUTSIDE:
+                outside += 1
+                continue
+            if reason == ANNOTATION or result.worker_outcome == WorkerOutcome.SKIPPED:
+                skipped += 1
                 continue
             total += 1
             if result.test_outcome == TestOutcome.SURVIVED:
@@ -282,7 +332,7 @@ def read_result(module: Module) -> Result | None:
                 )
             else:
                 killed += 1
-    return Result(module, killed, total, pending, skipped, survivors)
+    return Result(module, killed, total, pending, skipped, outside, survivors)
 
 
 def report(modules: list[Module], minimum: float, show_survivors: bool) -> int:
@@ -305,6 +355,8 @@ def report(modules: list[Module], minimum: float, show_survivors: bool) -> int:
         note = f"  ({res.pending} not run)" if res.pending else ""
         if res.skipped:
             note += f"  (+{res.skipped} in annotations, skipped)"
+        if res.outside:
+            note += f"  (+{res.outside} outside {', '.join(module.functions)}: not run)"
         bad = res.rate < minimum or res.pending > 0
         failed = failed or bad
         print(
