@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from dakora.registry.checks.versions import parent_locator, version_step_valid
+from dakora.registry.checks.versions import (
+    parent_locator,
+    version_findings,
+    version_step_valid,
+)
 from dakora.registry.git.folder_snapshot import FolderSnapshot
 from tests.fixtures.gitrepos import make_prompt_yaml
 
@@ -87,3 +91,53 @@ def test_a_symlink_on_the_parent_is_never_the_prompt(tmp_path: Path) -> None:
     os.symlink("real.yaml", tmp_path / "prompts" / "link.yaml")
     locate = parent_locator(parent)
     assert locate("a", "prompts/link.yaml") == "prompts/real.yaml"
+
+
+def test_a_reused_version_names_the_other_blob(tmp_path: Path) -> None:
+    snap = _snapshot(tmp_path, {"prompts/a.yaml": make_prompt_yaml(id="a")})
+    loaded = snap.find_prompt("a")
+    other = "0123456789abcdef0123456789abcdef01234567"
+    found = version_findings(
+        snap, loaded, None, parent_locator(None), lambda i, v: other
+    )
+    assert [(f.rule, f.line) for f in found] == [
+        ("version-reused", loaded.line_of("version"))
+    ]
+    assert found[0].message == (
+        "version 1.0.0 of 'a' already names different content (blob 0123456); "
+        "bump the version"
+    )
+    own = snap.blob_sha("prompts/a.yaml")
+    assert (
+        version_findings(snap, loaded, None, parent_locator(None), lambda i, v: own)
+        == []
+    )
+    assert (
+        version_findings(snap, loaded, None, parent_locator(None), lambda i, v: None)
+        == []
+    )
+
+
+def test_a_lower_version_is_checked_for_reuse_too(tmp_path: Path) -> None:
+    parent = _snapshot(
+        tmp_path / "p", {"prompts/a.yaml": make_prompt_yaml(id="a", version="2.0.0")}
+    )
+    child = _snapshot(
+        tmp_path / "c",
+        {"prompts/a.yaml": make_prompt_yaml(id="a", version="1.0.0", template="x\n")},
+    )
+    loaded = child.find_prompt("a")
+    other = "f" * 40
+    found = version_findings(
+        child, loaded, parent, parent_locator(parent), lambda i, v: other
+    )
+    assert [f.rule for f in found] == ["version-not-bumped", "version-reused"]
+    # the same version as the parent's is the bump rule's alone (no lookup)
+    same = _snapshot(
+        tmp_path / "s",
+        {"prompts/a.yaml": make_prompt_yaml(id="a", version="2.0.0", template="y\n")},
+    )
+    found = version_findings(
+        same, same.find_prompt("a"), parent, parent_locator(parent), lambda i, v: other
+    )
+    assert [f.rule for f in found] == ["version-not-bumped"]
