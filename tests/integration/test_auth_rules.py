@@ -35,7 +35,7 @@ from dakora.registry.core.settings import Settings
 from dakora.registry.db import api_keys, make_engine, utcnow
 from dakora.registry.tenancy import ProjectCache
 from dakora.registry.tenancy import keys as k
-from dakora.registry.tenancy.projects import create_project
+from dakora.registry.tenancy.projects import create_project, delete_project
 from dakora.registry.tenancy.records import Project
 from dakora.registry.tenancy.workspaces import create_workspace
 
@@ -408,3 +408,39 @@ def test_a_keys_status_at_a_given_moment(
         with pytest.raises(Unauthenticated) as info:
             k.verify_key(engine, settings.pepper(), bad)
         assert info.value.message == k.INVALID_KEY_MESSAGE
+
+
+def test_a_key_whose_project_is_gone_sees_nothing(
+    auth: Authenticator,
+    engine: Engine,
+    settings: Settings,
+    projects: tuple[Project, Project],
+) -> None:
+    mine = projects[0]
+    caller = auth.authenticate(bearer(key_for(engine, settings, mine, "write")))
+    delete_project(engine, mine.id)
+    auth.projects.invalidate()
+    for ref in (mine.id, mine.slug_ref):
+        with pytest.raises(ProjectNotFound):
+            auth.authorize(caller, ref, "read")
+
+
+def test_a_key_stops_counting_as_active_at_its_expiry_instant(
+    engine: Engine, settings: Settings, projects: tuple[Project, Project]
+) -> None:
+    now = utcnow()
+    pid = projects[0].id
+    new = k.create_key(engine, settings.pepper(), pid, expires_days=1, now=now)
+    k.create_key(engine, settings.pepper(), pid, now=now)  # never expires
+    at = now + timedelta(days=1)
+    before = at - timedelta(microseconds=1)
+
+    def active(moment: object) -> int:
+        return len(k.list_keys(engine, pid, include_inactive=False, now=moment))  # type: ignore[arg-type]
+
+    assert active(before) == 2
+    assert active(at) == 1
+    assert len(k.list_keys(engine, pid, now=at)) == 2  # inactive ones listed too
+    with pytest.raises(Unauthenticated):
+        k.verify_key(engine, settings.pepper(), new.plaintext, now=at)
+    assert k.verify_key(engine, settings.pepper(), new.plaintext, now=before)
