@@ -151,13 +151,23 @@ def cosmic_ray(module: Module, *args: str) -> subprocess.CompletedProcess[bytes]
     )
 
 
-def forget_survivors(session: Path) -> int:
-    """Drop the results of the surviving mutants, so ``exec`` runs them again."""
+def forget_survivors(module: Module, session: Path) -> int:
+    """Drop the results of the surviving mutants (not those in annotations or outside
+    the selected functions), so ``exec`` runs them again."""
     import sqlite3
 
+    why = classify(module, (tree_of(module) / module.path).read_text())
     with sqlite3.connect(session) as db:
-        cur = db.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
-        return cur.rowcount
+        rows = db.execute(
+            "SELECT r.job_id, s.start_pos_row, s.start_pos_col FROM work_results r "
+            "JOIN mutation_specs s ON s.job_id = r.job_id "
+            "WHERE r.test_outcome = 'SURVIVED'"
+        ).fetchall()
+        again = [job for job, row, col in rows if why((row, col)) is None]
+        db.executemany(
+            "DELETE FROM work_results WHERE job_id = ?", [(job,) for job in again]
+        )
+    return len(again)
 
 
 ANNOTATION = (
@@ -267,7 +277,7 @@ def run_module(module: Module, survivors_only: bool = False) -> bool:
         if not session.exists():
             print(f"{module.name}: no session to retest", file=sys.stderr)
             return False
-        count = forget_survivors(session)
+        count = forget_survivors(module, session)
         print(f"== {module.name}: {count} surviving mutant(s) again")
         return cosmic_ray(module, "exec", str(config), str(session)).returncode == 0
     if session.exists():
@@ -356,7 +366,7 @@ def report(modules: list[Module], minimum: float, show_survivors: bool) -> int:
         if res.skipped:
             note += f"  (+{res.skipped} in annotations, skipped)"
         if res.outside:
-            note += f"  (+{res.outside} outside {', '.join(module.functions)}: not run)"
+            note += f"  (+{res.outside} outside the selected functions: not run)"
         bad = res.rate < minimum or res.pending > 0
         failed = failed or bad
         print(
