@@ -321,16 +321,23 @@ def test_the_key_caches_are_bounded(
     projects: tuple[Project, Project],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(auth_module, "MAX_BAD_KEYS", 2)
-    monkeypatch.setattr(auth_module, "MAX_CACHED_KEYS", 2)
-    for i in range(3):
-        with pytest.raises(Unauthenticated):
-            auth.authenticate(bearer(f"dk_{i}" + "x" * 40))
-    assert len(auth._bad) == 1  # full at 2: emptied before the third
-    tokens = [key_for(engine, settings, projects[0], "read") for _ in range(3)]
-    for token in tokens:
-        auth.authenticate(bearer(token))
-    assert list(auth._keys) == [tokens[2]]
+    # a bound above 256: ``len(...) is LIMIT`` would never hold (no small-int cache)
+    monkeypatch.setattr(auth_module, "MAX_BAD_KEYS", 300)
+    monkeypatch.setattr(auth_module, "MAX_CACHED_KEYS", 300)
+    auth._bad = {f"dk_filler{i}": None for i in range(299)}
+    with pytest.raises(Unauthenticated):
+        auth.authenticate(bearer("dk_bad1" + "x" * 40))
+    assert len(auth._bad) == 300  # one below the bound: kept, then the new one
+    with pytest.raises(Unauthenticated):
+        auth.authenticate(bearer("dk_bad2" + "x" * 40))
+    assert list(auth._bad) == ["dk_bad2" + "x" * 40]  # full: emptied first
+    first, second = (key_for(engine, settings, projects[0], "read") for _ in range(2))
+    filler = auth_module._CachedKey(LOCAL_CALLER, None)
+    auth._keys = {f"dk_filler{i}": filler for i in range(299)}
+    auth.authenticate(bearer(first))
+    assert len(auth._keys) == 300 and first in auth._keys
+    auth.authenticate(bearer(second))
+    assert list(auth._keys) == [second]
 
 
 # -- the key helpers a request goes through ---------------------------------------------
@@ -378,6 +385,14 @@ def test_a_key_needs_a_scope(scope: str | list[str]) -> None:
     with pytest.raises(BadRequest) as info:
         k.normalize_scopes(scope)
     assert info.value.message == "a key needs a scope: read or write"
+
+
+def test_verify_keys_moment_is_keyword_only(
+    engine: Engine, settings: Settings, projects: tuple[Project, Project]
+) -> None:
+    new = k.create_key(engine, settings.pepper(), projects[0].id)
+    with pytest.raises(TypeError):
+        k.verify_key(engine, settings.pepper(), new.plaintext, utcnow())  # type: ignore[misc]
 
 
 def test_a_keys_status_at_a_given_moment(
