@@ -108,6 +108,27 @@ def test_index_failure_rolls_the_refs_back(repo: Repo) -> None:
     assert _refs(repo) == before
 
 
+def test_a_failed_ref_write_rolls_back_the_refs_already_moved(repo: Repo) -> None:
+    """``refs/heads/b`` is a file, so writing ``refs/heads/b/x`` fails with an OSError
+    (git's D/F conflict) after ``main`` moved: main goes back, every ref says why."""
+    base = repo.refs[b"refs/heads/main"].decode()
+    new = _commit(repo, "new", [base.encode()])
+    before = _refs(repo)
+    result = ReceivePipeline(checker=ok_checker).process(
+        repo,
+        [
+            RefUpdate(base, new, "refs/heads/main"),
+            RefUpdate(ZERO_SHA, new, "refs/heads/b/x"),
+        ],
+    )
+    assert not result.accepted
+    assert result.statuses == [
+        ("refs/heads/main", INTERNAL),
+        ("refs/heads/b/x", INTERNAL),
+    ]
+    assert _refs(repo) == before
+
+
 def test_stale_old_sha_moves_nothing(repo: Repo) -> None:
     base = repo.refs[b"refs/heads/main"].decode()
     new = _commit(repo, "new", [base.encode()])
