@@ -31,7 +31,7 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends git=1:2.* \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /dist/*.whl /tmp/
-RUN pip install --no-cache-dir "$(ls /tmp/dakora-*.whl)[azure]" && rm /tmp/*.whl
+RUN pip install --no-cache-dir "$(ls /tmp/dakora-*.whl)[server,azure]" && rm /tmp/*.whl
 RUN useradd --create-home --uid 10001 dakora \
     && mkdir -p /data /app \
     && chown dakora:dakora /data

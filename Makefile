@@ -12,7 +12,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
-	$(BIN)/pip install -q -e '.[dev,azure]'
+	$(BIN)/pip install -q -e '.[server,dev,azure]'
 	touch $@
 
 run: install studio
@@ -75,6 +75,7 @@ format: install
 bench: install
 	$(BIN)/python tests/perf/bench_render.py
 	$(BIN)/python tests/perf/bench_cli.py
+	$(BIN)/python tests/perf/bench_read_under_push.py
 
 # 60 s of mixed traffic at half the measured max rate, on SQLite and PostgreSQL
 bench-soak: install

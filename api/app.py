@@ -6,8 +6,8 @@ migrations and starts the event watcher; nothing else is warmed.
 
 Every router of ``api/routes`` is included (a missing one fails the import, loudly),
 the git smart-HTTP app (``dakora.api.git_http.make_git_app``) is mounted at ``/git``,
-and the built Studio is served at ``/studio/`` (``dakora.api.studio``; ``/`` redirects
-there).
+the MCP endpoint (``dakora.api.mcp.http``) answers at ``/mcp/{project}``, and the
+built Studio is served at ``/studio/`` (``dakora.api.studio``; ``/`` redirects there).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from fastapi import APIRouter, FastAPI
 from dakora.api.docs import install_docs
 from dakora.api.errors import install_error_handlers
 from dakora.api.git_http import make_git_app
+from dakora.api.mcp.http import McpEndpoint
 from dakora.api.routes import (
     api_keys,
     check,
@@ -28,9 +29,12 @@ from dakora.api.routes import (
     health,
     logs,
     me,
+    outgoing_webhooks,
     parts,
+    promote,
     prompts,
     pushes,
+    ref_history,
     refs,
     webhooks,
     writes,
@@ -55,8 +59,11 @@ ROUTERS: tuple[APIRouter, ...] = (
     pushes.router,
     compare.router,
     refs.router,
+    ref_history.router,
+    promote.router,
     check.router,
     api_keys.router,
+    outgoing_webhooks.router,
 )
 
 DESCRIPTION = """\
@@ -89,12 +96,14 @@ def create_app(settings: Settings) -> FastAPI:
     """Build the Dakora API app for these settings (nothing is opened until startup)."""
     check_settings(settings)
     state = ServerState(settings)
+    mcp = McpEndpoint(state)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.start()
         try:
-            yield
+            async with mcp.run():
+                yield
         finally:
             state.close()
 
@@ -113,5 +122,10 @@ def create_app(settings: Settings) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/git", make_git_app(state))
+    app.router.routes.extend(mcp.routes())  # MCP over streamable HTTP (docs/mcp.md)
+    if settings.metrics:  # else no middleware and no /metrics (api/metrics.py)
+        from dakora.api.metrics import install_metrics
+
+        install_metrics(app, state)
     install_studio(app, settings)  # last: /studio/{path} must not shadow a route
     return app

@@ -74,6 +74,7 @@ class Access:
     caller: Caller
     project: Project
     state: ServerState
+    source: str = "api"  # push_events.source of a write: "api" or "studio"
 
     @property
     def content(self) -> ContentStore:
@@ -88,7 +89,30 @@ def _access(request: Request, project: str, need: Need) -> Access:
     info = auth.authorize(caller, project, need)
     if request.scope.get("query_string"):
         reject_unknown_query(request)
+    if need == "write":
+        return Access(caller, info, state, write_source(request))
     return Access(caller, info, state)
+
+
+SOURCE_HEADER = "X-Dakora-Source"
+CLIENT_SOURCES = ("api", "studio")
+
+
+def write_source(request: Request) -> str:
+    """How a write came, for the audit log (docs/promotion.md): ``studio`` when the
+    Studio says so in ``X-Dakora-Source``, else ``api``. A label, not a permission:
+    it changes nothing a key may do."""
+    value = request.headers.get(SOURCE_HEADER)
+    if value is None:
+        return "api"
+    source = value.strip().lower()
+    if source not in CLIENT_SOURCES:
+        raise BadRequest(
+            f"invalid {SOURCE_HEADER} header {value!r}: use "
+            f"{' or '.join(CLIENT_SOURCES)}",
+            header=SOURCE_HEADER,
+        )
+    return source
 
 
 _ALLOWED_QUERY: dict[int, frozenset[str]] = {}

@@ -3,27 +3,32 @@
 :meth:`EventWatcher.poll` runs before every authenticated request (and once a second
 in a small background thread so nothing piles up when the server is idle):
 
-- PostgreSQL: a dedicated autocommit connection that ``LISTEN``s on ``dakora_events``;
-  ``poll()`` is a non-blocking read of that socket. ``key:`` events drop the verified-key
+- PostgreSQL: a ``PostgresListener`` (a dedicated connection that ``LISTEN``s);
+  ``poll()`` is a non-blocking read of its socket. ``key:`` events drop the verified-key
   cache, ``project:<id>`` the project's ref resolutions. If the connection breaks,
   every cache is dropped on every request until it is back (events may have been lost).
-- SQLite: a dedicated connection reads ``PRAGMA data_version`` (shared memory in WAL
-  mode, no query plan, no disk); any commit by another connection changes it, and the
-  server then drops its key cache and ref resolutions (re-verified on demand).
+- SQLite: a ``SqliteChangeCounter`` (``PRAGMA data_version``); any commit by another
+  connection changes it, and the server then drops its key cache and ref resolutions
+  (re-verified on demand).
 - In-memory SQLite (tests): a single process, nothing to watch.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import select
-import sqlite3
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from dakora.registry.db import CHANNEL, Engine, parse_event
+from dakora.registry.db import (
+    CHANNEL,
+    Engine,
+    ListenerLost,
+    PostgresListener,
+    SqliteChangeCounter,
+    is_process_local,
+    parse_event,
+)
 
 if TYPE_CHECKING:
     from dakora.api.state import ServerState
@@ -44,9 +49,9 @@ class EventWatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._kind = engine.dialect.name
-        self._sqlite: sqlite3.Connection | None = None
+        self._sqlite: SqliteChangeCounter | None = None
         self._sqlite_version: int | None = None
-        self._pg: Any = None
+        self._pg: PostgresListener | None = None
         self._pg_next_attempt = 0.0
         self.events_seen = 0
 
@@ -74,8 +79,7 @@ class EventWatcher:
                 self._sqlite.close()
                 self._sqlite = None
             if self._pg is not None:
-                with contextlib.suppress(Exception):  # closing a broken connection
-                    self._pg.close()
+                self._pg.close()
                 self._pg = None
 
     def _background(self) -> None:
@@ -97,21 +101,19 @@ class EventWatcher:
     # SQLite ------------------------------------------------------------------------
 
     def _open_sqlite(self) -> None:
-        database = self._engine.url.database
-        if not database or database == ":memory:" or database.startswith("file:"):
+        if is_process_local(self._engine) or not self._engine.url.database:
             return  # one process owns an in-memory database: nothing to watch
-        conn = sqlite3.connect(database, check_same_thread=False, isolation_level=None)
-        self._sqlite = conn
-        self._sqlite_version = _data_version(conn)
+        self._sqlite = SqliteChangeCounter(self._engine.url.database)
+        self._sqlite_version = self._sqlite.version()
 
     def _poll_sqlite(self) -> None:
         with self._lock:
-            conn = self._sqlite
-            if conn is None:
+            counter = self._sqlite
+            if counter is None:
                 return
             try:
-                version = _data_version(conn)
-            except sqlite3.Error:
+                version: int | None = counter.version()
+            except ListenerLost:
                 log.warning("cannot read PRAGMA data_version; dropping caches")
                 version = None
             changed = version is None or version != self._sqlite_version
@@ -122,40 +124,16 @@ class EventWatcher:
 
     # PostgreSQL --------------------------------------------------------------------
 
-    def _connect_pg(self) -> bool:
-        import psycopg2
-        import psycopg2.extensions
-
+    def _connect_pg(self) -> None:
         self._pg_next_attempt = time.monotonic() + RECONNECT_INTERVAL_S
         url = self._engine.url.set(drivername="postgresql")
         try:
-            conn = psycopg2.connect(
-                url.render_as_string(hide_password=False), connect_timeout=3
-            )
-            conn.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
-            with conn.cursor() as cur:
-                cur.execute(f"LISTEN {CHANNEL}")
-        except psycopg2.Error as exc:
+            self._pg = PostgresListener(url.render_as_string(hide_password=False))
+        except ListenerLost as exc:
             log.warning("cannot listen for %s events: %s", CHANNEL, exc)
             self._pg = None
-            return False
-        self._pg = conn
-        return True
-
-    def _drain_pg(self) -> None:
-        """Read everything the listener socket holds. A terminated backend first
-        sends an error message (consumed silently by one ``poll()``), then EOF: poll
-        again while the socket is readable, so the loss is noticed now, not later."""
-        conn = self._pg
-        conn.poll()
-        for _ in range(16):
-            if not _readable(conn):
-                return
-            conn.poll()
 
     def _poll_pg(self) -> None:
-        import psycopg2
-
         drop_all = False
         payloads: list[str] = []
         with self._lock:
@@ -165,17 +143,13 @@ class EventWatcher:
                     self._connect_pg()
             else:
                 try:
-                    self._drain_pg()
-                except psycopg2.Error as exc:
+                    payloads = self._pg.drain()
+                except ListenerLost as exc:
                     log.warning("lost the %s listener: %s", CHANNEL, exc)
-                    with contextlib.suppress(psycopg2.Error):
-                        self._pg.close()
+                    self._pg.close()
                     self._pg = None
                     drop_all = True
                     self._connect_pg()
-                else:
-                    while self._pg.notifies:
-                        payloads.append(self._pg.notifies.pop(0).payload)
         if drop_all:
             self._state.invalidate_all()
             return
@@ -188,13 +162,3 @@ class EventWatcher:
                 self._state.invalidate_project(ident)
             else:
                 self._state.invalidate_all()
-
-
-def _readable(conn: Any) -> bool:
-    ready, _, _ = select.select([conn], [], [], 0)
-    return bool(ready)
-
-
-def _data_version(conn: sqlite3.Connection) -> int:
-    row = conn.execute("PRAGMA data_version").fetchone()
-    return int(row[0])

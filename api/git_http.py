@@ -39,19 +39,26 @@ logger = logging.getLogger("dakora.api.git")
 
 def make_index_hooks(
     engine: Callable[[], Any],
+    invalidate: Callable[[str], None] | None = None,
 ) -> tuple[Callable[[Repo, PushResult], None], Callable[[Repo, PushResult], None]]:
-    """``on_accepted`` / ``on_rejected`` writing the index and the push audit log."""
+    """``on_accepted`` / ``on_rejected`` writing the index and the push audit log;
+    after an accepted push, ``invalidate(project_id)`` (default: every live app of
+    this process drops what it cached of the project)."""
     from dakora.hooks.recorder import record_accepted, record_rejected
+
+    if invalidate is None:
+        from dakora.api.state import invalidate_project as invalidate
 
     def accepted(repo: Repo, result: PushResult) -> None:
         record_accepted(engine(), repo, result)
         if result.context.project_id is not None:
-            from dakora.api.state import invalidate_project
-
-            invalidate_project(str(result.context.project_id))
+            invalidate(str(result.context.project_id))
 
     def rejected(repo: Repo, result: PushResult) -> None:
         record_rejected(engine(), repo, result)
+        from dakora.api.state import notify_webhooks
+
+        notify_webhooks()
 
     return accepted, rejected
 
@@ -93,12 +100,17 @@ def make_auto_repack(
 
 
 def server_pipeline(
-    state: Any, engine: Any = None, *, limits: PushLimits | None = None
+    state: Any,
+    engine: Any = None,
+    *,
+    limits: PushLimits | None = None,
+    invalidate: Callable[[str], None] | None = None,
 ) -> ReceivePipeline:
     """The receive pipeline of one server: checks, project lock (advisory on
     PostgreSQL), ref guard, index + audit writer, cache invalidation. Shared by git
     pushes and API writes (``hooks/commit_writer.py``); one per ``state`` unless
-    ``engine`` or ``limits`` are given."""
+    ``engine`` or ``limits`` are given. ``invalidate``: see ``make_index_hooks``
+    (a git worker collects the projects it changed)."""
 
     def get_engine() -> Any:
         return engine if engine is not None else state.engine
@@ -109,12 +121,15 @@ def server_pipeline(
             cached = _PIPELINES.get(state)
         if cached is not None:
             return cached
+    from dakora.api.telemetry import InstrumentedPipeline
     from dakora.hooks.advisory_lock import ServerProjectLock, ref_guard
 
-    on_accepted, on_rejected = make_index_hooks(get_engine)
+    on_accepted, on_rejected = make_index_hooks(get_engine, invalidate)
     project_lock = ServerProjectLock(get_engine)  # advisory on PostgreSQL
     settings = getattr(state, "settings", None)
-    pipeline = ReceivePipeline(
+    # a dakora.push span per push, and dakora_pushes_total with DAKORA_METRICS=true
+    pipeline = InstrumentedPipeline(
+        state=state,
         after_accepted=make_auto_repack(
             project_lock,
             get_engine,
@@ -154,16 +169,65 @@ def make_git_app(
     ``pipeline`` (then ``state`` may be None).
     """
 
-    if pipeline is None:
-        pipeline = server_pipeline(state, engine, limits=limits)
     authenticator = authenticator or DatabaseAuthenticator(state)
-    cache = RepoCache()
-    cache.freshen = _replica_freshener(state, cache)
-    wsgi = WSGIMiddleware(GitWSGIApp(cache, pipeline), workers=workers)  # type: ignore[arg-type]
+    if pipeline is None and engine is None and state is not None:
+        # the server: git requests in worker processes, unless its database is
+        # in-memory (a test app: other processes cannot see it)
+        app: Any = _ServerGitApp(state, limits)
+    else:
+        if pipeline is None:
+            pipeline = server_pipeline(state, engine, limits=limits)
+        cache = RepoCache()
+        cache.freshen = replica_freshener(state, cache)
+        app = GitWSGIApp(cache, pipeline)
+    wsgi = WSGIMiddleware(app, workers=workers)
     return GitAuthMiddleware(wsgi, authenticator)
 
 
-def _replica_freshener(state: Any, cache: RepoCache) -> Callable[[GitTarget], None]:
+class _ServerGitApp:
+    """The server's git WSGI app, chosen at the first request (after start-up, when
+    the engine exists): ``GitWorkerApp`` over the state's pool of git workers, or
+    in this process's threads when the database is in-memory."""
+
+    def __init__(self, state: Any, limits: PushLimits | None) -> None:
+        self._state = state
+        self._limits = limits
+        self._app: Any = None
+        self._lock = threading.Lock()
+
+    def _choose(self) -> Any:
+        from dakora.api.git_workers import GitWorkerApp
+        from dakora.api.state import invalidate_project
+        from dakora.registry.db import is_process_local
+
+        state = self._state
+        if is_process_local(state.engine) or state.git_pool is None:
+            cache = RepoCache()
+            cache.freshen = replica_freshener(state, cache)
+            return GitWSGIApp(cache, server_pipeline(state, limits=self._limits))
+
+        def pushed(result: str) -> None:  # a worker's push, counted here
+            metrics = getattr(state, "metrics", None)
+            if metrics is not None:
+                metrics.count_push(result)
+
+        return GitWorkerApp(
+            state.git_pool,
+            state.settings.data_dir / "tmp",
+            invalidate_project,
+            self._limits,
+            pushed,
+        )
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if self._app is None:
+            with self._lock:
+                if self._app is None:
+                    self._app = self._choose()
+        return self._app(environ, start_response)
+
+
+def replica_freshener(state: Any, cache: RepoCache) -> Callable[[GitTarget], None]:
     """Catch a replica's repository up to the index (``state.replica``) before a
     git request; a failure is logged and the request served from what is here (a
     push is still checked against the index under the project lock)."""

@@ -29,9 +29,7 @@ import contextlib
 import hashlib
 import json
 import logging
-import multiprocessing
 import os
-import queue
 import resource
 import threading
 import time
@@ -40,6 +38,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
+from dakora.api.process_pool import ProcessPool, Worker
 from dakora.registry.core import (
     DakoraError,
     Prompt,
@@ -148,18 +147,9 @@ class _Died(Exception):
     pass
 
 
-class _Worker:
-    def __init__(self, ctx: Any, timeout_ms: int) -> None:
-        parent, child = ctx.Pipe(duplex=True)
-        self.conn: Connection = parent
-        self.process = ctx.Process(
-            target=worker_main,
-            args=(child, timeout_ms),
-            name="dakora-render",
-            daemon=True,
-        )
-        self.process.start()
-        child.close()
+class _Worker(Worker):
+    def __init__(self, timeout_ms: int) -> None:
+        super().__init__(worker_main, (timeout_ms,), "dakora-render")
 
     def call(self, message: tuple[Any, ...], deadline: float) -> tuple[Any, ...]:
         try:
@@ -170,29 +160,6 @@ class _Worker:
         except (EOFError, OSError, BrokenPipeError) as exc:
             raise _Died from exc
         return reply
-
-    def kill(self) -> None:
-        with contextlib.suppress(Exception):
-            self.process.kill()
-        with contextlib.suppress(Exception):
-            self.process.join(5)
-        with contextlib.suppress(Exception):
-            self.conn.close()
-
-
-_CONTEXT: Any = None
-_CONTEXT_LOCK = threading.Lock()
-
-
-def _context() -> Any:
-    """A fork server with this module (and so Jinja and the renderer) preloaded."""
-    global _CONTEXT
-    with _CONTEXT_LOCK:
-        if _CONTEXT is None:
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload([__name__])
-            _CONTEXT = ctx
-        return _CONTEXT
 
 
 def default_workers() -> int:
@@ -214,12 +181,20 @@ class RenderPool:
             else timeout_ms / 1000 * 1.25 + KILL_GRACE_S
         )
         self.size = workers or default_workers()
-        self._idle: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
-        self._all: set[_Worker] = set()
+        self._pool: ProcessPool[_Worker] = ProcessPool(
+            self.size,
+            lambda: _Worker(timeout_ms),
+            closed=lambda: RenderError("the server is shutting down"),
+            busy=lambda: RenderLimitError(
+                f"all {self.size} render workers stayed busy for "
+                f"{ACQUIRE_TIMEOUT_S:.0f} s; try again",
+                limit="workers_busy",
+                max=self.size,
+            ),
+            timeout_s=ACQUIRE_TIMEOUT_S,
+        )
         self._lock = threading.Lock()
-        self._closed = False
         self._payloads: OrderedDict[str, tuple[Prompt, ShippedParts]] = OrderedDict()
-        self.kills = 0  # workers killed for overrunning the budget (or dying)
 
     # -- Renderer's interface
 
@@ -232,7 +207,7 @@ class RenderPool:
         cache_key: str | None = None,
     ) -> RenderResult:
         key = _job_key(prompt, parts, cache_key)
-        worker = self._acquire()
+        worker = self._pool.acquire()
         deadline = time.monotonic() + self.kill_after_s
         healthy = False
         try:
@@ -250,59 +225,20 @@ class RenderPool:
             log.warning("render worker died rendering %s", prompt.id)
             raise memory_error() from None
         finally:
-            self._release(worker, healthy)
+            self._pool.release(worker, healthy)
         return _result(reply, inputs)
 
     # -- workers
 
     def warm(self) -> threading.Thread:
-        """Start the workers in the background (the first start of the fork server
-        imports the renderer: seconds on a busy machine), so the first render does
-        not wait for it."""
+        """Start the workers in the background, so the first render does not wait
+        for the fork server."""
+        return self._pool.warm("dakora-render", log)
 
-        def start() -> None:
-            try:
-                started = [self._acquire() for _ in range(self.size)]
-            except Exception:  # the first render retries and reports it
-                log.warning("render workers did not start", exc_info=True)
-                return
-            for worker in started:
-                self._release(worker, True)
-
-        thread = threading.Thread(target=start, name="dakora-render-warm", daemon=True)
-        thread.start()
-        return thread
-
-    def _acquire(self) -> _Worker:
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            pass
-        with self._lock:
-            if self._closed:
-                raise RenderError("the server is shutting down")
-            if len(self._all) < self.size:
-                worker = _Worker(_context(), self.timeout_ms)
-                self._all.add(worker)
-                return worker
-        try:
-            return self._idle.get(timeout=ACQUIRE_TIMEOUT_S)
-        except queue.Empty:
-            raise RenderLimitError(
-                f"all {self.size} render workers stayed busy for "
-                f"{ACQUIRE_TIMEOUT_S:.0f} s; try again",
-                limit="workers_busy",
-                max=self.size,
-            ) from None
-
-    def _release(self, worker: _Worker, healthy: bool) -> None:
-        if healthy and not self._closed:
-            self._idle.put(worker)
-            return
-        worker.kill()
-        with self._lock:
-            self._all.discard(worker)
-            self.kills += 0 if self._closed else 1
+    @property
+    def kills(self) -> int:
+        """Workers killed for overrunning the budget (or dying)."""
+        return self._pool.kills
 
     def _payload(
         self, key: str, prompt: Prompt, parts: PartsSource
@@ -330,16 +266,10 @@ class RenderPool:
 
     @property
     def workers(self) -> int:
-        with self._lock:
-            return len(self._all)
+        return self._pool.workers
 
     def close(self) -> None:
-        with self._lock:
-            self._closed = True
-            workers = list(self._all)
-            self._all.clear()
-        for worker in workers:
-            worker.kill()
+        self._pool.close()
 
 
 def _job_key(prompt: Prompt, parts: PartsSource, cache_key: str | None) -> str:

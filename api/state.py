@@ -20,15 +20,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dakora.registry.core import ConfigError, Settings
-from dakora.registry.db import Engine
+from dakora.registry.db import AdvisoryProjectLock, Engine, is_process_local
 
 if TYPE_CHECKING:
     from dakora.api.auth import Authenticator
     from dakora.api.events import EventWatcher
+    from dakora.api.git_workers import GitWorkerPool
+    from dakora.api.metrics import Metrics
     from dakora.api.render_pool import RenderPool
     from dakora.registry.content import ContentStore
-    from dakora.registry.mirror import MirrorWorker, ReplicaSync
+    from dakora.registry.mirror import BlobStore, MirrorWorker, ReplicaSync
     from dakora.registry.tenancy import ProjectCache
+    from dakora.registry.webhooks import WebhookWorker
 
 log = logging.getLogger("dakora.api")
 
@@ -49,6 +52,12 @@ class ServerState:
         self.mirror: MirrorWorker | None = None  # the outbox worker
         self.replica: ReplicaSync | None = None  # PostgreSQL + mirror only
         self.render_pool: RenderPool | None = None  # renders, off the event loop
+        self.webhooks: WebhookWorker | None = None  # the webhook outbox worker
+        self.metrics: Metrics | None = None  # DAKORA_METRICS=true (api/metrics.py)
+        self.git_pool: GitWorkerPool | None = None  # git requests, off the event loop
+        # called with a project id (None: maybe any project) whenever refs may have
+        # moved, from any thread (the MCP endpoint's list_changed, api/mcp/changes.py)
+        self.change_listeners: list[Callable[[str | None], None]] = []
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -87,12 +96,18 @@ class ServerState:
             self.settings.render_timeout_ms, self.settings.render_workers
         )
         self.render_pool.warm()
+        if not is_process_local(engine):
+            from dakora.api.git_workers import GitWorkerPool
+
+            self.git_pool = GitWorkerPool(self.settings)
+            self.git_pool.warm("dakora-git", log)
         self.content = ContentStore(engine, self.render_pool)
         self.auth = Authenticator(self.settings, engine, self.projects)
         self.events = EventWatcher(engine, self)
         self.events.start()
         self.auth.before_request = self.events.poll
         self._start_mirror(engine)
+        self._start_webhooks(engine)
         with _LIVE_LOCK:
             _LIVE_STATES.add(self)
 
@@ -113,13 +128,8 @@ class ServerState:
         repos_dir = self.settings.repos_dir.absolute()
         repo_path_for: Callable[[ProjectRow], Path] | None = None
         if engine.dialect.name == "postgresql":
-            from dakora.registry.db import AdvisoryProjectLock
-            from dakora.registry.mirror import ReplicaSync
-
-            self._advisory = AdvisoryProjectLock(engine)
-            self.replica = replica = ReplicaSync(
-                engine, store, lock=self._advisory.hold
-            )
+            replica, self._advisory = replica_sync(engine, store)
+            self.replica = replica
             if self.projects is not None:
                 self.projects.local_repos_dir = repos_dir
             if self.content is not None:
@@ -140,6 +150,26 @@ class ServerState:
         )
         self.mirror.start()
 
+    def _start_webhooks(self, engine: Engine) -> None:
+        """The outgoing-webhook worker (docs/webhooks.md): delivers the outbox rows
+        pushes leave behind, including those a previous run left pending."""
+        from dakora.registry.webhooks import WebhookService, WebhookWorker
+
+        self.webhooks = WebhookWorker(
+            WebhookService(
+                engine,
+                allow_private=self.settings.webhooks_allow_private,
+                schedule=self.settings.webhooks_retry_schedule,
+                timeout=self.settings.webhooks_timeout_seconds,
+            )
+        )
+        self.webhooks.start()
+
+    def notify_webhooks(self) -> None:
+        """Wake the webhook worker (after a push recorded by this process)."""
+        if self.webhooks is not None:
+            self.webhooks.notify()
+
     def notify_mirror(self) -> None:
         """Wake the mirror worker (after a ref update made by this process)."""
         if self.mirror is not None:
@@ -151,6 +181,9 @@ class ServerState:
         if self.mirror is not None:
             self.mirror.stop()
             self.mirror = None
+        if self.webhooks is not None:
+            self.webhooks.stop()
+            self.webhooks = None
         advisory = getattr(self, "_advisory", None)
         if advisory is not None:
             advisory.dispose()
@@ -164,6 +197,9 @@ class ServerState:
         if self.render_pool is not None:
             self.render_pool.close()
             self.render_pool = None
+        if self.git_pool is not None:
+            self.git_pool.close()
+            self.git_pool = None
         if self._engine is not None:
             self._engine.dispose()
             self._engine = None
@@ -176,6 +212,7 @@ class ServerState:
         change it, and deletions send an ``all`` event."""
         if self.content is not None:
             self.content.invalidate_project(project_id)
+        self._tell_listeners(project_id)
 
     def invalidate_keys(self) -> None:
         """Forget every verified API key (after a revocation anywhere)."""
@@ -189,6 +226,25 @@ class ServerState:
         if self.projects is not None:
             self.projects.invalidate()
         self.invalidate_keys()
+        self._tell_listeners(None)
+
+    def _tell_listeners(self, project_id: str | None) -> None:
+        for listener in list(self.change_listeners):
+            try:
+                listener(project_id)
+            except Exception:  # a listener must never fail a push or a request
+                log.warning("change listener failed", exc_info=True)
+
+
+def replica_sync(
+    engine: Engine, store: BlobStore
+) -> tuple[ReplicaSync, AdvisoryProjectLock]:
+    """A replica's catch-up from the mirror, under an advisory project lock (the
+    lock's connection is the caller's to dispose)."""
+    from dakora.registry.mirror import ReplicaSync
+
+    advisory = AdvisoryProjectLock(engine)
+    return ReplicaSync(engine, store, lock=advisory.hold), advisory
 
 
 def live_states() -> list[ServerState]:
@@ -207,3 +263,11 @@ def invalidate_project(project_id: str) -> None:
     for state in live_states():
         state.invalidate_project(project_id)
         state.notify_mirror()  # the outbox row is committed: mirror it now
+        state.notify_webhooks()  # and deliver its webhook events
+
+
+def notify_webhooks() -> None:
+    """Wake every app's webhook worker in this process (after a refused push: its
+    ``push.rejected`` events are committed)."""
+    for state in live_states():
+        state.notify_webhooks()

@@ -68,7 +68,7 @@ def push_context(access: Access) -> PushContext:
         user_id=user_id,
         key_id=caller.key_id,
         default_branch=info.default_branch,
-        source="api",
+        source=access.source,
     )
 
 

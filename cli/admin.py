@@ -5,7 +5,7 @@ SQLite in ``--data-dir`` / ``DAKORA_DATA_DIR``) and takes ``--json`` for scripts
 come out through ``cli_errors`` (one message, or one JSON error body, and an exit code).
 
 Shared options and the engine are in ``admin_support``; the commands in ``admin_db``,
-``admin_tenants`` and ``admin_keys``. Importing this module registers them (in that
+``admin_tenants``, ``admin_keys``, ``admin_gc`` and ``admin_webhooks``. Importing this module registers them (in that
 order).
 """
 
@@ -17,6 +17,7 @@ from dakora.cli import admin_db  # noqa: F401
 from dakora.cli import admin_tenants  # noqa: F401
 from dakora.cli import admin_keys  # noqa: F401
 from dakora.cli import admin_gc  # noqa: F401
+from dakora.cli import admin_webhooks  # noqa: F401
 
 # isort: on
 from dakora.cli.admin_support import admin_app, app, db_app

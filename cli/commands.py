@@ -80,6 +80,18 @@ COMMANDS: dict[str, Spec] = {
         "Review prompt changes between two revisions (a PR): versions, input "
         "compatibility, rendered before/after, parts, lint.",
     ),
+    "mcp": Spec(
+        "dakora.cli.mcp",
+        LOCAL,
+        "Serve a local prompt repository to MCP clients (editors, desktop agents) "
+        "over stdio.",
+    ),
+    "promote": Spec(
+        "dakora.cli.promote",
+        LOCAL,
+        "Promote prompts (and the parts they include) from one ref onto a branch, as "
+        "one checked commit.",
+    ),
     "serve": Spec(
         "dakora.cli.server",
         SERVER,

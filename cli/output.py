@@ -27,6 +27,7 @@ import typer
 from dakora.registry.core import (
     AccessDenied,
     BadRequest,
+    ConfigError,
     DakoraError,
     Finding,
     InputError,
@@ -217,12 +218,50 @@ def report_json_error(exc: DakoraError) -> int:
     return exc.exit_code
 
 
+# Top-level modules of the ``server`` extra (pyproject.toml): the server commands
+# (serve, db, admin, mirror, restore, reindex, hook) import them; the local ones never.
+SERVER_MODULES = frozenset(
+    {
+        "fastapi",
+        "fastapi_offline",
+        "starlette",
+        "uvicorn",
+        "sqlalchemy",
+        "alembic",
+        "psycopg2",
+        "a2wsgi",
+        "jwt",
+        "prometheus_client",
+        "azure",
+        "mcp",
+        "mcp_types",
+    }
+)
+
+
+def missing_server_extra(exc: BaseException) -> ConfigError | None:
+    """``pip install 'dakora[server]'`` for an import of a server dependency that is
+    not installed (``pip install dakora`` is the SDK and the local commands only)."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return None
+    top = exc.name.split(".", 1)[0]
+    if top not in SERVER_MODULES:
+        return None
+    return ConfigError(
+        f"this command needs the server's dependencies ({top} is not installed): "
+        "pip install 'dakora[server]'"
+    )
+
+
 def as_dakora_error(exc: BaseException) -> DakoraError | None:
     """The registry error for an exception the CLI reports: itself, or an SDK error
     (``dakora.client``'s, built from the server's error body) translated, message
-    kept; None for anything else."""
+    kept, or a missing server dependency; None for anything else."""
     if isinstance(exc, DakoraError):
         return exc
+    missing = missing_server_extra(exc)
+    if missing is not None:
+        return missing
     sdk = sys.modules.get("dakora.client._errors")  # loaded if a remote call ran
     if sdk is None or not isinstance(exc, sdk.DakoraClientError):
         return None

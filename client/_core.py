@@ -22,11 +22,13 @@ from dakora.client._errors import (
     DakoraAPIError,
     DakoraClientError,
     DakoraConnectionError,
+    InputError,
     ServerError,
     error_from_response,
 )
 from dakora.client._fallback import (
     Fallback,
+    FallbackInputError,
     FallbackSource,
     FallbackUnavailable,
     render_locally,
@@ -372,6 +374,16 @@ class ClientCore:
 
         try:
             data = render_locally(prompt, inputs or {}, part)
+        except FallbackInputError as fb_exc:
+            # what the server answers these inputs with: 422 invalid_inputs
+            error = fb_exc.error
+            raise InputError(
+                422,
+                str(error.get("code", "invalid_inputs")),
+                str(error.get("message", "invalid inputs")),
+                {k: v for k, v in error.items() if k not in ("code", "message")},
+                body={"error": error},
+            ) from exc
         except FallbackUnavailable as fb_exc:
             raise DakoraConnectionError(
                 f"{exc.message} (and rendering offline failed: {fb_exc})"

@@ -9,10 +9,11 @@
   with PyYAML), or a ``.json`` / ``.yaml`` file holding one of the mappings above;
 - a callable ``fn(prompt_id) -> prompt | None``.
 
-Rendering a fallback prompt is local and best-effort: Jinja2's sandbox with
-``StrictUndefined`` as on the server, declared defaults applied, missing required and
-undeclared inputs refused, but no type coercion beyond that. Jinja2 is imported only
-when a fallback render happens.
+Rendering a fallback prompt is local: the inputs go through the server's own
+coercion (``dakora.registry.core.coerce_inputs``, docs/inputs.md: the same types,
+defaults, enums and problem messages), then Jinja2's sandbox with ``StrictUndefined``
+as on the server. Jinja2 and the coercion (Pydantic) are imported only when a
+fallback render happens.
 """
 
 from __future__ import annotations
@@ -29,6 +30,15 @@ PART_SUFFIXES = (".md", ".txt", ".j2", ".jinja", ".jinja2")
 
 class FallbackUnavailable(Exception):
     """The fallback cannot serve this request (message says why)."""
+
+
+class FallbackInputError(FallbackUnavailable):
+    """The inputs were refused by the server's coercion; ``error`` is the body the
+    server would have answered with (``{"code": "invalid_inputs", "message", "problems"}``)."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(str(error.get("message", "invalid inputs")))
+        self.error = error
 
 
 class FallbackSource:
@@ -158,36 +168,50 @@ def _yaml_filter(value: Any) -> str:
     return text[:-1] if text.endswith("\n") else text
 
 
+def coerce_like_server(
+    declared: Mapping[str, Any], inputs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """``inputs`` coerced by the declared specs with the server's code (one home:
+    ``registry/core/inputs.py``); FallbackInputError with the server's problems."""
+    from pydantic import ValidationError
+
+    from dakora.registry.core import InputError, InputSpec, coerce_inputs
+
+    if not isinstance(declared, Mapping):
+        raise FallbackUnavailable("the prompt's inputs are not a mapping")
+    specs: dict[str, InputSpec] = {}
+    for name, raw in declared.items():
+        spec = dict(raw) if isinstance(raw, Mapping) else {}
+        spec.pop("has_default", None)
+        try:
+            specs[str(name)] = InputSpec.model_validate(
+                {**spec, "has_default": "default" in spec}
+            )
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            where = ".".join(str(p) for p in problem["loc"])
+            raise FallbackUnavailable(
+                f"input {name!r} of the prompt is invalid: {where}: {problem['msg']}"
+            ) from exc
+    try:
+        return coerce_inputs(specs, inputs, source="json")
+    except InputError as exc:
+        raise FallbackInputError(exc.to_dict()) from exc
+
+
 def render_locally(
     prompt: Mapping[str, Any],
     inputs: Mapping[str, Any],
     part: Callable[[str], str | None],
 ) -> dict[str, Any]:
-    """Render a prompt dict like the server's render response (best-effort)."""
+    """Render a prompt dict like the server's render response."""
     try:
         from jinja2 import FunctionLoader, StrictUndefined, TemplateError
         from jinja2.sandbox import SandboxedEnvironment
     except ImportError as exc:  # pragma: no cover - Jinja2 ships with dakora
         raise FallbackUnavailable("rendering a fallback needs Jinja2") from exc
 
-    declared = prompt.get("inputs") or {}
-    unknown = sorted(set(inputs) - set(declared))
-    if unknown:
-        raise FallbackUnavailable(f"unknown input {unknown[0]!r}")
-    values: dict[str, Any] = {}
-    missing: list[str] = []
-    for name, spec in declared.items():
-        spec = spec if isinstance(spec, Mapping) else {}
-        if name in inputs:
-            values[name] = inputs[name]
-        elif "default" in spec:
-            values[name] = spec["default"]
-        elif spec.get("required") is False:
-            values[name] = None
-        else:
-            missing.append(name)
-    if missing:
-        raise FallbackUnavailable("missing required input(s): " + ", ".join(missing))
+    values = coerce_like_server(prompt.get("inputs") or {}, inputs)
 
     env = SandboxedEnvironment(
         undefined=StrictUndefined,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from dakora.client import _telemetry
 from dakora.client import _writes as writes
 from dakora.client._core import (
     is_unreachable,
@@ -54,8 +55,8 @@ class Prompts:
             if not is_unreachable(exc):
                 raise
             data = self._c._core.fallback_prompt(prompt_id, selector, exc)
-            return Prompt.from_json(data, "fallback")
-        return self._c._core.prompt_from(entry, source)
+            return _traced(Prompt.from_json(data, "fallback"))
+        return _traced(self._c._core.prompt_from(entry, source))
 
     def render(
         self,
@@ -76,11 +77,15 @@ class Prompts:
                 core.render_path(prompt_id),
                 json=core.render_body(inputs, selector),
             )
-            return RenderResult.from_json(core.json_body(response), "network")
+            result = RenderResult.from_json(core.json_body(response), "network")
         except DakoraClientError as exc:
             if not is_unreachable(exc):
                 raise
-            return core.render_offline(prompt_id, inputs, selector, exc)
+            result = core.render_offline(prompt_id, inputs, selector, exc)
+        _telemetry.annotate(
+            result.prompt_id, result.version, result.commit, result.source
+        )
+        return result
 
     def create(
         self,
@@ -208,3 +213,9 @@ class Prompts:
                 raise
         response = self._c._send("GET", path)
         return core.json_body(response), response.headers.get("ETag")
+
+
+def _traced(prompt: Prompt) -> Prompt:
+    """The prompt, its name, version and commit set on the current span."""
+    _telemetry.annotate(prompt.id, prompt.version, prompt.commit, prompt.source)
+    return prompt

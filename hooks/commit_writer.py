@@ -237,12 +237,14 @@ class CommitWriter:
         expected_parent: str | None = None,
         pinned: bool = False,
         now: datetime | None = None,
+        extra_findings: Sequence[Finding] = (),
     ) -> WriteOutcome:
         """Commit ``changes`` on ``branch`` and push it through the pipeline.
 
         ``expected_parent``: the head the caller's changes were computed against (the
         compare-and-swap's old sha); ``pinned``: the caller sent ``If-Match``, so a
         lost race is 412, not 409. Returns without a commit when nothing changes.
+        ``extra_findings`` go to the pipeline with the commit (``process``).
         """
         check_message(message)
         ref, old, parent = self.start_point(repo, branch, context.default_branch)
@@ -273,7 +275,11 @@ class CommitWriter:
                 pack.close()
             update = RefUpdate(old=old, new=new, ref=ref)
             result = self.pipeline.process(
-                repo, [update], quarantine=quarantine, context=context
+                repo,
+                [update],
+                quarantine=quarantine,
+                context=context,
+                extra_findings=extra_findings,
             )
         finally:
             quarantine.drop()

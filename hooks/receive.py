@@ -66,7 +66,7 @@ class PushContext:
     user_id: Any = None
     key_id: Any = None
     default_branch: str | None = None
-    source: str = "git"  # "git" | "api" | "hook"
+    source: str = "git"  # push_events.source: git, api, promote, studio (promotion.md)
 
 
 @dataclass
@@ -238,8 +238,13 @@ class ReceivePipeline:
         quarantine: Quarantine | None = None,
         context: PushContext | None = None,
         progress: Progress | None = None,
+        extra_findings: Sequence[Finding] = (),
     ) -> PushResult:
-        """Check and apply ``updates``; objects come from ``quarantine`` (if any)."""
+        """Check and apply ``updates``; objects come from ``quarantine`` (if any).
+
+        ``extra_findings``: the caller's own findings about this update (a
+        promotion's shared parts), reported and judged with the checks' own: an
+        error among them rejects the push (and is recorded) like a check's."""
         context = context or PushContext()
         say = progress or (lambda line: None)
         result = PushResult(updates=list(updates), context=context)
@@ -248,6 +253,7 @@ class ReceivePipeline:
         findings = quarantine_findings(quarantine, store, repo, self.limits)
         if not has_errors(findings):
             findings = self.check(repo, store, result.updates, context)
+        findings = [*findings, *extra_findings]
         result.findings = findings
         for finding in findings:
             line = format_remote(finding)

@@ -2,9 +2,10 @@
 
 ``record_accepted`` runs under the project lock right after the refs moved; it hands
 the ref updates to ``dakora.registry.index.record_ref_updates`` (one transaction:
-prompt_versions, prompt_heads, refs, push_events, mirror outbox, change event).
-``record_rejected`` writes one ``push_events`` row per ref with ``result='rejected'``
-and the messages the pusher saw.
+prompt_versions, prompt_heads, refs, push_events, mirror outbox, webhook outbox,
+change event). ``record_rejected`` writes one ``push_events`` row per ref with
+``result='rejected'`` and the messages the pusher saw, and the ``push.rejected``
+webhook events. Both pass the push's ``source`` (git or api) on.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def record_accepted(engine: Engine, repo: Repo, result: PushResult) -> None:
         user_id=result.context.user_id,
         key_id=result.context.key_id,
         messages=list(result.messages),
+        source=result.context.source,
     )
 
 
@@ -46,4 +48,5 @@ def record_rejected(engine: Engine, repo: Repo, result: PushResult) -> None:
         user_id=result.context.user_id,
         key_id=result.context.key_id,
         messages=list(result.messages),
+        source=result.context.source,
     )

@@ -88,8 +88,9 @@ class KeyCreatedOut(KeyOut):
     key: str = Field(description="The key itself: shown this once, never again")
 
 
-def manage_access(request: Request, project: str) -> Access:
-    """The caller, if it may manage the project's keys (see the module docstring)."""
+def manage_access(request: Request, project: str, what: str = "API keys") -> Access:
+    """The caller, if it may manage the project's keys (see the module docstring);
+    ``what`` names the managed thing in the refusals (webhooks use the same rule)."""
     state = get_state(request)
     assert state.auth is not None, "the app is not started"
     caller = state.auth.authenticate(request.headers)
@@ -98,13 +99,13 @@ def manage_access(request: Request, project: str) -> Access:
         reject_unknown_query(request)
     if caller.kind == "key":
         raise AccessDenied(
-            "API keys cannot manage API keys: sign in as a workspace owner or admin"
+            f"API keys cannot manage {what}: sign in as a workspace owner or admin"
         )
     if caller.kind == "user":
         role = caller.memberships.get(info.workspace_id)
         if role not in MANAGER_ROLES:
             raise AccessDenied(
-                f"your role in this workspace is {role!r}; managing API keys needs "
+                f"your role in this workspace is {role!r}; managing {what} needs "
                 "owner or admin"
             )
     return Access(caller, info, state)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -19,6 +20,7 @@ from dakora.api.schemas import (
     RenderOut,
     VersionListOut,
 )
+from dakora.api.telemetry import PROJECT, PROMPT_NAME, set_prompt_attributes, span
 from dakora.registry.content import DEFAULT_SELECTOR, Selector
 
 router = APIRouter(prefix="/api/projects/{project}", tags=["prompts"])
@@ -122,7 +124,23 @@ def render_prompt(access: ReadAccess, prompt_id: str, body: RenderIn) -> Respons
     # sync: FastAPI runs it in its thread pool, and the render itself runs in a
     # worker process (api/render_pool.py) — never on the event loop
     selector = Selector.of(ref=body.ref, version=body.version, commit=body.commit)
-    data = access.content.render_body(access.project, prompt_id, selector, body.inputs)
+    metrics = access.state.metrics
+    start = time.perf_counter()
+    project = access.project
+    # a dakora.render span when a tracer provider is configured (docs/telemetry.md)
+    where = f"{project.workspace_slug}/{project.slug}"
+    with span("dakora.render", {PROMPT_NAME: prompt_id, PROJECT: where}) as s:
+        try:
+            data = access.content.render_body(
+                project,
+                prompt_id,
+                selector,
+                body.inputs,
+                observe=(lambda d: set_prompt_attributes(s, d)) if s else None,
+            )
+        finally:
+            if metrics is not None:
+                metrics.render_seconds.observe(time.perf_counter() - start)
     return json_bytes(data)
 
 

@@ -1,8 +1,8 @@
 """``GET /api/projects/{project}/pushes``: the push audit log.
 
 One row per ref update the receive pipeline saw, accepted (``ok``) or refused
-(``rejected``), whether it came from ``git push`` or an API write (both go through the
-same pipeline): who (user and key), the ref, old and new shas, the result, the
+(``rejected``), whether it came from ``git push``, an API write, a promotion or the
+Studio (``source``; all go through the same pipeline): who (user and key), the ref, old and new shas, the result, the
 ``remote:`` messages the pusher saw, and when. Newest first, ``limit`` + ``cursor``
 paging (``next_cursor`` of the previous page), filters ``ref`` (``main`` means
 ``refs/heads/main`` or ``refs/tags/main``) and ``result``. Needs read access.
@@ -44,6 +44,7 @@ class PushEventOut(BaseModel):
     user: PushUserOut | None = None
     key: PushKeyOut | None = None
     created_at: datetime
+    source: str = Field(description="git | api | promote | studio")
 
 
 class PushPageOut(BaseModel):
@@ -51,7 +52,7 @@ class PushPageOut(BaseModel):
     next_cursor: str | None = Field(description="Pass as cursor for the next page")
 
 
-def _utc(value: datetime) -> datetime:
+def utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -70,7 +71,8 @@ def _event_out(row: Any) -> PushEventOut:
             else None
         ),
         key=PushKeyOut(id=row.key_id, name=row.key_name) if row.key_id else None,
-        created_at=_utc(row.created_at),
+        created_at=utc(row.created_at),
+        source=row.source,
     )
 
 

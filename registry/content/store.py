@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine
 
@@ -67,6 +67,10 @@ class ContentStore(Resolver):
         # the server passes its pool of render worker processes (api/render_pool.py)
         self.renderer: Renders = renderer or Renderer()
         self._bodies: LruCache[tuple[Hashable, ...], Body] = LruCache(MAX_BODIES)
+
+    def cache_stats(self) -> tuple[int, int]:
+        """(hits, misses) of the encoded-response cache since start (``/metrics``)."""
+        return self._bodies.hits, self._bodies.misses
 
     def prompt_body(self, project: Project, prompt_id: str, selector: Selector) -> Body:
         """``GET …/prompts/{id}``: the prompt plus commit and ref, encoded once."""
@@ -155,12 +159,37 @@ class ContentStore(Resolver):
         prompt_id: str,
         selector: Selector,
         inputs: Mapping[str, Any],
+        observe: Callable[[Mapping[str, Any]], None] | None = None,
     ) -> bytes:
-        """``POST …/render``: coerce (422 listing every bad input), render (400)."""
+        """``POST …/render``: coerce (422 listing every bad input), render (400).
+
+        ``observe`` sees the result before it is encoded (the server's trace span
+        takes the prompt's version and commit from it, docs/telemetry.md)."""
+        data = self.render_data(project, prompt_id, selector, inputs)
+        if observe is not None:
+            observe(data)
+        try:
+            return encode(data)
+        except (TypeError, ValueError) as exc:
+            raise RenderError(f"the rendered result is not JSON: {exc}") from exc
+
+    def render_data(
+        self,
+        project: Project,
+        prompt_id: str,
+        selector: Selector,
+        inputs: Mapping[str, Any],
+        *,
+        source: Literal["json", "cli"] = "json",
+    ) -> dict[str, Any]:
+        """The render of ``POST …/render`` (and of MCP ``prompts/get``) as data:
+        inputs coerced by their declared types (``source="cli"``: strings, by the
+        rules of ``dakora render -i``), rendered by this store's renderer (the
+        server's render pool, under its budgets)."""
         resolved = self.resolve(project, selector, prompt_id)
         loaded = self.loaded_prompt(project, resolved.commit, prompt_id)
         prompt = loaded.prompt
-        coerced = coerce_inputs(prompt.inputs, inputs, source="json")
+        coerced = coerce_inputs(prompt.inputs, inputs, source=source)
         parts = self.snapshot(project, resolved.commit).parts
         blob = loaded.blob_sha or ""
         try:
@@ -184,10 +213,24 @@ class ContentStore(Resolver):
         else:
             data["rendered"] = result.rendered
         data["inputs_used"] = result.inputs_used
+        return data
+
+    def prompts_at(
+        self, project: Project, selector: Selector
+    ) -> tuple[Resolved | None, list[Prompt]]:
+        """Every prompt (the full model, inputs included) at the selected ref or
+        commit, sorted by id; ``(None, [])`` for a project nothing was pushed to."""
+        if selector.version:
+            raise BadRequest("list prompts by ref or commit, not by version")
         try:
-            return encode(data)
-        except (TypeError, ValueError) as exc:
-            raise RenderError(f"the rendered result is not JSON: {exc}") from exc
+            resolved = self.resolve(project, selector)
+        except RefNotFound:
+            if selector.ref or selector.commit or self._has_refs(project):
+                raise
+            return None, []
+        snap = self.snapshot(project, resolved.commit)
+        prompts = sorted((lp.prompt for lp in snap.prompts()), key=lambda p: p.id)
+        return resolved, prompts
 
     def versions_body(
         self, project: Project, prompt_id: str, selector: Selector

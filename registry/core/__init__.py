@@ -37,9 +37,11 @@ from dakora.registry.core.errors import (
     RenderError,
     RenderLimitError,
     RepositoryNotFound,
+    ServiceUnavailable,
     StorageError,
     Unauthenticated,
     UserNotFound,
+    WebhookNotFound,
     WorkspaceNotFound,
 )
 from dakora.registry.core.findings import Finding, dedupe, has_errors
@@ -134,6 +136,7 @@ __all__ = [
     "InputSpec",
     "InvalidPrompt",
     "KeyNotFound",
+    "WebhookNotFound",
     "LimitExceeded",
     "LruCache",
     "Message",
@@ -152,6 +155,7 @@ __all__ = [
     "RepositoryNotFound",
     "SEMVER_PATTERN",
     "Settings",
+    "ServiceUnavailable",
     "StorageError",
     "TOP_LEVEL_KEYS",
     "Unauthenticated",

@@ -94,6 +94,10 @@ class KeyNotFound(NotFound):
     code = "key_not_found"
 
 
+class WebhookNotFound(NotFound):
+    code = "webhook_not_found"
+
+
 class RepositoryNotFound(NotFound):
     """A local path that is neither a git repository nor inside one."""
 
@@ -238,4 +242,11 @@ class ConfigError(DakoraError):
 
 class StorageError(DakoraError):
     code = "storage_error"
+    http_status = 503
+
+
+class ServiceUnavailable(DakoraError):
+    """The server cannot take the request now (shutting down, every worker busy)."""
+
+    code = "unavailable"
     http_status = 503

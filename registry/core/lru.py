@@ -13,18 +13,24 @@ V = TypeVar("V")
 
 class LruCache(Generic[K, V]):
     """``get`` refreshes an entry; ``put`` adds or replaces one and drops the least
-    recently used entries past ``maxsize``. Values are never None (None = a miss)."""
+    recently used entries past ``maxsize``. Values are never None (None = a miss).
+    ``hits`` / ``misses`` count ``get`` calls (the server's ``/metrics`` reads them)."""
 
     def __init__(self, maxsize: int) -> None:
         self._lock = threading.Lock()
         self._data: OrderedDict[K, V] = OrderedDict()
         self.maxsize = maxsize
+        self.hits = 0
+        self.misses = 0
 
     def get(self, key: K) -> V | None:
         with self._lock:
             hit = self._data.get(key)
             if hit is not None:
                 self._data.move_to_end(key)
+                self.hits += 1
+            else:
+                self.misses += 1
             return hit
 
     def put(self, key: K, value: V) -> None:

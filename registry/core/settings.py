@@ -41,6 +41,16 @@ DEFAULT_QUOTA_TIERS: dict[str, int] = {
     "enterprise": 0,  # 0 = unlimited
 }
 SECRET_FILE_NAME = "secret.key"
+# 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: eight attempts over about a day
+DEFAULT_WEBHOOK_RETRY_SCHEDULE: tuple[float, ...] = (
+    5,
+    300,
+    1800,
+    7200,
+    18000,
+    36000,
+    36000,
+)
 
 
 class Settings(BaseSettings):
@@ -87,6 +97,19 @@ class Settings(BaseSettings):
     render_timeout_ms: RenderTimeoutMs = Field(default=DEFAULT_RENDER_TIMEOUT_MS)
     # worker processes that run the server's renders; 0 = one per CPU (at least 2)
     render_workers: int = Field(default=0, ge=0, le=256)
+    # GET /metrics (Prometheus text format, docs/telemetry.md): off unless true
+    metrics: bool = Field(default=False)
+    metrics_token: SecretStr | None = Field(default=None)
+    # worker processes that serve git requests (push checks, pack building); 0 = one
+    # per CPU (at least 2)
+    git_workers: int = Field(default=0, ge=0, le=256)
+    # outgoing webhooks (docs/webhooks.md): deliver to loopback/private addresses too
+    webhooks_allow_private: bool = Field(default=False)
+    # seconds to wait before each retry; one delivery is tried len(schedule) + 1 times
+    webhooks_retry_schedule: Annotated[tuple[float, ...], NoDecode] = Field(
+        default=DEFAULT_WEBHOOK_RETRY_SCHEDULE
+    )
+    webhooks_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     studio_dir: Path | None = Field(
         default=None,
         description="Folder of the built Studio (its index.html and assets/); unset: "
@@ -113,6 +136,27 @@ class Settings(BaseSettings):
                     f"not valid JSON ({exc.msg} at character {exc.pos}); expected "
                     'an object such as {"free": 1000000, "pro": 50000000}'
                 ) from None
+        return value
+
+    @field_validator("webhooks_retry_schedule", mode="before")
+    @classmethod
+    def _schedule_from_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.split(",") if p.strip()]
+            try:
+                return tuple(float(p) for p in parts)
+            except ValueError:
+                raise ValueError(
+                    f"not a list of seconds: {value!r}; expected numbers separated "
+                    "by commas, e.g. 5,300,1800"
+                ) from None
+        return value
+
+    @field_validator("webhooks_retry_schedule")
+    @classmethod
+    def _schedule_non_negative(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(v < 0 or v > 7 * 86400 for v in value):
+            raise ValueError("each retry delay must be between 0 and 604800 seconds")
         return value
 
     @field_validator("quota_tiers")

@@ -94,6 +94,15 @@ def _private_db_file(path: Path) -> None:
         os.close(fd)
 
 
+def is_process_local(engine: Engine) -> bool:
+    """True for an in-memory SQLite database: only this process can see it (no other
+    process may write it, and no change made elsewhere needs watching)."""
+    database = engine.url.database
+    return engine.dialect.name == "sqlite" and (
+        not database or database == ":memory:" or database.startswith("file:")
+    )
+
+
 def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
     in_memory = engine.url.database in (None, "", ":memory:")
 

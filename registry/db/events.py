@@ -19,6 +19,7 @@ index of a project changed), ``all`` (drop every cache).
 
 from __future__ import annotations
 
+import contextlib
 from typing import Literal
 
 from sqlalchemy import Connection, text
@@ -61,3 +62,80 @@ def publish_key_changed(conn: Connection, key_id: str) -> None:
 def publish_project_changed(conn: Connection, project_id: str) -> None:
     """A project's refs or index changed (push, API write, import, restore)."""
     publish(conn, "project", project_id)
+
+
+# -- listening (the servers' side) ----------------------------------------------------
+
+
+class ListenerLost(Exception):
+    """The change feed broke: events may have been missed (drop every cache)."""
+
+
+class SqliteChangeCounter:
+    """``PRAGMA data_version`` of a SQLite file database, on a connection of its own
+    (it counts commits made by *other* connections: shared memory in WAL mode, no
+    query plan, no disk)."""
+
+    def __init__(self, database: str) -> None:
+        import sqlite3
+
+        self._error = sqlite3.Error
+        self._conn = sqlite3.connect(
+            database, check_same_thread=False, isolation_level=None
+        )
+
+    def version(self) -> int:
+        """The current counter; raises ``ListenerLost`` when it cannot be read."""
+        try:
+            row = self._conn.execute("PRAGMA data_version").fetchone()
+        except self._error as exc:
+            raise ListenerLost(str(exc)) from exc
+        return int(row[0])
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class PostgresListener:
+    """A dedicated autocommit connection that ``LISTEN``s on :data:`CHANNEL`."""
+
+    def __init__(self, url: str, connect_timeout_s: int = 3) -> None:
+        """Connect and listen; raises ``ListenerLost`` when it cannot."""
+        import psycopg2
+        import psycopg2.extensions
+
+        self._error = psycopg2.Error
+        try:
+            conn = psycopg2.connect(url, connect_timeout=connect_timeout_s)
+            conn.set_isolation_level(psycopg2.extensions.ISOLATION_LEVEL_AUTOCOMMIT)
+            with conn.cursor() as cur:
+                cur.execute(f"LISTEN {CHANNEL}")
+        except psycopg2.Error as exc:
+            raise ListenerLost(str(exc)) from exc
+        self._conn = conn
+
+    def drain(self) -> list[str]:
+        """Every payload the socket holds, without blocking. A terminated backend first
+        sends an error message (consumed silently by one ``poll()``), then EOF: poll
+        again while the socket is readable, so the loss is noticed now, not later.
+        Raises ``ListenerLost``."""
+        import select
+
+        conn = self._conn
+        try:
+            conn.poll()
+            for _ in range(16):
+                ready, _, _ = select.select([conn], [], [], 0)
+                if not ready:
+                    break
+                conn.poll()
+        except self._error as exc:
+            raise ListenerLost(str(exc)) from exc
+        payloads = []
+        while conn.notifies:
+            payloads.append(conn.notifies.pop(0).payload)
+        return payloads
+
+    def close(self) -> None:
+        with contextlib.suppress(self._error):  # closing a broken connection
+            self._conn.close()

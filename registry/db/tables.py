@@ -244,6 +244,9 @@ refs = Table(
     Column("updated_at", UTCDateTime(), nullable=False, default=utcnow),
 )
 
+PUSH_SOURCES: tuple[str, ...] = ("git", "api", "promote", "studio")
+PUSH_SOURCES_SQL = ", ".join(f"'{s}'" for s in PUSH_SOURCES)
+
 push_events = Table(
     "push_events",
     metadata,
@@ -257,6 +260,10 @@ push_events = Table(
     Column("result", String(32), nullable=False),  # ok | rejected | error…
     Column("messages", JSON(), nullable=True),
     Column("created_at", UTCDateTime(), nullable=False, default=utcnow),
+    # how the move came: a git push, an API write, a promotion, the Studio
+    # (docs/promotion.md); migration 0006
+    Column("source", String(16), nullable=False, server_default="git"),
+    CheckConstraint(f"source IN ({PUSH_SOURCES_SQL})", name="source"),
     Index("ix_push_events_project_id_created_at", "project_id", "created_at"),
 )
 
@@ -326,4 +333,47 @@ webhook_deliveries = Table(
     Column("received_at", UTCDateTime(), nullable=False, default=utcnow),
     Column("result", JSON(), nullable=True),  # the first delivery's answer
     Index("ix_webhook_deliveries_received_at", "received_at"),
+)
+# Outgoing webhooks (docs/webhooks.md): a project's subscriptions, and the outbox of
+# signed deliveries the push pipeline leaves behind (one row per endpoint and event,
+# written in the push's own transaction; the row is also the delivery log).
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    _uuid_pk(),
+    _project_fk(),
+    Column("url", Text(), nullable=False),
+    Column("events", JSON(), nullable=False),  # list of event types
+    # the Standard Webhooks signing secret (whsec_…): stored as is, it must sign
+    Column("secret", String(128), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False, default=utcnow),
+    UniqueConstraint("project_id", "url"),
+)
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("id", BigIntPK, primary_key=True, autoincrement=True),
+    Column(
+        "endpoint_id",
+        String(UUID_LEN),
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    _project_fk(),
+    Column("message_id", String(64), nullable=False),  # the webhook-id header
+    Column("event_type", String(64), nullable=False),
+    Column("payload", JSON(), nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("attempts", Integer(), nullable=False, default=0),
+    Column("next_attempt_at", UTCDateTime(), nullable=False, default=utcnow),
+    Column("claimed_until", UTCDateTime(), nullable=True),
+    Column("last_attempt_at", UTCDateTime(), nullable=True),
+    Column("last_status_code", Integer(), nullable=True),
+    Column("last_error", Text(), nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False, default=utcnow),
+    Column("delivered_at", UTCDateTime(), nullable=True),
+    CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
+    UniqueConstraint("message_id"),
+    Index("ix_webhook_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+    Index("ix_webhook_outbox_endpoint_id_id", "endpoint_id", "id"),
 )

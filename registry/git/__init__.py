@@ -42,6 +42,12 @@ from dakora.registry.git.prompt_cache import (
     load_with_findings,
     prompt_identity,
 )
+from dakora.registry.git.reflog import (
+    PROMOTE_PREFIX,
+    RefLogEntry,
+    append_ref_log,
+    read_ref_log,
+)
 from dakora.registry.git.repo import PromptRepository
 from dakora.registry.git.snapshot import PartsSource, Snapshot
 from dakora.registry.git.tree_diff import changed_paths, commit_changes, diff_trees
@@ -65,7 +71,11 @@ __all__ = [
     "PROMPT_SUFFIXES",
     "PartsSource",
     "PromptHead",
+    "PROMOTE_PREFIX",
     "PromptRepository",
+    "RefLogEntry",
+    "append_ref_log",
+    "read_ref_log",
     "Snapshot",
     "VersionInfo",
     "VersionLookup",

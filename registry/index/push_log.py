@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, Row, or_, select
 
 from dakora.registry.core import ZERO_SHA
 from dakora.registry.db import (
+    PUSH_SOURCES,
     REF_LEN,
     api_keys,
     fetch_page,
@@ -18,12 +19,19 @@ from dakora.registry.db import (
     users,
     utcnow,
 )
+from dakora.registry.webhooks import enqueue_push_events
 
 MAX_MESSAGES = 200  # remote: lines kept per row
 
 
 def _sha_or_none(sha: str) -> str | None:
     return None if sha == ZERO_SHA else sha
+
+
+def push_source(value: str | None) -> str:
+    """The ``push_events.source`` of a pipeline source: one of ``PUSH_SOURCES``; a
+    push through the ``pre-receive`` hook (or anything unnamed) is ``git``."""
+    return value if value in PUSH_SOURCES else "git"
 
 
 def push_event_rows(
@@ -34,6 +42,7 @@ def push_event_rows(
     user_id: str | None = None,
     key_id: str | None = None,
     messages: Sequence[str] | None = None,
+    source: str | None = None,
 ) -> list[dict[str, Any]]:
     """The ``push_events`` rows of ref updates ``(ref, old, new)``."""
     now = utcnow()
@@ -48,6 +57,7 @@ def push_event_rows(
             "result": result,
             "messages": list(messages or [])[:MAX_MESSAGES],
             "created_at": now,
+            "source": push_source(source),
         }
         for ref, old, new in updates
     ]
@@ -66,8 +76,10 @@ def record_rejected_push(
     user_id: str | None,
     key_id: str | None,
     messages: Sequence[str],
+    source: str | None = None,
 ) -> None:
-    """Audit a rejected push: one ``result='rejected'`` row per ref."""
+    """Audit a rejected push: one ``result='rejected'`` row per ref, and its
+    ``push.rejected`` webhook events (docs/webhooks.md) in the same transaction."""
     rows = push_event_rows(
         project_id,
         updates,
@@ -75,9 +87,20 @@ def record_rejected_push(
         user_id=user_id,
         key_id=key_id,
         messages=messages,
+        source=source,
     )
     with transaction(engine) as conn:
         write_push_events(conn, rows)
+        enqueue_push_events(
+            conn,
+            project_id,
+            updates,
+            result="rejected",
+            source=source,
+            user_id=user_id,
+            key_id=key_id,
+            messages=messages,
+        )
 
 
 def push_event_page(
@@ -88,9 +111,11 @@ def push_event_page(
     result: str | None,
     limit: int,
     cursor: str | None,
+    source: str | None = None,
 ) -> tuple[list[Row[Any]], str | None]:
     """Push events of a project, newest first, with who pushed (user name/email,
-    key name); ``ref`` a full name or a branch/tag name."""
+    key name); ``ref`` a full name or a branch/tag name; ``source`` one of
+    ``PUSH_SOURCES``."""
     query = (
         select(
             push_events,
@@ -117,4 +142,6 @@ def push_event_page(
             )
     if result:
         query = query.where(push_events.c.result == result)
+    if source:
+        query = query.where(push_events.c.source == source)
     return fetch_page(engine, query, push_events.c.id, limit=limit, cursor=cursor)

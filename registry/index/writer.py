@@ -59,6 +59,7 @@ from dakora.registry.index.sources import (
     peel_to_commit,
     repository_refs,
 )
+from dakora.registry.webhooks import CreatedVersion, enqueue_push_events
 
 RefUpdate = tuple[str, str, str]  # (full ref name, old sha, new sha); zero sha = none
 
@@ -97,6 +98,7 @@ def record_ref_updates(
     audit: bool = True,
     mirror: bool = True,
     result: str = "ok",
+    source: str | None = None,
 ) -> IndexSummary:
     """Index ref updates already applied to the repository, in one transaction.
 
@@ -106,9 +108,8 @@ def record_ref_updates(
     push pipeline has them); otherwise they are computed: the versions of commits
     reachable from the new shas but from no ref the index already knows.
 
-    With ``audit`` one ``push_events`` row per update is written (``result``,
-    ``messages``, who); with ``mirror`` a mirror outbox row is queued. A change event
-    tells other server processes the project moved.
+    ``audit``: a ``push_events`` row per update (who, ``source``) and the webhook
+    events; ``mirror``: a mirror outbox row; always a change event for the others.
     """
     if isinstance(target, Engine):
         with transaction(target) as conn:
@@ -125,15 +126,12 @@ def record_ref_updates(
                 audit=audit,
                 mirror=mirror,
                 result=result,
+                source=source,
             )
     conn = target
     with OpenedRepo(repo) as opened:
         store = opened.store
-        peeled: dict[str, str | None] = {}
-        for ref, _old, new in updates:
-            if ref.startswith(INDEXED_PREFIXES):
-                new_sha = none_if_zero(new)
-                peeled[ref] = peel_to_commit(store, new_sha) if new_sha else None
+        peeled = _peeled(store, updates)
         if versions is None:
             known = list(db_refs(conn, project_id).values())
             versions = compute_versions(
@@ -166,17 +164,8 @@ def record_ref_updates(
             head_count += write_heads(conn, store, project_id, ref, commit, ref_heads)
             set_ref(conn, project_id, ref, commit)
         if audit:
-            write_push_events(
-                conn,
-                push_event_rows(
-                    project_id,
-                    updates,
-                    result=result,
-                    user_id=user_id,
-                    key_id=key_id,
-                    messages=messages,
-                ),
-            )
+            who: dict[str, Any] = {"user_id": user_id, "key_id": key_id}
+            _audit(conn, project_id, updates, added, result, source, messages, **who)
         added_ids = [(v.prompt_id, v.version, v.blob_sha) for v in added]
         if mirror:
             from dakora.registry.mirror import enqueue
@@ -190,6 +179,58 @@ def record_ref_updates(
         heads=head_count,
         versions_added=added_ids,
     )
+
+
+def _audit(
+    conn: Connection,
+    project_id: str,
+    updates: Sequence[RefUpdate],
+    added: Sequence[VersionInfo],
+    result: str,
+    source: str | None,
+    messages: Sequence[str] | None,
+    *,
+    user_id: str | None,
+    key_id: str | None,
+) -> None:
+    """The push audit rows and the push's webhook events (docs/webhooks.md)."""
+    write_push_events(
+        conn,
+        push_event_rows(
+            project_id,
+            updates,
+            result=result,
+            user_id=user_id,
+            key_id=key_id,
+            messages=messages,
+            source=source,
+        ),
+    )
+    enqueue_push_events(
+        conn,
+        project_id,
+        updates,
+        result=result,
+        source=source,
+        user_id=user_id,
+        key_id=key_id,
+        messages=messages,
+        created=[
+            CreatedVersion(v.prompt_id, v.version, v.commit, v.author) for v in added
+        ],
+    )
+
+
+def _peeled(
+    store: BaseObjectStore, updates: Sequence[RefUpdate]
+) -> dict[str, str | None]:
+    """Indexed ref → the commit its new sha peels to (None: deleted)."""
+    peeled: dict[str, str | None] = {}
+    for ref, _old, new in updates:
+        if ref.startswith(INDEXED_PREFIXES):
+            new_sha = none_if_zero(new)
+            peeled[ref] = peel_to_commit(store, new_sha) if new_sha else None
+    return peeled
 
 
 def _project_id_and_branch(

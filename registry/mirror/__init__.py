@@ -21,8 +21,10 @@ from dakora.registry.mirror.backends import (
 from dakora.registry.mirror.outbox import (
     MirrorService,
     MirrorWorker,
+    OutboxBacklog,
     ProjectRow,
     enqueue,
+    outbox_backlog,
     queue_sync,
 )
 from dakora.registry.mirror.replica import ReplicaSync
@@ -40,8 +42,10 @@ from dakora.registry.mirror.sync import (
 __all__ = [
     "MirrorService",
     "MirrorWorker",
+    "OutboxBacklog",
     "ProjectRow",
     "enqueue",
+    "outbox_backlog",
     "queue_sync",
     "MANIFEST_NAME",
     "BlobStore",

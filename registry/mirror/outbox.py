@@ -67,6 +67,28 @@ def queue_sync(engine: Engine, project_id: str) -> None:
         enqueue(conn, project_id)
 
 
+@dataclass(frozen=True)
+class OutboxBacklog:
+    """The whole outbox at one moment: rows not mirrored yet, and how long the
+    oldest of them has waited (0 when none is pending)."""
+
+    pending: int
+    lag_seconds: float
+
+
+def outbox_backlog(engine: Engine) -> OutboxBacklog:
+    """One query over every project (the server's ``/metrics`` reads it per scrape;
+    the ``done_at, next_attempt_at`` index covers it)."""
+    with read(engine) as conn:
+        count, oldest = conn.execute(
+            select(func.count(), func.min(mirror_outbox.c.created_at)).where(
+                mirror_outbox.c.done_at.is_(None)
+            )
+        ).one()
+    lag = (utcnow() - oldest).total_seconds() if oldest is not None else 0.0
+    return OutboxBacklog(pending=int(count), lag_seconds=max(lag, 0.0))
+
+
 def backoff(attempts: int) -> timedelta:
     """1 s, 2 s, 4 s … capped at five minutes."""
     return timedelta(seconds=min(2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS))

@@ -530,6 +530,10 @@ def test_jump_to_a_prompt_with_ctrl_k(w: World) -> None:
     page.keyboard.press("Control+k")
     box = page.get_by_role("combobox", name="Prompt id or description")
     box.fill("escal")
+    # Enter picks the highlighted match: wait until the list has loaded and filtered
+    page.locator(
+        '[role="option"][aria-selected="true"]', has_text="escalation-summary"
+    ).wait_for()
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/prompts/escalation-summary$"))
     expect_text(page.get_by_role("main"), "escalation-summary")

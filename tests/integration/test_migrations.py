@@ -255,3 +255,65 @@ def test_workspace_kind_up_and_down(db_url: str) -> None:
         assert _schema_diff(db_url) == []
     finally:
         engine.dispose()
+
+
+def test_outgoing_webhooks_up_and_down(db_url: str) -> None:
+    """0005 adds webhook_endpoints and webhook_outbox (rows cascade with their
+    project and endpoint, a bad status is refused) and drops them on the way down,
+    every other row kept."""
+    from sqlalchemy import inspect, text
+    from sqlalchemy.exc import IntegrityError
+
+    upgrade(db_url, "0004")
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO workspaces (id, slug, created_at) "
+                    "VALUES ('w', 'acme', CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO projects (id, workspace_id, slug, default_branch, "
+                    "repo_path, created_at) VALUES ('p', 'w', 'web', 'main', '/r', "
+                    "CURRENT_TIMESTAMP)"
+                )
+            )
+        assert "webhook_endpoints" not in table_names(engine)
+        upgrade(db_url, "0005")
+        assert {"webhook_endpoints", "webhook_outbox"} <= set(table_names(engine))
+        outbox_row = (
+            "INSERT INTO webhook_outbox (endpoint_id, project_id, message_id, "
+            "event_type, payload, status, attempts, next_attempt_at, created_at) "
+            "VALUES ('e', 'p', :m, 'ref.updated', '{}', :s, 0, CURRENT_TIMESTAMP, "
+            "CURRENT_TIMESTAMP)"
+        )
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO webhook_endpoints (id, project_id, url, events, "
+                    "secret, created_at) VALUES ('e', 'p', 'https://x.example/h', "
+                    "'[\"ref.updated\"]', 'whsec_AAAA', CURRENT_TIMESTAMP)"
+                )
+            )
+            conn.execute(text(outbox_row), {"m": "msg_1", "s": "pending"})
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(text(outbox_row), {"m": "msg_2", "s": "lost"})
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(text(outbox_row), {"m": "msg_1", "s": "pending"})  # same id
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM webhook_endpoints WHERE id = 'e'"))
+            assert (
+                conn.execute(text("SELECT count(*) FROM webhook_outbox")).scalar() == 0
+            )
+        downgrade(db_url, "0004")
+        tables = set(inspect(engine).get_table_names())
+        assert not tables & {"webhook_endpoints", "webhook_outbox"}
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM projects")).scalar() == 1
+        upgrade(db_url)
+        assert _schema_diff(db_url) == []
+    finally:
+        engine.dispose()

@@ -135,6 +135,8 @@ def test_panels_local_commands_first() -> None:
         "history",
         "diff",
         "review",
+        "mcp",
+        "promote",
     ]
     # each panel's commands are listed together
     assert panels == sorted(panels, key=panels.index)

@@ -611,12 +611,94 @@ def test_offline_render_uses_cached_prompt(
 def test_offline_render_refuses_bad_inputs(
     make_client: Callable[..., Dakora], server: FakeServer
 ) -> None:
+    """Offline, bad inputs get the error the server gives them: 422 invalid_inputs,
+    the same problems (registry/core/inputs.py is the one coercion)."""
     server.down = True
     c = make_client(fallback={"greeting": _prompt()})
-    with pytest.raises(DakoraConnectionError, match="missing required input"):
+    with pytest.raises(InputError, match="missing required input 'name'") as missing:
         c.prompts.render("greeting", {})
-    with pytest.raises(DakoraConnectionError, match="unknown input 'nmae'"):
+    assert (missing.value.status, missing.value.code) == (422, "invalid_inputs")
+    assert missing.value.problems == [
+        {
+            "input": "name",
+            "message": "missing required input 'name' (string)",
+            "expected": "string",
+            "value": None,
+        }
+    ]
+    with pytest.raises(InputError, match="unknown input 'nmae'"):
         c.prompts.render("greeting", {"name": "x", "nmae": "y"})
+
+
+def _typed_prompt() -> dict[str, Any]:
+    return {
+        **_prompt(),
+        "template": "{{ n + 1 }} {{ flag }} {{ tags | join(',') }} {{ tone }} "
+        "{{ name }}",
+        "inputs": {
+            "n": {"type": "number"},
+            "flag": {"type": "boolean", "default": False},
+            "tags": {"type": "array<string>"},
+            "tone": {"type": "string", "enum": ["warm", "dry"], "default": "warm"},
+            "name": {"type": "string"},
+        },
+    }
+
+
+def test_offline_render_coerces_like_the_server(
+    make_client: Callable[..., Dakora], server: FakeServer
+) -> None:
+    server.down = True
+    c = make_client(fallback={"greeting": _typed_prompt()})
+    out = c.prompts.render(
+        "greeting", {"n": "41", "flag": "yes", "tags": "solo", "name": 7}
+    )
+    assert out.source == "fallback"
+    assert out.rendered == "42 True solo warm 7"
+    assert out.inputs_used == {
+        "n": 41,
+        "flag": True,
+        "tags": ["solo"],
+        "tone": "warm",
+        "name": "7",
+    }
+
+
+def test_offline_render_reports_every_bad_input_like_the_server(
+    make_client: Callable[..., Dakora], server: FakeServer
+) -> None:
+    server.down = True
+    c = make_client(fallback={"greeting": _typed_prompt()})
+    with pytest.raises(InputError) as bad:
+        c.prompts.render(
+            "greeting",
+            {"n": "abc", "flag": "maybe", "tags": [1], "tone": "loud", "x": 1},
+        )
+    assert [(p["input"], p["message"]) for p in bad.value.problems] == [
+        ("x", "unknown input 'x'"),
+        ("n", "input 'n': expected number, got 'abc'"),
+        (
+            "flag",
+            "input 'flag': expected boolean, got 'maybe' "
+            "(use true/false, yes/no, on/off or 1/0)",
+        ),
+        (
+            "tags",
+            "input 'tags': expected array<string>, got [1] (item 0 is 1, not a string)",
+        ),
+        ("tone", "input 'tone': expected one of 'warm', 'dry', got 'loud'"),
+        ("name", "missing required input 'name' (string)"),
+    ]
+
+
+def test_offline_render_with_a_broken_input_spec_is_a_connection_error(
+    make_client: Callable[..., Dakora], server: FakeServer
+) -> None:
+    server.down = True
+    broken = {**_prompt(), "inputs": {"name": {"type": "integer"}}}
+    c = make_client(fallback={"greeting": broken})
+    with pytest.raises(DakoraConnectionError, match="input 'name' of the prompt"):
+        c.prompts.render("greeting", {"name": "x"})
 
 
 def test_fallback_repository_folder(

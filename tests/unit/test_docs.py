@@ -46,9 +46,10 @@ def citations() -> dict[int, list[str]]:
     return found
 
 
-def test_design_notes_are_numbered_one_to_fourteen_in_order() -> None:
+def test_design_notes_are_numbered_from_one_in_order() -> None:
     numbers = [int(n) for n in HEADING.findall(DESIGN.read_text(encoding="utf-8"))]
-    assert numbers == list(range(1, 15))
+    assert numbers == list(range(1, len(numbers) + 1))
+    assert len(numbers) >= 15
 
 
 def test_every_design_citation_names_a_section_of_docs_design_md() -> None:

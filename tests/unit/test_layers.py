@@ -20,8 +20,10 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "registry": (*WEB_AND_CLI, "dakora.hooks", "dakora.api", "dakora.cli"),
     "hooks": (*WEB_AND_CLI, "dakora.api", "dakora.cli", "sqlalchemy"),
     "api": ("dakora.cli", "sqlalchemy"),
+    # The SDK's one way into the registry: ``dakora.registry.core`` (its offline render
+    # coerces inputs with the server's own code, docs/sdk.md); nothing that needs the
+    # server's dependencies (see test_client_reaches_only_registry_core).
     "client": (
-        "dakora.registry",
         "dakora.hooks",
         "dakora.api",
         "dakora.cli",
@@ -30,6 +32,18 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "dulwich",
     ),
 }
+
+
+def test_client_reaches_only_registry_core() -> None:
+    allowed = ("dakora.registry.core",)
+    problems = [
+        f"{path.relative_to(ROOT)}:{line}: imports {name}"
+        for path in sorted((ROOT / "client").rglob("*.py"))
+        for line, name in imported_modules(path)
+        if (name == "dakora.registry" or name.startswith("dakora.registry."))
+        and name not in allowed
+    ]
+    assert not problems, "\n".join(problems)
 
 
 def imported_modules(path: Path) -> list[tuple[int, str]]:
@@ -67,6 +81,7 @@ REGISTRY_ORDER = (
     "db",
     "tenancy",
     "mirror",
+    "webhooks",
     "index",
     "content",
 )

@@ -54,7 +54,13 @@ export function buildUrl(path: string, query?: Query): string {
 }
 
 export async function request<T>(path: string, options: RequestOptions = {}): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json", ...options.headers };
+  // X-Dakora-Source: the audit log records the Studio's writes as source "studio"
+  // (docs/promotion.md); a label, not a permission.
+  const headers: Record<string, string> = {
+    Accept: "application/json",
+    "X-Dakora-Source": "studio",
+    ...options.headers,
+  };
   const key = options.key !== undefined ? options.key : (memoryKey ?? getStoredKey());
   if (key) headers.Authorization = `Bearer ${key}`;
   let body: string | undefined;
