@@ -166,6 +166,8 @@ def test_a_cached_key_stops_at_its_expiry(
 ) -> None:
     new = k.create_key(engine, settings.pepper(), projects[0].id, expires_days=1)
     auth.authenticate(bearer(new.plaintext))
+    auth.authenticate(bearer(new.plaintext))  # not expired yet: from the cache
+    assert auth.stats == {"key_hits": 1, "key_verifications": 1}
     # the cached entry carries expires_at: move it into the past, as time would
     token = new.plaintext
     cached = auth._keys[token]
