@@ -129,6 +129,40 @@ def test_a_failed_ref_write_rolls_back_the_refs_already_moved(repo: Repo) -> Non
     assert _refs(repo) == before
 
 
+@pytest.mark.parametrize("order", ["below", "above"])
+def test_the_pre_check_names_the_stale_ref_whichever_way_the_shas_sort(
+    repo: Repo, order: str
+) -> None:
+    """Refused by the pre-check (before the quarantine is accepted), not only by the
+    compare-and-swap: a pushed old sha that sorts below or above the current one."""
+    base = repo.refs[b"refs/heads/main"].decode()
+    new = _commit(repo, "new", [base.encode()])
+    others = (_commit(repo, f"other {i}", [base.encode()]) for i in range(64))
+    old = next(o for o in others if (o < base) == (order == "below"))
+    before = _refs(repo)
+    result = ReceivePipeline(checker=ok_checker).process(
+        repo, [RefUpdate(old, new, "refs/heads/main")]
+    )
+    assert result.statuses == [("refs/heads/main", STALE)]
+    assert f"error: refs/heads/main: {STALE}" in result.messages
+    assert _refs(repo) == before
+
+
+def test_a_crashing_pre_apply_check_refuses_the_push(repo: Repo) -> None:
+    base = repo.refs[b"refs/heads/main"].decode()
+    new = _commit(repo, "new", [base.encode()])
+    before = _refs(repo)
+
+    def crash(_repo: Repo, _result: PushResult) -> str | None:
+        raise RuntimeError("quota service down")
+
+    pipeline = ReceivePipeline(checker=ok_checker)
+    pipeline.before_apply = crash
+    result = pipeline.process(repo, [RefUpdate(base, new, "refs/heads/main")])
+    assert result.statuses == [("refs/heads/main", INTERNAL)]
+    assert _refs(repo) == before
+
+
 def test_stale_old_sha_moves_nothing(repo: Repo) -> None:
     base = repo.refs[b"refs/heads/main"].decode()
     new = _commit(repo, "new", [base.encode()])
