@@ -7,6 +7,7 @@ writer failing after the refs moved, and a stale old sha.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -68,7 +69,9 @@ def ok_checker(store: object, updates: list[RefUpdate]) -> list[Finding]:
     return []
 
 
-def test_lock_held_on_second_ref_rolls_back_the_first(repo: Repo) -> None:
+def test_lock_held_on_second_ref_rolls_back_the_first(
+    repo: Repo, caplog: pytest.LogCaptureFixture
+) -> None:
     base = repo.refs[b"refs/heads/main"].decode()
     new = _commit(repo, "new", [base.encode()])
     before = _refs(repo)
@@ -83,6 +86,7 @@ def test_lock_held_on_second_ref_rolls_back_the_first(repo: Repo) -> None:
     assert not result.accepted
     assert result.statuses == [("refs/heads/main", LOCKED), ("refs/heads/b", LOCKED)]
     assert _refs(repo) == before
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # clean
 
 
 def test_index_failure_rolls_the_refs_back(repo: Repo) -> None:
@@ -108,7 +112,9 @@ def test_index_failure_rolls_the_refs_back(repo: Repo) -> None:
     assert _refs(repo) == before
 
 
-def test_a_failed_ref_write_rolls_back_the_refs_already_moved(repo: Repo) -> None:
+def test_a_failed_ref_write_rolls_back_the_refs_already_moved(
+    repo: Repo, caplog: pytest.LogCaptureFixture
+) -> None:
     """``refs/heads/b`` is a file, so writing ``refs/heads/b/x`` fails with an OSError
     (git's D/F conflict) after ``main`` moved: main goes back, every ref says why."""
     base = repo.refs[b"refs/heads/main"].decode()
@@ -127,6 +133,8 @@ def test_a_failed_ref_write_rolls_back_the_refs_already_moved(repo: Repo) -> Non
         ("refs/heads/b/x", INTERNAL),
     ]
     assert _refs(repo) == before
+    # only the failed write is logged: the rollback of main found main as we left it
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 @pytest.mark.parametrize("order", ["below", "above"])
@@ -161,6 +169,59 @@ def test_a_crashing_pre_apply_check_refuses_the_push(repo: Repo) -> None:
     result = pipeline.process(repo, [RefUpdate(base, new, "refs/heads/main")])
     assert result.statuses == [("refs/heads/main", INTERNAL)]
     assert _refs(repo) == before
+
+
+def test_a_delete_from_the_hook_input_removes_the_ref(repo: Repo) -> None:
+    """The zero sha as git's hook input spells it (a fresh string, not our
+    constant): the ref is deleted, never set to 0000…."""
+    base = repo.refs[b"refs/heads/b"].decode()
+    updates = parse_updates(f"{base} {'0' * 40} refs/heads/b\n")
+    assert updates[0].new == ZERO_SHA and updates[0].new is not ZERO_SHA
+    result = ReceivePipeline(checker=ok_checker).process(repo, updates)
+    assert result.accepted and result.statuses == [("refs/heads/b", "ok")]
+    assert b"refs/heads/b" not in _refs(repo)
+
+
+def test_a_pre_apply_check_allows_or_refuses(repo: Repo) -> None:
+    base = repo.refs[b"refs/heads/main"].decode()
+    new = _commit(repo, "new", [base.encode()])
+    update = RefUpdate(base, new, "refs/heads/main")
+    refuse = ReceivePipeline(checker=ok_checker, before_apply=lambda r, res: "quota")
+    result = refuse.process(repo, [update])
+    assert result.statuses == [("refs/heads/main", "quota")]
+    assert repo.refs[b"refs/heads/main"].decode() == base
+    allow = ReceivePipeline(checker=ok_checker, before_apply=lambda r, res: None)
+    assert allow.process(repo, [update]).accepted
+    assert repo.refs[b"refs/heads/main"].decode() == new
+
+
+def test_a_rollback_that_finds_a_ref_moved_is_logged_and_the_rest_rolled_back(
+    repo: Repo, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The index writer fails after the refs moved, and by then ``refs/heads/c`` is
+    no longer what we wrote (a directory in its place): its rollback is logged as
+    such; main is still rolled back and the push refused."""
+    base = repo.refs[b"refs/heads/main"].decode()
+    new = _commit(repo, "new", [base.encode()])
+    heads = Path(repo.controldir(), "refs", "heads")
+
+    def broken(_repo: Repo, _result: PushResult) -> None:
+        (heads / "c").unlink()
+        (heads / "c").mkdir()
+        (heads / "c" / "x").write_text("in the way")
+        raise RuntimeError("database down")
+
+    result = ReceivePipeline(checker=ok_checker, on_accepted=broken).process(
+        repo,
+        [
+            RefUpdate(base, new, "refs/heads/main"),
+            RefUpdate(ZERO_SHA, new, "refs/heads/c"),
+        ],
+    )
+    assert {s for _r, s in result.statuses} == {INTERNAL}
+    assert repo.refs[b"refs/heads/main"].decode() == base
+    logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "rollback of refs/heads/c found it moved again" in logged
 
 
 def test_stale_old_sha_moves_nothing(repo: Repo) -> None:
