@@ -224,6 +224,32 @@ def test_a_rollback_that_finds_a_ref_moved_is_logged_and_the_rest_rolled_back(
     assert "rollback of refs/heads/c found it moved again" in logged
 
 
+def test_a_rollback_blocked_by_a_lock_is_logged_and_the_rest_rolled_back(
+    repo: Repo, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The index writer fails after the refs moved, and another writer now holds
+    ``refs/heads/c.lock``: that rollback is logged as failed, main still goes back."""
+    base = repo.refs[b"refs/heads/main"].decode()
+    new = _commit(repo, "new", [base.encode()])
+    heads = Path(repo.controldir(), "refs", "heads")
+
+    def broken(_repo: Repo, _result: PushResult) -> None:
+        (heads / "c.lock").write_text("held")
+        raise RuntimeError("database down")
+
+    result = ReceivePipeline(checker=ok_checker, on_accepted=broken).process(
+        repo,
+        [
+            RefUpdate(base, new, "refs/heads/main"),
+            RefUpdate(ZERO_SHA, new, "refs/heads/c"),
+        ],
+    )
+    assert {s for _r, s in result.statuses} == {INTERNAL}
+    assert repo.refs[b"refs/heads/main"].decode() == base
+    logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "rollback of refs/heads/c failed" in logged
+
+
 def test_stale_old_sha_moves_nothing(repo: Repo) -> None:
     base = repo.refs[b"refs/heads/main"].decode()
     new = _commit(repo, "new", [base.encode()])
