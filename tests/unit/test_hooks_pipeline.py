@@ -250,6 +250,29 @@ def test_a_rollback_blocked_by_a_lock_is_logged_and_the_rest_rolled_back(
     assert "rollback of refs/heads/c failed" in logged
 
 
+def test_refs_after_the_failing_one_are_never_written(repo: Repo) -> None:
+    """main's lock is held: the push stops there, so ``refs/heads/b`` is not moved
+    and moved back (no window in which a reader sees half a push): its file is
+    the very same one (a hard link to it still shares its inode)."""
+    base = repo.refs[b"refs/heads/main"].decode()
+    new = _commit(repo, "new", [base.encode()])
+    heads = Path(repo.controldir(), "refs", "heads")
+    (heads / "main.lock").write_text("held")
+    witness = Path(repo.controldir(), "b.witness")
+    os.link(heads / "b", witness)  # a rewrite (lock file + rename) would unlink it
+    result = ReceivePipeline(checker=ok_checker).process(
+        repo,
+        [
+            RefUpdate(base, new, "refs/heads/main"),
+            RefUpdate(base, new, "refs/heads/b"),
+        ],
+    )
+    assert result.statuses == [("refs/heads/main", LOCKED), ("refs/heads/b", LOCKED)]
+    assert (heads / "b").stat().st_ino == witness.stat().st_ino
+    assert witness.stat().st_nlink == 2
+    assert repo.refs[b"refs/heads/b"].decode() == base
+
+
 def test_stale_old_sha_moves_nothing(repo: Repo) -> None:
     base = repo.refs[b"refs/heads/main"].decode()
     new = _commit(repo, "new", [base.encode()])
