@@ -75,6 +75,7 @@ format: install
 bench: install
 	$(BIN)/python tests/perf/bench_render.py
 	$(BIN)/python tests/perf/bench_cli.py
+	$(BIN)/python tests/perf/bench_access_log.py
 	$(BIN)/python tests/perf/bench_read_under_push.py
 
 # 60 s of mixed traffic at half the measured max rate, on SQLite and PostgreSQL

@@ -153,6 +153,7 @@ class ServerState:
     def _start_webhooks(self, engine: Engine) -> None:
         """The outgoing-webhook worker (docs/webhooks.md): delivers the outbox rows
         pushes leave behind, including those a previous run left pending."""
+        from dakora.api.metrics import record_webhook_delivery
         from dakora.registry.webhooks import WebhookService, WebhookWorker
 
         self.webhooks = WebhookWorker(
@@ -161,6 +162,7 @@ class ServerState:
                 allow_private=self.settings.webhooks_allow_private,
                 schedule=self.settings.webhooks_retry_schedule,
                 timeout=self.settings.webhooks_timeout_seconds,
+                observe=record_webhook_delivery,
             )
         )
         self.webhooks.start()

@@ -1,7 +1,8 @@
-"""The table of ``dakora`` commands and the group that loads their modules on use.
+"""The group that loads the modules of ``dakora`` commands on use.
 
 ``dakora --help`` lists every command from ``COMMANDS`` (name, help panel, one-line
-help) without importing a command module; running a command imports only the module
+help; in ``command_table``, imported by ``main.run`` without Typer) without importing
+a command module; running a command imports only the module
 that defines it. So ``dakora lint`` never imports the server's FastAPI, SQLAlchemy or
 uvicorn, and ``dakora --help`` imports none of them either.
 
@@ -20,136 +21,22 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import typer
 from typer import _click
 from typer.core import TyperCommand, TyperGroup, TyperOption
 
-MARKUP = "markdown"
-
-LOCAL = "Prompt repository"
-SERVER = "Server"
-CONTAINERS = "Containers"
-REMOTE = "Remote registry"
-ABOUT = "About"
-
-
-@dataclass(frozen=True)
-class Spec:
-    """Where a top-level command lives and how ``dakora --help`` lists it."""
-
-    module: str  # defines ``app`` (see ``command_app``) holding the command
-    panel: str
-    help: str  # the first paragraph of the command's help, as --help shows it
-
-
-# Listed in this order: the local commands first.
-COMMANDS: dict[str, Spec] = {
-    "init": Spec(
-        "dakora.cli.local_init",
-        LOCAL,
-        "Create a prompt repository: git init, dakora.yaml, an example prompt and "
-        "part.",
-    ),
-    "lint": Spec(
-        "dakora.cli.local_lint",
-        LOCAL,
-        "Check prompts: the working tree (and version rules against HEAD) or a ref.",
-    ),
-    "render": Spec(
-        "dakora.cli.local_render",
-        LOCAL,
-        "Render a prompt and print exactly the result.",
-    ),
-    "history": Spec(
-        "dakora.cli.local_history",
-        LOCAL,
-        "Every version of a prompt, newest first: version, commit, date, author, "
-        "message.",
-    ),
-    "diff": Spec(
-        "dakora.cli.local_history",
-        LOCAL,
-        "Unified diff of a prompt file between two versions or refs.",
-    ),
-    "review": Spec(
-        "dakora.cli.review",
-        LOCAL,
-        "Review prompt changes between two revisions (a PR): versions, input "
-        "compatibility, rendered before/after, parts, lint.",
-    ),
-    "mcp": Spec(
-        "dakora.cli.mcp",
-        LOCAL,
-        "Serve a local prompt repository to MCP clients (editors, desktop agents) "
-        "over stdio.",
-    ),
-    "promote": Spec(
-        "dakora.cli.promote",
-        LOCAL,
-        "Promote prompts (and the parts they include) from one ref onto a branch, as "
-        "one checked commit.",
-    ),
-    "serve": Spec(
-        "dakora.cli.server",
-        SERVER,
-        "Run the registry server (migrates the database on start).",
-    ),
-    "db": Spec(
-        "dakora.cli.admin",
-        SERVER,
-        "The server's database: run its migrations.",
-    ),
-    "admin": Spec(
-        "dakora.cli.admin",
-        SERVER,
-        "Workspaces, projects and API keys, straight in the database.",
-    ),
-    "mirror": Spec(
-        "dakora.cli.mirror",
-        SERVER,
-        "The blob-storage mirror of every project (local folder or Azure Blob).",
-    ),
-    "restore": Spec(
-        "dakora.cli.mirror",
-        SERVER,
-        "Rebuild a project's bare repository from the mirror, then reindex it.",
-    ),
-    "reindex": Spec(
-        "dakora.cli.git_cmds",
-        SERVER,
-        "Rebuild the prompt index (versions, heads, refs) from the repositories.",
-    ),
-    "hook": Spec(
-        "dakora.cli.git_cmds",
-        SERVER,
-        "Entry points for git hooks of external git servers (plain git, Gitea, "
-        "GitLab).",
-    ),
-    "start": Spec(
-        "dakora.cli.deploy",
-        CONTAINERS,
-        "Start the api, PostgreSQL and Azurite containers (docker compose up -d).",
-    ),
-    "stop": Spec(
-        "dakora.cli.deploy",
-        CONTAINERS,
-        "Stop the containers (docker compose down); volumes are kept.",
-    ),
-    "link": Spec(
-        "dakora.cli.link",
-        REMOTE,
-        "Save a server URL, API key and project for remote commands (`--remote`) and "
-        "the SDK, in `~/.config/dakora/link.json` (readable by you only).",
-    ),
-    "version": Spec(
-        "dakora.cli.version",
-        ABOUT,
-        "Print Dakora's version (with --json also Python, git and dulwich).",
-    ),
-}
+from dakora.cli.command_table import (  # noqa: F401  (re-exported)
+    ABOUT,
+    COMMANDS,
+    CONTAINERS,
+    LOCAL,
+    MARKUP,
+    REMOTE,
+    SERVER,
+    Spec,
+)
 
 
 def _tidy(params: list[_click.Parameter]) -> list[_click.Parameter]:
@@ -246,9 +133,8 @@ class LazyGroup(DakoraGroup):
         return self.commands.get(cmd_name)
 
     def format_help(self, ctx: _click.Context, formatter: _click.HelpFormatter) -> None:
-        # drawn from the table: no command module imported, no typer.rich_utils
+        # drawn from the table: no command module imported, no typer.rich_utils (the
+        # same screen main.run prints for `dakora --help` before importing Typer)
         from dakora.cli.root_help import print_root_help
 
-        print_root_help(
-            self, ctx, [(name, s.panel, s.help) for name, s in COMMANDS.items()]
-        )
+        print_root_help(ctx.command_path)

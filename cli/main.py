@@ -1,56 +1,33 @@
-"""The ``dakora`` Typer app: the root group, ``--version`` and ``-h``.
+"""The ``dakora`` console script: ``run()``, and the CLI's one error seam.
 
-The commands are listed in ``commands.COMMANDS`` and their modules imported only when
-one is run (``commands.LazyGroup``), so ``dakora --help`` starts without importing the
-server, the database or the prompt model. ``run()`` is the console-script entry point;
-errors reach stderr and an exit code (2 for bad input, 1 for other failures) through
-``output.report``, the CLI's one error seam.
+``dakora``, ``dakora --help`` and ``dakora -h`` print the root help straight from the
+command table (``root_help``), without importing Typer, Click or any command module,
+so they answer in about the time of a bare Python start plus Rich. Everything else goes
+to the Typer app (``cli/app.py``, also importable here as ``main.app``), whose root
+group imports a command's module only when that command runs (``commands.LazyGroup``).
+Errors reach stderr and an exit code (2 for bad input, 1 for other failures) through
+``output.report``.
 """
 
 from __future__ import annotations
 
+import gc
+import os
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Any
 
-import typer
+if TYPE_CHECKING:
+    from dakora.registry.core import DakoraError
 
-from dakora.cli.commands import MARKUP, LazyGroup
-from dakora.registry.core import DakoraError
-
-app = typer.Typer(
-    name="dakora",
-    help="Dakora: a git-backed prompt registry. Prompts are YAML in git; "
-    "every write is checked.",
-    cls=LazyGroup,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    rich_markup_mode=MARKUP,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-)
+_ROOT_HELP_ARGS = ([], ["--help"], ["-h"])
 
 
-def _print_version(value: bool) -> None:
-    if value:
-        from importlib.metadata import version
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from dakora.cli.app import app
 
-        sys.stdout.write(f"dakora {version('dakora')}\n")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    _version: Annotated[
-        bool,
-        typer.Option(
-            "--version",
-            help="Print the version and exit.",
-            callback=_print_version,
-            is_eager=True,
-        ),
-    ] = False,
-) -> None:
-    pass
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def report_error(exc: DakoraError) -> int:
@@ -74,8 +51,30 @@ def report_error(exc: DakoraError) -> int:
     return exc.exit_code
 
 
+def _root_help(no_args: bool) -> None:
+    """The root help without Typer; exit codes as Click's (0, or 2 for no arguments;
+    1 when stdout is closed early, as in ``dakora --help | head -1``)."""
+    from dakora.cli.root_help import print_root_help
+
+    try:
+        print_root_help(os.path.basename(sys.argv[0]) or "dakora")
+        if not no_args:
+            sys.stdout.write("\n")  # Click's echo of the (empty) help text
+        sys.stdout.flush()
+        gc.freeze()  # as in run(): no cycle collection at exit
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
+    sys.exit(2 if no_args else 0)
+
+
 def run() -> None:
     """Console-script entry point."""
+    args = sys.argv[1:]
+    if args in _ROOT_HELP_ARGS:
+        _root_help(no_args=not args)
+    from dakora.cli.app import app
     from dakora.cli.output import report
 
     try:
@@ -85,3 +84,8 @@ def run() -> None:
         if code is None:
             raise
         sys.exit(code)
+    finally:
+        # Done: the interpreter's exit would now run the cycle collector over every
+        # object the imports made (Pydantic, Typer, Jinja2), a fifth of a `dakora
+        # lint`; frozen objects are skipped. atexit handlers and flushing still run.
+        gc.freeze()

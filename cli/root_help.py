@@ -1,26 +1,28 @@
 """``dakora --help``: the command panels, drawn with a few Rich classes.
 
 Typer draws help with ``typer.rich_utils``, whose import (Markdown, tracebacks, syntax
-highlighting) costs more than the rest of ``dakora --help`` together. The root help
-only shows a usage line, one paragraph, two options and the command table, so it is
-drawn here in the same layout and styles (rounded panels titled on the left, options
-in bold cyan, switches in bold green, usage in yellow); every other help screen is
-Typer's own.
+highlighting) costs more than the rest of ``dakora --help`` together, and importing
+Typer itself costs as much again. The root help only shows a usage line, one paragraph,
+two options and the command table, all of it in ``command_table``, so it is drawn here
+from that table alone — no Typer, no Click — in the same layout and styles (rounded
+panels titled on the left, options in bold cyan, switches in bold green, usage in
+yellow); every other help screen is Typer's own. ``main.run`` calls it for
+``dakora``, ``dakora --help`` and ``dakora -h`` before importing Typer; the root group
+(``commands.LazyGroup``) calls it for any other way of asking for the root help.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable
 
 from rich.console import Console
 from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
-from typer import _click
-from typer.core import TyperOption
+
+from dakora.cli.command_table import COMMANDS, ROOT_HELP, ROOT_OPTIONS, ROOT_USAGE
 
 STYLE_OPTION = "bold cyan"
 STYLE_SWITCH = "bold green"
@@ -69,43 +71,31 @@ def _grid(first_width: int | None = None) -> Table:
     return table
 
 
-def print_root_help(
-    group: _click.Command,
-    ctx: _click.Context,
-    commands: Iterable[tuple[str, str, str]],
-) -> None:
-    """Usage, help, options and ``(name, panel, help)`` commands grouped by panel."""
+def print_root_help(prog: str = "dakora") -> None:
+    """Usage, help, options and the commands of ``COMMANDS`` grouped by panel."""
     console = _console()
     usage = Text("Usage: ", style=STYLE_USAGE)
-    usage.append(" ".join([ctx.command_path, *group.collect_usage_pieces(ctx)]))
+    usage.append(f"{prog} {ROOT_USAGE}")
     console.print(Padding(usage, 1), style="bold")
-    if group.help:
-        console.print(Padding(_inline(group.help.split("\n\n")[0]), (0, 1, 1, 1)))
+    console.print(Padding(_inline(ROOT_HELP), (0, 1, 1, 1)))
 
     options = _grid()
     options.add_column(no_wrap=True)
     options.add_column(ratio=10)
-    for param in group.get_params(ctx):
-        if not isinstance(param, TyperOption) or param.hidden:
-            continue
-        long = ",".join(o for o in param.opts if o.startswith("--"))
-        short = ",".join(
-            o for o in [*param.opts, *param.secondary_opts] if o[:2] != "--"
-        )
+    for long, short, help_text in ROOT_OPTIONS:
         options.add_row(
             Text(long, style=STYLE_OPTION),
             Text(short, style=STYLE_SWITCH),
-            _inline(param.help or ""),
+            _inline(help_text),
         )
     console.print(_panel("Options", options))
 
-    rows = list(commands)
-    width = max(len(name) for name, _, _ in rows)
+    width = max(len(name) for name in COMMANDS)
     panels: dict[str, Table] = {}
-    for name, panel, help_text in rows:
-        if panel not in panels:
-            panels[panel] = _grid(width)
-            panels[panel].add_column(ratio=10)
-        panels[panel].add_row(Text(name, style=STYLE_OPTION), _inline(help_text))
+    for name, spec in COMMANDS.items():
+        if spec.panel not in panels:
+            panels[spec.panel] = _grid(width)
+            panels[spec.panel].add_column(ratio=10)
+        panels[spec.panel].add_row(Text(name, style=STYLE_OPTION), _inline(spec.help))
     for title, table in panels.items():
         console.print(_panel(title, table))

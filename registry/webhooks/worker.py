@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,8 +62,12 @@ class WebhookService:
         timeout: float,
         batch: int = 20,
         parallel: int = 4,
+        observe: Callable[[str], None] | None = None,
     ) -> None:
+        """``observe(result)`` hears of every attempt: ``delivered``, ``failed``
+        (to be retried) or ``gave_up`` (the schedule ran out)."""
         self.engine = engine
+        self.observe = observe
         self.allow_private = allow_private
         self.schedule = tuple(schedule)
         self.timeout = timeout
@@ -140,12 +144,15 @@ class WebhookService:
             "last_status_code": result.status_code,
             "claimed_until": None,
         }
+        outcome = "failed"  # to be retried
         if result.ok:
+            outcome = "delivered"
             values.update(status="delivered", delivered_at=now, last_error=None)
         else:
             values["last_error"] = (result.error or "failed")[:MAX_ERROR]
             delay = next_delay(attempts, self.schedule)
             if delay is None:
+                outcome = "gave_up"
                 values["status"] = "failed"
             else:
                 values["next_attempt_at"] = now + delay
@@ -155,6 +162,8 @@ class WebhookService:
                 .where(webhook_outbox.c.id == row.id)
                 .values(**values)
             )
+        if self.observe is not None:
+            self.observe(outcome)
 
     def _work(self, row: Row[Any]) -> bool:
         result = self.attempt(row)

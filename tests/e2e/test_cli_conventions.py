@@ -126,7 +126,16 @@ def test_root_help_groups_commands_in_panels_local_first() -> None:
         elif (row := re.match(r"│ ([a-z-]+) ", line)) and current != "Options":
             panels.setdefault(current, []).append(row.group(1))
     assert panels == {
-        "Prompt repository": ["init", "lint", "render", "history", "diff", "review"],
+        "Prompt repository": [
+            "init",
+            "lint",
+            "render",
+            "history",
+            "diff",
+            "review",
+            "mcp",
+            "promote",
+        ],
         "Server": ["serve", "db", "admin", "mirror", "restore", "reindex", "hook"],
         "Containers": ["start", "stop"],
         "Remote registry": ["link"],

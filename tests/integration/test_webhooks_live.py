@@ -28,6 +28,7 @@ FAST_RETRIES = ",".join(["0.2"] * 3 + ["0.5"] * 60)
 ENV = {
     "DAKORA_WEBHOOKS_ALLOW_PRIVATE": "true",
     "DAKORA_WEBHOOKS_RETRY_SCHEDULE": FAST_RETRIES,
+    "DAKORA_METRICS": "true",
 }
 pytestmark = [
     pytest.mark.integration,
@@ -64,6 +65,21 @@ def _deliveries(server: LiveServer, project: str, url: str) -> list[dict[str, An
 
 def _cli_deliveries(server: LiveServer, project: str, url: str) -> Any:
     return server.admin("webhooks", "deliveries", project, url)["deliveries"]
+
+
+def _deliveries_counted(server: LiveServer, result: str) -> float:
+    """``dakora_webhook_deliveries_total{result=…}`` from the server's ``/metrics``."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = server.client().get("/metrics").text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if (
+                sample.name == "dakora_webhook_deliveries_total"
+                and sample.labels.get("result") == result
+            ):
+                return float(sample.value)
+    return 0.0
 
 
 def _push(repo: GitRepoBuilder) -> Any:
@@ -231,6 +247,7 @@ def test_a_receiver_that_is_down_then_up_gets_it_after_a_restart(
     assert failing["status"] == "pending"
     assert "cannot connect" in failing["last_error"]
     assert failing["last_status_code"] is None
+    assert _deliveries_counted(server, "failed") >= 2
 
     server.stop()  # pending rows stay in the database
     receiver.start()
@@ -247,6 +264,7 @@ def test_a_receiver_that_is_down_then_up_gets_it_after_a_restart(
                 if d["status"] == "delivered"
             ]
         )
+        assert _deliveries_counted(server, "delivered") >= 1
         done = _cli_deliveries(server, "acme/down", receiver.url)[0]
         assert done["status"] == "delivered"
         assert done["attempts"] >= 3 and done["last_error"] is None

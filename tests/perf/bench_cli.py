@@ -34,6 +34,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "sample-repo"
 PROMPTS = 20
+TARGET_S = 0.15  # issue 13: the first line within 0.15 s ...
+TARGET_BASE_S = 0.02  # ... on a machine where python -c pass takes 0.02 s
+TARGET_RATIO = TARGET_S / TARGET_BASE_S
 
 
 def make_repo(dest: Path, prompts: int = PROMPTS) -> tuple[str, list[str]]:
@@ -134,24 +137,33 @@ def main() -> None:
 
     base = statistics.median(to_exit["python -c pass"])
     base_cpu = statistics.median(cpu["python -c pass"])
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"dakora: {dakora}")
-    print(f"{PROMPTS}-prompt repository, {args.rounds} interleaved rounds, medians")
+    print(
+        f"{PROMPTS}-prompt repository, {args.rounds} interleaved rounds, medians; "
+        f"load average {load}"
+    )
     print(
         f"{'command':<36} {'1st line':>9} {'fastest':>9} {'exit':>9} {'ratio':>6} "
-        f"{'cpu':>8} {'ratio':>6}"
+        f"{'cpu':>8} {'ratio':>6}  target"
     )
     for name in rows:
         med = statistics.median(to_line[name])
         med_cpu = statistics.median(cpu[name])
+        verdict = ""
+        if name.startswith("dakora"):
+            # the target scaled to this machine: 0.15 s where python -c pass is 0.02 s
+            verdict = "met" if med / base <= TARGET_RATIO else "NOT met"
         print(
             f"{name:<36} {med:>8.3f}s {min(to_line[name]):>8.3f}s "
             f"{statistics.median(to_exit[name]):>8.3f}s {med / base:>5.1f}x "
-            f"{med_cpu:>7.3f}s {med_cpu / base_cpu:>5.1f}x"
+            f"{med_cpu:>7.3f}s {med_cpu / base_cpu:>5.1f}x  {verdict}"
         )
     print("ratio: against python -c pass (1st line / its run time; cpu / its cpu time)")
     print(
-        "target: <= 0.15 s to the first line where python -c pass takes 0.02 s "
-        f"(ratio <= 7.5); here python -c pass takes {base:.3f} s"
+        f"target: <= {TARGET_S} s to the first line where python -c pass takes "
+        f"{TARGET_BASE_S} s (ratio <= {TARGET_RATIO}); here python -c pass takes "
+        f"{base:.3f} s, so <= {base * TARGET_RATIO:.3f} s"
     )
 
 

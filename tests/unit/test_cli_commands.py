@@ -15,11 +15,13 @@ from pathlib import Path
 import pytest
 import typer
 
+from dakora.cli.command_table import ROOT_HELP, ROOT_OPTIONS, ROOT_USAGE
 from dakora.cli.commands import COMMANDS, LOCAL, load
 from dakora.registry.core import Finding
 
 SERVER_DEPS = ("fastapi", "starlette", "sqlalchemy", "uvicorn", "alembic", "a2wsgi")
 HEAVY = (*SERVER_DEPS, "pydantic_settings", "httpx", "azure")
+DULWICH_SERVER = ("dulwich.server", "dulwich.web", "dulwich.contrib", "dulwich.client")
 
 PROBE = """
 import json, sys
@@ -52,13 +54,90 @@ def _top(modules: set[str]) -> set[str]:
     return {m.split(".")[0] for m in modules}
 
 
-def test_help_imports_no_server_no_pydantic_no_command_module(tmp_path: Path) -> None:
-    loaded = _modules_after(["--help"], tmp_path)
+@pytest.mark.parametrize("args", [["--help"], ["-h"], []])
+def test_help_imports_no_typer_no_pydantic_no_command_module(
+    tmp_path: Path, args: list[str]
+) -> None:
+    loaded = _modules_after(args, tmp_path)
     top = _top(loaded)
-    assert not top & {*HEAVY, "pydantic", "dulwich", "jinja2", "yaml"}, sorted(top)
-    assert "typer.rich_utils" not in loaded  # the root help is drawn without it
+    # drawn from the command table with Rich alone: no Typer (nor its Click)
+    unwanted = {*HEAVY, "typer", "click", "pydantic", "dulwich", "jinja2", "yaml"}
+    assert not top & unwanted, sorted(top & unwanted)
     modules = {spec.module for spec in COMMANDS.values()}
     assert not modules & loaded, sorted(modules & loaded)
+
+
+def _imported_by_executable(args: list[str], cwd: Path) -> set[str]:
+    """The modules the installed ``dakora`` imports (``-X importtime`` on stderr)."""
+    exe = Path(sys.executable).with_name("dakora")
+    proc = subprocess.run(
+        [str(exe), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(cwd),
+            "NO_COLOR": "1",
+            "PYTHONPROFILEIMPORTTIME": "1",
+        },
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in proc.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    } - {"imported package"}
+
+
+def test_the_installed_executable_imports_only_what_each_command_needs(
+    tmp_path: Path,
+) -> None:
+    repo = tmp_path / "repo"
+    (repo / "prompts").mkdir(parents=True)
+    (repo / "prompts" / "hi.yaml").write_text(
+        'id: hi\nversion: "1.0.0"\ntemplate: "Hi {{ name }}"\n'
+        "inputs:\n  name: {type: string}\n"
+    )
+    help_top = _top(_imported_by_executable(["--help"], tmp_path))
+    assert "rich" in help_top  # the screen was drawn
+    assert not help_top & {*HEAVY, "typer", "pydantic", "jinja2"}, sorted(help_top)
+    for args in (
+        ["lint", str(repo)],
+        ["render", "hi", "--repo", str(repo), "-iname=A"],
+    ):
+        loaded = _imported_by_executable(args, tmp_path)
+        top = _top(loaded)
+        assert {"typer", "jinja2", "yaml"} <= top, (args, sorted(top))  # it ran
+        assert not top & set(HEAVY), (args, sorted(top & set(HEAVY)))
+        # dulwich for reading the repository, never its server side
+        server_side = {m for m in loaded if m.startswith(DULWICH_SERVER)}
+        assert not server_side, (args, sorted(server_side))
+
+
+def test_the_root_help_table_matches_the_root_group() -> None:
+    """``ROOT_HELP``/``ROOT_OPTIONS``/``ROOT_USAGE`` (drawn without Typer) are the
+    real root group's help, options and usage."""
+    from typer.core import TyperOption
+
+    from dakora.cli.app import app
+
+    group = typer.main.get_group(app)
+    ctx = group.make_context("dakora", ["--help"], resilient_parsing=True)
+    assert group.help == ROOT_HELP
+    assert " ".join(group.collect_usage_pieces(ctx)) == ROOT_USAGE
+    options = []
+    for param in group.get_params(ctx):
+        assert isinstance(param, TyperOption)
+        if param.hidden:
+            continue
+        long = ",".join(o for o in param.opts if o.startswith("--"))
+        short = ",".join(
+            o for o in [*param.opts, *param.secondary_opts] if o[:2] != "--"
+        )
+        options.append((long, short, param.help or ""))
+    assert tuple(options) == ROOT_OPTIONS
 
 
 def test_lint_and_render_import_no_server_dependency(tmp_path: Path) -> None:
@@ -155,3 +234,24 @@ def test_remote_lines_carry_the_lint_rule_id() -> None:
     assert Finding.error("..", None, "m", "unsafe-path").format_remote() == (
         "error: ..: m [unsafe-path]"
     )
+
+
+def test_run_freezes_the_heap_before_the_interpreter_exits(tmp_path: Path) -> None:
+    """``run()`` ends with ``gc.freeze()``: the exit then skips a cycle collection
+    over every imported object (cli/main.py); output and atexit still happen."""
+    code = (
+        "import atexit, gc, sys; sys.argv = ['dakora', 'version']; "
+        "atexit.register(lambda: print('atexit ran')); "
+        "from dakora.cli.main import run\n"
+        "try:\n    run()\nexcept SystemExit:\n    pass\n"
+        "print('frozen', gc.get_freeze_count() > 0)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert out[0].startswith("dakora ")
+    assert out[1:] == ["frozen True", "atexit ran"]
