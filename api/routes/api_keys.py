@@ -23,7 +23,7 @@ import logging
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from dakora.api.deps import Access, ProjectPath, get_state, reject_unknown_query
@@ -111,6 +111,15 @@ def manage_access(request: Request, project: str, what: str = "API keys") -> Acc
     return Access(caller, info, state)
 
 
+def _key_manager(request: Request, project: ProjectPath) -> Access:
+    return manage_access(request, project)
+
+
+# A dependency, so that the caller is checked before the body is validated: an
+# unauthenticated request is a 401, never a 422 that describes the body.
+KeyManager = Annotated[Access, Depends(_key_manager)]
+
+
 def _who(access: Access) -> str:
     caller = access.caller
     if caller.kind == "user":
@@ -128,8 +137,7 @@ def _key_out(record: keys.KeyRecord, now: datetime | None = None) -> KeyOut:
     responses=KEY_RESPONSES,
     summary="The project's API keys (never the keys themselves)",
 )
-def list_api_keys(request: Request, project: ProjectPath) -> KeyListOut:
-    access = manage_access(request, project)
+def list_api_keys(access: KeyManager) -> KeyListOut:
     state = access.state
     now = utcnow()
     records = keys.list_keys(state.engine, access.project.id, now=now)
@@ -151,10 +159,7 @@ def list_api_keys(request: Request, project: ProjectPath) -> KeyListOut:
     },
     summary="Create an API key; the response shows it, once",
 )
-def create_api_key(
-    request: Request, project: ProjectPath, body: KeyCreateIn
-) -> KeyCreatedOut:
-    access = manage_access(request, project)
+def create_api_key(access: KeyManager, body: KeyCreateIn) -> KeyCreatedOut:
     state = access.state
     new = keys.create_key(
         state.engine,
@@ -185,8 +190,7 @@ def create_api_key(
     summary="Revoke an API key (it stops working on the next request)",
 )
 def revoke_api_key(
-    request: Request,
-    project: ProjectPath,
+    access: KeyManager,
     key_id: Annotated[
         str,
         Path(
@@ -195,7 +199,6 @@ def revoke_api_key(
         ),
     ],
 ) -> KeyOut:
-    access = manage_access(request, project)
     state = access.state
     try:
         plain_text(key_id)

@@ -18,10 +18,10 @@ import logging
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from dakora.api.deps import PageCursor, PageLimit, ProjectPath
+from dakora.api.deps import Access, PageCursor, PageLimit, ProjectPath
 from dakora.api.routes.api_keys import KEY_RESPONSES, manage_access
 from dakora.api.schemas import ErrorOut, plain_text
 from dakora.registry.core import WebhookNotFound
@@ -103,14 +103,21 @@ class DeliveryPageOut(BaseModel):
     next_cursor: str | None = Field(description="Pass as cursor for the next page")
 
 
+def _webhook_manager(request: Request, project: ProjectPath) -> Access:
+    return manage_access(request, project, WHAT)
+
+
+# checked before the body is validated (see api_keys.KeyManager)
+WebhookManager = Annotated[Access, Depends(_webhook_manager)]
+
+
 @router.get(
     "/webhooks",
     response_model=WebhookListOut,
     responses=KEY_RESPONSES,
     summary="The project's outgoing webhooks (never their secrets)",
 )
-def list_webhooks(request: Request, project: ProjectPath) -> WebhookListOut:
-    access = manage_access(request, project, WHAT)
+def list_webhooks(access: WebhookManager) -> WebhookListOut:
     found = list_endpoints(access.state.engine, access.project.id)
     return WebhookListOut(
         project_id=access.project.id,
@@ -133,10 +140,7 @@ def list_webhooks(request: Request, project: ProjectPath) -> WebhookListOut:
     },
     summary="Subscribe a URL to events; the response shows the signing secret, once",
 )
-def create_webhook(
-    request: Request, project: ProjectPath, body: WebhookCreateIn
-) -> WebhookCreatedOut:
-    access = manage_access(request, project, WHAT)
+def create_webhook(access: WebhookManager, body: WebhookCreateIn) -> WebhookCreatedOut:
     state = access.state
     new = add_endpoint(
         state.engine,
@@ -161,10 +165,7 @@ def create_webhook(
     responses=KEY_RESPONSES,
     summary="Remove a webhook with its delivery log (pending deliveries are dropped)",
 )
-def delete_webhook(
-    request: Request, project: ProjectPath, webhook_id: WebhookId
-) -> WebhookOut:
-    access = manage_access(request, project, WHAT)
+def delete_webhook(access: WebhookManager, webhook_id: WebhookId) -> WebhookOut:
     _plain(webhook_id)
     gone = remove_endpoint(access.state.engine, access.project.id, webhook_id)
     log.info(
@@ -180,8 +181,7 @@ def delete_webhook(
     summary="A webhook's delivery log, newest first: status, attempts, last error",
 )
 def list_deliveries(
-    request: Request,
-    project: ProjectPath,
+    access: WebhookManager,
     webhook_id: WebhookId,
     status: Annotated[
         Literal["pending", "delivered", "failed"] | None,
@@ -190,7 +190,6 @@ def list_deliveries(
     limit: PageLimit = 50,
     cursor: PageCursor = None,
 ) -> DeliveryPageOut:
-    access = manage_access(request, project, WHAT)
     _plain(webhook_id)
     endpoint = get_endpoint(access.state.engine, access.project.id, webhook_id)
     rows, next_cursor = delivery_page(

@@ -53,7 +53,15 @@ QUERIES: dict[tuple[str, str], dict[str, str]] = {
 }
 READ_POSTS = {"/prompts/{prompt_id}/render", "/check"}
 # Key management: workspace owners and admins only; no API key, whatever its scope.
-MANAGE_ROUTES = {"/api-keys", "/api-keys/{key_id}"}
+MANAGE_ROUTES = {
+    "/api-keys",
+    "/api-keys/{key_id}",
+    "/webhooks",
+    "/webhooks/{webhook_id}",
+    "/webhooks/{webhook_id}/deliveries",
+}
+# path parameters that name a thing the world fixture made (see _call)
+PATH_IDS: dict[str, str] = {}
 MANAGERS = {"owner_jwt"}
 
 
@@ -99,6 +107,12 @@ def world(start_live_server: ServerFactory, jwks: JwksEndpoint) -> World:
     acme = tenancy.get_workspace(engine, "acme")
     rival = tenancy.get_workspace(engine, "rival")
 
+    from dakora.registry.webhooks import add_endpoint
+
+    hook = add_endpoint(
+        engine, web, "http://127.0.0.1:9/hook", "ref.updated", allow_private=True
+    )
+    PATH_IDS["{webhook_id}"] = hook.endpoint.id
     read_key, _ = new_key(server, web, "read")
     write_key, _ = new_key(server, web, "write")
     api_key, _ = new_key(server, api, "write")
@@ -203,6 +217,9 @@ def world(start_live_server: ServerFactory, jwks: JwksEndpoint) -> World:
 def _call(client: httpx.Client, method: str, rest: str, project: str) -> httpx.Response:
     path = rest.replace("{prompt_id}", PROMPT).replace("{id}", PROMPT)
     path = path.replace("{category}", "system").replace("{name}", "tone")
+    path = path.replace("{ref}", "main")
+    for placeholder, value in PATH_IDS.items():
+        path = path.replace(placeholder, value)
     url = f"/api/projects/{project}{path}"
     body = KNOWN_BODIES.get((method, rest), {})
     params = QUERIES.get((method, rest))

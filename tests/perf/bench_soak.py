@@ -15,8 +15,9 @@ then:
    second and a ``git push`` (a new prompt file, to a branch of its own) every 3 seconds. Latency is measured
    from each request's scheduled start, so queueing counts.
 
-It prints, per kind: requests, errors (must be 0), p50 and p99; and the server's RSS at
-the start and the end of the soak (growth must stay under 10%).
+It prints, per kind: requests, errors (must be 0), p50 and p99; and the RSS of the
+server with its worker processes at the start and the end of the soak (growth must
+stay under 10%).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from tests.fixtures.procs import family_rss_mib  # noqa: E402
 from tests.fixtures.server import LiveServer, _server_env  # noqa: E402
 
 WS, SLUG, PROMPT = "soak", "prompts", "support-reply"
@@ -48,10 +50,8 @@ RENDER_INPUTS = {"customer": "Ada", "ticket": "I was charged twice.", "tier": "p
 
 
 def _rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """RSS of the server and its worker processes together."""
+    return family_rss_mib(pid)
 
 
 def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -263,7 +263,8 @@ def soak(db: str, duration: float) -> bool:
         rss_start, rss_end = result["rss"]
         growth = (rss_end - rss_start) / rss_start * 100
         print(
-            f"RSS {rss_start:.1f} MiB -> {rss_end:.1f} MiB ({growth:+.1f}%; "
+            f"RSS (server + workers) {rss_start:.1f} MiB -> {rss_end:.1f} MiB "
+            f"({growth:+.1f}%; "
             "target < +10%)"
         )
         return total_errors == 0 and growth < 10

@@ -7,6 +7,7 @@ writer failing after the refs moved, and a stale old sha.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -68,7 +69,9 @@ def ok_checker(store: object, updates: list[RefUpdate]) -> list[Finding]:
     return []
 
 
-def test_lock_held_on_second_ref_rolls_back_the_first(repo: Repo) -> None:
+def test_lock_held_on_second_ref_rolls_back_the_first(
+    repo: Repo, caplog: pytest.LogCaptureFixture
+) -> None:
     base = repo.refs[b"refs/heads/main"].decode()
     new = _commit(repo, "new", [base.encode()])
     before = _refs(repo)
@@ -83,6 +86,7 @@ def test_lock_held_on_second_ref_rolls_back_the_first(repo: Repo) -> None:
     assert not result.accepted
     assert result.statuses == [("refs/heads/main", LOCKED), ("refs/heads/b", LOCKED)]
     assert _refs(repo) == before
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]  # clean
 
 
 def test_index_failure_rolls_the_refs_back(repo: Repo) -> None:
@@ -106,6 +110,167 @@ def test_index_failure_rolls_the_refs_back(repo: Repo) -> None:
     assert not result.accepted
     assert {s for _r, s in result.statuses} == {INTERNAL}
     assert _refs(repo) == before
+
+
+def test_a_failed_ref_write_rolls_back_the_refs_already_moved(
+    repo: Repo, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``refs/heads/b`` is a file, so writing ``refs/heads/b/x`` fails with an OSError
+    (git's D/F conflict) after ``main`` moved: main goes back, every ref says why."""
+    base = repo.refs[b"refs/heads/main"].decode()
+    new = _commit(repo, "new", [base.encode()])
+    before = _refs(repo)
+    result = ReceivePipeline(checker=ok_checker).process(
+        repo,
+        [
+            RefUpdate(base, new, "refs/heads/main"),
+            RefUpdate(ZERO_SHA, new, "refs/heads/b/x"),
+        ],
+    )
+    assert not result.accepted
+    assert result.statuses == [
+        ("refs/heads/main", INTERNAL),
+        ("refs/heads/b/x", INTERNAL),
+    ]
+    assert _refs(repo) == before
+    # only the failed write is logged: the rollback of main found main as we left it
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+@pytest.mark.parametrize("order", ["below", "above"])
+def test_the_pre_check_names_the_stale_ref_whichever_way_the_shas_sort(
+    repo: Repo, order: str
+) -> None:
+    """Refused by the pre-check (before the quarantine is accepted), not only by the
+    compare-and-swap: a pushed old sha that sorts below or above the current one."""
+    base = repo.refs[b"refs/heads/main"].decode()
+    new = _commit(repo, "new", [base.encode()])
+    others = (_commit(repo, f"other {i}", [base.encode()]) for i in range(64))
+    old = next(o for o in others if (o < base) == (order == "below"))
+    before = _refs(repo)
+    result = ReceivePipeline(checker=ok_checker).process(
+        repo, [RefUpdate(old, new, "refs/heads/main")]
+    )
+    assert result.statuses == [("refs/heads/main", STALE)]
+    assert f"error: refs/heads/main: {STALE}" in result.messages
+    assert _refs(repo) == before
+
+
+def test_a_crashing_pre_apply_check_refuses_the_push(repo: Repo) -> None:
+    base = repo.refs[b"refs/heads/main"].decode()
+    new = _commit(repo, "new", [base.encode()])
+    before = _refs(repo)
+
+    def crash(_repo: Repo, _result: PushResult) -> str | None:
+        raise RuntimeError("quota service down")
+
+    pipeline = ReceivePipeline(checker=ok_checker)
+    pipeline.before_apply = crash
+    result = pipeline.process(repo, [RefUpdate(base, new, "refs/heads/main")])
+    assert result.statuses == [("refs/heads/main", INTERNAL)]
+    assert _refs(repo) == before
+
+
+def test_a_delete_from_the_hook_input_removes_the_ref(repo: Repo) -> None:
+    """The zero sha as git's hook input spells it (a fresh string, not our
+    constant): the ref is deleted, never set to 0000…."""
+    base = repo.refs[b"refs/heads/b"].decode()
+    updates = parse_updates(f"{base} {'0' * 40} refs/heads/b\n")
+    assert updates[0].new == ZERO_SHA and updates[0].new is not ZERO_SHA
+    result = ReceivePipeline(checker=ok_checker).process(repo, updates)
+    assert result.accepted and result.statuses == [("refs/heads/b", "ok")]
+    assert b"refs/heads/b" not in _refs(repo)
+
+
+def test_a_pre_apply_check_allows_or_refuses(repo: Repo) -> None:
+    base = repo.refs[b"refs/heads/main"].decode()
+    new = _commit(repo, "new", [base.encode()])
+    update = RefUpdate(base, new, "refs/heads/main")
+    refuse = ReceivePipeline(checker=ok_checker, before_apply=lambda r, res: "quota")
+    result = refuse.process(repo, [update])
+    assert result.statuses == [("refs/heads/main", "quota")]
+    assert repo.refs[b"refs/heads/main"].decode() == base
+    allow = ReceivePipeline(checker=ok_checker, before_apply=lambda r, res: None)
+    assert allow.process(repo, [update]).accepted
+    assert repo.refs[b"refs/heads/main"].decode() == new
+
+
+def test_a_rollback_that_finds_a_ref_moved_is_logged_and_the_rest_rolled_back(
+    repo: Repo, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The index writer fails after the refs moved, and by then ``refs/heads/c`` is
+    no longer what we wrote (a directory in its place): its rollback is logged as
+    such; main is still rolled back and the push refused."""
+    base = repo.refs[b"refs/heads/main"].decode()
+    new = _commit(repo, "new", [base.encode()])
+    heads = Path(repo.controldir(), "refs", "heads")
+
+    def broken(_repo: Repo, _result: PushResult) -> None:
+        (heads / "c").unlink()
+        (heads / "c").mkdir()
+        (heads / "c" / "x").write_text("in the way")
+        raise RuntimeError("database down")
+
+    result = ReceivePipeline(checker=ok_checker, on_accepted=broken).process(
+        repo,
+        [
+            RefUpdate(base, new, "refs/heads/main"),
+            RefUpdate(ZERO_SHA, new, "refs/heads/c"),
+        ],
+    )
+    assert {s for _r, s in result.statuses} == {INTERNAL}
+    assert repo.refs[b"refs/heads/main"].decode() == base
+    logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "rollback of refs/heads/c found it moved again" in logged
+
+
+def test_a_rollback_blocked_by_a_lock_is_logged_and_the_rest_rolled_back(
+    repo: Repo, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The index writer fails after the refs moved, and another writer now holds
+    ``refs/heads/c.lock``: that rollback is logged as failed, main still goes back."""
+    base = repo.refs[b"refs/heads/main"].decode()
+    new = _commit(repo, "new", [base.encode()])
+    heads = Path(repo.controldir(), "refs", "heads")
+
+    def broken(_repo: Repo, _result: PushResult) -> None:
+        (heads / "c.lock").write_text("held")
+        raise RuntimeError("database down")
+
+    result = ReceivePipeline(checker=ok_checker, on_accepted=broken).process(
+        repo,
+        [
+            RefUpdate(base, new, "refs/heads/main"),
+            RefUpdate(ZERO_SHA, new, "refs/heads/c"),
+        ],
+    )
+    assert {s for _r, s in result.statuses} == {INTERNAL}
+    assert repo.refs[b"refs/heads/main"].decode() == base
+    logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "rollback of refs/heads/c failed" in logged
+
+
+def test_refs_after_the_failing_one_are_never_written(repo: Repo) -> None:
+    """main's lock is held: the push stops there, so ``refs/heads/b`` is not moved
+    and moved back (no window in which a reader sees half a push): its file is
+    the very same one (a hard link to it still shares its inode)."""
+    base = repo.refs[b"refs/heads/main"].decode()
+    new = _commit(repo, "new", [base.encode()])
+    heads = Path(repo.controldir(), "refs", "heads")
+    (heads / "main.lock").write_text("held")
+    witness = Path(repo.controldir(), "b.witness")
+    os.link(heads / "b", witness)  # a rewrite (lock file + rename) would unlink it
+    result = ReceivePipeline(checker=ok_checker).process(
+        repo,
+        [
+            RefUpdate(base, new, "refs/heads/main"),
+            RefUpdate(base, new, "refs/heads/b"),
+        ],
+    )
+    assert result.statuses == [("refs/heads/main", LOCKED), ("refs/heads/b", LOCKED)]
+    assert (heads / "b").stat().st_ino == witness.stat().st_ino
+    assert witness.stat().st_nlink == 2
+    assert repo.refs[b"refs/heads/b"].decode() == base
 
 
 def test_stale_old_sha_moves_nothing(repo: Repo) -> None:

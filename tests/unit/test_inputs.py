@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from dakora.registry.core.errors import InputError
-from dakora.registry.core.inputs import coerce_inputs, parse_cli_pairs
+from dakora.registry.core.inputs import (
+    _coerce,
+    _Reject,
+    coerce_inputs,
+    parse_cli_pairs,
+    show_value,
+)
 from dakora.registry.core.model import InputSpec
 
 REJECT = object()
@@ -317,3 +323,49 @@ def test_cli_pairs_empty_value_is_allowed() -> None:
 def test_inputs_not_a_mapping() -> None:
     with pytest.raises(InputError):
         coerce_inputs(SPECS, ["customer"])  # type: ignore[arg-type]
+
+
+# -- exact messages (mutation-tested, docs/mutation.md) ---------------------------------
+
+
+def test_show_value_renders_each_kind() -> None:
+    assert show_value(None) == "null"
+    assert show_value(3) == "3"
+    assert show_value(2.5) == "2.5"
+    assert show_value(True) == "true"
+    assert show_value(False) == "false"
+    assert show_value("a") == "'a'"
+    assert show_value(["a", 1]) == '["a", 1]'
+    assert show_value({"é": object}) == '{"é": "<class \'object\'>"}'
+
+
+def test_show_value_falls_back_to_repr_when_json_cannot() -> None:
+    assert show_value({(1, 2): 1}) == "{(1, 2): 1}"  # TypeError: keys must be str
+    loop: list[Any] = []
+    loop.append(loop)
+    assert show_value(loop) == "[[...]]"  # ValueError: circular reference
+
+
+def test_show_value_cuts_at_the_limit() -> None:
+    assert show_value("x" * 58) == "'" + "x" * 58 + "'"  # 60 characters: kept
+    cut = show_value("x" * 59)  # 61 characters: cut to 60, the last one "…"
+    assert cut == "'" + "x" * 58 + "…"
+    assert len(show_value("y" * 1000)) == 60
+    assert show_value("abcdef", limit=5) == "'abc…"
+    assert show_value("abc", limit=5) == "'abc'"
+
+
+@pytest.mark.parametrize("type_", ["a", "zzz", "nothing"])
+def test_an_unknown_type_is_refused_by_the_coercer_too(type_: str) -> None:
+    # the model allows only the five types; the coercer still refuses any other
+    with pytest.raises(_Reject) as info:
+        _coerce(type_, "x", "json")
+    assert info.value.detail == f" (unknown type {type_!r})"
+
+
+def test_source_is_keyword_only() -> None:
+    specs = {"x": InputSpec(type="array<string>")}
+    assert coerce_inputs(specs, {"x": '["a"]'}, source="cli") == {"x": ["a"]}
+    assert coerce_inputs(specs=specs, raw={"x": '["a"]'}) == {"x": ['["a"]']}
+    with pytest.raises(TypeError):
+        coerce_inputs(specs, {"x": "a"}, "cli")  # type: ignore[misc]

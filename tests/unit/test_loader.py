@@ -12,6 +12,7 @@ from dakora.registry.core.findings import Finding
 from dakora.registry.load.loader import LOADER_RULES, load_prompt, load_prompt_findings
 from dakora.registry.load.repo_config import RepoConfig, load_config
 from dakora.registry.load.yaml_lines import MAX_YAML_NODES, YamlLoader
+from tests.fixtures.bounded import run_bounded
 
 PATH = "prompts/support/reply.yaml"
 
@@ -499,9 +500,14 @@ def test_alias_bomb_is_refused_quickly() -> None:
     for i in range(1, 9):
         refs = ",".join([f"*a{i - 1}"] * 10)
         lines.append(f"a{i}: &a{i} [{refs}]")
-    _, findings = load("\n".join(lines) + "\n")
-    assert [f.rule for f in findings] == ["yaml-syntax"]
-    assert f"more than {MAX_YAML_NODES} nodes" in findings[0].message
+    # 10**9 nodes if expanded: the load runs under a memory and time bound (issue 14)
+    findings = run_bounded(_rules_and_messages, "\n".join(lines) + "\n")
+    assert [rule for rule, _ in findings] == ["yaml-syntax"]
+    assert f"more than {MAX_YAML_NODES} nodes" in findings[0][1]
+
+
+def _rules_and_messages(text: str) -> list[tuple[str, str]]:
+    return [(f.rule, f.message) for f in load(text)[1]]
 
 
 def test_recursive_alias_is_refused() -> None:

@@ -19,6 +19,7 @@ from dakora.registry.render.limits import (
     MAX_SOURCE_BYTES,
 )
 from dakora.registry.render.renderer import Renderer, RenderResult
+from tests.fixtures.bounded import render_outcome, run_bounded
 
 PARTS = MemoryParts(
     {
@@ -251,12 +252,15 @@ def test_range_limit(renderer: Renderer) -> None:
 
 
 def test_nested_ranges_have_a_budget(renderer: Renderer) -> None:
-    err = render_error(
+    # 10**8 iterations without the budget: under a time and memory bound (issue 14)
+    outcome = run_bounded(
+        render_outcome,
         renderer,
         f"{{% for i in range({MAX_RANGE}) %}}{{% for j in range({MAX_RANGE}) %}}"
         "{% endfor %}{% endfor %}",
     )
-    assert "range" in err.message
+    assert outcome.error == "RenderLimitError", outcome
+    assert "range" in outcome.message
 
 
 class _Counting:
@@ -594,7 +598,12 @@ def test_compile_template_ok_and_errors() -> None:
     ],
 )
 def test_compile_never_folds_value_bombs(source: str) -> None:
-    compile_template(source)  # would allocate gigabytes if constants were folded
+    # would allocate gigabytes if constants were folded: bounded (issue 14)
+    run_bounded(_compiles, source)
+
+
+def _compiles(source: str) -> None:
+    compile_template(source)
 
 
 def test_unknown_filter_is_a_render_error(renderer: Renderer) -> None:
