@@ -72,10 +72,14 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Every figure of the README's benchmark table, each against its baseline measured in
+# the same run (docs/development.md lists what each script compares).
 bench: install
-	$(BIN)/python tests/perf/bench_render.py
+	$(BIN)/python tests/perf/bench_fetch.py
+	$(BIN)/python tests/perf/bench_push.py
 	$(BIN)/python tests/perf/bench_cli.py
 	$(BIN)/python tests/perf/bench_access_log.py
+	$(BIN)/python tests/perf/bench_render.py
 	$(BIN)/python tests/perf/bench_read_under_push.py
 
 # 60 s of mixed traffic at half the measured max rate, on SQLite and PostgreSQL

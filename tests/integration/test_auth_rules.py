@@ -23,7 +23,7 @@ from dakora.api.auth import (
     MISSING_CREDENTIALS,
     Authenticator,
     Caller,
-    _credentials,
+    credentials,
 )
 from dakora.registry.core.errors import (
     AccessDenied,
@@ -106,7 +106,7 @@ def bearer(token: str) -> dict[str, str]:
 def test_credentials(
     headers: dict[str, str], expected: tuple[str | None, bool]
 ) -> None:
-    assert _credentials(headers) == expected
+    assert credentials(headers) == expected
 
 
 def test_missing_and_malformed_credentials(auth: Authenticator) -> None:
