@@ -354,6 +354,14 @@ def _drive(
     return result
 
 
+def _row(name: str, r: dict[str, Any]) -> str:
+    """One line of a ``_drive`` result (the other benchmarks print with it too)."""
+    return (
+        f"  {name:<34} {r['rps']:>9.0f} req/s   p50 {r['p50_ms']:6.2f} ms   "
+        f"p99 {r['p99_ms']:6.2f} ms   ({r['requests']} requests, {r['errors']} errors)"
+    )
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux ``/proc``), in seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
