@@ -211,3 +211,51 @@ def test_a_lock_is_stale_after_its_max_age(tmp_path: Path) -> None:
     assert remove_stale_lock(str(lock))
     assert not lock.exists()
     assert not remove_stale_lock(str(lock))  # gone: nothing to remove
+
+
+def _old_inode() -> Path:
+    # a file whose inode has not changed in a long time (its ctime, which os.utime
+    # cannot set back, is old): the interpreter's own binary, reached by a symlink
+    # (cleanup_stale stats through it; removing the link leaves the binary alone)
+    target = Path(sys.executable).resolve()
+    import time
+
+    assert time.time() - target.stat().st_ctime > 3600  # the test's precondition
+    return target
+
+
+def test_an_old_pack_without_its_index_is_removed_one_with_it_kept(
+    bare: Repo,
+) -> None:
+    pack = Path(bare.object_store.path, "pack")
+    (pack / "pack-orphan.pack").symlink_to(_old_inode())
+    (pack / "pack-whole.pack").symlink_to(_old_inode())
+    (pack / "pack-whole.idx").write_text("")
+    removed = cleanup_stale(bare.path)
+    assert removed == [str(pack / "pack-orphan.pack")]
+    assert not (pack / "pack-orphan.pack").is_symlink()
+    assert (pack / "pack-whole.pack").is_symlink()
+    assert _old_inode().exists()
+
+
+def test_cleanup_logs_what_it_removed_and_nothing_else(
+    bare: Repo, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="dakora.hooks.quarantine")
+    assert cleanup_stale(bare.path) == []
+    assert caplog.records == []
+    lock = Path(bare.path, "refs", "heads", "main.lock")
+    lock.write_text("")
+    os.utime(lock, (1000, 1000))
+    assert cleanup_stale(bare.path) == [str(lock)]
+    assert any(
+        "removed stale push leftovers" in r.getMessage() and str(lock) in r.getMessage()
+        for r in caplog.records
+    )
+
+
+def test_cleanup_max_lock_age_is_keyword_only(bare: Repo) -> None:
+    with pytest.raises(TypeError):
+        cleanup_stale(bare.path, 5.0)  # type: ignore[misc]

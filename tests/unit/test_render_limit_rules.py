@@ -238,3 +238,42 @@ def test_a_str_subclass_is_still_checked_as_a_value() -> None:
         pass
 
     check_value(Big("x"), "printing a value")  # a plain value: allowed
+
+
+def test_the_source_limit_message_names_it_in_kib() -> None:
+    err = limits.source_error("part 'p'")
+    assert err.message == "part 'p' is larger than 256 KiB"
+    assert err.details == {"limit": "source_bytes", "max": limits.MAX_SOURCE_BYTES}
+
+
+def test_a_tuple_of_more_than_the_value_limit_is_refused() -> None:
+    at = (0,) * limits.MAX_VALUE_SIZE
+    assert check_result(at, "a call") is at
+    with pytest.raises(RenderLimitError):
+        check_result(at + (0,), "a call")
+
+
+def test_estimate_goes_on_after_a_nested_container_ends() -> None:
+    assert estimate([["a"], "bbbb"]) == 2 + 2 + 5 + 8
+    assert estimate([{"k": 1}, "bbbb"]) == 2 + 2 + 5 + 3 + 8
+
+
+class _EqualToAll:
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = object.__hash__
+
+    def __str__(self) -> str:
+        return "equal"
+
+
+def test_estimate_counts_every_item_whatever_its_equality() -> None:
+    # an item that claims to equal everything is not the end of its container
+    assert estimate([_EqualToAll(), "x" * 100]) == 2 + 32 + 104
+
+
+def test_an_opaque_value_is_named_in_the_error() -> None:
+    assert "x: '_Neither' is a " in str(limits.opaque_error(_Neither(), "x"))
+    err = limits.opaque_error(len, "printing a value")
+    assert "'len' is a builtin function or method" in str(err)
