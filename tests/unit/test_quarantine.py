@@ -259,3 +259,47 @@ def test_cleanup_logs_what_it_removed_and_nothing_else(
 def test_cleanup_max_lock_age_is_keyword_only(bare: Repo) -> None:
     with pytest.raises(TypeError):
         cleanup_stale(bare.path, 5.0)  # type: ignore[misc]
+
+
+def test_the_options_are_keyword_only(bare: Repo, tmp_path: Path) -> None:
+    lock = tmp_path / "x.lock"
+    lock.write_text("")
+    with pytest.raises(TypeError):
+        remove_stale_lock(str(lock), 5.0)  # type: ignore[misc]
+    with Quarantine(bare.object_store.path) as q, pytest.raises(TypeError):
+        q.receive_pack(io.BytesIO(b"").read, None, 100)  # type: ignore[misc]
+
+
+def test_a_dead_process_with_a_lower_pid_is_not_alive() -> None:
+    mine = os.getpid()
+    dead = next(p for p in range(mine - 1, 1, -1) if not Path(f"/proc/{p}").exists())
+    assert not _pid_alive(dead)
+    assert _pid_alive(mine)
+
+
+def test_a_quarantine_name_without_a_numeric_pid_goes_by_its_age(
+    tmp_path: Path,
+) -> None:
+    for name in (f"{QUARANTINE_PREFIX}abc-x", f"{QUARANTINE_PREFIX}123"):
+        d = tmp_path / name
+        d.mkdir()
+        os.utime(d, (1000, 1000))
+        assert not _quarantine_is_stale(name, str(d), 1000 + 60.0)
+        assert _quarantine_is_stale(name, str(d), 1000 + 7200.0)
+
+
+def test_loose_objects_join_an_existing_fan_out_directory(bare: Repo) -> None:
+    blob = Blob.from_string(b"shares a fan-out directory")
+    os.makedirs(os.path.join(bare.object_store.path, blob.id[:2].decode()))
+    with Quarantine(bare.object_store.path) as q:
+        q.store.add_object(blob)
+        q.accept()
+    assert blob.id in Repo(bare.path).object_store
+
+
+def test_dropping_a_quarantine_someone_already_removed_is_fine(bare: Repo) -> None:
+    import shutil
+
+    with Quarantine(bare.object_store.path) as q:
+        shutil.rmtree(q.path)
+    q.drop()  # twice: still nothing raised
