@@ -277,3 +277,26 @@ def test_an_opaque_value_is_named_in_the_error() -> None:
     assert "x: '_Neither' is a " in str(limits.opaque_error(_Neither(), "x"))
     err = limits.opaque_error(len, "printing a value")
     assert "'len' is a builtin function or method" in str(err)
+
+
+def test_the_deadline_is_the_time_budget_after_the_start() -> None:
+    from time import monotonic
+
+    before = monotonic()
+    budget = RenderBudget(timeout_ms=FAR)
+    after = monotonic()
+    # bracketed by two readings of the same clock: no time is measured or waited for
+    assert before + FAR / 1000 <= budget.deadline <= after + FAR / 1000
+    assert RenderBudget(timeout_ms=FAR, deadline=5.0).deadline == 5.0
+
+
+def test_estimate_indents_nested_dicts_by_their_depth() -> None:
+    # outer {} at 0, "a" and the inner {} at 1, "b" and 1 at 2 (indent i each)
+    for i in (0, 1, 3):
+        assert estimate({"a": {"b": 1}}, indent=i) == 17 + 6 * i
+
+
+def test_the_output_limit_message_names_it_in_kib() -> None:
+    err = limits.output_limit_error()
+    assert err.message == "rendered output exceeds the 1024 KiB limit"
+    assert err.details == {"limit": "output_bytes", "max": limits.MAX_OUTPUT_BYTES}
