@@ -14,8 +14,16 @@ from typing import Any
 import pytest
 
 from dakora.registry.core.errors import RenderLimitError
-from dakora.registry.render.limits import MAX_VALUE_SIZE
+from dakora.registry.render import sandbox
+from dakora.registry.render.limits import (
+    BUDGET,
+    MAX_CALL_DEPTH,
+    MAX_VALUE_SIZE,
+    RenderBudget,
+)
+from dakora.registry.render.renderer import Renderer
 from dakora.registry.render.sandbox import SandboxEnv
+from tests.fixtures.bounded import Outcome, render_outcome, run_bounded
 
 ENV = SandboxEnv()
 HALF = MAX_VALUE_SIZE // 2
@@ -88,3 +96,58 @@ def test_percent_formatting_is_bounded_and_computed() -> None:
 def test_other_operators_are_the_plain_ones() -> None:
     assert binop("-", 5, 3) == 2
     assert binop("//", 7, 2) == 3
+
+
+def test_concatenating_a_sequence_with_a_non_sequence_is_python_s_own_error() -> None:
+    with pytest.raises(TypeError, match="can only concatenate str"):
+        binop("+", "a", 1)
+    with pytest.raises(TypeError, match="can only concatenate list"):
+        binop("+", [1], 2)
+
+
+def test_format_map_takes_exactly_one_mapping() -> None:
+    fmt = ENV.wrap_str_format("{a}-{b}".format_map)
+    assert fmt({"a": 1, "b": 2}) == "1-2"
+    with pytest.raises(TypeError, match=r"exactly one argument \(0 given\)"):
+        fmt()
+    with pytest.raises(TypeError, match=r"exactly one argument \(2 given\)"):
+        fmt({}, {})
+    with pytest.raises(TypeError, match="no keyword arguments"):
+        fmt(a=1)
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        lambda: ENV.dakora_concat(["a", "b"]),
+        lambda: ENV.call_binop(None, "+", 1, 2),  # type: ignore[arg-type]
+        lambda: sandbox._finalize("x"),
+        ENV.dakora_loop_tick,
+        ENV.dakora_include_tick,
+    ],
+)
+def test_every_guard_checks_the_render_s_deadline(step: Any) -> None:
+    budget = RenderBudget(timeout_ms=7, deadline=1.0)  # monotonic() is far past it
+    token = BUDGET.set(budget)
+    try:
+        with pytest.raises(RenderLimitError) as exc:
+            step()
+        assert exc.value.details["limit"] == "timeout_ms"
+    finally:
+        BUDGET.reset(token)
+    step()  # outside a render (no budget): nothing is checked
+
+
+@pytest.mark.parametrize(("depth", "limit"), [(100, None), (101, "recursion_depth")])
+def test_macro_calls_may_nest_exactly_the_maximum_deep(
+    depth: int, limit: str | None
+) -> None:
+    assert MAX_CALL_DEPTH == 100
+    source = (
+        "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{% endif %}.{% endmacro %}"
+        f"{{{{ f({depth - 1}) }}}}"
+    )
+    outcome: Outcome = run_bounded(render_outcome, Renderer(), source)
+    assert outcome.limit == limit, outcome
+    if limit is None:
+        assert outcome.text == "." * depth
