@@ -151,3 +151,13 @@ def test_macro_calls_may_nest_exactly_the_maximum_deep(
     assert outcome.limit == limit, outcome
     if limit is None:
         assert outcome.text == "." * depth
+
+
+def test_macro_calls_that_returned_do_not_lend_depth_to_later_ones() -> None:
+    source = (
+        "{% macro g() %}{% endmacro %}"
+        "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{% endif %}.{% endmacro %}"
+        "{% for i in range(60) %}{{ g() }}{% endfor %}{{ f(100) }}"
+    )
+    outcome: Outcome = run_bounded(render_outcome, Renderer(), source)
+    assert outcome.limit == "recursion_depth", outcome
