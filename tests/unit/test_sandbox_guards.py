@@ -161,3 +161,11 @@ def test_macro_calls_that_returned_do_not_lend_depth_to_later_ones() -> None:
     )
     outcome: Outcome = run_bounded(render_outcome, Renderer(), source)
     assert outcome.limit == "recursion_depth", outcome
+
+
+@pytest.mark.parametrize("name", ["lipsum", "cycler", "joiner"])
+def test_jinja_s_object_globals_are_not_there(name: str) -> None:
+    assert name not in SandboxEnv().globals
+    outcome = render_outcome(Renderer(), "{{ " + name + " }}")
+    assert outcome.error == "RenderError", outcome
+    assert f"undefined variable '{name}'" in (outcome.message or "")
