@@ -282,11 +282,12 @@ def test_an_opaque_value_is_named_in_the_error() -> None:
 def test_the_deadline_is_the_time_budget_after_the_start() -> None:
     from time import monotonic
 
+    odd = FAR + 500  # not whole seconds
     before = monotonic()
-    budget = RenderBudget(timeout_ms=FAR)
+    budget = RenderBudget(timeout_ms=odd)
     after = monotonic()
     # bracketed by two readings of the same clock: no time is measured or waited for
-    assert before + FAR / 1000 <= budget.deadline <= after + FAR / 1000
+    assert before + odd / 1000 <= budget.deadline <= after + odd / 1000
     assert RenderBudget(timeout_ms=FAR, deadline=5.0).deadline == 5.0
 
 
@@ -300,3 +301,10 @@ def test_the_output_limit_message_names_it_in_kib() -> None:
     err = limits.output_limit_error()
     assert err.message == "rendered output exceeds the 1024 KiB limit"
     assert err.details == {"limit": "output_bytes", "max": limits.MAX_OUTPUT_BYTES}
+
+
+def test_check_size_allows_exactly_the_value_limit() -> None:
+    limits.check_size(limits.MAX_VALUE_SIZE, "repetition")
+    with pytest.raises(RenderLimitError) as exc:
+        limits.check_size(limits.MAX_VALUE_SIZE + 1, "repetition")
+    assert _limit_of(exc) == ("value_size", limits.MAX_VALUE_SIZE)
