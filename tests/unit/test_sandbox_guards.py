@@ -169,3 +169,9 @@ def test_jinja_s_object_globals_are_not_there(name: str) -> None:
     outcome = render_outcome(Renderer(), "{{ " + name + " }}")
     assert outcome.error == "RenderError", outcome
     assert f"undefined variable '{name}'" in (outcome.message or "")
+
+
+def test_power_bound_is_exponent_times_bits() -> None:
+    big = 1 << 65_536  # 65,537 bits: even to the first power, over the bound
+    assert "too large" in refused("**", big, 1)
+    assert binop("**", big >> 1, 1) == big >> 1  # 65,536 bits: at the bound
