@@ -185,3 +185,102 @@ def test_every_json_field_is_documented() -> None:
     ]
     assert missing == []
     assert f"version {r.SCHEMA_VERSION}" in doc
+
+
+# --- the cases the mutation run found untested (docs/mutation.md) ---------------------
+
+
+def test_worst_is_the_highest_verdict_in_any_order() -> None:
+    from itertools import permutations
+
+    from dakora.registry.review.rules import worst
+
+    order = ["unchanged", "compatible", "risky", "breaking"]
+    assert worst([]) == "unchanged"
+    for size in range(1, 5):
+        for values in permutations(order, size):
+            expected = max(values, key=order.index)
+            assert worst(values) == expected, values
+    assert worst(["risky", "breaking", "risky"]) == "breaking"
+    assert worst(["compatible", "risky", "compatible"]) == "risky"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("1.0.0", "1.0.0", "content changed but version 1.0.0 was not bumped"),
+        ("1.0.0", "0.9.0", "version 0.9.0 is not semver-greater than 1.0.0"),
+        # "10.0.0" < "9.0.0" as strings: the comparison must not be a string order
+        ("10.0.0", "9.0.0", "version 9.0.0 is not semver-greater than 10.0.0"),
+        ("9.0.0", "10.0.0", None),
+    ],
+)
+def test_version_message_names_the_right_mistake(
+    old: str, new: str, message: str | None
+) -> None:
+    v = version_report(_L(old), _L(new), True, False)  # type: ignore[arg-type]
+    assert v.message == message
+
+
+def test_unchanged_content_with_the_same_version_is_valid_whatever_the_strings() -> (
+    None
+):
+    # equal versions that are distinct string objects: equality, not identity
+    old, new = "".join(["1.", "0.0"]), "".join(["1.0", ".0"])
+    assert old == new and old is not new
+    v = version_report(_L(old), _L(new), False, False)  # type: ignore[arg-type]
+    assert (v.valid, v.bump, v.message) == (True, "none", None)
+
+
+@pytest.mark.parametrize(("old", "new"), [("1.0.0", "0.9.0"), ("10.0.0", "9.0.0")])
+def test_a_lower_version_is_invalid_even_when_the_content_is_the_same(
+    old: str, new: str
+) -> None:
+    # the version itself changed, so the step must be semver-greater
+    v = version_report(_L(old), _L(new), False, False)  # type: ignore[arg-type]
+    assert v.valid is False
+    assert v.message == f"version {new} is not semver-greater than {old}"
+
+
+def test_a_breaking_change_with_a_non_semver_version_is_not_sized_right() -> None:
+    v = version_report(_L("1.0.0"), _L("banana"), True, True)  # type: ignore[arg-type]
+    assert v.bump == "invalid"
+    assert v.sized_ok is False
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        (spec(default=None), spec(required=False)),  # explicit null default dropped
+        (spec(required=False), spec(default=None)),  # explicit null default added
+    ],
+)
+def test_an_explicit_null_default_added_or_removed_is_a_default_change(
+    old: InputSpec, new: InputSpec
+) -> None:
+    assert kinds(old, new) == {"default-changed": "risky"}
+
+
+def test_object_defaults_compare_by_content_not_key_order() -> None:
+    old = spec(type="object", default={"a": 1, "b": 2})
+    new = spec(type="object", default={"b": 2, "a": 1})
+    assert kinds(old, new) == {}
+
+
+@pytest.mark.parametrize(
+    ("kind", "old", "new", "text"),
+    [
+        ("number", 1, 2, "default changed: 1 → 2"),
+        ("number", 0, 5, "default changed: 0 → 5"),
+        ("number", -3, 4, "default changed: -3 → 4"),
+        ("number", 1.0, 0.0, "default changed: 1.0 → 0.0"),
+        ("boolean", True, False, "default changed: true → false"),
+        ("string", None, "a", "default changed: null → 'a'"),
+    ],
+)
+def test_default_change_message_spells_values_as_json(
+    kind: str, old: Any, new: Any, text: str
+) -> None:
+    before, after = spec(type=kind, default=old), spec(type=kind, default=new)
+    (change,) = classify_input("x", before, after)
+    assert change.message.startswith(text)
