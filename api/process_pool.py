@@ -110,21 +110,11 @@ class ProcessPool(Generic[W]):
         self.kills = 0  # workers released as unhealthy (killed, replaced on demand)
 
     def acquire(self) -> W:
-        while True:  # an idle worker that died meanwhile (OOM, a signal) is replaced
-            try:
-                worker = self._idle.get_nowait()
-            except queue.Empty:
-                break
-            if worker.process.is_alive():
-                return worker
-            self.release(worker, False)
-        with self._lock:
-            if self._closed:
-                raise self._closed_error()
-            if len(self._all) < self.size:
-                worker = self._start()
-                self._all.add(worker)
-                return worker
+        """An idle live worker, a new one while there are fewer than ``size``, or
+        the first to come free within ``timeout_s`` (then ``busy()`` is raised)."""
+        worker = self.try_acquire()
+        if worker is not None:
+            return worker
         try:
             worker = self._idle.get(timeout=self._timeout_s)
         except queue.Empty:
@@ -135,9 +125,8 @@ class ProcessPool(Generic[W]):
         return self.acquire()
 
     def try_acquire(self) -> W | None:
-        """:meth:`acquire` without waiting: an idle live worker, or a new one while
-        there are fewer than ``size``; None when every worker is busy."""
-        while True:
+        """:meth:`acquire` without waiting: None when every worker is busy."""
+        while True:  # an idle worker that died meanwhile (OOM, a signal) is replaced
             try:
                 worker = self._idle.get_nowait()
             except queue.Empty:

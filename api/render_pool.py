@@ -38,6 +38,7 @@ import os
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Iterator
 from typing import Any
 
 from dakora.api.process_pool import ProcessPool
@@ -121,22 +122,29 @@ class RenderPool:
         deadline = time.monotonic() + self.kill_after_s
         healthy = False
         try:
-            reply = worker.call((key, inputs, None), deadline)
-            if reply[0] == "miss":
-                payload = self._payload(key, prompt, parts)
-                reply = worker.call((key, inputs, payload), deadline)
+            with self._worker_failures(prompt.id):
+                reply = worker.call((key, inputs, None), deadline)
+                if reply[0] == "miss":
+                    payload = self._payload(key, prompt, parts)
+                    reply = worker.call((key, inputs, payload), deadline)
             healthy = True
-        except Overrun:
-            log.warning(
-                "render of %s overran %d ms: worker killed", prompt.id, self.timeout_ms
-            )
-            raise timeout_error(self.timeout_ms) from None
-        except Died:
-            log.warning("render worker died rendering %s", prompt.id)
-            raise memory_error() from None
         finally:
             self._release(worker, healthy)
         return _result(reply, inputs)
+
+    @contextlib.contextmanager
+    def _worker_failures(self, prompt_id: str) -> Iterator[None]:
+        """A worker that overran the budget or died, as the render error it means."""
+        try:
+            yield
+        except Overrun:
+            log.warning(
+                "render of %s overran %d ms: worker killed", prompt_id, self.timeout_ms
+            )
+            raise timeout_error(self.timeout_ms) from None
+        except Died:
+            log.warning("render worker died rendering %s", prompt_id)
+            raise memory_error() from None
 
     async def render_async(
         self,
@@ -155,22 +163,15 @@ class RenderPool:
         deadline = time.monotonic() + self.kill_after_s
         healthy = False
         try:
-            reply = await worker.call_async((key, inputs, None), deadline)
-            if reply[0] == "miss":
-                with self._lock:
-                    payload = self._payloads.get(key)
-                if payload is None:
-                    payload = await _in_thread(self._payload, key, prompt, parts)
-                reply = await worker.call_async((key, inputs, payload), deadline)
+            with self._worker_failures(prompt.id):
+                reply = await worker.call_async((key, inputs, None), deadline)
+                if reply[0] == "miss":
+                    with self._lock:
+                        payload = self._payloads.get(key)
+                    if payload is None:
+                        payload = await _in_thread(self._payload, key, prompt, parts)
+                    reply = await worker.call_async((key, inputs, payload), deadline)
             healthy = True
-        except Overrun:
-            log.warning(
-                "render of %s overran %d ms: worker killed", prompt.id, self.timeout_ms
-            )
-            raise timeout_error(self.timeout_ms) from None
-        except Died:
-            log.warning("render worker died rendering %s", prompt.id)
-            raise memory_error() from None
         finally:
             if healthy:
                 self._release(worker, True)

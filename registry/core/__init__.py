@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from dakora.registry.core.background import BackgroundLoop
 from dakora.registry.core.errors import (
     AccessDenied,
     AlreadyExists,
@@ -115,6 +116,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "BackgroundLoop",
     "DEFAULT_RENDER_TIMEOUT_MS",
     "KeyedThreadLocks",
     "AccessDenied",

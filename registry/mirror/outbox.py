@@ -9,7 +9,7 @@ server; ``notify()`` wakes it right after a push so the mirror lag stays small.
 
 from __future__ import annotations
 
-import threading
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, func, select, update
 
-from dakora.registry.core import DakoraError, ProjectNotFound
+from dakora.registry.core import BackgroundLoop, DakoraError, ProjectNotFound
 from dakora.registry.db import (
     mirror_outbox,
     projects,
@@ -334,41 +334,21 @@ class MirrorService:
         return out
 
 
-class MirrorWorker:
-    """Works the outbox off in a daemon thread until ``stop()``."""
+class MirrorWorker(BackgroundLoop):
+    """Works the outbox off in a daemon thread until ``stop()``; ``notify()`` wakes
+    it right after a push."""
 
     def __init__(self, service: MirrorService, *, interval: float = 1.0) -> None:
         self.service = service
-        self.interval = interval
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._loop, name="dakora-mirror", daemon=True
-            )
-            self._thread.start()
+        def work() -> bool:
+            service.run_pending()
+            return False
 
-    def notify(self) -> None:
-        """Wake the worker now (after a push) instead of at the next interval."""
-        self._wake.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.service.run_pending()
-            except Exception:  # noqa: BLE001  the worker must outlive any failure
-                import logging
-
-                logging.getLogger("dakora.mirror").exception("mirror pass failed")
-            self._wake.wait(self.interval)
-            self._wake.clear()
+        super().__init__(
+            work,
+            name="dakora-mirror",
+            log=logging.getLogger("dakora.mirror"),
+            interval=interval,
+            stop_timeout=10.0,
+        )

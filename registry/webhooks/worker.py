@@ -14,7 +14,6 @@ is ``failed``. Each row is the delivery log entry (docs/webhooks.md, "Delivery l
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Row, or_, select, update
 
+from dakora.registry.core import BackgroundLoop
 from dakora.registry.db import (
     fetch_page,
     read,
@@ -242,42 +242,21 @@ def delivery_dict(row: Row[Any]) -> dict[str, Any]:
     }
 
 
-class WebhookWorker:
+class WebhookWorker(BackgroundLoop):
     """Runs ``WebhookService.run_pending`` in a daemon thread until ``stop()``;
     ``notify()`` wakes it right after a push."""
 
     def __init__(self, service: WebhookService, *, interval: float = 1.0) -> None:
         self.service = service
-        self.interval = interval
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._loop, name="dakora-webhooks", daemon=True
-            )
-            self._thread.start()
+        def work() -> bool:
+            ok, failed = service.run_pending()
+            return ok + failed >= service.batch  # more may be due at once
 
-    def notify(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float = 15.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            busy = False
-            try:
-                ok, failed = self.service.run_pending()
-                busy = ok + failed >= self.service.batch  # more may be due at once
-            except Exception:  # noqa: BLE001  the worker must outlive any failure
-                log.exception("webhook pass failed")
-            if not busy:
-                self._wake.wait(self.interval)
-            self._wake.clear()
+        super().__init__(
+            work,
+            name="dakora-webhooks",
+            log=log,
+            interval=interval,
+            stop_timeout=15.0,
+        )
