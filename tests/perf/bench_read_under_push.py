@@ -4,7 +4,7 @@ Run it from the repository root (not collected by pytest)::
 
     .venv/bin/python tests/perf/bench_read_under_push.py [--duration 10]
         [--connections 200] [--pushes 4] [--prompts 300] [--rounds 3]
-        [--client-nice 10]
+        [--client-nice 10] [--rate REQ_PER_S]
 
 It starts ``dakora serve`` (SQLite, a temporary data dir) with ``sample-repo/`` pushed
 into project ``bench/reads``, and ``--pushes`` projects that receive pushes. Then, with
@@ -151,6 +151,12 @@ def main() -> int:
     parser.add_argument("--prompts", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="the open-loop rate in req/s (default: half the measured max)",
+    )
+    parser.add_argument(
         "--client-nice",
         type=int,
         default=CLIENT_NICE,
@@ -183,11 +189,12 @@ def main() -> int:
             loop.start()
         _drive(live.port, path, headers, args.connections, 2.0)  # warm up
         full = _drive(live.port, path, headers, args.connections, 3.0)
-        rate = full["rps"] / 2
+        rate = args.rate or full["rps"] / 2
         print(f"warm GET, {args.connections} connections (max rate, closed loop):")
         print(_row("max rate", full))
         print(
-            f"open loop at {rate:.0f} req/s (half the max), {args.rounds} rounds; "
+            f"open loop at {rate:.0f} req/s "
+            f"({'given' if args.rate else 'half the max'}), {args.rounds} rounds; "
             f"git clients at nice +{args.client_nice}:"
         )
         quiet_rows, busy_rows = [], []
