@@ -168,10 +168,10 @@ class RenderPool:
         healthy = False
         try:
             with self._worker_failures(prompt.id):
-                reply = worker.call((key, inputs, None), deadline)
+                reply = worker.call((key, inputs, None, False), deadline)
                 if reply[0] == "miss":
                     payload = self._payload(key, prompt, parts)
-                    reply = worker.call((key, inputs, payload), deadline)
+                    reply = worker.call((key, inputs, payload, False), deadline)
             healthy = True
         finally:
             self._release(worker, healthy)
@@ -202,26 +202,53 @@ class RenderPool:
         """:meth:`render` for a coroutine, through the pipeline (the same job, budget
         and kill on overrun); only a payload the pool has not prepared yet (template
         analysis: CPU) is prepared in a thread."""
+        reply = await self._call(prompt, inputs, parts, cache_key, False)
+        return _result(reply, inputs)
+
+    async def render_encoded(
+        self,
+        prompt: Prompt,
+        inputs: dict[str, Any],
+        parts: PartsSource,
+        *,
+        cache_key: str | None = None,
+    ) -> bytes:
+        """:meth:`render_async`, encoded by the worker: the result's part of the
+        render response (``encode_result``, for ``RenderJob.body_of``)."""
+        reply = await self._call(prompt, inputs, parts, cache_key, True)
+        if reply[0] == "body":
+            body: bytes = reply[1]
+            return body
+        _result(reply, inputs)  # raises the render's error
+        raise RenderError("the render worker sent no body")
+
+    async def _call(
+        self,
+        prompt: Prompt,
+        inputs: dict[str, Any],
+        parts: PartsSource,
+        cache_key: str | None,
+        encode: bool,
+    ) -> tuple[Any, ...]:
         loop = asyncio.get_running_loop()
         if self._loop is not loop and not self._adopt(loop):
             other = self._loop
             assert other is not None
             return await asyncio.wrap_future(  # that loop drives the pipeline
                 asyncio.run_coroutine_threadsafe(
-                    self.render_async(prompt, inputs, parts, cache_key=cache_key),
-                    other,
+                    self._call(prompt, inputs, parts, cache_key, encode), other
                 )
             )
         key = _job_key(prompt, parts, cache_key)
         with self._worker_failures(prompt.id):
-            reply = await self._submit(loop, (key, inputs, None))
+            reply = await self._submit(loop, (key, inputs, None, encode))
             if reply[0] == "miss":
                 with self._lock:
                     payload = self._payloads.get(key)
                 if payload is None:
                     payload = await _in_thread(self._payload, key, prompt, parts)
-                reply = await self._submit(loop, (key, inputs, payload))
-        return _result(reply, inputs)
+                reply = await self._submit(loop, (key, inputs, payload, encode))
+        return reply
 
     # -- the pipeline (on its loop)
 

@@ -31,6 +31,7 @@ from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
 from dakora.api.process_pool import Worker
+from dakora.registry.content import encode_result
 from dakora.registry.core import DakoraError, Prompt
 from dakora.registry.render import Renderer, memory_error
 
@@ -116,7 +117,7 @@ def worker_main(conn: Connection, timeout_ms: int) -> None:
         if not data:
             return
         buf += data
-        for key, inputs, payload in take_frames(buf):
+        for key, inputs, payload, encode in take_frames(buf):
             if payload is not None:
                 prompts[key] = payload
                 while len(prompts) > WORKER_CACHE:
@@ -126,7 +127,7 @@ def worker_main(conn: Connection, timeout_ms: int) -> None:
                 reply: tuple[Any, ...] = ("miss",)
             else:
                 prompts.move_to_end(key)
-                reply = _render_one(renderer, entry, inputs, key)
+                reply = _render_one(renderer, entry, inputs, key, encode)
             try:
                 _write_all(fd, frame(reply))
             except OSError:
@@ -134,11 +135,21 @@ def worker_main(conn: Connection, timeout_ms: int) -> None:
 
 
 def _render_one(
-    renderer: Renderer, entry: tuple[Prompt, ShippedParts], inputs: Any, key: str
+    renderer: Renderer,
+    entry: tuple[Prompt, ShippedParts],
+    inputs: Any,
+    key: str,
+    encode: bool,
 ) -> tuple[Any, ...]:
+    """The reply to one request: ``("ok", kind, rendered, messages)``, or with
+    ``encode`` ``("body", bytes)`` (the result's part of the response body,
+    ``encode_result``: the JSON encoding done here, not on the server's loop), or
+    ``("error", class name, message, details)``."""
     prompt, parts = entry
     try:
         r = renderer.render(prompt, inputs, parts, cache_key=key)
+        if encode:
+            return ("body", encode_result(r))
     except DakoraError as exc:
         return ("error", type(exc).__name__, exc.message, exc.details)
     except MemoryError:
