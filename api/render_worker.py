@@ -36,7 +36,7 @@ from dakora.registry.core import DakoraError, Prompt
 from dakora.registry.render import Renderer, memory_error
 
 if TYPE_CHECKING:
-    from dakora.api.render_pool import Job
+    from dakora.api.render_pipeline import Job
 
 WORKER_MEMORY_MIB = 512  # address space a worker may add to what it maps at start
 WORKER_NICE = 5
