@@ -3,7 +3,7 @@ text or JSON, with a summary line; exit code 1 when there is an error.
 
 ``local_lint`` declares the command for Typer (its options and ``--help``) and calls
 ``run_lint``; ``cli/direct.py`` calls it straight from the console script, so a lint
-imports neither Typer nor its Pydantic type adapters (docs/cli.md, "Start-up").
+imports neither Typer nor its Pydantic type adapters (docs/development.md, "CLI start-up").
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ stdin.
 
 ``local_render`` declares the command for Typer (its options and ``--help``) and calls
 ``run_render``; ``cli/direct.py`` calls it straight from the console script, so a render
-imports neither Typer nor its Pydantic type adapters (docs/cli.md, "Start-up").
+imports neither Typer nor its Pydantic type adapters (docs/development.md, "CLI start-up").
 """
 
 from __future__ import annotations

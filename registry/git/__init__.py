@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 # Loaded on first use of a name, as in ``dakora.registry.core``: a working-tree read
 # (``FolderSnapshot``, ``dakora render`` without a ref) or a ``PartsSource`` annotation
-# then imports no dulwich (docs/cli.md, "Start-up"). Type checkers see plain imports.
+# then imports no dulwich (docs/development.md, "CLI start-up"). Type checkers see plain imports.
 if TYPE_CHECKING:
     from dakora.registry.git.commit_snapshot import GitSnapshot
     from dakora.registry.git.folder_snapshot import FolderSnapshot
