@@ -266,3 +266,60 @@ def test_a_render_at_a_ref_reads_git(repos: dict[str, Path]) -> None:
     )
     assert out == "Hi Ada"
     assert "dulwich" in _top(modules) and not _top(modules) & NEVER
+
+
+# -- where a folder is, without dulwich (repo_access.locate) ---------------------------
+
+
+def test_locate_agrees_with_dulwich_or_says_it_is_unsure(tmp_path: Path) -> None:
+    from dakora.cli.repo_access import locate
+    from dakora.registry.core import RepositoryNotFound
+    from dakora.registry.git import PromptRepository
+
+    work = tmp_path / "work"
+    (work / "app" / "prompts").mkdir(parents=True)
+    (work / "app" / "prompts" / "hi.yaml").write_text(PROMPT)
+    _git(work, "init", "-q", "-b", "main")
+    _git(work, "add", "-A")
+    _git(work, "commit", "-qm", "hi")
+    _git(work, "worktree", "add", "-q", str(tmp_path / "linked"))
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", str(work), str(tmp_path / "bare.git")],
+        check=True,
+        capture_output=True,
+    )
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    _git(odd, "init", "-q")
+    _git(odd, "config", "extensions.unknownThing", "true")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    _git(elsewhere, "init", "-q")
+    _git(elsewhere, "config", "core.worktree", str(work))  # the work tree is not here
+    plain = tmp_path / "plain" / "sub"
+    plain.mkdir(parents=True)
+    link = tmp_path / "link"
+    link.symlink_to(work / "app")
+
+    for path in (work, work / "app", work / "app" / "prompts", link):
+        where, root = locate(path)
+        assert where == "work tree", path
+        repo = PromptRepository.open(str(path))  # what dulwich finds
+        assert not repo.bare and repo.root == root, path
+    for path in (
+        tmp_path / "linked",  # .git is a gitdir: file
+        tmp_path / "bare.git",
+        work / ".git",
+        work / ".git" / "refs",
+        odd,  # an extension dulwich refuses
+        elsewhere,
+        tmp_path / "missing",
+        work / "app" / "prompts" / "hi.yaml",
+    ):
+        assert locate(path) == ("unsure", None), path
+    where, _ = locate(plain)
+    if where == "no repository":  # unless the temporary folder is inside a repository
+        with pytest.raises(RepositoryNotFound):
+            PromptRepository.open(str(plain))
+    else:
+        assert where in ("work tree", "unsure")
