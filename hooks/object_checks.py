@@ -57,7 +57,11 @@ from dakora.hooks.pack_guard import (
 )
 from dakora.hooks.pushed_objects import StoredObject, pushed_objects
 from dakora.hooks.quarantine import Quarantine
-from dakora.hooks.trusted_trees import TrustedTrees, trusted_parents
+from dakora.hooks.trusted_trees import (
+    TrustedTrees,
+    remember_entries,
+    trusted_parents,
+)
 from dakora.registry.checks import PushLimits
 from dakora.registry.core import Finding
 from dakora.registry.git import as_oid, as_raw_oid, as_ref
@@ -85,6 +89,7 @@ class ObjectChecker:
         self.trusted = frozenset(trusted)
         self._trees: TrustedTrees | None = None
         self._raw_commits: dict[bytes, bytes] = {}
+        self._parsed: dict[bytes, list[tuple[bytes, bytes, bytes]]] = {}
         self._raws = raws or {}  # bytes of pushed objects, when already read
         self.limits = limits or ObjectLimits()
         self.objects = objects
@@ -191,7 +196,7 @@ class ObjectChecker:
                 continue
             self.paths[sha] = path or "/"
             try:
-                entries = parse_tree_raw(raws[sha])
+                entries = self._parse(sha, raws[sha])
             except ObjectProblem:
                 continue
             for mode_text, name, raw_sha in entries:
@@ -203,8 +208,15 @@ class ObjectChecker:
                 elif self.kinds.get(child) == "blob":
                     self.paths.setdefault(child, path + show_name(name))
 
+    def _parse(self, sha: bytes, raw: bytes) -> list[tuple[bytes, bytes, bytes]]:
+        """``parse_tree_raw``, once per tree of the push."""
+        entries = self._parsed.get(sha)
+        if entries is None:
+            entries = self._parsed[sha] = parse_tree_raw(raw)
+        return entries
+
     def _tree(self, obj: StoredObject, raw: bytes) -> None:
-        entries = parse_tree_raw(raw)
+        entries = self._parse(obj.sha, raw)
         if plain_tree(entries) and self._entries_exist(obj, entries):
             return  # nothing to report; otherwise the entries say what is wrong
         where = self.paths.get(obj.sha)
@@ -222,8 +234,10 @@ class ObjectChecker:
             bases = trusted_parents(commits, self.trusted) if self.trusted else []
             self._trees = TrustedTrees(self.store, bases)
         known = self._trees.entries_at(self.paths.get(obj.sha))
+        mine = frozenset(entries)
+        remember_entries(obj.sha, mine)  # the next push's reference, likely
         if known:
-            todo = set(entries).difference(known)
+            todo = mine.difference(known)
         for mode_text, _name, raw_sha in todo:
             hexsha = sha_to_hex(as_raw_oid(raw_sha))
             kind = "tree" if mode_text == b"40000" else "blob"

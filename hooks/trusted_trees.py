@@ -17,9 +17,19 @@ from dulwich.object_store import BaseObjectStore
 from dulwich.objects import sha_to_hex
 
 from dakora.hooks.object_rules import show_name, tree_entries_lenient
+from dakora.registry.core import LruCache
 from dakora.registry.git import as_oid, as_raw_oid
 
 Entry = tuple[bytes, bytes, bytes]  # (mode text, name, 20-byte id)
+
+# tree id (hex) -> its entries: a pure function of the id. A push's checked trees
+# are kept, so the next push (whose reference they are) does not parse them again.
+_ENTRIES: LruCache[bytes, frozenset[Entry]] = LruCache(16)
+
+
+def remember_entries(tree: bytes, entries: frozenset[Entry]) -> None:
+    """Keep the parsed entries of tree ``tree`` (hex id) for later pushes."""
+    _ENTRIES.put(tree, entries)
 
 
 def trusted_parents(
@@ -48,8 +58,13 @@ class TrustedTrees:
         self.bases = bases
         self._at: dict[str, frozenset[Entry]] = {}
 
-    def _entries(self, sha: bytes) -> list[Entry]:
-        return tree_entries_lenient(self.store.get_raw(as_oid(sha))[1])
+    def _entries(self, sha: bytes) -> frozenset[Entry]:
+        found = _ENTRIES.get(sha)
+        if found is None:
+            raw = self.store.get_raw(as_oid(sha))[1]
+            found = frozenset(tree_entries_lenient(raw))
+            _ENTRIES.put(sha, found)
+        return found
 
     def entries_at(self, path: str | None) -> frozenset[Entry]:
         if path is None or not self.bases:
@@ -57,7 +72,7 @@ class TrustedTrees:
         cached = self._at.get(path)
         if cached is not None:
             return cached
-        found: set[Entry] = set()
+        found: frozenset[Entry] = frozenset()
         parts = [p for p in path.split("/") if p]
         for commit in self.bases:
             try:
@@ -72,6 +87,6 @@ class TrustedTrees:
                     entries = self._entries(tree)
             except (KeyError, StopIteration, ValueError):
                 continue  # no tree there: nothing known
-            found.update(entries)
-        self._at[path] = frozenset(found)
-        return self._at[path]
+            found = found | entries if found else entries
+        self._at[path] = found
+        return found

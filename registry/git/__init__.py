@@ -40,6 +40,7 @@ from dakora.registry.git.prompt_cache import (
     blob_identity,
     load_blob_with_findings,
     load_with_findings,
+    parse_scope,
     prompt_identity,
 )
 from dakora.registry.git.reflog import (
@@ -89,6 +90,7 @@ __all__ = [
     "is_safe_relpath",
     "load_blob_with_findings",
     "load_with_findings",
+    "parse_scope",
     "new_commits",
     "as_oid",
     "as_raw_oid",
