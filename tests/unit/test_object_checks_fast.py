@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 import stat
+from pathlib import Path
 
 import pytest
 from dulwich.object_store import MemoryObjectStore
@@ -224,3 +225,23 @@ def test_a_kept_bad_entry_of_the_ref_tip_is_still_refused() -> None:
     pushed.append(StoredObject(blob.id, "blob", len(blob.data)))
     found = ObjectChecker(store, pushed, trusted={base.id}).run()
     assert [f.message.rsplit("[", 1)[1] for f in found] == ["hasDotgit]"]
+
+
+def test_the_stored_filter_agrees_with_the_store(tmp_path: Path) -> None:
+    """``_not_stored`` (pack indexes listed once) answers as ``sha in store``."""
+    from dulwich.object_store import DiskObjectStore
+
+    from dakora.hooks.object_checks import _not_stored
+
+    store = DiskObjectStore.init(str(tmp_path / "objects"))
+    packed = [Blob.from_string(b"packed %d" % n) for n in range(5)]
+    store.add_objects([(b, None) for b in packed])
+    loose = Blob.from_string(b"loose")
+    store.add_object(loose)
+    absent = [Blob.from_string(b"absent %d" % n) for n in range(3)]
+    objects = [
+        StoredObject(b.id, "blob", len(b.data)) for b in [*packed, loose, *absent]
+    ]
+    expected = [o for o in objects if o.sha not in store]
+    assert _not_stored(store, objects) == expected
+    assert [o.sha for o in expected] == [b.id for b in absent]
