@@ -26,6 +26,7 @@ from dakora.hooks.pack_guard import ObjectLimits, PackScanner, guard_reads
 logger = logging.getLogger(__name__)
 
 QUARANTINE_PREFIX = "incoming-dakora-"
+THIN_BASE_COMPRESSION = 1
 
 
 class Quarantine:
@@ -40,7 +41,15 @@ class Quarantine:
         )
         os.mkdir(os.path.join(self.path, "pack"))
         os.mkdir(os.path.join(self.path, "info"))
-        self.store = DiskObjectStore(self.path, alternates=[self.objects_dir])
+        # zlib level 1 for the bases dulwich appends to complete a thin pack: a
+        # one-file change in a folder of 10,000 files appends that folder's old
+        # tree (~400 KB), which level 6 takes ~4x longer to write; the background
+        # repack rewrites the packs anyway (docs/performance.md)
+        self.store = DiskObjectStore(
+            self.path,
+            alternates=[self.objects_dir],
+            pack_compression_level=THIN_BASE_COMPRESSION,
+        )
         self.object_count = 0
         self.spool_path: str | None = None
         self._received = False
