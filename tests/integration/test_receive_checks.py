@@ -706,6 +706,11 @@ def test_the_default_branch_is_what_head_names(bare: Path) -> None:
             assert repo_default_branch(repo) == expected, target
         (bare / "HEAD").write_text("ab" * 20 + "\n")  # detached
         assert repo_default_branch(repo) == "main"
+        (bare / "HEAD").write_text("ref: refs/heads/\n")  # names no branch
+        assert repo_default_branch(repo) == "main"
+        (bare / "HEAD").unlink()
+        (bare / "HEAD").mkdir()  # unreadable as a file
+        assert repo_default_branch(repo) == "main"
     finally:
         repo.close()
 
