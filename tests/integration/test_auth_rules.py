@@ -510,6 +510,14 @@ def test_a_callers_description(
     assert Caller(kind="user").memberships is not Caller(kind="user").memberships
 
 
+def test_callers_and_cached_keys_are_frozen() -> None:
+    cached = auth_module._CachedKey(LOCAL_CALLER, None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cached.expires_ts = 1.0  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        LOCAL_CALLER.kind = "key"  # type: ignore[misc]
+
+
 def test_the_caller_records_annotations_resolve() -> None:
     # typing.get_type_hints evaluates the dataclass fields' annotations (strings under
     # ``from __future__ import annotations``), as introspecting tools do
@@ -652,6 +660,11 @@ def test_key_use_is_recorded_at_most_once_a_minute_per_key(
     auth._touched[caller.key.id] = first - auth_module.TOUCH_INTERVAL_S - 1
     auth.authenticate(bearer(token))
     assert auth._touched[caller.key.id] > first
+    again = auth._touched[caller.key.id]
+    # long ago (a billion seconds: the difference, not some other arithmetic, counts)
+    auth._touched[caller.key.id] = again - 10**9
+    auth.authenticate(bearer(token))
+    assert auth._touched[caller.key.id] >= again
     again = auth._touched[caller.key.id]
     auth._touched[caller.key.id] = again - auth_module.TOUCH_INTERVAL_S - 1
     assert auth.cached_key_access(token, mine.id, "read") is not None

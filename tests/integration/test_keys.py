@@ -3,6 +3,7 @@ expiry and the cheap last-used update."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -231,6 +232,8 @@ def test_a_key_is_dk_and_32_random_bytes(db_engine: Engine, project: Project) ->
     assert k.looks_like_key(new.plaintext)
     assert new.record.display == new.plaintext[:10] + "…" + new.plaintext[-4:]
     assert len({k.generate_key() for _ in range(20)}) == 20
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        new.plaintext = "dk_other"  # type: ignore[misc]
 
 
 def test_the_stored_row_and_the_record_read_back(
@@ -352,11 +355,15 @@ def test_the_limit_is_exactly_max_active(db_engine: Engine, project: Project) ->
 
 
 def test_an_unknown_project_is_named(db_engine: Engine, project: Project) -> None:
-    # (another project exists: the lookup is by this id, not "any project")
-    missing = "00000000-0000-0000-0000-000000000000"
-    with pytest.raises(ProjectNotFound) as info:
-        k.create_key(db_engine, PEPPER, missing)
-    assert info.value.message == f"project {missing!r} not found"
+    # (another project exists: the lookup is this id, not "any project", nor one
+    # sorting before or after it)
+    for missing in (
+        "00000000-0000-0000-0000-000000000000",
+        "ffffffff-ffff-ffff-ffff-ffffffffffff",
+    ):
+        with pytest.raises(ProjectNotFound) as info:
+            k.create_key(db_engine, PEPPER, missing)
+        assert info.value.message == f"project {missing!r} not found"
 
 
 def test_a_refused_insert_is_a_storage_error(
@@ -441,7 +448,10 @@ def test_list_keys_oldest_first_and_only_the_projects(
         k.create_key(db_engine, PEPPER, project.id, now=now + timedelta(seconds=9))
         for _ in range(3)
     ]
-    k.create_key(db_engine, PEPPER, other_project.id, now=now)
+    theirs = k.create_key(db_engine, PEPPER, other_project.id, now=now)
+    assert [r.id for r in k.list_keys(db_engine, other_project.id)] == [
+        theirs.record.id
+    ]
     listed = [r.id for r in k.list_keys(db_engine, project.id)]
     ties = sorted(n.record.id for n in same)  # same moment: by id
     assert listed == [made[1].record.id, made[2].record.id, made[0].record.id, *ties]
@@ -521,6 +531,10 @@ def test_revoke_by_plaintext_needs_prefix_and_suffix(
         forged = forged[:-4] + "yyyy"
     with pytest.raises(KeyNotFound):
         k.revoke_key(db_engine, project.id, forged)
+    for suffix in ("----", "zzzz"):  # suffixes sorting first and last
+        if suffix != a.plaintext[-4:]:
+            with pytest.raises(KeyNotFound):
+                k.revoke_key(db_engine, project.id, a.plaintext[:-4] + suffix)
     forged = "dk_zzzzzzz" + a.plaintext[10:]  # its suffix, another prefix
     with pytest.raises(KeyNotFound):
         k.revoke_key(db_engine, project.id, forged)
@@ -587,3 +601,32 @@ def test_revoke_without_a_key_names_the_problem(
     with pytest.raises(KeyNotFound) as info:
         k.revoke_key(db_engine, project.id, " nope ")
     assert info.value.message == "no API key 'nope' in this project"
+
+
+def test_a_key_is_revoked_only_through_its_own_project(
+    db_engine: Engine, project: Project, other_project: Project
+) -> None:
+    # both ways: whichever project id sorts first
+    mine = k.create_key(db_engine, PEPPER, project.id)
+    theirs = k.create_key(db_engine, PEPPER, other_project.id)
+    for through, key in ((other_project, mine), (project, theirs)):
+        for needle in (key.record.id, key.record.prefix, key.plaintext):
+            with pytest.raises(KeyNotFound):
+                k.revoke_key(db_engine, through.id, needle)
+    assert k.get_key(db_engine, mine.record.id).revoked_at is None
+    assert k.get_key(db_engine, theirs.record.id).revoked_at is None
+
+
+def test_revoking_or_touching_one_key_leaves_the_others_alone(
+    db_engine: Engine, project: Project
+) -> None:
+    made = sorted(
+        (k.create_key(db_engine, PEPPER, project.id).record for _ in range(3)),
+        key=lambda r: r.id,
+    )
+    middle = made[1].id  # keys with a lower and a higher id around it
+    assert k.touch_last_used(db_engine, middle)
+    assert k.revoke_key(db_engine, project.id, middle).id == middle
+    for record in (made[0], made[2]):
+        stored = k.get_key(db_engine, record.id)
+        assert stored.revoked_at is None and stored.last_used_at is None
