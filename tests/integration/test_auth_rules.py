@@ -29,6 +29,7 @@ from dakora.registry.core.errors import (
     AccessDenied,
     BadRequest,
     ProjectNotFound,
+    StorageError,
     Unauthenticated,
 )
 from dakora.registry.core.settings import Settings
@@ -687,7 +688,8 @@ def test_a_failing_use_record_is_only_logged(
         assert [r.getMessage() for r in caplog.records] == [
             "could not record last use of key key-1"
         ]
-        assert caplog.records[0].exc_info is not None
+        exc_info = caplog.records[0].exc_info  # the traceback is logged too
+        assert exc_info and exc_info[0] is StorageError
     finally:
         a.close()
         broken.dispose()
