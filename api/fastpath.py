@@ -59,12 +59,7 @@ from dakora.api.errors import (
     error_response,
 )
 from dakora.api.query_guard import query_problem
-from dakora.api.render_request import (
-    decode_body,
-    quick_body,
-    run_job,
-    selector_of,
-)
+from dakora.api.render_request import decode_body, quick_fields, run_job
 from dakora.api.telemetry import PROJECT, PROMPT_NAME, set_prompt_attributes, span
 from dakora.registry.content import DEFAULT_SELECTOR, Selector, etag_matches
 from dakora.registry.core import DakoraError
@@ -227,14 +222,13 @@ class FastPath:
         content = self._content(found, project_ref)
         if content is None:
             return None
-        parsed = quick_body(value)
+        parsed = quick_fields(value)
         if parsed is None:
             return None  # not the common valid shape: FastAPI's 422
+        inputs, ref, version, commit = parsed
         try:
-            selector = selector_of(parsed)
-            job = content[0].cached_render_job(
-                content[1], prompt_id, selector, parsed.inputs
-            )
+            selector = Selector.of(ref=ref, version=version, commit=commit)
+            job = content[0].cached_render_job(content[1], prompt_id, selector, inputs)
         except DakoraError:
             return None  # bad selector or inputs: the route's error
         if job is None:

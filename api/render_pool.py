@@ -11,25 +11,29 @@ maps at start), so a value the size bounds missed is a ``MemoryError`` in that w
 (422 ``render_limit``, ``"limit": "memory"``), not the server swapping. Workers run
 at a lower CPU priority than the server process.
 
-The cost is one round trip through a pipe per render (a few tens of µs warm): the
-worker keeps the prompt and its parts by cache key and compiles once, so a warm
-request sends only the key and the inputs; on a miss the parent sends the prompt and
-the parts it includes (found by static analysis — includes must be literal).
+The worker keeps the prompt and its parts by cache key (blob sha, parts key, prompt
+id) and compiles once, so a warm request sends only the key and the inputs; on a
+miss the parent sends the prompt and the parts it includes (found by static
+analysis — includes must be literal).
+
+``RenderPool.render_async`` (the render route and the fast path, docs/design.md §7)
+runs renders through the pipeline of ``api/render_pipeline.py``: on the event loop,
+several renders queued per worker, the kill deadline of the render at the head of
+each queue.
 
 ``RenderPool.render`` has ``Renderer.render``'s signature, so the review (compare
 route) uses it like the in-process renderer; it blocks the calling thread (FastAPI
-runs that route in its thread pool). ``RenderPool.render_async`` is the same render
-for a coroutine (the render route and the fast path, docs/design.md §7): it waits for
-a free worker on the event loop and drives the worker from it — the pipe stays
-registered with the loop (``add_reader``), so a render costs the loop one write and
-one read, no thread hop. Threads and coroutines wait for workers in one first-come
-queue. Workers (``api/render_worker.py``) start on first use, from the server's fork server
-(``api/process_pool.py``), so a replacement starts in milliseconds.
+runs that route in its thread pool). While the pipeline's loop runs, it hands the
+render to it (one first-come queue for threads and coroutines); without one it
+takes a worker of its own from the process pool. Workers (``api/render_worker.py``)
+start on first use, from the server's fork server (``api/process_pool.py``), so a
+replacement starts in milliseconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import json
@@ -37,11 +41,12 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
 from dakora.api.process_pool import ProcessPool
+from dakora.api.render_pipeline import ACQUIRE_TIMEOUT_S, Pipeline
 from dakora.api.render_worker import (
     Died,
     Overrun,
@@ -66,14 +71,13 @@ from dakora.registry.render import (
 log = logging.getLogger("dakora.api")
 
 KILL_GRACE_S = 0.5  # past the budget (+25%) before a worker is killed
-ACQUIRE_TIMEOUT_S = 30.0  # waiting for a free worker
 
 
 def default_workers() -> int:
     return max(2, os.cpu_count() or 1)
 
 
-class RenderPool:
+class RenderPool(Pipeline):
     """Renders in worker processes (see the module docstring). Thread-safe."""
 
     def __init__(
@@ -102,10 +106,7 @@ class RenderPool:
         )
         self._lock = threading.Lock()
         self._payloads: OrderedDict[str, tuple[Prompt, ShippedParts]] = OrderedDict()
-        # coroutines waiting for a worker (render_async), first come first served
-        self._waiters: deque[
-            tuple[asyncio.AbstractEventLoop, asyncio.Future[RenderWorker]]
-        ] = deque()
+        self._init_pipeline()
 
     # -- Renderer's interface
 
@@ -117,16 +118,26 @@ class RenderPool:
         *,
         cache_key: str | None = None,
     ) -> RenderResult:
+        loop = self._loop
+        if loop is not None and loop.is_running() and not on_loop(loop):
+            future = asyncio.run_coroutine_threadsafe(
+                self.render_async(prompt, inputs, parts, cache_key=cache_key), loop
+            )
+            try:
+                return future.result(ACQUIRE_TIMEOUT_S + 2 * self.kill_after_s + 5)
+            except concurrent.futures.TimeoutError:
+                future.cancel()
+                raise self._pool.busy() from None
         key = _job_key(prompt, parts, cache_key)
         worker = self._pool.acquire()
         deadline = time.monotonic() + self.kill_after_s
         healthy = False
         try:
             with self._worker_failures(prompt.id):
-                reply = worker.call((key, inputs, None), deadline)
+                reply = worker.call((key, inputs, None, False), deadline)
                 if reply[0] == "miss":
                     payload = self._payload(key, prompt, parts)
-                    reply = worker.call((key, inputs, payload), deadline)
+                    reply = worker.call((key, inputs, payload, False), deadline)
             healthy = True
         finally:
             self._release(worker, healthy)
@@ -154,98 +165,56 @@ class RenderPool:
         *,
         cache_key: str | None = None,
     ) -> RenderResult:
-        """:meth:`render` for a coroutine: it waits for a free worker on the event
-        loop and drives the worker from it (the same job, budget and kill on
-        overrun); only a payload the pool has not prepared yet (template analysis:
-        CPU) is prepared in a thread."""
-        key = _job_key(prompt, parts, cache_key)
-        worker = await self._acquire_async()
-        deadline = time.monotonic() + self.kill_after_s
-        healthy = False
-        try:
-            with self._worker_failures(prompt.id):
-                reply = await worker.call_async((key, inputs, None), deadline)
-                if reply[0] == "miss":
-                    with self._lock:
-                        payload = self._payloads.get(key)
-                    if payload is None:
-                        payload = await _in_thread(self._payload, key, prompt, parts)
-                    reply = await worker.call_async((key, inputs, payload), deadline)
-            healthy = True
-        finally:
-            if healthy:
-                self._release(worker, True)
-            else:  # killing joins the process: not on the event loop
-                worker.detach()
-                threading.Thread(
-                    target=self._release, args=(worker, False), daemon=True
-                ).start()
+        """:meth:`render` for a coroutine, through the pipeline (the same job, budget
+        and kill on overrun); only a payload the pool has not prepared yet (template
+        analysis: CPU) is prepared in a thread."""
+        reply = await self._call(prompt, inputs, parts, cache_key, False)
         return _result(reply, inputs)
 
-    # -- waiting for a worker on the event loop
+    async def render_encoded(
+        self,
+        prompt: Prompt,
+        inputs: dict[str, Any],
+        parts: PartsSource,
+        *,
+        cache_key: str | None = None,
+    ) -> bytes:
+        """:meth:`render_async`, encoded by the worker: the result's part of the
+        render response (``encode_result``, for ``RenderJob.body_of``)."""
+        reply = await self._call(prompt, inputs, parts, cache_key, True)
+        if reply[0] == "body":
+            body: bytes = reply[1]
+            return body
+        _result(reply, inputs)  # raises the render's error
+        raise RenderError("the render worker sent no body")
 
-    async def _acquire_async(self) -> RenderWorker:
-        """An idle or new worker, else the next one released (coroutines waiting
-        here are served before threads waiting in ``ProcessPool.acquire``)."""
+    async def _call(
+        self,
+        prompt: Prompt,
+        inputs: dict[str, Any],
+        parts: PartsSource,
+        cache_key: str | None,
+        encode: bool,
+    ) -> tuple[Any, ...]:
         loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[RenderWorker] = loop.create_future()
-        with self._lock:  # with _release's hand-over under it: no lost wake-up
-            worker = self._pool.try_acquire()
-            if worker is not None:
-                return worker
-            self._waiters.append((loop, waiter))
-        try:
-            async with asyncio.timeout(ACQUIRE_TIMEOUT_S):
-                return await waiter
-        except (TimeoutError, asyncio.CancelledError) as exc:
-            with self._lock, contextlib.suppress(ValueError):
-                self._waiters.remove((loop, waiter))
-            if waiter.done() and not waiter.cancelled():
-                self._release(waiter.result(), True)  # handed over meanwhile
-            if isinstance(exc, TimeoutError):
-                raise self._pool.busy() from None
-            raise
-
-    def _release(self, worker: RenderWorker, healthy: bool) -> None:
-        """Give a worker back: to a coroutine waiting for one first, else to the
-        pool. A dead one is replaced for a waiting coroutine, which would otherwise
-        wait for a worker that never comes back."""
-        if not healthy:
-            self._pool.release(worker, False)
-            if not self._waiters:
-                return
-            try:
-                replacement = self._pool.try_acquire()
-            except DakoraError:  # closed
-                return
-            if replacement is None:
-                return
-            worker = replacement
-        while True:
-            with self._lock:
-                if not self._waiters:
-                    self._pool.release(worker, True)
-                    return
-                waiter = self._waiters.popleft()
-            loop, future = waiter
-            if on_loop(loop):
-                if not future.done():
-                    future.set_result(worker)
-                    return
-                continue  # it gave up: the next one
-            try:
-                loop.call_soon_threadsafe(self._deliver, future, worker)
-                return
-            except RuntimeError:  # that loop is closed
-                continue
-
-    def _deliver(
-        self, future: asyncio.Future[RenderWorker], worker: RenderWorker
-    ) -> None:
-        if future.done():
-            self._release(worker, True)  # it gave up meanwhile
-        else:
-            future.set_result(worker)
+        if self._loop is not loop and not self._adopt(loop):
+            other = self._loop
+            assert other is not None
+            return await asyncio.wrap_future(  # that loop drives the pipeline
+                asyncio.run_coroutine_threadsafe(
+                    self._call(prompt, inputs, parts, cache_key, encode), other
+                )
+            )
+        key = _job_key(prompt, parts, cache_key)
+        with self._worker_failures(prompt.id):
+            reply = await self._submit(loop, (key, inputs, None, encode))
+            if reply[0] == "miss":
+                with self._lock:
+                    payload = self._payloads.get(key)
+                if payload is None:
+                    payload = await _in_thread(self._payload, key, prompt, parts)
+                reply = await self._submit(loop, (key, inputs, payload, encode))
+        return reply
 
     # -- workers
 
@@ -302,17 +271,15 @@ class RenderPool:
 
     def close(self) -> None:
         with self._lock:
-            waiters = list(self._waiters)
-            self._waiters.clear()
-        for loop, future in waiters:
-            with contextlib.suppress(RuntimeError):  # that loop is closed
-                loop.call_soon_threadsafe(_fail, future)
+            loop = self._loop
+            self._wanted = False
+        if loop is not None and not loop.is_closed():
+            if on_loop(loop):
+                self._fail_all()
+            else:
+                with contextlib.suppress(RuntimeError):  # that loop is closed
+                    loop.call_soon_threadsafe(self._fail_all)
         self._pool.close()
-
-
-def _fail(future: asyncio.Future[Any]) -> None:
-    if not future.done():
-        future.set_exception(RenderError("the server is shutting down"))
 
 
 async def _in_thread(func: Any, *args: Any, **kwargs: Any) -> Any:

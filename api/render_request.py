@@ -43,7 +43,6 @@ from dakora.registry.tenancy import Project
 
 MISSING: Any = object()  # no body at all
 FIELDS = frozenset(RenderIn.model_fields)
-_SELECTORS = ("ref", "version", "commit")
 _ADAPTER: TypeAdapter[RenderIn] = TypeAdapter(RenderIn)
 BODY_PARSE_ERROR = "There was an error parsing the body"
 
@@ -87,9 +86,11 @@ def decode_body(body: bytes, content_type: str | None) -> Any:
         raise HTTPException(status_code=400, detail=BODY_PARSE_ERROR) from exc
 
 
-def quick_body(value: Any) -> RenderIn | None:
-    """The common, valid body without pydantic (None: let :func:`validate_body`
-    decide)."""
+def quick_fields(
+    value: Any,
+) -> tuple[dict[str, Any], str | None, str | None, str | None] | None:
+    """(inputs, ref, version, commit) of the common, valid body, without pydantic
+    (None: let :func:`validate_body` decide)."""
     if type(value) is not dict or not FIELDS.issuperset(value):
         return None
     inputs = value.get("inputs", MISSING)
@@ -97,15 +98,21 @@ def quick_body(value: Any) -> RenderIn | None:
         inputs = {}
     elif type(inputs) is not dict:
         return None
-    for name in _SELECTORS:
-        got = value.get(name)
+    ref, version, commit = value.get("ref"), value.get("version"), value.get("commit")
+    for got in (ref, version, commit):
         if got is not None and type(got) is not str:
             return None
+    return inputs, ref, version, commit
+
+
+def quick_body(value: Any) -> RenderIn | None:
+    """:func:`quick_fields` as a :class:`RenderIn`."""
+    fields = quick_fields(value)
+    if fields is None:
+        return None
+    inputs, ref, version, commit = fields
     return RenderIn.model_construct(
-        inputs=inputs,
-        ref=value.get("ref"),
-        version=value.get("version"),
-        commit=value.get("commit"),
+        inputs=inputs, ref=ref, version=version, commit=commit
     )
 
 
@@ -151,6 +158,11 @@ async def run_job(
     renderer = content.renderer
     try:
         if isinstance(renderer, RenderPool):
+            if observe is None:  # the worker encodes the result (one JSON encoding)
+                encoded = await renderer.render_encoded(
+                    job.prompt, job.inputs, job.parts, cache_key=job.cache_key
+                )
+                return job.body_of(encoded)
             result = await renderer.render_async(
                 job.prompt, job.inputs, job.parts, cache_key=job.cache_key
             )

@@ -1,43 +1,28 @@
 """``dakora lint``: the checks on a working tree or a ref, as text or JSON, with a
 summary line; exits 1 when there is an error.
+
+The command's options and help for Typer; what it does is ``lint_run.run_lint``, which
+``cli/direct.py`` also calls without Typer.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from dakora.cli.commands import command_app
-from dakora.cli.local_repo import (
-    JsonOpt,
-    RefOpt,
-    first_parent,
-    folder_snapshot,
-    head_commit,
-    open_repo,
-    version_lookup,
+from dakora.cli.lint_run import (  # noqa: F401  (re-exported)
+    _lint,
+    _no_prompts,
+    _print_lint_summary,
+    _sort_key,
+    run_lint,
 )
-from dakora.cli.output import (
-    cli_errors,
-    is_rich,
-    make_console,
-    note,
-    print_findings,
-    print_json,
-    write_text,
-)
-from dakora.registry.core import Finding, RepositoryNotFound
+from dakora.cli.local_repo import JsonOpt, RefOpt
 
 app = command_app()
-
-if TYPE_CHECKING:  # runtime imports stay lazy: other commands start faster
-    pass
-
-
-def _sort_key(f: Finding) -> tuple[str, int, str, str]:
-    return (f.path, f.line or 0, f.rule, f.message)
 
 
 @app.command()
@@ -64,98 +49,6 @@ def lint(
     Prints `path:line: error|warning: message [rule]`; exits 1 when there are errors,
     and when no prompt file was found (unless `--allow-empty`).
     """
-    with cli_errors(json_):
-        findings, count, target = _lint(path, ref)
-        if count == 0 and not allow_empty:
-            findings.append(_no_prompts(path))
-        errors = sum(1 for f in findings if f.severity == "error")
-        warnings = sum(1 for f in findings if f.severity == "warning")
-        if json_:
-            print_json(
-                {
-                    "ok": errors == 0,
-                    "target": target,
-                    "prompts": count,
-                    "errors": errors,
-                    "warnings": warnings,
-                    "findings": [f.to_dict() for f in findings],
-                }
-            )
-        else:
-            # Info findings (e.g. "no git history") are remarks, not problems: stderr.
-            for f in findings:
-                if f.severity == "info":
-                    note(f"{f.message} [{f.rule}]")
-            print_findings([f for f in findings if f.severity != "info"])
-            if count == 0 and allow_empty:
-                note(f"no prompt files found in {path} (--allow-empty)")
-            _print_lint_summary(count, errors, warnings)
-    if errors:
-        raise typer.Exit(1)
-
-
-def _no_prompts(path: Path) -> Finding:
-    """The error for a lint that found nothing to check (a mis-pointed CI job)."""
-    return Finding.error(
-        str(path),
-        None,
-        "no prompt files found: run lint on the repository root, the folder that "
-        "holds prompts/ (and dakora.yaml), or pass --allow-empty if no prompts is "
-        "expected",
-        "no-prompts",
-    )
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def _print_lint_summary(count: int, errors: int, warnings: int) -> None:
-    checked = _plural(count, "prompt")
-    if not errors and not warnings:
-        summary = f"ok: {checked} checked, no problems"
-        style = "green"
-    else:
-        summary = (
-            f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')} "
-            f"({checked} checked)"
-        )
-        style = "bold red" if errors else "yellow"
-    if is_rich():
-        make_console().print(f"[{style}]{summary}[/]")
-    else:
-        write_text(summary + "\n")
-
-
-def _lint(path: Path, ref: str | None) -> tuple[list[Finding], int, str]:
-    """(findings sorted, number of prompt files, what was checked)."""
-    from dakora.registry.checks import check_snapshot
-
-    try:
-        repo = open_repo(path)
-    except RepositoryNotFound:
-        if ref is not None:
-            raise
-        # A plain folder: no history, so the checks skip the version rules (and say
-        # so with an info finding).
-        snapshot = folder_snapshot(path)
-        findings = check_snapshot(snapshot)
-        return sorted(findings, key=_sort_key), len(snapshot.prompt_paths()), "folder"
-
-    if ref is None and repo.bare:
-        note("a bare repository has no working tree: checking HEAD")
-        ref = "HEAD"
-    if ref is not None:
-        commit = str(repo.resolve(ref))
-        snapshot = repo.snapshot(commit)
-        parent_commit = first_parent(repo, commit)
-        target = f"{ref} ({commit[:12]})"
-    else:
-        snapshot = repo.working_tree()
-        parent_commit = head_commit(repo)
-        target = "working tree"
-    parent = repo.snapshot(parent_commit) if parent_commit else None
-    findings = check_snapshot(
-        snapshot, parent=parent, version_lookup=version_lookup(repo)
-    )
-    return sorted(findings, key=_sort_key), len(snapshot.prompt_paths()), target
+    code = run_lint(path, ref, allow_empty, json_)
+    if code:
+        raise typer.Exit(code)

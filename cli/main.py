@@ -2,8 +2,10 @@
 
 ``dakora``, ``dakora --help`` and ``dakora -h`` print the root help straight from the
 command table (``root_help``), without importing Typer, Click or any command module,
-so they answer in about the time of a bare Python start plus Rich. Everything else goes
-to the Typer app (``cli/app.py``, also importable here as ``main.app``), whose root
+so they answer in about the time of a bare Python start plus Rich. A plain ``dakora
+lint …`` or local ``dakora render …`` runs without Typer too (``direct``: the same
+command functions, Typer's exit conventions; anything it does not parse exactly as
+Click would goes to Typer). Everything else goes to the Typer app (``cli/app.py``, also importable here as ``main.app``), whose root
 group imports a command's module only when that command runs (``commands.LazyGroup``).
 Errors reach stderr and an exit code (2 for bad input, 1 for other failures) through
 ``output.report``.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -74,11 +77,23 @@ def run() -> None:
     args = sys.argv[1:]
     if args in _ROOT_HELP_ARGS:
         _root_help(no_args=not args)
-    from dakora.cli.app import app
+    from dakora.cli.direct import direct_call
+
+    call = direct_call(args)
+    if call is None:
+        from dakora.cli.app import app
+
+        call = app
+    run_app(call)
+
+
+def run_app(call: Callable[[], Any]) -> None:
+    """Run the Typer ``app`` (or a ``direct`` command, which exits the same way) with
+    the CLI's error seam: a known error is printed and becomes its exit code."""
     from dakora.cli.output import report
 
     try:
-        app()
+        call()
     except Exception as exc:
         code = report(exc)
         if code is None:

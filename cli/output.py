@@ -22,8 +22,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-import typer
-
 from dakora.registry.core import (
     AccessDenied,
     BadRequest,
@@ -46,6 +44,14 @@ if TYPE_CHECKING:  # Rich is imported when something is drawn for a terminal
     from rich.console import Console
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def command_exit(code: int) -> BaseException:
+    """What a command raises to end with exit ``code``: ``typer.Exit`` when Typer runs
+    the command (its runner and ``main.run`` handle it), ``SystemExit`` on the path of
+    ``dakora lint`` and ``dakora render`` that imports no Typer (``cli/direct.py``)."""
+    typer = sys.modules.get("typer")
+    return SystemExit(code) if typer is None else typer.Exit(code)
 
 
 def _stream(stderr: bool) -> TextIO:
@@ -100,7 +106,7 @@ def _quiet_broken_pipe() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):  # not a real file (test runner)
         pass
-    raise typer.Exit(141)
+    raise command_exit(141)
 
 
 def _json_default(value: Any) -> Any:
@@ -323,7 +329,7 @@ def report(exc: BaseException, json_mode: bool = False) -> int | None:
 @contextmanager
 def cli_errors(json_mode: bool = False) -> Iterator[None]:
     """Turn a ``DakoraError`` (or an SDK error) into stderr output and
-    ``typer.Exit(exit_code)``, through ``report``.
+    ``command_exit(exit_code)`` (``typer.Exit`` under Typer), through ``report``.
 
     The console script's ``run()`` does the same for anything that slips through; doing
     it here too keeps exit codes right under Typer's test runner and lets ``--json``
@@ -335,4 +341,4 @@ def cli_errors(json_mode: bool = False) -> Iterator[None]:
         code = report(exc, json_mode)
         if code is None:
             raise
-        raise typer.Exit(code) from None
+        raise command_exit(code) from None

@@ -21,6 +21,7 @@ from dakora.registry.content.render_jobs import (
     RenderTarget,
     encode,
     encode_render,
+    encode_result,
     render_failure,
 )
 from dakora.registry.content.selectors import DEFAULT_SELECTOR, Resolved, Selector
@@ -36,6 +37,7 @@ __all__ = [
     "Selector",
     "encode",
     "encode_render",
+    "encode_result",
     "etag",
     "etag_matches",
     "etag_values",

@@ -10,6 +10,7 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from dakora.registry.core import DakoraError, Prompt, RenderError
@@ -35,6 +36,38 @@ class RenderTarget:
     commit: str
     ref: str | None
 
+    @cached_property
+    def head(self) -> bytes:
+        """The start of every render response of this target: its JSON object up to
+        the result's fields (``{"prompt_id":…,"ref":…,``), built once."""
+        return encode(self.fields())[:-1] + b","
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "prompt_id": self.prompt.id,
+            "version": self.prompt.version,
+            "commit": self.commit,
+            "ref": self.ref,
+        }
+
+
+def result_fields(result: RenderResult) -> dict[str, Any]:
+    """The result's part of a render response, in its order."""
+    data: dict[str, Any] = {"kind": result.kind}
+    if result.kind == "chat":
+        data["messages"] = result.messages
+    else:
+        data["rendered"] = result.rendered
+    data["inputs_used"] = result.inputs_used
+    return data
+
+
+def encode_result(result: RenderResult) -> bytes:
+    """:func:`result_fields` as JSON without its opening brace: what follows
+    :attr:`RenderTarget.head` in the response body (a RenderError when the result is
+    not JSON). The server's render workers encode it (``api/render_worker.py``)."""
+    return encode_render(result_fields(result))[1:]
+
 
 @dataclass(frozen=True)
 class RenderJob:
@@ -59,24 +92,16 @@ class RenderJob:
 
     def data(self, result: RenderResult) -> dict[str, Any]:
         """The response of ``POST …/render`` as data."""
-        t = self.target
-        data: dict[str, Any] = {
-            "prompt_id": t.prompt.id,
-            "version": t.prompt.version,
-            "commit": t.commit,
-            "ref": t.ref,
-            "kind": result.kind,
-        }
-        if result.kind == "chat":
-            data["messages"] = result.messages
-        else:
-            data["rendered"] = result.rendered
-        data["inputs_used"] = result.inputs_used
-        return data
+        return {**self.target.fields(), **result_fields(result)}
 
     def body(self, result: RenderResult) -> bytes:
         """The response body of ``POST …/render``."""
         return encode_render(self.data(result))
+
+    def body_of(self, encoded: bytes) -> bytes:
+        """The response body from :func:`encode_result`'s bytes (the same bytes as
+        :meth:`body`: one compact JSON object split after the target's fields)."""
+        return self.target.head + encoded
 
 
 def encode_render(data: Mapping[str, Any]) -> bytes:

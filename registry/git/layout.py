@@ -5,8 +5,6 @@ relative paths, configured folders, part names to file names).
 
 from __future__ import annotations
 
-from dulwich.refs import Ref, check_ref_format
-
 from dakora.registry.core import BadRequest, InvalidField, RefName
 from dakora.registry.load import PART_EXTENSIONS
 
@@ -72,6 +70,8 @@ def branch_ref(branch: str) -> RefName:
             "'main' or 'feature/x', not another kind of ref",
             branch=branch,
         )
+    from dulwich.refs import Ref, check_ref_format  # here: FolderSnapshot needs none
+
     if not name or not check_ref_format(Ref(ref.encode("utf-8"))):
         raise BadRequest(f"invalid branch name {branch!r}", branch=branch)
     return RefName(ref)

@@ -12,14 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from dulwich.object_store import BaseObjectStore
-from dulwich.objects import Blob
-
 from dakora.registry.core import Finding, LruCache, StorageError
-from dakora.registry.git.objects import as_oid
 from dakora.registry.load import LoadedPrompt, load_prompt_findings
 
 if TYPE_CHECKING:
+    from dulwich.object_store import BaseObjectStore
+
     from dakora.registry.git.snapshot import Snapshot
 
 
@@ -165,6 +163,11 @@ def prompt_identity(snapshot: Snapshot, path: str) -> tuple[str, str] | None:
 
 
 def _read_blob(store: BaseObjectStore, blob_sha: str) -> bytes:
+    # here, not at the top: a working-tree read (FolderSnapshot) needs no dulwich
+    from dulwich.objects import Blob
+
+    from dakora.registry.git.objects import as_oid
+
     try:
         obj = store[as_oid(blob_sha)]
     except KeyError as exc:

@@ -355,6 +355,36 @@ def test_render_served_is_byte_for_byte(setup: Setup, body: dict[str, Any]) -> N
     assert served == 1
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"inputs": {"text": 'Grüße, "{name}" 😀\n', "target_language": "Français"}},
+        {
+            "inputs": {
+                "text": "**Deploy**",
+                "target_language": "German",
+                "formal": True,
+                "glossary": {"deploy": "bereitstellen", "edge": "Edge"},
+            }
+        },
+    ],
+)
+def test_chat_render_served_is_byte_for_byte(
+    setup: Setup, body: dict[str, Any]
+) -> None:
+    """A chat prompt, non-ASCII and escaped text: the body the render worker encodes
+    half of (``encode_result``) is the same on both paths."""
+    status, served = _compare(
+        setup,
+        "POST",
+        f"{setup.base}/prompts/translate/render",
+        _json(setup),
+        json.dumps(body, ensure_ascii=False).encode(),
+    )
+    assert status == 200
+    assert served == 1
+
+
 def test_render_errors_after_the_render_are_answered_alike(setup: Setup) -> None:
     """A render over a limit is the fast path's to answer (the render ran there)."""
     path = f"{setup.base}/prompts/limits-test/render"

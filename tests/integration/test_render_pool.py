@@ -1,13 +1,17 @@
 """The server's render pool (``dakora.api.render_pool``) with real worker processes:
 results and errors come back as from ``Renderer``, a worker stuck in one long
-operation is killed at the budget and replaced, a worker that dies is replaced."""
+operation is killed at the budget and replaced, a worker that dies is replaced; and
+the same on the event loop's pipeline (``render_async``: several renders queued per
+worker), where the renders queued behind a killed worker still succeed."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
@@ -101,5 +105,124 @@ def test_a_worker_that_dies_is_replaced() -> None:
         assert pool.kills == 1
         (replacement,) = pool._pool._all
         assert replacement is not worker
+    finally:
+        pool.close()
+
+
+# -- the pipeline (render_async on an event loop)
+
+
+def test_the_pipeline_renders_many_at_once_in_order_of_their_inputs() -> None:
+    pool = RenderPool(2000, 2)
+    prompt = text("{{ x * 2 }} {% include 'a/c' %}", "pipe")
+
+    async def main() -> list[str]:
+        results = await asyncio.gather(
+            *(pool.render_async(prompt, {"x": i}, PARTS) for i in range(200))
+        )
+        return [r.rendered or "" for r in results]
+
+    try:
+        assert asyncio.run(main()) == [f"{i * 2} part {i}!" for i in range(200)]
+        assert pool.workers <= pool.size and pool.kills == 0
+        # errors come back per render, with their class and details
+        bad = text("{{ nope }}", "undef")
+
+        async def mixed() -> list[Any]:
+            return await asyncio.gather(
+                pool.render_async(bad, {}, PARTS),
+                pool.render_async(prompt, {"x": 1}, PARTS),
+                return_exceptions=True,
+            )
+
+        err, ok = asyncio.run(mixed())  # a new loop: the pipeline moves to it
+        assert isinstance(err, RenderError) and err.details["variable"] == "nope"
+        assert ok.rendered == "2 part 1!"
+    finally:
+        pool.close()
+
+
+def test_a_thread_renders_through_the_running_pipeline() -> None:
+    pool = RenderPool(2000, 1)
+    prompt = text("{{ x }}", "thread")
+
+    async def main() -> list[str]:
+        await pool.render_async(prompt, {"x": 0}, PARTS)  # the loop drives it now
+        loop = asyncio.get_running_loop()
+        threaded = [
+            loop.run_in_executor(None, lambda i=i: pool.render(prompt, {"x": i}, PARTS))
+            for i in range(20)
+        ]
+        return [r.rendered or "" for r in await asyncio.gather(*threaded)]
+
+    try:
+        assert asyncio.run(main()) == [str(i) for i in range(20)]
+        assert pool.workers == 1
+    finally:
+        pool.close()
+
+
+async def _when(condition: Any, then: Any) -> None:
+    while not condition():
+        await asyncio.sleep(0.01)
+    then()
+
+
+def test_the_renders_queued_behind_a_killed_worker_still_succeed() -> None:
+    stuck = text("{{ ('ab' * n) | list | sort | length }}", "stuck")
+    fast = text("fast {{ x }}", "fast")
+    pool = RenderPool(60_000, 1, kill_after_s=30.0)
+
+    async def main() -> list[Any]:
+        # warm: one worker, held, that knows both prompts (no miss to answer first)
+        await pool.render_async(stuck, {"n": 1}, PARTS)
+        await pool.render_async(fast, {"x": -1}, PARTS)
+        pool.kill_after_s = 0.1
+        renders = [pool.render_async(stuck, {"n": 500000}, PARTS)]
+        renders += [pool.render_async(fast, {"x": i}, PARTS) for i in range(5)]
+
+        def relax() -> None:
+            pool.kill_after_s = 30.0  # the replacement's renders are not rushed
+
+        return await asyncio.gather(
+            *renders, _when(lambda: pool.kills == 1, relax), return_exceptions=True
+        )
+
+    try:
+        killed, *rest, _ = asyncio.run(main())
+        assert isinstance(killed, RenderLimitError)
+        assert killed.details == {"limit": "timeout_ms", "max": 60_000}
+        assert [r.rendered for r in rest] == [f"fast {i}" for i in range(5)]
+        assert pool.kills == 1 and pool.workers == 1
+    finally:
+        pool.close()
+
+
+def test_the_renders_queued_behind_a_worker_that_died_still_succeed() -> None:
+    slow = text("{{ ('ab' * n) | list | sort | length }}", "slow")
+    fast = text("fast {{ x }}", "fast")
+    pool = RenderPool(60_000, 1, kill_after_s=30.0)
+
+    async def main() -> list[Any]:
+        await pool.render_async(slow, {"n": 1}, PARTS)
+        await pool.render_async(fast, {"x": -1}, PARTS)
+        (worker,) = pool._pool._all
+        renders = [asyncio.ensure_future(pool.render_async(slow, {"n": 500000}, PARTS))]
+        renders += [
+            asyncio.ensure_future(pool.render_async(fast, {"x": i}, PARTS))
+            for i in range(3)
+        ]
+        await asyncio.sleep(0.05)  # the slow render is running, the others queued
+        assert len(worker.inflight) == 4
+        assert worker.process.pid is not None
+        os.kill(worker.process.pid, signal.SIGKILL)
+        return await asyncio.gather(*renders, return_exceptions=True)
+
+    try:
+        died, *rest = asyncio.run(main())
+        assert isinstance(died, RenderLimitError)
+        assert died.details["limit"] == "memory"
+        assert [r.rendered for r in rest] == [f"fast {i}" for i in range(3)]
+        assert pool.kills == 1
     finally:
         pool.close()

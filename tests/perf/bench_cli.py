@@ -1,6 +1,7 @@
 """CLI start-up: time to the first line of ``dakora --help``, ``lint`` and ``render``.
 
     .venv/bin/python tests/perf/bench_cli.py [--rounds 15] [--dakora .venv/bin/dakora]
+        [--before OTHER/.venv/bin/dakora]
 
 On a 20-prompt repository (the sample repository's prompts, copied under new ids until
 there are 20, committed to a fresh git repository), each command is started with
@@ -9,10 +10,12 @@ there are 20, committed to a fresh git repository), each command is started with
 same interleaved rounds so machine noise hits every row alike, is ``python -c pass`` and
 ``python -c "print()"`` with the interpreter of the ``dakora`` executable.
 
-Prints the median and the fastest round of every row and the ratio of the medians to
-``python -c pass``. The target of issue 13 is <= 0.15 s to the first line on a quiet
-machine where ``python -c pass`` takes 0.02 s, i.e. a ratio <= 7.5. ``--dakora`` points
-at another install (e.g. a checkout of main) to compare before and after.
+Prints the median, the spread (fastest–slowest round) of every row and the ratio of
+the medians to ``python -c pass``. The target of issue 13 is <= 0.15 s to the first
+line on a quiet machine where ``python -c pass`` takes 0.02 s, i.e. a ratio <= 7.5.
+``--dakora`` points at another install; ``--before`` adds the rows of a second install
+(e.g. a checkout of main) to the same interleaved rounds, for a before/after that the
+machine's load hits alike.
 
 Not a test (pytest does not collect ``bench_*.py``); nothing here asserts on time.
 """
@@ -103,6 +106,10 @@ def main() -> None:
         default=str(ROOT / ".venv" / "bin" / "dakora"),
         help="the dakora executable to time (default: this checkout's .venv)",
     )
+    parser.add_argument(
+        "--before",
+        help="a second dakora executable timed in the same rounds (rows '… (before)')",
+    )
     args = parser.parse_args()
     dakora = str(Path(args.dakora).resolve())
     python = str(Path(dakora).with_name("python"))
@@ -119,6 +126,11 @@ def main() -> None:
             "dakora lint": [dakora, "lint"],
             f"dakora render {prompt_id}": [dakora, "render", prompt_id, *inputs],
         }
+        if args.before:
+            before = str(Path(args.before).resolve())
+            for name, cmd in list(rows.items()):
+                if cmd[0] == dakora:
+                    rows[f"{name} (before)"] = [before, *cmd[1:]]
         # one warm-up round (disk cache, .pyc files), checked: a failing command
         # would otherwise be timed as a fast one
         for name, cmd in rows.items():
@@ -138,13 +150,13 @@ def main() -> None:
     base = statistics.median(to_exit["python -c pass"])
     base_cpu = statistics.median(cpu["python -c pass"])
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"dakora: {dakora}")
+    print(f"dakora: {dakora}" + (f"; before: {args.before}" if args.before else ""))
     print(
         f"{PROMPTS}-prompt repository, {args.rounds} interleaved rounds, medians; "
         f"load average {load}"
     )
     print(
-        f"{'command':<36} {'1st line':>9} {'fastest':>9} {'exit':>9} {'ratio':>6} "
+        f"{'command':<45} {'1st line':>9} {'spread':>15} {'exit':>9} {'ratio':>6} "
         f"{'cpu':>8} {'ratio':>6}  target"
     )
     for name in rows:
@@ -155,7 +167,8 @@ def main() -> None:
             # the target scaled to this machine: 0.15 s where python -c pass is 0.02 s
             verdict = "met" if med / base <= TARGET_RATIO else "NOT met"
         print(
-            f"{name:<36} {med:>8.3f}s {min(to_line[name]):>8.3f}s "
+            f"{name:<45} {med:>8.3f}s "
+            f"{min(to_line[name]):>6.3f}–{max(to_line[name]):.3f}s "
             f"{statistics.median(to_exit[name]):>8.3f}s {med / base:>5.1f}x "
             f"{med_cpu:>7.3f}s {med_cpu / base_cpu:>5.1f}x  {verdict}"
         )

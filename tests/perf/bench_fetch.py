@@ -3,7 +3,7 @@
 Run it from the repository root (not collected by pytest)::
 
     .venv/bin/python tests/perf/bench_fetch.py [--duration 5] [--connections 32]
-                                               [--rounds 5]
+                                               [--rounds 5] [--only render]
 
 In one run it starts, each as its own process on loopback with uvicorn (uvloop +
 httptools when installed, one worker, no access log):
@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -369,6 +370,29 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
+def _tree_cpu_seconds(pid: int) -> float:
+    """:func:`_cpu_seconds` of a process and of every live descendant (the render
+    workers of ``dakora serve`` are its fork server's children)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat[1])
+    tree, grew = {pid}, True
+    while grew:
+        more = {p for p, parent in parents.items() if parent in tree} - tree
+        grew = bool(more)
+        tree |= more
+    total = 0.0
+    for p in tree:
+        with contextlib.suppress(OSError):
+            total += _cpu_seconds(p)
+    return total
+
+
 def _wrk(
     port: int,
     path: str,
@@ -443,6 +467,7 @@ class Target:
 
     def run(self, args: argparse.Namespace, script_dir: Path, duration: float) -> None:
         before = _cpu_seconds(self.proc.pid)
+        tree_before = _tree_cpu_seconds(self.proc.pid)
         if shutil.which("wrk"):
             r = _wrk(
                 self.port,
@@ -468,6 +493,12 @@ class Target:
         r["cpu_us"] = (
             (_cpu_seconds(self.proc.pid) - before) / max(r["requests"], 1) * 1e6
         )
+        # with the server's worker processes (render workers): the whole cost
+        r["tree_cpu_us"] = (
+            (_tree_cpu_seconds(self.proc.pid) - tree_before)
+            / max(r["requests"], 1)
+            * 1e6
+        )
         self.runs.append(r)
 
     def median(self, key: str) -> float:
@@ -479,7 +510,8 @@ class Target:
         return (
             f"  {self.name:<44} {self.median('rps'):>8.0f} req/s "
             f"({min(rps):.0f}–{max(rps):.0f})  p99 {self.median('p99_ms'):6.2f} ms  "
-            f"CPU {self.median('cpu_us'):5.0f} µs/req"
+            f"CPU {self.median('cpu_us'):5.0f} µs/req "
+            f"(with workers {self.median('tree_cpu_us'):4.0f})"
             + (f"  {errors} ERRORS" if errors else "")
         )
 
@@ -606,6 +638,8 @@ def orchestrate(args: argparse.Namespace) -> int:
             slow_get,
             slow_render,
         ]
+        if args.only == "render":
+            rows = [render_row, post_row, slow_render]
         c, d = args.connections, args.duration
         print(
             f"warm GET prompt: {len(warm.content)} bytes JSON; render: "
@@ -619,6 +653,8 @@ def orchestrate(args: argparse.Namespace) -> int:
         for _round in range(args.rounds):
             for row in rows:
                 row.run(args, tmp, d)
+        if args.only == "render":
+            return _render_only(render_row, post_row, slow_render)
         print("full load (closed loop):")
         for row in rows[:5]:
             print(row.row())
@@ -676,11 +712,37 @@ def orchestrate(args: argparse.Namespace) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _render_only(render_row: Target, post_row: Target, slow_render: Target) -> int:
+    """``--only render``: the render rows, their ratio per round and its spread."""
+    for row in (render_row, post_row, slow_render):
+        print(row.row())
+    ratios = [
+        a["rps"] / b["rps"] for a, b in zip(render_row.runs, post_row.runs, strict=True)
+    ]
+    print(
+        f"  POST render / FastAPI POST     "
+        f"{render_row.median('rps') / post_row.median('rps'):5.2f} (per round "
+        f"{min(ratios):.2f}–{max(ratios):.2f}; CPU per request, baseline / dakora: "
+        f"{post_row.median('cpu_us') / render_row.median('cpu_us'):.2f}, with the "
+        f"render workers {post_row.median('cpu_us') / render_row.median('tree_cpu_us'):.2f})"
+        "   target >= 1.5"
+    )
+    print(f"load average after: {_load_average()}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=5.0)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument(
+        "--only",
+        choices=["all", "render"],
+        default="all",
+        help="render: only the POST render rows (Dakora, its FastAPI baseline, the "
+        "fast path off)",
+    )
     parser.add_argument("--load", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-baseline", help=argparse.SUPPRESS)
     parser.add_argument("--render-body", help=argparse.SUPPRESS)
