@@ -434,6 +434,8 @@ def test_get_key_by_its_id_only(db_engine: Engine, project: Project) -> None:
     with pytest.raises(KeyNotFound) as info:
         k.get_key(db_engine, "nope")
     assert info.value.message == "API key 'nope' not found"
+    with pytest.raises(KeyNotFound):  # an id sorting before every other
+        k.get_key(db_engine, "00000000-0000-0000-0000-000000000000")
 
 
 def test_list_keys_oldest_first_and_only_the_projects(
@@ -535,9 +537,9 @@ def test_revoke_by_plaintext_needs_prefix_and_suffix(
         if suffix != a.plaintext[-4:]:
             with pytest.raises(KeyNotFound):
                 k.revoke_key(db_engine, project.id, a.plaintext[:-4] + suffix)
-    forged = "dk_zzzzzzz" + a.plaintext[10:]  # its suffix, another prefix
-    with pytest.raises(KeyNotFound):
-        k.revoke_key(db_engine, project.id, forged)
+    for start in ("dk_-------", "dk_zzzzzzz"):  # its suffix, prefixes first and last
+        with pytest.raises(KeyNotFound):
+            k.revoke_key(db_engine, project.id, start + a.plaintext[10:])
     assert k.get_key(db_engine, a.record.id).revoked_at is None
     assert k.revoke_key(db_engine, project.id, a.plaintext).id == a.record.id
 
