@@ -10,8 +10,12 @@ in a small background thread so nothing piles up when the server is idle):
 - SQLite: a ``SqliteChangeCounter``: per request a comparison of the WAL-index header
   in shared memory (no query; ``PRAGMA data_version`` when it cannot be mapped, and
   once a second from the background thread as a cross-check); any commit by another
-  connection changes both, and the server then drops its key cache and ref
-  resolutions (re-verified on demand).
+  connection changes both, and the server then reads the ``change_events`` rows
+  written since (the same ``key:`` / ``project:`` / ``all:`` payloads as PostgreSQL's
+  notifications) and drops just what they name. A commit that names nothing (a push
+  log, an outbox row, a key's ``last_used_at``) drops nothing: while pushes run, reads
+  of other projects stay on the warm path (docs/design.md §7). Rows it may have
+  missed (pruned unseen, an unreadable feed) drop every cache.
 - In-memory SQLite (tests): a single process, nothing to watch.
 """
 
@@ -129,11 +133,17 @@ class EventWatcher:
             except ListenerLost:
                 log.warning("cannot read PRAGMA data_version; dropping caches")
                 version = None
-            changed = version is None or version != self._sqlite_version
+            if version is not None and version == self._sqlite_version:
+                return
             self._sqlite_version = version
-        if changed:
+            payloads = counter.events() if version is not None else None
+        if payloads is None:
+            if version is not None:
+                log.warning("change events may have been missed; dropping caches")
             self.events_seen += 1
             self._state.invalidate_all()
+            return
+        self._apply(payloads)
 
     # PostgreSQL --------------------------------------------------------------------
 
@@ -166,6 +176,10 @@ class EventWatcher:
         if drop_all:
             self._state.invalidate_all()
             return
+        self._apply(payloads)
+
+    def _apply(self, payloads: list[str]) -> None:
+        """Drop what each event names (``dakora.registry.db.events``)."""
         for payload in payloads:
             self.events_seen += 1
             kind, ident = parse_event(payload)

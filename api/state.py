@@ -110,6 +110,9 @@ class ServerState:
         self._start_webhooks(engine)
         with _LIVE_LOCK:
             _LIVE_STATES.add(self)
+        from dakora.api.heap import freeze_startup_heap
+
+        freeze_startup_heap()  # no 100 ms pauses of the event loop later (api/heap.py)
 
     def _start_mirror(self, engine: Engine) -> None:
         """The mirror worker (unless the backend is ``none``); with PostgreSQL

@@ -32,23 +32,22 @@ What is refused:
 
 from __future__ import annotations
 
-import stat
+import os
+from collections.abc import Collection
 
-from dulwich.object_store import BaseObjectStore
+from dulwich.object_store import BaseObjectStore, DiskObjectStore
 from dulwich.objects import sha_to_hex
 from dulwich.refs import check_ref_format
 from dulwich.repo import Repo
 
 from dakora.hooks.object_rules import (
-    ALLOWED_MODES,
-    GITLINK,
     HEX_ID,
     ObjectProblem,
+    check_tree_entries,
     ident_problem,
-    name_problem,
     parse_tree_raw,
+    plain_tree,
     show_name,
-    sort_key,
     split_headers,
 )
 from dakora.hooks.pack_guard import (
@@ -59,6 +58,11 @@ from dakora.hooks.pack_guard import (
 )
 from dakora.hooks.pushed_objects import StoredObject, pushed_objects
 from dakora.hooks.quarantine import Quarantine
+from dakora.hooks.trusted_trees import (
+    TrustedTrees,
+    remember_entries,
+    trusted_parents,
+)
 from dakora.registry.checks import PushLimits
 from dakora.registry.core import Finding
 from dakora.registry.git import as_oid, as_raw_oid, as_ref
@@ -78,8 +82,15 @@ class ObjectChecker:
         objects: list[StoredObject],
         limits: ObjectLimits | None = None,
         raws: dict[bytes, bytes] | None = None,
+        trusted: Collection[bytes] = (),
     ) -> None:
         self.store = store  # the pushed objects *and* the repository's
+        # commits (hex) whose every object the repository holds: its ref tips
+        # (``trusted_trees``)
+        self.trusted = frozenset(trusted)
+        self._trees: TrustedTrees | None = None
+        self._raw_commits: dict[bytes, bytes] = {}
+        self._parsed: dict[bytes, list[tuple[bytes, bytes, bytes]]] = {}
         self._raws = raws or {}  # bytes of pushed objects, when already read
         self.limits = limits or ObjectLimits()
         self.objects = objects
@@ -100,6 +111,11 @@ class ObjectChecker:
                     if known is not None
                     else self.store.get_raw(as_oid(obj.sha))[1]
                 )
+        self._raw_commits = {
+            o.sha: raws[o.sha]
+            for o in self.objects
+            if o.kind == "commit" and o.sha in raws
+        }
         self._name_trees(raws)
         for obj in oversized:
             path = self.paths.get(obj.sha)
@@ -167,6 +183,7 @@ class ObjectChecker:
 
     def _name_trees(self, raws: dict[bytes, bytes]) -> None:
         """Where each pushed tree sits in a pushed commit (for the messages)."""
+        pushed = {bytes.fromhex(sha.decode("ascii")) for sha in self.kinds}
         queue: list[tuple[bytes, str]] = []
         for obj in self.objects:
             if obj.kind != "commit" or obj.sha not in raws:
@@ -180,82 +197,56 @@ class ObjectChecker:
                 continue
             self.paths[sha] = path or "/"
             try:
-                entries = parse_tree_raw(raws[sha])
+                entries = self._parse(sha, raws[sha])
             except ObjectProblem:
                 continue
             for mode_text, name, raw_sha in entries:
+                if raw_sha not in pushed:
+                    continue  # only pushed objects are named
                 child = sha_to_hex(as_raw_oid(raw_sha))
                 if mode_text in (b"40000", b"040000"):
                     queue.append((child, path + show_name(name) + "/"))
                 elif self.kinds.get(child) == "blob":
                     self.paths.setdefault(child, path + show_name(name))
 
+    def _parse(self, sha: bytes, raw: bytes) -> list[tuple[bytes, bytes, bytes]]:
+        """``parse_tree_raw``, once per tree of the push."""
+        entries = self._parsed.get(sha)
+        if entries is None:
+            entries = self._parsed[sha] = parse_tree_raw(raw)
+        return entries
+
     def _tree(self, obj: StoredObject, raw: bytes) -> None:
-        base = self.paths.get(obj.sha, "")
-        base = "" if base == "/" else base
-        seen: set[bytes] = set()
-        last: bytes | None = None
-        for mode_text, name, raw_sha in parse_tree_raw(raw):
-            path = (base + show_name(name)) if base or obj.sha in self.paths else None
-            if mode_text.startswith(b"0"):
-                raise ObjectProblem(
-                    f"the entry {show_name(name)!r} has the zero-padded mode "
-                    f"{mode_text.decode('ascii', 'replace')}",
-                    "zeroPaddedFilemode",
-                    path,
-                )
-            try:
-                mode = int(mode_text, 8)
-            except ValueError:
-                raise ObjectProblem(
-                    f"the entry {show_name(name)!r} has the malformed mode "
-                    f"{mode_text!r}",
-                    "badTree",
-                    path,
-                ) from None
-            if mode not in ALLOWED_MODES:
-                raise ObjectProblem(
-                    f"the entry {show_name(name)!r} has the bad mode {mode:o}",
-                    "badFilemode",
-                    path,
-                )
-            problem = name_problem(name, mode)
-            if problem is not None:
-                raise ObjectProblem(problem[0], problem[1], path)
-            if name in seen:
-                raise ObjectProblem(
-                    f"duplicate entry {show_name(name)!r} (git clone would drop "
-                    "one of them)",
-                    "duplicateEntries",
-                    path,
-                )
-            seen.add(name)
-            key = sort_key(name, mode)
-            if last is not None and key < last:
-                raise ObjectProblem(
-                    f"the entries are not sorted (at {show_name(name)!r})",
-                    "treeNotSorted",
-                    path,
-                )
-            last = key
-            if mode == GITLINK:
-                raise ObjectProblem(
-                    f"{show_name(name)!r} is a submodule (gitlink); submodules are "
-                    "not supported in a prompt registry",
-                    "gitlink",
-                    path,
-                )
+        entries = self._parse(obj.sha, raw)
+        if plain_tree(entries) and self._entries_exist(obj, entries):
+            return  # nothing to report; otherwise the entries say what is wrong
+        where = self.paths.get(obj.sha)
+        base = "" if where in (None, "/") else where
+        check_tree_entries(entries, base, where is not None, self._exists)
+
+    def _entries_exist(
+        self, obj: StoredObject, entries: list[tuple[bytes, bytes, bytes]]
+    ) -> bool:
+        """True when every entry names an object of its kind (``_exists``); entries
+        the tree at the same path of a trusted commit has too are known to."""
+        todo: Collection[tuple[bytes, bytes, bytes]] = entries
+        if self._trees is None:
+            commits = [r for o in self.objects if (r := self._raw_commits.get(o.sha))]
+            bases = trusted_parents(commits, self.trusted) if self.trusted else []
+            self._trees = TrustedTrees(self.store, bases)
+        known = self._trees.entries_at(self.paths.get(obj.sha))
+        mine = frozenset(entries)
+        remember_entries(obj.sha, mine)  # the next push's reference, likely
+        if known:
+            todo = mine.difference(known)
+        for mode_text, _name, raw_sha in todo:
             hexsha = sha_to_hex(as_raw_oid(raw_sha))
-            if raw_sha == b"\0" * 20:
-                raise ObjectProblem(
-                    f"the entry {show_name(name)!r} names the null object id",
-                    "nullSha1",
-                    path,
-                )
-            # a file "a" and a directory "a" are duplicates too, even when not
-            # adjacent in the order: ``seen`` compares the names alone
-            expected = "tree" if stat.S_ISDIR(mode) else "blob"
-            self._exists(hexsha, expected, f"the entry {show_name(name)!r}: object")
+            kind = "tree" if mode_text == b"40000" else "blob"
+            try:
+                self._exists(hexsha, kind, "entry")
+            except ObjectProblem:
+                return False
+        return True
 
     # -- commits -------------------------------------------------------------------------
 
@@ -343,23 +334,49 @@ def check_pushed_objects(
     *,
     scan: bool = False,
     existing: BaseObjectStore | None = None,
+    trusted: Collection[bytes] = (),
 ) -> list[Finding]:
     """Findings for every object stored in ``objects_dir`` (a quarantine), read
     through ``store`` (which sees the repository too). ``scan``: also run the
     header scan over its packs (what git stored itself). ``existing``: the
     repository's own store — objects it already holds (the bases dulwich appends to
-    complete a thin pack) were accepted before and are not checked again."""
+    complete a thin pack) were accepted before and are not checked again.
+    ``trusted``: commits whose every object the store holds (``ObjectChecker``)."""
     try:
         objects = list(pushed_objects(objects_dir, scan=scan, limits=limits))
         if existing is not None:
-            objects = [o for o in objects if as_oid(o.sha) not in existing]
+            objects = _not_stored(existing, objects)
     except PackTooLarge as exc:
         return [Finding.error("(push)", None, exc.message, "limit-object-size")]
     except (PackFormatError, OSError, ValueError, IndexError) as exc:
         return [
             Finding.error("(push)", None, f"the pushed pack is malformed: {exc}", RULE)
         ]
-    return ObjectChecker(store, objects, limits).run()
+    return ObjectChecker(store, objects, limits, trusted=trusted).run()
+
+
+def _not_stored(
+    existing: BaseObjectStore, objects: list[StoredObject]
+) -> list[StoredObject]:
+    """The objects the repository's store lacks. A plain repository's pack indexes
+    are listed once (``sha in store`` lists the pack folder on every call: 10,000
+    pushed objects cost seconds), loose objects looked up only when it has any."""
+    if not isinstance(existing, DiskObjectStore) or existing.alternates:
+        return [o for o in objects if as_oid(o.sha) not in existing]
+    packs = list(existing.packs)
+    try:
+        loose = any(len(n) == 2 for n in os.listdir(existing.path))
+    except OSError:
+        loose = True
+    out: list[StoredObject] = []
+    for obj in objects:
+        raw = as_raw_oid(bytes.fromhex(obj.sha.decode("ascii")))
+        if any(raw in pack for pack in packs):
+            continue
+        if loose and existing.contains_loose(as_oid(obj.sha)):
+            continue
+        out.append(obj)
+    return out
 
 
 def quarantine_findings(
@@ -372,6 +389,11 @@ def quarantine_findings(
     the push only deletes), read through ``store``; ``repo``'s objects are skipped."""
     if quarantine is None:
         return []
+    tips = {sha for name, sha in repo.get_refs().items() if name != b"HEAD"}
     return check_pushed_objects(
-        quarantine.path, store, object_limits(limits), existing=repo.object_store
+        quarantine.path,
+        store,
+        object_limits(limits),
+        existing=repo.object_store,
+        trusted=tips,
     )

@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import re
 import stat
+from collections.abc import Callable
+
+from dulwich.objects import sha_to_hex
+
+from dakora.registry.git import as_raw_oid
 
 GITLINK = 0o160000
 HEX_ID = re.compile(rb"[0-9a-f]{40}\Z")
@@ -108,22 +113,139 @@ def name_problem(name: bytes, mode: int) -> tuple[str, str] | None:
 # -- trees -----------------------------------------------------------------------------
 
 
+# one tree entry as git lays it out: the mode up to the first space, the name up to
+# the next NUL, then the 20-byte id (each part is matched exactly once, so the regex
+# reads the same entries the byte-by-byte walk would, at C speed)
+_TREE = re.compile(rb"(?:[^ ]* [^\0]*\0.{20})*", re.DOTALL)
+_ENTRY = re.compile(rb"([^ ]*) ([^\0]*)\0(.{20})", re.DOTALL)
+NULL_ID = b"\0" * 20
+
+
 def parse_tree_raw(raw: bytes) -> list[tuple[bytes, bytes, bytes]]:
     """Every entry of a raw tree as (mode text, name, 20-byte id), duplicates and all."""
-    entries: list[tuple[bytes, bytes, bytes]] = []
-    pos, end = 0, len(raw)
-    while pos < end:
-        space = raw.find(b" ", pos)
-        nul = raw.find(b"\0", space + 1) if space >= 0 else -1
-        if space < 0 or nul < 0 or nul + 21 > end:
-            raise ObjectProblem("the tree is malformed (a truncated entry)", "badTree")
-        entries.append((raw[pos:space], raw[space + 1 : nul], raw[nul + 1 : nul + 21]))
-        pos = nul + 21
+    if _TREE.fullmatch(raw) is None:
+        raise ObjectProblem("the tree is malformed (a truncated entry)", "badTree")
+    entries: list[tuple[bytes, bytes, bytes]] = _ENTRY.findall(raw)
     return entries
+
+
+def tree_entries_lenient(raw: bytes) -> list[tuple[bytes, bytes, bytes]]:
+    """The entries of a tree already in the repository (no checks, never raises)."""
+    entries: list[tuple[bytes, bytes, bytes]] = _ENTRY.findall(raw)
+    return entries
+
+
+# A "plain" tree breaks none of the rules above, which a few whole-tree tests at C
+# speed prove for typical trees: every mode one of git's canonical ones (no gitlink,
+# no zero padding), every name ASCII letters, digits and ``_-.,+=@`` and space, not
+# starting with a dot (so no ``.``/``..``, no ``.git`` spelling, no special file, no
+# ``/`` or ``\\``, no ``git~1``), no duplicate name, entries in git's order, no null
+# id. Anything else takes the entry-by-entry checks, which name the problem.
+_PLAIN_MODES = frozenset({b"100644", b"100755", b"100664", b"120000", b"40000"})
+_NAME = rb"[A-Za-z0-9_-][A-Za-z0-9_.,+=@ -]*"
+_PLAIN_NAMES = re.compile(_NAME + rb"(?:\0" + _NAME + rb")*")
+
+
+def plain_tree(entries: list[tuple[bytes, bytes, bytes]]) -> bool:
+    """True when no entry of the tree can break a name, mode, order or duplicate rule
+    (see above); False means: check entry by entry."""
+    if not entries:
+        return True
+    modes = {e[0] for e in entries}
+    if not modes <= _PLAIN_MODES:
+        return False
+    names = [e[1] for e in entries]
+    if _PLAIN_NAMES.fullmatch(b"\0".join(names)) is None:
+        return False
+    if len(set(names)) != len(names):  # a file and a directory "a" included
+        return False
+    if NULL_ID in {e[2] for e in entries}:
+        return False
+    if b"40000" in modes:
+        keys = [n + b"/" if m == b"40000" else n for m, n, _ in entries]
+    else:
+        keys = names
+    return keys == sorted(keys)
 
 
 def sort_key(name: bytes, mode: int) -> bytes:
     return name + b"/" if stat.S_ISDIR(mode) else name
+
+
+def check_tree_entries(
+    entries: list[tuple[bytes, bytes, bytes]],
+    base: str,
+    named: bool,
+    exists: Callable[[bytes, str, str], None],
+) -> None:
+    """git fsck's rules on a tree's entries, one by one; the first problem raises
+    ``ObjectProblem`` (its path ``base + name`` when the tree is ``named``).
+    ``exists(hex id, kind, what)`` raises for an entry naming a missing object."""
+    seen: set[bytes] = set()
+    last: bytes | None = None
+    for mode_text, name, raw_sha in entries:
+        path = (base + show_name(name)) if named else None
+        if mode_text.startswith(b"0"):
+            raise ObjectProblem(
+                f"the entry {show_name(name)!r} has the zero-padded mode "
+                f"{mode_text.decode('ascii', 'replace')}",
+                "zeroPaddedFilemode",
+                path,
+            )
+        try:
+            mode = int(mode_text, 8)
+        except ValueError:
+            raise ObjectProblem(
+                f"the entry {show_name(name)!r} has the malformed mode {mode_text!r}",
+                "badTree",
+                path,
+            ) from None
+        if mode not in ALLOWED_MODES:
+            raise ObjectProblem(
+                f"the entry {show_name(name)!r} has the bad mode {mode:o}",
+                "badFilemode",
+                path,
+            )
+        problem = name_problem(name, mode)
+        if problem is not None:
+            raise ObjectProblem(problem[0], problem[1], path)
+        if name in seen:
+            raise ObjectProblem(
+                f"duplicate entry {show_name(name)!r} (git clone would drop "
+                "one of them)",
+                "duplicateEntries",
+                path,
+            )
+        seen.add(name)
+        key = sort_key(name, mode)
+        if last is not None and key < last:
+            raise ObjectProblem(
+                f"the entries are not sorted (at {show_name(name)!r})",
+                "treeNotSorted",
+                path,
+            )
+        last = key
+        if mode == GITLINK:
+            raise ObjectProblem(
+                f"{show_name(name)!r} is a submodule (gitlink); submodules are "
+                "not supported in a prompt registry",
+                "gitlink",
+                path,
+            )
+        if raw_sha == NULL_ID:
+            raise ObjectProblem(
+                f"the entry {show_name(name)!r} names the null object id",
+                "nullSha1",
+                path,
+            )
+        # a file "a" and a directory "a" are duplicates too, even when not
+        # adjacent in the order: ``seen`` compares the names alone
+        expected = "tree" if stat.S_ISDIR(mode) else "blob"
+        exists(
+            sha_to_hex(as_raw_oid(raw_sha)),
+            expected,
+            f"the entry {show_name(name)!r}: object",
+        )
 
 
 # -- commits and tags ------------------------------------------------------------------

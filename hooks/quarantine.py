@@ -26,6 +26,7 @@ from dakora.hooks.pack_guard import ObjectLimits, PackScanner, guard_reads
 logger = logging.getLogger(__name__)
 
 QUARANTINE_PREFIX = "incoming-dakora-"
+THIN_BASE_COMPRESSION = 1
 
 
 class Quarantine:
@@ -40,7 +41,15 @@ class Quarantine:
         )
         os.mkdir(os.path.join(self.path, "pack"))
         os.mkdir(os.path.join(self.path, "info"))
-        self.store = DiskObjectStore(self.path, alternates=[self.objects_dir])
+        # zlib level 1 for the bases dulwich appends to complete a thin pack: a
+        # one-file change in a folder of 10,000 files appends that folder's old
+        # tree (~400 KB), which level 6 takes ~4x longer to write; the background
+        # repack rewrites the packs anyway (docs/performance.md)
+        self.store = DiskObjectStore(
+            self.path,
+            alternates=[self.objects_dir],
+            pack_compression_level=THIN_BASE_COMPRESSION,
+        )
         self.object_count = 0
         self.spool_path: str | None = None
         self._received = False
@@ -175,10 +184,13 @@ def _age(path: str, now: float, *, renamed: bool = False) -> float:
     return now - (max(st.st_mtime, st.st_ctime) if renamed else st.st_mtime)
 
 
-def remove_stale_lock(path: str, *, max_age: float = STALE_LOCK_AGE) -> bool:
-    """Delete a ref ``.lock`` file left by a killed writer (older than ``max_age``)."""
+def remove_stale_lock(
+    path: str, *, max_age: float = STALE_LOCK_AGE, now: float | None = None
+) -> bool:
+    """Delete a ref ``.lock`` file left by a killed writer (older than ``max_age``
+    seconds at ``now``, default the current time)."""
     try:
-        if _age(path, time.time()) < max_age:
+        if _age(path, time.time() if now is None else now) < max_age:
             return False
         os.remove(path)
     except OSError:
@@ -187,20 +199,24 @@ def remove_stale_lock(path: str, *, max_age: float = STALE_LOCK_AGE) -> bool:
     return True
 
 
-def cleanup_stale(repo_path: str, *, max_lock_age: float = STALE_LOCK_AGE) -> list[str]:
+def cleanup_stale(
+    repo_path: str, *, max_lock_age: float = STALE_LOCK_AGE, now: float | None = None
+) -> list[str]:
     """Remove what a killed push left in a repository; returns the removed paths.
 
     Quarantine directories of processes that are gone, ``tmp_pack_*`` files older
     than an hour, ``.pack`` files without an index (not just renamed), and ref
     ``.lock`` files older than ``max_lock_age`` seconds. Safe while other processes
-    of this machine push to the repository; call it at start-up.
+    of this machine push to the repository; call it at start-up. Ages are taken at
+    ``now`` (default the current time; the tests pass their own, docs/mutation.md).
     """
     removed: list[str] = []
     control = repo_path
     if os.path.isdir(os.path.join(repo_path, ".git")):
         control = os.path.join(repo_path, ".git")
     objects = os.path.join(control, "objects")
-    now = time.time()
+    if now is None:
+        now = time.time()
     if os.path.isdir(objects):
         for name in os.listdir(objects):
             path = os.path.join(objects, name)
@@ -228,7 +244,9 @@ def cleanup_stale(repo_path: str, *, max_lock_age: float = STALE_LOCK_AGE) -> li
     for dirpath, _dirs, files in os.walk(os.path.join(control, "refs")):
         candidates += [os.path.join(dirpath, n) for n in files if n.endswith(".lock")]
     for path in candidates:
-        if os.path.exists(path) and remove_stale_lock(path, max_age=max_lock_age):
+        if os.path.exists(path) and remove_stale_lock(
+            path, max_age=max_lock_age, now=now
+        ):
             removed.append(path)
     if removed:
         logger.warning("removed stale push leftovers: %s", ", ".join(removed))

@@ -39,7 +39,6 @@ from dakora.hooks.summary import prompt_changes, summary_lines
 from dakora.registry.checks import PushLimits, VersionLookup
 from dakora.registry.core import ZERO_SHA, Finding, StorageError, has_errors
 from dakora.registry.git import (
-    as_ref,
     history_versions,
     refresh_packs,
     repo_version_lookup,
@@ -126,14 +125,17 @@ def repo_refs(repo: Repo) -> dict[str, str]:
 
 
 def repo_default_branch(repo: Repo) -> str:
-    """The branch HEAD points to (``main`` when HEAD is detached or unreadable)."""
-    try:
-        target = repo.refs.get_symrefs().get(as_ref(b"HEAD"))
-    except (KeyError, OSError):
-        target = None
-    if target and target.startswith(b"refs/heads/"):
-        name: str = target[len(b"refs/heads/") :].decode("utf-8", "replace")
-        return name
+    """The branch HEAD points to (``main`` when HEAD is detached or unreadable).
+
+    HEAD's own contents are read (``read_ref`` gives ``None`` for a HEAD it cannot
+    read, where ``get_symrefs`` fails an assertion).
+    """
+    contents = repo.refs.read_ref(b"HEAD")
+    prefix = b"ref: refs/heads/"
+    if contents and contents.startswith(prefix):
+        name: str = contents[len(prefix) :].strip().decode("utf-8", "replace")
+        if name:
+            return name
     return "main"
 
 

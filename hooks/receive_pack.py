@@ -39,6 +39,7 @@ from dakora.hooks.receive import (
 )
 from dakora.registry.checks import PushLimits
 from dakora.registry.core import Finding, has_errors
+from dakora.registry.git import parse_scope
 
 logger = logging.getLogger("dakora.hooks.receive")
 
@@ -168,13 +169,16 @@ class DakoraReceivePackHandler(ReceivePackHandler):
                     return
             yield (b"unpack", b"ok")
             try:
-                result = self.pipeline.process(
-                    repo,  # type: ignore[arg-type]
-                    updates,
-                    quarantine=quarantine,
-                    context=self.context,
-                    progress=self.progress,
-                )
+                # each prompt file parsed once for the whole push: checks, index
+                # rows and events read the same blobs (docs/performance.md)
+                with parse_scope():
+                    result = self.pipeline.process(
+                        repo,  # type: ignore[arg-type]
+                        updates,
+                        quarantine=quarantine,
+                        context=self.context,
+                        progress=self.progress,
+                    )
             except Exception:  # never a 500 / "hung up": every ref gets an ng
                 logger.exception("processing a push failed")
                 self.progress(f"error: {INTERNAL}")

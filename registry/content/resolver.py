@@ -2,8 +2,9 @@
 
 (project, selector) → commit is a small per-project dict, emptied by
 :meth:`Resolver.invalidate_project` (pushes, API writes, events from other
-processes); a per-project generation number stops a resolution that raced with an
-invalidation from being cached. Below it: one open ``PromptRepository`` per project,
+processes) but for full commit shas, which never resolve differently; a per-project
+generation number stops a resolution that raced with an invalidation from being
+cached. Below it: one open ``PromptRepository`` per project,
 snapshots by (project, commit) and loaded prompts by (project, commit, id), all
 bounded. A version is resolved through the index (one query) when there is one,
 else by walking the history.
@@ -57,8 +58,18 @@ class Resolver:
     # -- invalidation -----------------------------------------------------------------
 
     def invalidate_project(self, project_id: str) -> None:
+        """Forget the project's ref and version resolutions (its refs moved). A full
+        commit sha names the same commit whatever moved, so those stay."""
         self._generation[project_id] = self._generation.get(project_id, 0) + 1
-        self._resolved.pop(project_id, None)
+        per_project = self._resolved.pop(project_id, None)
+        if per_project:
+            kept = {
+                key: hit
+                for key, hit in per_project.items()
+                if key[0] == "commit" and key[1] == hit.commit
+            }
+            if kept:
+                self._resolved[project_id] = kept
 
     def invalidate_all(self) -> None:
         for project_id in list(self._resolved):

@@ -9,13 +9,19 @@ query the database, yet a revocation must take effect on the next request. Write
   delivered to every listening server at commit (and dropped on rollback). Servers
   ``LISTEN dakora_events`` on one dedicated connection and drain it before each
   authenticated request (a non-blocking socket read, no query).
-- **SQLite** (one machine): nothing to send. Before each authenticated request servers
-  compare the WAL-index header in the database's ``-shm`` file (shared memory that
-  every commit of every process rewrites: 48 bytes read from a read-only mapping, no
-  query, no system call) with the copy they saw last; when it changed, or when it
-  cannot be mapped, they read ``PRAGMA data_version`` on a dedicated connection, which
-  changes whenever any other connection committed a write, and re-verify what they
-  cached (docs/design.md §7, "Learning of changes").
+- **SQLite** (one machine): a row in ``change_events`` (the payload), inserted in the
+  same transaction, so it is visible exactly when the change is. Before each
+  authenticated request servers compare the WAL-index header in the database's
+  ``-shm`` file (shared memory that every commit of every process rewrites: 48 bytes
+  read from a read-only mapping, no query, no system call) with the copy they saw
+  last; when it changed, or when it cannot be mapped, they read ``PRAGMA
+  data_version`` on a dedicated connection, which changes whenever any other
+  connection committed a write, and then the ``change_events`` rows after the last
+  one they saw: most commits (push logs, outboxes, ``last_used_at``) add none and
+  drop nothing; a push drops that project's ref resolutions only (docs/design.md §7,
+  "Learning of changes"). Writers keep the newest :data:`CHANGE_EVENTS_KEPT` rows; a
+  server that finds rows missing after its last one (pruned unseen) drops every
+  cache.
 
 Kinds: ``key`` (an API key was revoked, expired early or deleted), ``project`` (refs or
 index of a project changed), ``all`` (drop every cache).
@@ -29,9 +35,13 @@ import os
 import threading
 from typing import Literal
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, delete, insert, text
+
+from dakora.registry.db.tables import change_events
 
 CHANNEL = "dakora_events"
+CHANGE_EVENTS_KEPT = 10_000  # rows of change_events the writers keep (SQLite)
+MAX_EVENTS_READ = 1_000  # more than that unread at once: drop every cache instead
 
 EventKind = Literal["key", "project", "all"]
 
@@ -51,14 +61,26 @@ def parse_event(payload: str) -> tuple[str, str]:
 def publish(conn: Connection, kind: EventKind, ident: str = "") -> None:
     """Announce a change to every server process, delivered when ``conn`` commits.
 
-    Call it inside the writing transaction. A no-op on SQLite (servers there watch
-    ``PRAGMA data_version``, which every commit changes).
+    Call it inside the writing transaction: PostgreSQL delivers a ``NOTIFY`` at
+    commit; SQLite gets a ``change_events`` row (the oldest past
+    :data:`CHANGE_EVENTS_KEPT` are pruned in the same statement pair).
     """
+    payload = format_event(kind, ident)
     if conn.dialect.name == "postgresql":
         conn.execute(
             text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": CHANNEL, "payload": format_event(kind, ident)},
+            {"channel": CHANNEL, "payload": payload},
         )
+    elif conn.dialect.name == "sqlite":
+        added = conn.execute(insert(change_events).values(payload=payload))
+        key = added.inserted_primary_key
+        newest = int(key[0]) if key is not None else 0
+        if newest > CHANGE_EVENTS_KEPT:
+            conn.execute(
+                delete(change_events).where(
+                    change_events.c.id <= newest - CHANGE_EVENTS_KEPT
+                )
+            )
 
 
 def publish_key_changed(conn: Connection, key_id: str) -> None:
@@ -126,8 +148,10 @@ class SqliteChangeCounter:
     with the last one seen. It costs a 48-byte copy. When it changed, :meth:`version`
     (``PRAGMA data_version`` on a connection of its own, ~14 µs) says whether another
     connection committed; it is also the fallback when the ``-shm`` file cannot be
-    mapped, and the background thread's once-a-second check. The counter's own connection stays open, so SQLite keeps
-    the ``-shm`` file (and its lock on it) for as long as the counter lives.
+    mapped, and the background thread's once-a-second check. Then :meth:`events`
+    says what changed (the ``change_events`` rows since the last call). The counter's
+    own connection stays open, so SQLite keeps the ``-shm`` file (and its lock on it)
+    for as long as the counter lives.
     """
 
     def __init__(self, database: str) -> None:
@@ -139,6 +163,7 @@ class SqliteChangeCounter:
         )
         self._shm: mmap.mmap | None = None
         self._header = b""
+        self._last_event: int | None = None  # the newest change_events id read
         try:  # a read opens the WAL (and maps the -shm file) for this connection
             self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             wal = self._conn.execute("PRAGMA journal_mode").fetchone()
@@ -148,6 +173,8 @@ class SqliteChangeCounter:
             self._shm = _map_shm(database)
             if self._shm is not None:
                 self._header = self._shm[:WAL_HEADER_BYTES]
+        with contextlib.suppress(self._error):  # unreadable: events() says so
+            self._last_event = self._newest()  # where the feed is now
 
     @property
     def shared_memory(self) -> bool:
@@ -173,6 +200,45 @@ class SqliteChangeCounter:
         except self._error as exc:
             raise ListenerLost(str(exc)) from exc
         return int(row[0])
+
+    def events(self) -> list[str] | None:
+        """The payloads of the ``change_events`` rows committed since the last call.
+        None when some may have been missed: rows pruned before this counter read
+        them, more than :data:`MAX_EVENTS_READ` at once, or the table unreadable
+        (now or at the last call); the caller then drops every cache, and the next
+        call goes on from the rows after this one. Not thread-safe: callers lock."""
+        try:
+            if self._last_event is None:
+                self._last_event = self._newest()
+                return None
+            rows = self._conn.execute(
+                "SELECT id, payload FROM change_events WHERE id > ? ORDER BY id "
+                "LIMIT ?",
+                (self._last_event, MAX_EVENTS_READ + 1),
+            ).fetchall()
+            if len(rows) > MAX_EVENTS_READ:
+                self._last_event = self._newest()  # the caller drops all after this
+                return None
+        except self._error:
+            self._last_event = None
+            return None
+        if not rows:
+            return []
+        first = int(rows[0][0])
+        missed = first != self._last_event + 1
+        self._last_event = int(rows[-1][0])
+        return None if missed else [str(r[1]) for r in rows]
+
+    def _newest(self) -> int:
+        """The id of the newest row ever written, pruned or not: AUTOINCREMENT's
+        counter. Ids are consecutive (one writer at a time, never reused), so the
+        next row is exactly one more, and a hole after the last one read means rows
+        pruned unseen."""
+        self._conn.execute("SELECT 1 FROM change_events LIMIT 1").fetchall()
+        row = self._conn.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'change_events'"
+        ).fetchone()
+        return int(row[0]) if row is not None else 0
 
     def close(self) -> None:
         self._conn.close()

@@ -307,6 +307,18 @@ workspace_quotas = Table(
     Column("period_start", UTCDateTime(), nullable=False),
 )
 
+# SQLite's change feed (registry/db/events.py): one row per published event, written
+# in the transaction that made the change; servers read the rows after the last one
+# they saw. PostgreSQL sends NOTIFY instead and leaves this table empty. Old rows are
+# pruned by the writers (the newest CHANGE_EVENTS_KEPT stay).
+change_events = Table(
+    "change_events",
+    metadata,
+    Column("id", Integer(), primary_key=True, autoincrement=True),
+    Column("payload", String(128), nullable=False),
+    sqlite_autoincrement=True,  # ids are never reused, even after pruning
+)
+
 mirror_outbox = Table(
     "mirror_outbox",
     metadata,

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         blob_identity,
         load_blob_with_findings,
         load_with_findings,
+        parse_scope,
         prompt_identity,
     )
     from dakora.registry.git.reflog import (
@@ -91,6 +92,7 @@ _LAZY = {
     "blob_identity": "prompt_cache",
     "load_blob_with_findings": "prompt_cache",
     "load_with_findings": "prompt_cache",
+    "parse_scope": "prompt_cache",
     "prompt_identity": "prompt_cache",
     "PROMOTE_PREFIX": "reflog",
     "RefLogEntry": "reflog",
@@ -151,6 +153,7 @@ __all__ = [
     "is_safe_relpath",
     "load_blob_with_findings",
     "load_with_findings",
+    "parse_scope",
     "new_commits",
     "as_oid",
     "as_raw_oid",

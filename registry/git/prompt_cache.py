@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -64,10 +65,16 @@ class _LoadCache:
     def get(
         self, blob_sha: str, path: str, read: Callable[[], bytes]
     ) -> tuple[LoadedPrompt | None, list[Finding]]:
-        with self._lock:
-            entry = self._data.get(blob_sha)
-            if entry is not None:
-                self._data.move_to_end(blob_sha)
+        kept: dict[str, tuple[str, _Loaded]] | None = getattr(_SCOPE, "kept", None)
+        entry = kept.get(blob_sha) if kept is not None else None
+        if entry is None:
+            with self._lock:
+                entry = self._data.get(blob_sha)
+                if entry is not None:
+                    self._data.move_to_end(blob_sha)
+                    self.hits += 1
+        else:
+            with self._lock:
                 self.hits += 1
         if entry is None:
             data = read()
@@ -84,6 +91,8 @@ class _LoadCache:
                     self._data.popitem(last=False)
                 self._remember_identity(blob_sha, prompt)
             entry = (path, loaded)
+        if kept is not None:
+            kept.setdefault(blob_sha, entry)
         first_path, (prompt, found) = entry
         if first_path == path:
             return prompt, list(found)
@@ -130,6 +139,23 @@ class _LoadCache:
 
 
 _CACHE = _LoadCache(_LOAD_CACHE_SIZE, _IDENTITY_CACHE_SIZE)
+_SCOPE = threading.local()
+
+
+@contextmanager
+def parse_scope() -> Iterator[None]:
+    """Within it (per thread), every prompt file parsed stays parsed until it ends,
+    whatever the LRU keeps: a push reads each new prompt in its checks, its index
+    rows and its events, so a first push of 10,000 prompts parses each once, not
+    once per step (docs/performance.md). Nested scopes share the outer one."""
+    if getattr(_SCOPE, "kept", None) is not None:
+        yield
+        return
+    _SCOPE.kept = {}
+    try:
+        yield
+    finally:
+        _SCOPE.kept = None
 
 
 def load_cache_info() -> LoadCacheInfo:

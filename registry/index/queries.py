@@ -46,10 +46,17 @@ def heads_at(
             prompt_heads.c.path,
             prompt_heads.c.blob_sha,
         )
+        .join(
+            refs,
+            (refs.c.project_id == prompt_heads.c.project_id)
+            & (refs.c.name == prompt_heads.c.ref),
+        )
         .where(
             prompt_heads.c.project_id == project_id,
             prompt_heads.c.ref.in_(names),
-            prompt_heads.c.commit_sha == commit,
+            # the refs row and the ref's heads rows are written in one transaction
+            # (``record_ref_updates``): the row says at which commit they all are
+            refs.c.sha == commit,
         )
         .order_by(prompt_heads.c.ref, prompt_heads.c.prompt_id)
     )

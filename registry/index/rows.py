@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from dulwich.object_store import BaseObjectStore
-from sqlalchemy import Connection, delete, select, tuple_, update
+from sqlalchemy import Connection, delete, func, select, tuple_
 
 from dakora.registry.core import ZERO_SHA
 from dakora.registry.db import (
@@ -104,8 +104,9 @@ def write_heads(
 ) -> int:
     """Make the ref's prompt_heads rows equal ``heads`` at ``commit``.
 
-    Incremental: rows of unchanged prompts only get the new commit (one UPDATE),
-    removed prompts are deleted, changed and new ones written. Descriptions of blobs
+    Incremental: rows of unchanged prompts stay (``commit_sha`` is the commit a row
+    was written at; the ref's ``refs`` row says where the ref is), removed prompts
+    are deleted, changed and new ones written. Descriptions of blobs
     the project's heads already have are reused, not re-parsed (a push into a
     10,000-prompt ref would otherwise rewrite and re-parse everything).
     """
@@ -152,8 +153,6 @@ def write_heads(
                 *where_ref, prompt_heads.c.prompt_id.in_(stale[i : i + 400])
             )
         )
-    if len(todo) < len(heads):
-        conn.execute(update(prompt_heads).where(*where_ref).values(commit_sha=commit))
     new_rows = [
         {
             "project_id": project_id,
@@ -254,12 +253,13 @@ def move_heads(
         )
     if new_rows:
         conn.execute(prompt_heads.insert(), new_rows)
-    # every row of the ref names the commit it was read at (registry/content lists a
-    # ref from the index only when they match): one statement, no row read back
-    moved = conn.execute(
-        update(prompt_heads).where(*where_ref).values(commit_sha=commit)
-    )
-    return int(moved.rowcount or 0)
+    # the unchanged rows stay as they are: ``commit_sha`` is the commit a row was
+    # written at, and the ref's ``refs`` row (same transaction) says at which commit
+    # the index has the ref (``heads_at``), so nothing here costs O(prompts)
+    total = conn.execute(
+        select(func.count()).select_from(prompt_heads).where(*where_ref)
+    ).scalar_one()
+    return int(total)
 
 
 def _changed_heads(

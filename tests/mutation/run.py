@@ -171,7 +171,8 @@ def forget_survivors(module: Module, session: Path) -> int:
 
 
 ANNOTATION = (
-    "a function's annotation: never evaluated (from __future__ import annotations)"
+    "an annotation never evaluated: a function's (from __future__ import "
+    "annotations) or a local variable's"
 )
 
 
@@ -181,24 +182,31 @@ def annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]
     Under ``from __future__ import annotations`` they are strings nobody evaluates in
     these modules (no pydantic, typer or FastAPI signature reads them), so a mutant
     there (``int | None`` -> ``int + None``) is equivalent by construction. Class-level
-    annotations (pydantic models, dataclasses) are evaluated and stay mutated."""
+    annotations (pydantic models, dataclasses) are evaluated and stay mutated.
+
+    A local variable's annotation (``where: tuple[str | None, int] = …`` in a
+    function body) is never evaluated at all, with or without that import (PEP 526):
+    skipped too."""
     tree = ast.parse(source)
-    if not any(
+    future = any(
         isinstance(node, ast.ImportFrom)
         and node.module == "__future__"
         and any(a.name == "annotations" for a in node.names)
         for node in tree.body
-    ):
-        return []
+    )
     spans = []
     for node in ast.walk(tree):
         if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
             continue
-        found = [node.returns] if not isinstance(node, ast.Lambda) else []
+        found: list[ast.expr | None] = []
+        if future and not isinstance(node, ast.Lambda):
+            found.append(node.returns)
         a = node.args
         for arg in [*a.posonlyargs, *a.args, *a.kwonlyargs, a.vararg, a.kwarg]:
-            if arg is not None:
+            if future and arg is not None:
                 found.append(arg.annotation)
+        if not isinstance(node, ast.Lambda):
+            found += [local.annotation for local in _local_annotations(node.body)]
         for ann in found:
             if ann is not None and ann.end_lineno is not None:
                 spans.append(
@@ -208,6 +216,21 @@ def annotation_spans(source: str) -> list[tuple[tuple[int, int], tuple[int, int]
                     )
                 )
     return spans
+
+
+def _local_annotations(body: list[ast.stmt]) -> list[ast.AnnAssign]:
+    """The annotated assignments of a function body (not those of a class defined in
+    it, which are evaluated; nested functions are walked on their own)."""
+    found: list[ast.AnnAssign] = []
+    todo: list[ast.AST] = list(body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.AnnAssign):
+            found.append(node)
+        if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        todo.extend(ast.iter_child_nodes(node))
+    return found
 
 
 OUTSIDE = "outside the module's selected functions (modules.toml functions)"

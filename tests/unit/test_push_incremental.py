@@ -24,6 +24,7 @@ from dakora.registry.core.settings import Settings
 from dakora.registry.db.engine import make_engine, upgrade
 from dakora.registry.db.tables import prompt_heads
 from dakora.registry.git.commit_snapshot import GitSnapshot
+from dakora.registry.index.queries import heads_at
 from dakora.registry.index.sources import compute_heads
 from dakora.registry.index.writer import index_project, record_ref_updates
 from dakora.registry.load.loader import load_prompt_findings
@@ -197,7 +198,16 @@ def test_index_writes_only_changed_heads(
     assert {k: v[:3] for k, v in heads.items()} == {
         h.prompt_id: (h.version, h.blob_sha, h.path) for h in expected.values()
     }
-    assert {v[3] for v in heads.values()} == {new}
+    # only the rewritten rows were touched; the refs row says where the ref is, and
+    # the index lists the whole ref at the new commit only
+    assert heads["p0003"][3] == new and heads["brand-new"][3] == new
+    assert heads["p0005"][3] == old
+    listed = heads_at(engine, project.id, "main", new)
+    assert listed is not None and len(listed) == COUNT
+    assert {h["id"]: h["blob_sha"] for h in listed} == {
+        k: v[1] for k, v in heads.items()
+    }
+    assert heads_at(engine, project.id, "main", old) is None
     assert index_rows_mod.move_heads  # the incremental writer is public
 
 

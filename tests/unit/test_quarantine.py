@@ -166,7 +166,9 @@ def test_a_quarantine_of_a_running_process_is_kept_and_not_signalled(
     finally:
         assert child.stdin is not None
         child.stdin.close()
-        child.wait()
+        # it ends on its own once its input closes: no signal (a SIGHUP from
+        # ``kill(pid, 1)`` would end it with -1, however late it arrives)
+        assert child.wait() == 0
     # once it is gone, its quarantine is
     assert cleanup_stale(bare.path) == [str(mine)]
 
@@ -303,3 +305,83 @@ def test_dropping_a_quarantine_someone_already_removed_is_fine(bare: Repo) -> No
     with Quarantine(bare.object_store.path) as q:
         shutil.rmtree(q.path)
     q.drop()  # twice: still nothing raised
+
+
+def _renamed_at(path: Path) -> float:
+    # the moment an orphan's age counts from: its last write or rename (ctime,
+    # which os.utime cannot set back, so the tests move ``now`` instead)
+    st = path.stat()
+    return max(st.st_mtime, st.st_ctime)
+
+
+def test_an_orphan_pack_is_kept_for_a_minute_after_its_rename_then_removed(
+    bare: Repo,
+) -> None:
+    pack = Path(bare.object_store.path, "pack")
+    orphan = pack / "pack-orphan.pack"
+    orphan.write_text("")
+    # written long ago, renamed just now (a rename updates only the ctime): the age
+    # counts from the rename
+    os.utime(orphan, (1000, 1000))
+    at = _renamed_at(orphan)
+    assert at > 1000
+    assert (at + 60.0) - at == 60.0  # exact in floats: the bound itself is tested
+    assert cleanup_stale(bare.path, now=at + 59.5) == []
+    assert cleanup_stale(bare.path, now=at + 1.0) == []
+    assert orphan.exists()
+    assert cleanup_stale(bare.path, now=at + 60.0) == [str(orphan)]
+    assert not orphan.exists()
+
+
+def test_an_orphan_pack_a_little_over_a_minute_old_is_removed(bare: Repo) -> None:
+    pack = Path(bare.object_store.path, "pack")
+    orphan = pack / "pack-orphan.pack"
+    orphan.write_text("")
+    assert cleanup_stale(bare.path, now=_renamed_at(orphan) + 60.5) == [str(orphan)]
+
+
+def test_a_pack_with_its_index_is_never_removed_however_old(bare: Repo) -> None:
+    pack = Path(bare.object_store.path, "pack")
+    (pack / "pack-whole.pack").write_text("")
+    (pack / "pack-whole.idx").write_text("")
+    assert (
+        cleanup_stale(bare.path, now=_renamed_at(pack / "pack-whole.pack") + 1e9) == []
+    )
+    assert sorted(os.listdir(pack)) == ["pack-whole.idx", "pack-whole.pack"]
+
+
+def test_a_tmp_pack_is_removed_from_exactly_an_hour_after_its_last_write(
+    bare: Repo,
+) -> None:
+    pack = Path(bare.object_store.path, "pack")
+    tmp = pack / "tmp_pack_abc"
+    tmp.write_text("")
+    os.utime(tmp, (1000, 1000))
+    # a tmp_pack_ goes by its last write (mtime), not by its ctime (now)
+    assert cleanup_stale(bare.path, now=1000 + 3599.5) == []
+    assert tmp.exists()
+    assert cleanup_stale(bare.path, now=1000 + 3600.0) == [str(tmp)]
+
+
+def test_a_ref_lock_is_stale_from_exactly_its_max_age(bare: Repo) -> None:
+    lock = Path(bare.path, "refs", "heads", "main.lock")
+    lock.write_text("")
+    os.utime(lock, (1000, 1000))
+    assert not remove_stale_lock(str(lock), now=1000 + 9.5)
+    assert cleanup_stale(bare.path, now=1000 + 9.5) == []
+    assert cleanup_stale(bare.path, max_lock_age=20.0, now=1000 + 19.5) == []
+    assert lock.exists()
+    assert remove_stale_lock(str(lock), now=1000 + 10.0)
+    lock.write_text("")
+    os.utime(lock, (1000, 1000))
+    # cleanup passes its ``now`` and ``max_lock_age`` on to the lock check
+    assert cleanup_stale(bare.path, max_lock_age=20.0, now=1000 + 20.0) == [str(lock)]
+
+
+def test_a_fresh_lock_is_kept_by_default_and_an_old_one_removed(bare: Repo) -> None:
+    lock = Path(bare.path, "packed-refs.lock")
+    lock.write_text("")  # written now: a writer holds it
+    assert cleanup_stale(bare.path) == []
+    assert not remove_stale_lock(str(lock))
+    os.utime(lock, (1000, 1000))
+    assert cleanup_stale(bare.path) == [str(lock)]

@@ -175,3 +175,30 @@ def test_power_bound_is_exponent_times_bits() -> None:
     big = 1 << 65_536  # 65,537 bits: even to the first power, over the bound
     assert "too large" in refused("**", big, 1)
     assert binop("**", big >> 1, 1) == big >> 1  # 65,536 bits: at the bound
+
+
+# Jinja's optimizer (``optimized=True``, Jinja's default) folds constant
+# sub-expressions while compiling: ``''.upper ~ ''`` below ``or``, a filter, a list or
+# a slice would be joined by Jinja's own ``Concat.as_const`` (``str()`` of each part)
+# instead of ``dakora_concat``, and the method's text — a memory address — would be
+# printed; the filter would run outside the render's budget. ``SandboxEnv`` compiles
+# unoptimized, so every one of them reaches the guards at render time.
+@pytest.mark.parametrize(
+    "source",
+    [
+        "{{ (''.upper ~ '') or 1 }}",
+        "{{ (''.upper ~ '')|trim }}",
+        "{{ [''.upper ~ ''][0] }}",
+        "{{ (''.upper ~ '')[:60] }}",
+    ],
+)
+def test_no_constant_is_folded_past_the_guards_at_compile_time(source: str) -> None:
+    from dakora.registry.core.errors import RenderError
+    from dakora.registry.core.model import Prompt
+    from dakora.registry.load.parts import MemoryParts
+
+    prompt = Prompt(id="t", version="1.0.0", template=source)
+    with pytest.raises(RenderError) as info:
+        Renderer().render(prompt, {}, MemoryParts({}))
+    assert "string concatenation: 'upper' is a builtin function" in info.value.message
+    assert "built-in method" not in info.value.message
