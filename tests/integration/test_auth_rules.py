@@ -29,6 +29,7 @@ from dakora.registry.core.errors import (
     AccessDenied,
     BadRequest,
     ProjectNotFound,
+    StorageError,
     Unauthenticated,
 )
 from dakora.registry.core.settings import Settings
@@ -462,3 +463,345 @@ def test_a_key_stops_counting_as_active_at_its_expiry_instant(
     with pytest.raises(Unauthenticated):
         k.verify_key(engine, settings.pepper(), new.plaintext, now=at)
     assert k.verify_key(engine, settings.pepper(), new.plaintext, now=before)
+
+
+# -- what /api/me and the fast path read ------------------------------------------------
+
+
+def test_a_callers_description(
+    auth: Authenticator,
+    engine: Engine,
+    settings: Settings,
+    projects: tuple[Project, Project],
+) -> None:
+    now = utcnow()
+    new = k.create_key(
+        engine,
+        settings.pepper(),
+        projects[0].id,
+        scope="write",
+        name="ci",
+        expires_days=2,
+        now=now,
+    )
+    caller = auth.authenticate(bearer(new.plaintext))
+    assert caller.describe() == {
+        "kind": "key",
+        "key": {
+            "id": new.record.id,
+            "name": "ci",
+            "display": new.record.display,
+            "scopes": ["read", "write"],
+            "project_id": projects[0].id,
+            "expires_at": (now + timedelta(days=2)).isoformat(),
+        },
+    }
+    forever = auth.authenticate(bearer(key_for(engine, settings, projects[0], "read")))
+    described = forever.describe()["key"]
+    assert isinstance(described, dict)
+    assert described["expires_at"] is None and described["scopes"] == ["read"]
+    user = Caller(kind="user", user_id="u1", subject="user_1", email="a@example.com")
+    assert user.describe() == {
+        "kind": "user",
+        "user": {"id": "u1", "subject": "user_1", "email": "a@example.com"},
+    }
+    assert user.key_id is None and user.memberships == {}
+    assert LOCAL_CALLER.describe() == {"kind": "local"}
+    assert LOCAL_CALLER.kind == "local" and LOCAL_CALLER.key is None
+    assert Caller(kind="user").memberships is not Caller(kind="user").memberships
+
+
+def test_callers_and_cached_keys_are_frozen() -> None:
+    cached = auth_module._CachedKey(LOCAL_CALLER, None)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cached.expires_ts = 1.0  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        LOCAL_CALLER.kind = "key"  # type: ignore[misc]
+
+
+def test_the_caller_records_annotations_resolve() -> None:
+    # typing.get_type_hints evaluates the dataclass fields' annotations (strings under
+    # ``from __future__ import annotations``), as introspecting tools do
+    import typing
+
+    hints = typing.get_type_hints(Caller)
+    assert hints["key"] == k.KeyRecord | None
+    assert hints["user_id"] == hints["subject"] == hints["email"] == str | None
+    assert typing.get_type_hints(auth_module._CachedKey) == {
+        "caller": Caller,
+        "expires_ts": float | None,
+    }
+
+
+def _user_world(
+    engine: Engine, settings: Settings, subject: str = "user_1"
+) -> tuple[str, list[Project]]:
+    """A provisioned user: owner of a personal workspace (``default`` and ``notes``),
+    owner of a team workspace (its ``default`` too), viewer of another team."""
+    from dakora.registry.tenancy.users import create_user
+    from dakora.registry.tenancy.workspaces import set_member
+
+    user = create_user(engine, email="ada@example.com", external_id=subject)
+    team = create_workspace(engine, "team-owned", owner_user_id=user.id)
+    create_workspace(engine, "ada", owner_user_id=user.id, kind="personal")
+    viewed = create_workspace(engine, "viewed")
+    set_member(engine, viewed.id, user.id, "viewer")
+    create_workspace(engine, "elsewhere")
+    made = [
+        create_project(engine, settings, "team-owned", "default"),
+        create_project(engine, settings, "ada", "default"),
+        create_project(engine, settings, "ada", "notes"),
+        create_project(engine, settings, "viewed", "default"),
+        create_project(engine, settings, "elsewhere", "default"),
+    ]
+    assert team.kind == "team"
+    return user.id, made
+
+
+def test_a_users_visible_and_default_projects(
+    auth: Authenticator, engine: Engine, settings: Settings
+) -> None:
+    from dakora.registry.tenancy.users import external_user_roles
+
+    user_id, made = _user_world(engine, settings)
+    found = external_user_roles(engine, "user_1")
+    assert found is not None
+    caller = Caller(
+        kind="user", user_id=user_id, subject="user_1", memberships=found[1]
+    )
+    visible = {p.id for p in auth.visible_projects(caller)}
+    assert visible == {p.id for p in made[:4]}  # not "elsewhere"
+    default = auth.default_project(caller)  # the personal workspace's, not the team's
+    assert default is not None and default.id == made[1].id
+    # owner of a team only: no personal default; a viewer of a personal workspace
+    team_only = Caller(
+        kind="user", memberships={made[0].workspace_id: "owner"}, subject="x"
+    )
+    assert auth.default_project(team_only) is None
+    viewer = Caller(kind="user", memberships={made[1].workspace_id: "viewer"})
+    assert auth.default_project(viewer) is None
+    for role in ("admin", "member"):  # roles sorting before "owner": not owners
+        other = Caller(kind="user", memberships={made[1].workspace_id: role})
+        assert auth.default_project(other) is None
+    assert {p.id for p in auth.visible_projects(viewer)} == {made[1].id, made[2].id}
+    nobody = Caller(kind="user", subject="y")
+    assert auth.visible_projects(nobody) == []
+    assert auth.default_project(nobody) is None
+    assert auth.default_project(LOCAL_CALLER) is None
+    assert {p.id for p in auth.visible_projects(LOCAL_CALLER)} == {p.id for p in made}
+
+
+def test_a_key_whose_project_is_gone_has_no_default(
+    auth: Authenticator,
+    engine: Engine,
+    settings: Settings,
+    projects: tuple[Project, Project],
+) -> None:
+    mine = projects[0]
+    caller = auth.authenticate(bearer(key_for(engine, settings, mine, "read")))
+    delete_project(engine, mine.id)
+    assert auth.visible_projects(caller) == []
+    assert auth.default_project(caller) is None
+
+
+def test_cached_key_access_answers_from_the_caches_only(
+    auth: Authenticator,
+    engine: Engine,
+    settings: Settings,
+    projects: tuple[Project, Project],
+) -> None:
+    mine, other = projects
+    read_key = key_for(engine, settings, mine, "read")
+    write_key = key_for(engine, settings, mine, "write")
+    assert auth.cached_key_access(read_key, mine.id, "read") is None  # not verified
+    for token in (read_key, write_key):
+        caller = auth.authenticate(bearer(token))
+        auth.authorize(caller, mine.id, "read")  # the project is cached now
+    hits = auth.stats["key_hits"]
+    for ref in (mine.id, mine.slug_ref, mine.id.upper()):
+        found = auth.cached_key_access(read_key, ref, "read")
+        assert found is not None and found.id == mine.id
+        found = auth.cached_key_access(write_key, ref, "write")
+        assert found is not None and found.id == mine.id
+    assert auth.stats["key_hits"] == hits + 6
+    assert auth.stats["key_verifications"] == 2
+    for ref in (other.id, other.slug_ref, "acme/nope", "nope", "0", "~"):
+        assert auth.cached_key_access(write_key, ref, "read") is None
+    assert auth.cached_key_access(read_key, mine.slug_ref, "write") is None  # read key
+    assert auth.stats["key_hits"] == hits + 6  # refusals count no hit
+    # an expired cached entry is not served (the full path then refuses it)
+    cached = auth._keys[read_key]
+    auth._keys[read_key] = type(cached)(cached.caller, utcnow().timestamp() - 1)
+    assert auth.cached_key_access(read_key, mine.id, "read") is None
+    auth._keys[read_key] = type(cached)(cached.caller, utcnow().timestamp() + 3600)
+    assert auth.cached_key_access(read_key, mine.id, "read") is not None
+    # a project that is not cached: no lookup, the full path takes it
+    auth.projects.invalidate()
+    assert auth.cached_key_access(write_key, mine.id, "read") is None
+
+
+def test_key_use_is_recorded_at_most_once_a_minute_per_key(
+    auth: Authenticator,
+    engine: Engine,
+    settings: Settings,
+    projects: tuple[Project, Project],
+) -> None:
+    mine = projects[0]
+    token = key_for(engine, settings, mine, "read")
+    caller = auth.authenticate(bearer(token))
+    assert caller.key is not None
+    auth.wait_for_touches()
+    assert k.get_key(engine, caller.key.id).last_used_at is not None
+    first = auth._touched[caller.key.id]
+    auth.authenticate(bearer(token))  # from the cache, a moment later: not again
+    auth.authorize(caller, mine.id, "read")
+    assert auth.cached_key_access(token, mine.id, "read") is not None
+    assert auth._touched[caller.key.id] == first
+    # a minute later (in the in-process clock): recorded again
+    auth._touched[caller.key.id] = first - auth_module.TOUCH_INTERVAL_S - 1
+    auth.authenticate(bearer(token))
+    assert auth._touched[caller.key.id] > first
+    again = auth._touched[caller.key.id]
+    # long ago (a billion seconds: the difference, not some other arithmetic, counts)
+    auth._touched[caller.key.id] = again - 10**9
+    auth.authenticate(bearer(token))
+    assert auth._touched[caller.key.id] >= again
+    again = auth._touched[caller.key.id]
+    auth._touched[caller.key.id] = again - auth_module.TOUCH_INTERVAL_S - 1
+    assert auth.cached_key_access(token, mine.id, "read") is not None
+    assert auth._touched[caller.key.id] > again
+    # one entry per key
+    other = auth.authenticate(bearer(key_for(engine, settings, mine, "read")))
+    assert other.key is not None
+    assert set(auth._touched) == {caller.key.id, other.key.id}
+
+
+def test_a_failing_use_record_is_only_logged(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a database without tables: touch_last_used fails with a StorageError
+    broken = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    a = Authenticator(settings, broken, ProjectCache(broken, settings.data_dir))
+    try:
+        with caplog.at_level("WARNING", logger="dakora.api"):
+            a._touch("key-1")
+        assert [r.getMessage() for r in caplog.records] == [
+            "could not record last use of key key-1"
+        ]
+        exc_info = caplog.records[0].exc_info  # the traceback is logged too
+        assert exc_info and exc_info[0] is StorageError
+    finally:
+        a.close()
+        broken.dispose()
+
+
+def test_one_touch_worker_so_waiting_means_every_write_is_done(
+    auth: Authenticator,
+) -> None:
+    import threading
+
+    done = threading.Event()
+
+    def slow() -> None:
+        # long enough for a second worker, if there were one, to answer first
+        threading.Event().wait(0.5)
+        done.set()
+
+    auth._touch_pool.submit(slow)
+    auth.wait_for_touches()
+    assert done.is_set()
+
+
+def test_close_finishes_the_queued_writes_and_later_use_still_works(
+    auth: Authenticator,
+    engine: Engine,
+    settings: Settings,
+    projects: tuple[Project, Project],
+) -> None:
+    import threading
+
+    mine = projects[0]
+    pool = auth._touch_pool
+    proceed = threading.Event()
+
+    def hold() -> None:
+        # keep the one worker busy until close() has shut the pool down (and, had it
+        # cancelled the queue, done so), then a little longer
+        while not pool._shutdown:  # type: ignore[attr-defined]
+            threading.Event().wait(0.01)
+        with pool._shutdown_lock:  # type: ignore[attr-defined]
+            pass
+        proceed.wait(0.2)
+
+    pool.submit(hold)
+    tokens = [key_for(engine, settings, mine, "read") for _ in range(2)]
+    callers = [auth.authenticate(bearer(t)) for t in tokens]  # two touches queued
+    auth.close()
+    # close() returned: the worker is gone, and it did the queued writes first
+    assert not any(t.is_alive() for t in pool._threads)  # type: ignore[attr-defined]
+    for caller in callers:
+        assert caller.key is not None
+        assert k.get_key(engine, caller.key.id).last_used_at is not None
+    proceed.set()
+    # after close: requests still authenticate (the touch is skipped), and waiting
+    # for touches returns at once
+    third = key_for(engine, settings, mine, "read")
+    assert auth.authenticate(bearer(third)).kind == "key"
+    auth.wait_for_touches()
+
+
+def test_clerk_mode_needs_an_issuer(engine: Engine, tmp_path: Path) -> None:
+    from dakora.registry.core.errors import ConfigError
+
+    settings = Settings(
+        data_dir=tmp_path / "data", key_pepper="pepper-for-tests", auth_mode="clerk"
+    )
+    with pytest.raises(ConfigError) as info:
+        Authenticator(settings, engine, ProjectCache(engine, settings.data_dir))
+    assert info.value.message == (
+        "auth mode 'clerk' needs DAKORA_CLERK_ISSUER (the Clerk Frontend API URL)"
+    )
+
+
+def test_a_clerk_users_caller(engine: Engine, tmp_path: Path) -> None:
+    from tests.integration.api_support import JwksEndpoint
+
+    jwks = JwksEndpoint(issuer="https://clerk.auth-rules.invalid")
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        key_pepper="pepper-for-tests",
+        auth_mode="clerk",
+        clerk_issuer=jwks.issuer,
+        clerk_jwks_url=jwks.url,
+    )
+    a = Authenticator(settings, engine, ProjectCache(engine, settings.data_dir))
+    try:
+        assert a.before_request is None
+        assert a.stats == {"key_hits": 0, "key_verifications": 0}
+        user_id, made = _user_world(engine, settings)
+        caller = a.authenticate(bearer(jwks.token("user_1", email="other@example.com")))
+        assert caller.kind == "user" and caller.user_id == user_id
+        assert caller.subject == "user_1"
+        assert caller.email == "ada@example.com"  # the stored address first
+        assert dict(caller.memberships) == {
+            made[0].workspace_id: "owner",
+            made[1].workspace_id: "owner",
+            made[3].workspace_id: "viewer",
+        }
+        assert a.authorize(caller, made[2].slug_ref, "write").id == made[2].id
+        stranger = a.authenticate(bearer(jwks.token("user_2", email="s@example.com")))
+        assert stranger == Caller(
+            kind="user", subject="user_2", email="s@example.com"
+        )  # not provisioned: no user id, no workspaces
+        with pytest.raises(ProjectNotFound):
+            a.authorize(stranger, made[2].slug_ref, "read")
+        from dakora.registry.tenancy.users import create_user
+
+        create_user(engine, external_id="user_3")  # no email stored: the token's
+        third = a.authenticate(bearer(jwks.token("user_3", email="t@example.com")))
+        assert third.email == "t@example.com" and third.user_id is not None
+        with pytest.raises(Unauthenticated):
+            a.authenticate(bearer(jwks.token("user_1", iss="https://evil.invalid")))
+    finally:
+        a.close()
+        jwks.close()
