@@ -225,6 +225,7 @@ prompt_heads = Table(
     Column("prompt_id", String(128), primary_key=True),
     Column("version", String(128), nullable=False),
     Column("blob_sha", String(SHA_LEN), nullable=False),
+    # the commit this row was written at; where the ref is: refs.sha (same transaction)
     Column("commit_sha", String(SHA_LEN), nullable=False),
     Column("path", Text(), nullable=False),
     Column("description", Text(), nullable=True),
