@@ -11,8 +11,7 @@ parts (``model``, ``inputs``, ``settings``) load on first use of one of their na
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from dakora.registry.core.background import BackgroundLoop
 from dakora.registry.core.errors import (
@@ -47,6 +46,7 @@ from dakora.registry.core.errors import (
 )
 from dakora.registry.core.findings import Finding, dedupe, has_errors
 from dakora.registry.core.keyed_locks import KeyedThreadLocks
+from dakora.registry.core.lazy import lazy_getattr
 from dakora.registry.core.lru import LruCache
 from dakora.registry.core.types import (
     ZERO_SHA,
@@ -106,16 +106,11 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 __all__ = [
+    "lazy_getattr",
     "BackgroundLoop",
     "DEFAULT_RENDER_TIMEOUT_MS",
     "KeyedThreadLocks",

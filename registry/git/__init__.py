@@ -9,8 +9,9 @@ Other layers import from this face; the modules behind it are private.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from dakora.registry.core import lazy_getattr
 
 # Loaded on first use of a name, as in ``dakora.registry.core``: a working-tree read
 # (``FolderSnapshot``, ``dakora render`` without a ref) or a ``PartsSource`` annotation
@@ -114,13 +115,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 
 
 __all__ = [
