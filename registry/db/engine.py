@@ -112,10 +112,12 @@ def _configure_sqlite(engine: Engine, *, foreign_keys: bool) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         try:
+            # The busy timeout first: switching a new file to WAL takes the write
+            # lock, and processes opening it together must wait, not fail.
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             if not in_memory:
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
             cur.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         finally:
             cur.close()
