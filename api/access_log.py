@@ -16,8 +16,8 @@ process manager adds its own)::
 
 A request that ends without a response status (the app raised, or returned without
 starting a response: uvicorn then answers 500) is logged as ``500``. Lifespan and
-websocket scopes pass through unlogged. ``flush()`` writes what is noted; the server
-calls it on shutdown.
+websocket scopes pass through unlogged. ``flush()`` writes what is noted; it runs at
+the lifespan shutdown (after uvicorn has served the last request).
 """
 
 from __future__ import annotations
@@ -89,6 +89,9 @@ class AccessLog:
         self._lines: dict[tuple[_Noted, int], bytes] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, receive, self._flushing_at_shutdown(send))
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -118,6 +121,22 @@ class AccessLog:
                 self._timer = asyncio.get_running_loop().call_later(
                     self.interval, self.flush
                 )
+
+    def _flushing_at_shutdown(self, send: Send) -> Send:
+        """``send`` for the lifespan scope, writing what is noted before the shutdown
+        is reported. uvicorn serves every open request before the lifespan shutdown and,
+        once stopped by a signal, raises that signal again with its default handler:
+        code after ``uvicorn.run`` never runs, so this is the last moment to write."""
+
+        async def send_after_flush(message: Message) -> None:
+            if message["type"] in (
+                "lifespan.shutdown.complete",
+                "lifespan.shutdown.failed",
+            ):
+                self.flush()
+            await send(message)
+
+        return send_after_flush
 
     def flush(self) -> None:
         """Write every noted request (one write, one flush)."""

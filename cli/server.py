@@ -342,5 +342,5 @@ def serve(
             **_uvicorn_options(),
         )
     finally:
-        if log is not None:
+        if log is not None:  # written at the lifespan shutdown; this covers a crash
             log.flush()

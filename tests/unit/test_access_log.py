@@ -130,3 +130,29 @@ def test_a_closed_stream_does_not_fail() -> None:
     _run(log, SCOPE)
     out.close()
     log.flush()  # no exception
+
+
+def test_what_is_noted_is_written_before_the_lifespan_shutdown_is_reported() -> None:
+    """uvicorn re-raises the stopping signal after shutdown, so nothing after
+    ``uvicorn.run`` runs: the lines must be out before the shutdown completes."""
+    out = io.StringIO()
+    at_report: list[str] = []
+
+    async def lifespan(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "lifespan.shutdown.complete"})
+
+    log = AccessLog(_ok, out, interval=60)
+    _run(log, SCOPE)
+    assert out.getvalue() == ""
+    log.app = lifespan
+
+    async def receive() -> Any:
+        return {"type": "lifespan.shutdown"}
+
+    async def send(message: Any) -> None:
+        at_report.append(out.getvalue())
+
+    asyncio.run(log({"type": "lifespan"}, receive, send))
+    assert at_report[0].endswith(
+        '"GET /api/projects/p/prompts/hi HTTP/1.1" 304 Not Modified\n'
+    )
