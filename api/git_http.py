@@ -217,6 +217,7 @@ class _ServerGitApp:
             invalidate_project,
             self._limits,
             pushed,
+            state.notify_mirror,
         )
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:

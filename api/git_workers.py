@@ -81,8 +81,8 @@ class WorkerState:
                 self.replica, _lock = replica_sync(self.engine, store)
 
     def notify_mirror(self) -> None:
-        """The server's mirror worker polls the outbox every second; nothing to
-        wake from here."""
+        """The server wakes its mirror worker when the request's ``done`` names a
+        changed project; nothing to wake from here."""
 
 
 class PushTally:
@@ -199,11 +199,13 @@ class GitWorkerApp:
         changed: Callable[[str], None],
         limits: PushLimits | None = None,
         pushed: Callable[[str], None] | None = None,
+        mirror: Callable[[], None] | None = None,
     ) -> None:
         self.pool = pool
         self.spool_dir = spool_dir
         self.changed = changed
         self.pushed = pushed  # a push result ("accepted" / "rejected") for metrics
+        self.mirror = mirror  # wakes the mirror worker after a push changed a project
         self.max_body = (limits or PushLimits()).max_pack_bytes + SPOOL_MARGIN
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -290,6 +292,8 @@ class GitWorkerApp:
             return False
         for project_id in message[1]:
             self.changed(project_id)
+        if message[1] and self.mirror is not None:
+            self.mirror()  # the push's outbox row is committed: mirror it now
         if self.pushed is not None:
             for result in message[2] if len(message) > 2 else ():
                 self.pushed(result)

@@ -25,7 +25,11 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any, Generic, TypeVar
 
-PRELOAD = ["dakora.api.render_pool", "dakora.api.git_workers"]
+PRELOAD = [
+    "dakora.api.render_pool",
+    "dakora.api.git_workers",
+    "dakora.api.mirror_process",
+]
 
 _CONTEXT: Any = None
 _CONTEXT_LOCK = threading.Lock()

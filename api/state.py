@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from dakora.api.events import EventWatcher
     from dakora.api.git_workers import GitWorkerPool
     from dakora.api.metrics import Metrics
+    from dakora.api.mirror_process import MirrorProcess
     from dakora.api.render_pool import RenderPool
     from dakora.registry.content import ContentStore
     from dakora.registry.mirror import BlobStore, MirrorWorker, ReplicaSync
@@ -49,7 +50,8 @@ class ServerState:
         self.auth: Authenticator | None = None
         self.content: ContentStore | None = None
         self.projects: ProjectCache | None = None
-        self.mirror: MirrorWorker | None = None  # the outbox worker
+        # the outbox worker: a process of its own, a thread on in-memory SQLite
+        self.mirror: MirrorWorker | MirrorProcess | None = None
         self.replica: ReplicaSync | None = None  # PostgreSQL + mirror only
         self.render_pool: RenderPool | None = None  # renders, off the event loop
         self.webhooks: WebhookWorker | None = None  # the webhook outbox worker
@@ -148,9 +150,16 @@ class ServerState:
 
             repo_path_for = local_repo
 
-        self.mirror = MirrorWorker(
-            MirrorService(engine, store, repo_path_for=repo_path_for)
-        )
+        if is_process_local(engine):  # another process cannot see the outbox
+            self.mirror = MirrorWorker(
+                MirrorService(engine, store, repo_path_for=repo_path_for)
+            )
+        else:  # off the server's GIL and priority (api/mirror_process.py)
+            from dakora.api.mirror_process import MirrorProcess
+
+            self.mirror = MirrorProcess(
+                self.settings, repos_dir if repo_path_for is not None else None
+            )
         self.mirror.start()
 
     def _start_webhooks(self, engine: Engine) -> None:

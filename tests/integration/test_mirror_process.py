@@ -1,0 +1,67 @@
+"""The mirror worker's own process (api/mirror_process.py): started in the
+background below the server's priority, started again after it died, stopped with
+the server. That it mirrors pushes is proven by the live mirror tests, whose servers
+run on a SQLite file and so use this process."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from dakora.api.mirror_process import MIRROR_NICE, MirrorProcess
+from dakora.registry.core import Settings
+from dakora.registry.db import upgrade
+
+pytestmark = pytest.mark.integration
+
+
+def _wait(predicate: object, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(predicate) and predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def _alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def _nice_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+def test_started_in_the_background_restarted_after_a_kill_and_stopped(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{(tmp_path / 'dakora.db').as_posix()}"
+    upgrade(url)
+    settings = Settings(data_dir=tmp_path, database_url=url, mirror_backend="local")
+    mirror = MirrorProcess(settings, None)
+    mirror.start().join(60)
+    try:
+        first = mirror.pid
+        assert first is not None and _alive(first)
+        own = os.nice(0)
+        _wait(lambda: _nice_of(first) == min(19, own + MIRROR_NICE))  # below us
+        os.kill(first, 9)
+        _wait(lambda: not _alive(first))
+        mirror.notify()  # a push landed: the dead process is replaced
+        second = mirror.pid
+        assert second is not None and second != first and _alive(second)
+    finally:
+        mirror.stop()
+    assert mirror.pid is None
+    _wait(lambda: not _alive(second))
+    mirror.notify()  # after stop: nothing is started again
+    assert mirror.pid is None
