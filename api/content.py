@@ -32,7 +32,7 @@ class PrebuiltResponse(Response):
 
 def prebuilt_headers(body: Body) -> tuple[RawHeaders, RawHeaders]:
     """(200 headers, 304 headers) of a body, built on first use and kept with it."""
-    cached = body.__dict__.get("_raw")
+    cached: tuple[RawHeaders, RawHeaders] | None = body.__dict__.get("_raw")
     if cached is None:
         common: RawHeaders = []
         if body.etag is not None:
@@ -47,7 +47,7 @@ def prebuilt_headers(body: Body) -> tuple[RawHeaders, RawHeaders]:
         ]
         cached = (full, common)
         object.__setattr__(body, "_raw", cached)  # Body is frozen; this is a cache
-    return cached  # type: ignore[no-any-return]
+    return cached
 
 
 def respond(request: Request, body: Body) -> Response:

@@ -47,7 +47,9 @@ def make_index_hooks(
     from dakora.hooks.recorder import record_accepted, record_rejected
 
     if invalidate is None:
-        from dakora.api.state import invalidate_project as invalidate
+        from dakora.api.state import invalidate_project
+
+        invalidate = invalidate_project
 
     def accepted(repo: Repo, result: PushResult) -> None:
         record_accepted(engine(), repo, result)
@@ -128,7 +130,7 @@ def server_pipeline(
     project_lock = ServerProjectLock(get_engine)  # advisory on PostgreSQL
     settings = getattr(state, "settings", None)
     # a dakora.push span per push, and dakora_pushes_total with DAKORA_METRICS=true
-    pipeline = InstrumentedPipeline(
+    pipeline: ReceivePipeline = InstrumentedPipeline(
         state=state,
         after_accepted=make_auto_repack(
             project_lock,

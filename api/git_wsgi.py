@@ -70,7 +70,7 @@ class RequestBackend(Backend):
         self.pipeline = pipeline
         self.push_context = target.push_context()
 
-    def open_repository(self, path: str) -> Repo:  # type: ignore[override]
+    def open_repository(self, path: str) -> Repo:
         if self.cache.freshen is not None:
             self.cache.freshen(self.target)
         try:

@@ -153,8 +153,8 @@ def _render_one(
     except DakoraError as exc:
         return ("error", type(exc).__name__, exc.message, exc.details)
     except MemoryError:
-        exc = memory_error()
-        return ("error", type(exc).__name__, exc.message, exc.details)
+        err = memory_error()
+        return ("error", type(err).__name__, err.message, err.details)
     except Exception as exc:  # a template must never kill the worker
         return (
             "error",

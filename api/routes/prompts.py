@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
@@ -36,7 +36,10 @@ VersionQ = Annotated[
 CommitQ = Annotated[str | None, Query(description="A commit sha (full or short)")]
 
 
-def _param(name: str, where: str, description: str, required: bool = False) -> dict:
+def _param(
+    name: str, where: str, description: str, required: bool = False
+) -> dict[str, Any]:
+    """An OpenAPI parameter object (JSON) for a route's ``openapi_extra``."""
     return {
         "name": name,
         "in": where,

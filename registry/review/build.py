@@ -28,7 +28,7 @@ from dakora.registry.checks import check_snapshot
 from dakora.registry.core import Finding, Prompt
 from dakora.registry.git import Snapshot
 from dakora.registry.load import LoadedPrompt
-from dakora.registry.render import Renderer
+from dakora.registry.render import Renderer, Renders
 from dakora.registry.review.parts import included_parts, parts_changes
 from dakora.registry.review.renders import (
     decode_text,
@@ -225,7 +225,7 @@ def _prompt_issues(review: PromptReview, kind_changed: bool, ctx: _Context) -> N
 
 class _Context:
     def __init__(
-        self, base: Snapshot, head: Snapshot, renderer: Renderer, allow_removals: bool
+        self, base: Snapshot, head: Snapshot, renderer: Renders, allow_removals: bool
     ) -> None:
         self.base = base
         self.head = head
@@ -242,7 +242,7 @@ def review(
     fail_on: FailOn | str = "breaking",
     base_rev: str | None = None,
     head_rev: str | None = None,
-    renderer: Renderer | None = None,
+    renderer: Renders | None = None,
     lint: list[Finding] | None = None,
 ) -> ReviewReport:
     """Review every prompt change between ``base`` and ``head``.

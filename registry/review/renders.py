@@ -18,7 +18,7 @@ from dakora.registry.core import (
 )
 from dakora.registry.git import PartsSource
 from dakora.registry.load import LoadedPrompt
-from dakora.registry.render import Renderer, RenderResult
+from dakora.registry.render import RenderResult, Renders
 from dakora.registry.review.report import RenderReport
 
 
@@ -95,7 +95,7 @@ def _example_sets(prompt: Prompt) -> list[tuple[str, dict[str, Any], list[str]]]
 
 
 def _render_side(
-    renderer: Renderer,
+    renderer: Renders,
     loaded: LoadedPrompt,
     raw: Mapping[str, Any],
     parts: PartsSource,
@@ -115,7 +115,7 @@ def _render_side(
 
 
 def render_examples(
-    renderer: Renderer,
+    renderer: Renders,
     old: LoadedPrompt | None,
     new: LoadedPrompt | None,
     base_parts: PartsSource,
