@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 
-from dakora.cli.command_table import ROOT_HELP, VERSION_HELP
-from dakora.cli.commands import MARKUP, LazyGroup
+from dakora.cli.command_table import MARKUP, ROOT_HELP, VERSION_HELP
+from dakora.cli.commands import LazyGroup
 
 app = typer.Typer(
     name="dakora",

@@ -11,8 +11,9 @@ command its module defines (same one-line help, same panel) and that ``ROOT_HELP
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
-MARKUP = "markdown"
+MARKUP: Final = "markdown"  # Final: its type is Literal["markdown"], as Typer asks
 
 LOCAL = "Prompt repository"
 SERVER = "Server"

@@ -228,7 +228,7 @@ def _exit_like_typer(command: Callable[[], int | None]) -> NoReturn:
             raise
         from typer._click.utils import PacifyFlushWrapper
 
-        sys.stdout = PacifyFlushWrapper(sys.stdout)  # type: ignore[assignment]
-        sys.stderr = PacifyFlushWrapper(sys.stderr)  # type: ignore[assignment]
+        sys.stdout = PacifyFlushWrapper(sys.stdout)
+        sys.stderr = PacifyFlushWrapper(sys.stderr)
         sys.exit(1)
     sys.exit(code or 0)

@@ -9,6 +9,7 @@ imports neither Typer nor its Pydantic type adapters (docs/development.md, "CLI 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dakora.cli.output import (
     cli_errors,
@@ -28,6 +29,9 @@ from dakora.cli.repo_access import (
     version_lookup,
 )
 from dakora.registry.core import Finding, RepositoryNotFound
+
+if TYPE_CHECKING:  # a working-tree lint loads no dulwich (see the module docstring)
+    from dakora.registry.git import Snapshot
 
 
 def run_lint(path: Path, ref: str | None, allow_empty: bool, json_: bool) -> int:
@@ -116,6 +120,7 @@ def _lint(path: Path, ref: str | None) -> tuple[list[Finding], int, str]:
     if ref is None and repo.bare:
         note("a bare repository has no working tree: checking HEAD")
         ref = "HEAD"
+    snapshot: Snapshot
     if ref is not None:
         commit = str(repo.resolve(ref))
         snapshot = repo.snapshot(commit)

@@ -14,7 +14,7 @@ import typer
 
 from dakora.cli.commands import command_app
 from dakora.cli.local_repo import JsonOpt, RefOpt, RepoOpt
-from dakora.cli.render_run import (  # noqa: F401  (re-exported)
+from dakora.cli.render_run import (
     _check_one_selector,
     _coerce,
     _find_prompt,
@@ -108,3 +108,21 @@ def render(
         project,
         api_key,
     )
+
+
+# This module's names and the ones it re-exports (mypy --strict checks imports
+# against this list).
+__all__ = [
+    "_InputsLoader",
+    "_check_one_selector",
+    "_coerce",
+    "_find_prompt",
+    "_read_inputs_file",
+    "_render",
+    "_render_remote",
+    "_select_snapshot",
+    "app",
+    "format_chat",
+    "render",
+    "run_render",
+]

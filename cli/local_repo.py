@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from dakora.cli.repo_access import (  # noqa: F401  (re-exported)
+from dakora.cli.repo_access import (
     first_parent,
     folder_snapshot,
     git_or_fail,
@@ -36,3 +36,18 @@ RefOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
+
+# This module's names and the ones it re-exports (mypy --strict checks imports
+# against this list).
+__all__ = [
+    "JsonOpt",
+    "RefOpt",
+    "RepoOpt",
+    "first_parent",
+    "folder_snapshot",
+    "git_or_fail",
+    "head_commit",
+    "open_repo",
+    "run_git",
+    "version_lookup",
+]

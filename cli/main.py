@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from dakora.registry.core import DakoraError
 
-_ROOT_HELP_ARGS = ([], ["--help"], ["-h"])
+_ROOT_HELP_ARGS: tuple[list[str], ...] = ([], ["--help"], ["-h"])
 
 
 def __getattr__(name: str) -> Any:

@@ -82,7 +82,7 @@ def sync(
     json_out: JsonFlag = False,
 ) -> None:
     """Sync now: upload missing packs and prompt copies, then the refs manifest."""
-    from rich.progress import Progress
+    from rich.progress import Progress, TaskID
 
     with cli_errors(json_out):
         _settings, _engine, service = _service(data_dir)
@@ -95,7 +95,11 @@ def sync(
                 task = bar.add_task(name, total=None)
 
                 def advance(
-                    what: str, done: int, total: int, task: int = task, name: str = name
+                    what: str,
+                    done: int,
+                    total: int,
+                    task: TaskID = task,
+                    name: str = name,
                 ) -> None:
                     bar.update(
                         task, description=f"{name}: {what}", completed=done, total=total

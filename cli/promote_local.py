@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 from dulwich.object_store import BaseObjectStore
+from dulwich.refs import HEADREF
 from dulwich.repo import Repo
 
 from dakora.cli.local_repo import version_lookup
@@ -52,7 +53,7 @@ def _default_branch(store: BaseObjectStore, refs: dict[str, str], subdir: str) -
 def _checked_out(repo: Repo) -> str | None:
     if repo.bare:
         return None
-    target = repo.refs.get_symrefs().get(b"HEAD")
+    target = repo.refs.get_symrefs().get(HEADREF)
     return target.decode("utf-8", "replace") if target else None
 
 

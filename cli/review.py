@@ -28,7 +28,8 @@ from dakora.registry.core import (
 app = command_app()
 
 if TYPE_CHECKING:  # the review machinery (Jinja2, checks) loads only when used
-    from dakora.registry.core import Finding
+    from dakora.registry.core import CommitSha, Finding
+    from dakora.registry.git import Snapshot
     from dakora.registry.review import ReviewReport
 
 
@@ -169,6 +170,7 @@ def local_review(
 
     renderer = Renderer(timeout_ms=render_timeout_from_env())
     lint: list[Finding] | None = None
+    head_snap: Snapshot
     with PromptRepository.open(repo) as repository:
         if working_tree:
             if head is not None:
@@ -233,13 +235,16 @@ def _default_base(repository: Any, config: Any) -> str:
     )
 
 
-def _merge_base(repository: Any, base: str, a: str, b: str) -> str:
+def _merge_base(repository: Any, base: str, a: str, b: str) -> CommitSha:
     from dulwich.graph import find_merge_base
 
-    found = find_merge_base(repository.repo, [a.encode(), b.encode()])
+    from dakora.registry.core import CommitSha
+    from dakora.registry.git import as_oid
+
+    found = find_merge_base(repository.repo, [as_oid(a), as_oid(b)])
     if not found:
         raise BadRequest(f"{base} and HEAD have no common ancestor")
-    return found[0].decode()
+    return CommitSha(found[0].decode())
 
 
 def remote_review(
