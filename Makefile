@@ -97,10 +97,11 @@ mutation: install
 	test -x $(BIN)/cosmic-ray || $(BIN)/pip install -q -e '.[mutation]'
 	nice -n 19 $(BIN)/python tests/mutation/run.py $(MUTATION_ARGS) $(MODULES)
 
-# mypy --strict over the layers that must be fully typed. The import packages are
-# dakora.registry, dakora.hooks, … while the folders are registry/, hooks/, … (setuptools
-# package-dir), so mypy reads them through a tree of symlinks that has the import names.
-TYPED := dakora.registry dakora.hooks dakora.client
+# mypy --strict over the five packages (registry, hooks, client, api, cli). The import
+# packages are dakora.registry, dakora.hooks, … while the folders are registry/, hooks/, …
+# (setuptools package-dir), so mypy reads them through a tree of symlinks that has the
+# import names.
+TYPED := dakora.registry dakora.hooks dakora.client dakora.api dakora.cli
 typecheck: install
 	@mkdir -p .typecheck/dakora
 	@for p in registry hooks client api cli; do ln -sfn ../../$$p .typecheck/dakora/$$p; done
