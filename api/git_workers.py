@@ -39,13 +39,12 @@ from pathlib import Path
 from typing import Any
 
 from dakora.api.git_auth import SCOPE_KEY, GitTarget
-from dakora.api.process_pool import ProcessPool, Worker
+from dakora.api.process_pool import ProcessPool, Worker, run_in_background_class
 from dakora.registry.checks import PushLimits
 from dakora.registry.core import DakoraError, ServiceUnavailable, Settings
 
 log = logging.getLogger("dakora.api.git")
 
-GIT_WORKER_NICE = 15
 ACQUIRE_TIMEOUT_S = 120.0  # waiting for a free git worker
 SPOOL_MARGIN = 1024 * 1024  # request bytes kept past max_pack_bytes (ref commands)
 CHUNK = 64 * 1024
@@ -101,8 +100,7 @@ def worker_main(conn: Connection, settings: Settings) -> None:
     from dakora.api.git_http import replica_freshener, server_pipeline
     from dakora.api.git_wsgi import GitWSGIApp, RepoCache
 
-    with contextlib.suppress(OSError):
-        os.nice(GIT_WORKER_NICE)
+    run_in_background_class()  # below the event loop (docs/design.md §15)
     state = WorkerState(settings)
     cache = RepoCache()
     cache.freshen = replica_freshener(state, cache)

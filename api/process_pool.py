@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import multiprocessing
+import os
 import queue
 import signal
 import sys
@@ -58,6 +59,24 @@ def _die_with_parent() -> None:
             ctypes.CDLL(None, use_errno=True).prctl(
                 PR_SET_PDEATHSIG, int(signal.SIGKILL)
             )
+
+
+BACKGROUND_NICE = 15  # where the idle scheduling class is not available
+
+
+def run_in_background_class() -> None:
+    """Put this worker process below every normal task: Linux's idle scheduling
+    class (``SCHED_IDLE``: any normal task preempts it on wake-up, and it gets what
+    the others leave), else ``nice`` 15. For work whose latency nobody waits on
+    request by request — a push's checks and indexing, the mirror's uploads — so the
+    event loop, which serves every read, gets a CPU the moment it wakes
+    (docs/design.md §15). The server's event loop uses one core, so on a machine
+    with two or more the workers still get at least one."""
+    with contextlib.suppress(OSError):
+        os.nice(BACKGROUND_NICE)
+    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
 
 def _run(target: Callable[..., None], *args: Any) -> None:

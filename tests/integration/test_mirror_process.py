@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from dakora.api.mirror_process import MIRROR_NICE, MirrorProcess
+from dakora.api.mirror_process import MirrorProcess
+from dakora.api.process_pool import BACKGROUND_NICE
 from dakora.registry.core import Settings
 from dakora.registry.db import upgrade
 
@@ -37,8 +38,15 @@ def _alive(pid: int | None) -> bool:
     return state != "Z"
 
 
-def _nice_of(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+def _stat(pid: int) -> list[str]:
+    """/proc/PID/stat from field 3 (state) on: nice is field 19, policy field 41."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def in_background_class(pid: int, own_nice: int) -> bool:
+    """``run_in_background_class`` applied: nice 15 steps down and SCHED_IDLE (5)."""
+    fields = _stat(pid)
+    return int(fields[16]) == min(19, own_nice + BACKGROUND_NICE) and fields[38] == "5"
 
 
 def test_started_in_the_background_restarted_after_a_kill_and_stopped(
@@ -53,7 +61,7 @@ def test_started_in_the_background_restarted_after_a_kill_and_stopped(
         first = mirror.pid
         assert first is not None and _alive(first)
         own = os.nice(0)
-        _wait(lambda: _nice_of(first) == min(19, own + MIRROR_NICE))  # below us
+        _wait(lambda: in_background_class(first, own))  # below every normal task
         os.kill(first, 9)
         _wait(lambda: not _alive(first))
         mirror.notify()  # a push landed: the dead process is replaced
