@@ -37,6 +37,7 @@ from collections.abc import Collection
 
 from dulwich.object_store import BaseObjectStore, DiskObjectStore
 from dulwich.objects import sha_to_hex
+from dulwich.pack import PackFileDisappeared
 from dulwich.refs import check_ref_format
 from dulwich.repo import Repo
 
@@ -371,8 +372,16 @@ def _not_stored(
     out: list[StoredObject] = []
     for obj in objects:
         raw = as_raw_oid(bytes.fromhex(obj.sha.decode("ascii")))
-        if any(raw in pack for pack in packs):
-            continue
+        try:
+            if any(raw in pack for pack in packs):
+                continue
+        except PackFileDisappeared:
+            # a repack (hooks/repack.py) replaced the packs since they were listed;
+            # it carried every object over: ask the store itself, which lists the
+            # packs again, and go on with the new list
+            packs = list(existing.packs)
+            if as_oid(obj.sha) in existing:
+                continue
         if loose and existing.contains_loose(as_oid(obj.sha)):
             continue
         out.append(obj)

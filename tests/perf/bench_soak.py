@@ -254,6 +254,7 @@ def soak(db: str, duration: float, rate: float | None = None) -> bool:
             result = asyncio.run(s.run(project["id"], duration))
         finally:
             server.close()
+            log_text = server.log_text()
         print(f"\n== soak on {db}: {duration:.0f} s ==")
         print(
             f"max warm GET rate {result['max_rate']:,.0f} req/s (baseline, same run); "
@@ -272,6 +273,10 @@ def soak(db: str, duration: float, rate: float | None = None) -> bool:
             )
             for why in errs[:3]:
                 print(f"    error: {why}")
+        if total_errors:  # the server's side of the errors, kept past the clean-up
+            kept = Path(tempfile.gettempdir()) / f"dakora-soak-{db}-server.log"
+            kept.write_text(log_text)
+            print(f"    the server's log: {kept}")
         rss_start, rss_end = result["rss"]
         growth = (rss_end - rss_start) / rss_start * 100
         print(
