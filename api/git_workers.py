@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from dakora.api.git_auth import SCOPE_KEY, GitTarget
-from dakora.api.process_pool import ProcessPool, Worker, run_in_background_class
+from dakora.api.process_pool import ProcessPool, Worker, lower_priority
 from dakora.registry.checks import PushLimits
 from dakora.registry.core import DakoraError, ServiceUnavailable, Settings
 
@@ -100,7 +100,7 @@ def worker_main(conn: Connection, settings: Settings) -> None:
     from dakora.api.git_http import replica_freshener, server_pipeline
     from dakora.api.git_wsgi import GitWSGIApp, RepoCache
 
-    run_in_background_class()  # below the event loop (docs/design.md §15)
+    lower_priority()  # below the event loop (docs/design.md §15)
     state = WorkerState(settings)
     cache = RepoCache()
     cache.freshen = replica_freshener(state, cache)

@@ -7,7 +7,7 @@ that work holds the GIL between system calls and runs at the server's priority: 
 four 300-prompt pushes in flight it was the thread seen running in nearly every stall
 of the event loop longer than 40 ms. So, as pushes moved to git worker processes, the
 mirror moves to one process of its own, made by the same fork server
-(``api/process_pool.py``) and run in the idle scheduling class like the git workers. Inside it the same
+(``api/process_pool.py``) and ``nice``d like the git workers. Inside it the same
 :class:`~dakora.registry.mirror.MirrorWorker` loop runs over its own engine and blob
 store: it works the outbox off every second, at once when the server says ``wake``
 (a push this server served), and stops on ``stop`` or when the pipe closes. A mirror
@@ -28,7 +28,7 @@ import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from dakora.api.process_pool import Worker, run_in_background_class
+from dakora.api.process_pool import Worker, lower_priority
 from dakora.registry.core import Settings
 
 log = logging.getLogger("dakora.mirror")
@@ -48,7 +48,7 @@ def mirror_main(conn: Connection, settings: Settings, repos_dir: Path | None) ->
         open_store,
     )
 
-    run_in_background_class()  # as the git workers (docs/design.md §15)
+    lower_priority()  # as the git workers (docs/design.md §15)
     store = open_store(settings)
     if store is None:
         return

@@ -61,22 +61,20 @@ def _die_with_parent() -> None:
             )
 
 
-BACKGROUND_NICE = 15  # where the idle scheduling class is not available
+BACKGROUND_NICE = 15
 
 
-def run_in_background_class() -> None:
-    """Put this worker process below every normal task: Linux's idle scheduling
-    class (``SCHED_IDLE``: any normal task preempts it on wake-up, and it gets what
-    the others leave), else ``nice`` 15. For work whose latency nobody waits on
-    request by request — a push's checks and indexing, the mirror's uploads — so the
-    event loop, which serves every read, gets a CPU the moment it wakes
-    (docs/design.md §15). The server's event loop uses one core, so on a machine
-    with two or more the workers still get at least one."""
+def lower_priority() -> None:
+    """Put this worker process ``BACKGROUND_NICE`` steps below the server: for work
+    whose latency nobody waits on request by request — a push's checks and indexing,
+    the mirror's uploads — so under contention the event loop, which serves every
+    read, gets the CPU first (docs/design.md §15). ``nice``, not Linux's idle
+    scheduling class: these processes hold the project lock while they move refs and
+    commit the index, and reads and API writes may wait for that lock; an idle-class
+    holder can be starved for as long as normal-priority work keeps the CPUs busy
+    (priority inversion), a nice one keeps a share."""
     with contextlib.suppress(OSError):
         os.nice(BACKGROUND_NICE)
-    if hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
-        with contextlib.suppress(OSError):
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 
 
 def _run(target: Callable[..., None], *args: Any) -> None:
