@@ -32,15 +32,14 @@ What is refused:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Collection
 
-from dulwich.object_store import BaseObjectStore, DiskObjectStore
+from dulwich.object_store import BaseObjectStore
 from dulwich.objects import sha_to_hex
-from dulwich.pack import PackFileDisappeared
 from dulwich.refs import check_ref_format
 from dulwich.repo import Repo
 
+from dakora.hooks.already_stored import not_stored
 from dakora.hooks.object_rules import (
     HEX_ID,
     ObjectProblem,
@@ -346,7 +345,7 @@ def check_pushed_objects(
     try:
         objects = list(pushed_objects(objects_dir, scan=scan, limits=limits))
         if existing is not None:
-            objects = _not_stored(existing, objects)
+            objects = not_stored(existing, objects)
     except PackTooLarge as exc:
         return [Finding.error("(push)", None, exc.message, "limit-object-size")]
     except (PackFormatError, OSError, ValueError, IndexError) as exc:
@@ -354,38 +353,6 @@ def check_pushed_objects(
             Finding.error("(push)", None, f"the pushed pack is malformed: {exc}", RULE)
         ]
     return ObjectChecker(store, objects, limits, trusted=trusted).run()
-
-
-def _not_stored(
-    existing: BaseObjectStore, objects: list[StoredObject]
-) -> list[StoredObject]:
-    """The objects the repository's store lacks. A plain repository's pack indexes
-    are listed once (``sha in store`` lists the pack folder on every call: 10,000
-    pushed objects cost seconds), loose objects looked up only when it has any."""
-    if not isinstance(existing, DiskObjectStore) or existing.alternates:
-        return [o for o in objects if as_oid(o.sha) not in existing]
-    packs = list(existing.packs)
-    try:
-        loose = any(len(n) == 2 for n in os.listdir(existing.path))
-    except OSError:
-        loose = True
-    out: list[StoredObject] = []
-    for obj in objects:
-        raw = as_raw_oid(bytes.fromhex(obj.sha.decode("ascii")))
-        try:
-            if any(raw in pack for pack in packs):
-                continue
-        except PackFileDisappeared:
-            # a repack (hooks/repack.py) replaced the packs since they were listed;
-            # it carried every object over: ask the store itself, which lists the
-            # packs again, and go on with the new list
-            packs = list(existing.packs)
-            if as_oid(obj.sha) in existing:
-                continue
-        if loose and existing.contains_loose(as_oid(obj.sha)):
-            continue
-        out.append(obj)
-    return out
 
 
 def quarantine_findings(

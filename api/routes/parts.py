@@ -27,7 +27,7 @@ CommitQ = Annotated[str | None, Query(description="A commit sha (full or short)"
     responses=ERROR_RESPONSES,
     summary="List the parts at a ref",
 )
-async def list_parts(
+def list_parts(  # sync: FastAPI runs it in a thread (reads may wait, §15)
     request: Request, access: ReadAccess, ref: RefQ = None, commit: CommitQ = None
 ) -> Response:
     selector = Selector.of(ref=ref, commit=commit)
@@ -40,7 +40,7 @@ async def list_parts(
     responses=ERROR_RESPONSES,
     summary="Get one part's source (name with or without extension)",
 )
-async def get_part(
+def get_part(  # sync: in a thread, as list_parts
     request: Request,
     access: ReadAccess,
     category: str,

@@ -6,6 +6,7 @@ import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from dakora.api.content import json_bytes, respond
@@ -85,9 +86,14 @@ async def get_prompt(request: Request) -> Response:
         else DEFAULT_SELECTOR
     )
     prompt_id = request.path_params["prompt_id"]
-    return respond(
-        request, access.content.prompt_body(access.project, prompt_id, selector)
-    )
+    content, project = access.content, access.project
+    body = content.cached_prompt_body(project, prompt_id, selector)
+    if body is None:  # a miss reads the index and the repository, and a replica may
+        # wait for the mirror to catch up: never on the event loop (docs/design.md §15)
+        body = await run_in_threadpool(
+            content.prompt_body, project, prompt_id, selector
+        )
+    return respond(request, body)
 
 
 @router.get(
@@ -96,7 +102,7 @@ async def get_prompt(request: Request) -> Response:
     responses=ERROR_RESPONSES,
     summary="List the prompts at a ref",
 )
-async def list_prompts(
+def list_prompts(  # sync: FastAPI runs it in a thread (reads may wait, §15)
     request: Request,
     access: ReadAccess,
     ref: RefQ = None,
@@ -172,7 +178,7 @@ async def render_prompt(request: Request) -> Response:
     responses=ERROR_RESPONSES,
     summary="Versions of a prompt reachable from a ref, newest first",
 )
-async def list_versions(
+def list_versions(  # sync: in a thread, as list_prompts
     access: ReadAccess, prompt_id: str, ref: RefQ = None, commit: CommitQ = None
 ) -> Response:
     selector = Selector.of(ref=ref, commit=commit)
@@ -185,7 +191,7 @@ async def list_versions(
     responses=ERROR_RESPONSES,
     summary="Unified diff of a prompt between two versions or revisions",
 )
-async def diff_prompt(
+def diff_prompt(  # sync: in a thread, as list_prompts
     access: ReadAccess,
     prompt_id: str,
     from_: Annotated[

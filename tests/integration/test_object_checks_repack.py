@@ -1,6 +1,6 @@
 """A repack that replaces the packs while a push's object checks look objects up in
 them (found by the soak: "internal error" for a push that raced the auto repack).
-The checks list the repository's packs once (hooks/object_checks.py); a pack deleted
+The checks list the repository's packs once (hooks/already_stored.py); a pack deleted
 after that must send the lookup to the store, which lists them again."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 from dulwich.object_store import DiskObjectStore
 from dulwich.pack import Pack
 
-from dakora.hooks.object_checks import _not_stored
+from dakora.hooks.already_stored import not_stored
 from dakora.hooks.pushed_objects import StoredObject
 
 pytestmark = pytest.mark.integration
@@ -56,6 +56,6 @@ def test_a_pack_replaced_after_listing_is_looked_up_again(tmp_path: Path) -> Non
     shas = [s for s in shas if len(s) == 40]
     store = RepackedAfterListing(str(bare / "objects"))
     objects = [StoredObject(sha=s.encode(), kind="blob", size=0) for s in shas]
-    assert _not_stored(store, objects) == []  # every object is still stored
+    assert not_stored(store, objects) == []  # every object is still stored
     assert store.repacked
     assert len(list((bare / "objects" / "pack").glob("*.pack"))) == 1

@@ -228,10 +228,10 @@ def test_a_kept_bad_entry_of_the_ref_tip_is_still_refused() -> None:
 
 
 def test_the_stored_filter_agrees_with_the_store(tmp_path: Path) -> None:
-    """``_not_stored`` (pack indexes listed once) answers as ``sha in store``."""
+    """``not_stored`` (pack indexes listed once) answers as ``sha in store``."""
     from dulwich.object_store import DiskObjectStore
 
-    from dakora.hooks.object_checks import _not_stored
+    from dakora.hooks.already_stored import not_stored
 
     store = DiskObjectStore.init(str(tmp_path / "objects"))
     packed = [Blob.from_string(b"packed %d" % n) for n in range(5)]
@@ -243,5 +243,5 @@ def test_the_stored_filter_agrees_with_the_store(tmp_path: Path) -> None:
         StoredObject(b.id, "blob", len(b.data)) for b in [*packed, loose, *absent]
     ]
     expected = [o for o in objects if o.sha not in store]
-    assert _not_stored(store, objects) == expected
+    assert not_stored(store, objects) == expected
     assert [o.sha for o in expected] == [b.id for b in absent]
