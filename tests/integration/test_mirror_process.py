@@ -65,6 +65,10 @@ def test_started_in_the_background_restarted_after_a_kill_and_stopped(
         _wait(lambda: in_background_class(first, own))  # below the server
         os.kill(first, 9)
         _wait(lambda: not _alive(first))
+        # the fork server reports the death through a pipe: a moment later
+        _wait(
+            lambda: mirror._worker is not None and not mirror._worker.process.is_alive()
+        )
         mirror.notify()  # a push landed: the dead process is replaced
         second = mirror.pid
         assert second is not None and second != first and _alive(second)
