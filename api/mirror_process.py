@@ -25,15 +25,35 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dakora.api.process_pool import Worker, lower_priority
 from dakora.registry.core import Settings
 
+if TYPE_CHECKING:
+    from dakora.registry.mirror import ProjectRow
+
 log = logging.getLogger("dakora.mirror")
 
 _STOP_TIMEOUT_S = 10.0
+
+
+def replica_paths(
+    repos_dir: Path | None,
+) -> Callable[[ProjectRow], Path] | None:
+    """Where a replica (PostgreSQL) keeps each project's repository: under its own
+    ``repos_dir``; None: the repository path the index holds."""
+    if repos_dir is None:
+        return None
+    local = repos_dir
+
+    def repo_path_for(p: ProjectRow) -> Path:
+        return local / p.workspace / f"{p.slug}.git"
+
+    return repo_path_for
 
 
 def mirror_main(conn: Connection, settings: Settings, repos_dir: Path | None) -> None:
@@ -41,26 +61,15 @@ def mirror_main(conn: Connection, settings: Settings, repos_dir: Path | None) ->
     until ``stop`` or the pipe closes. ``repos_dir``: a replica's own repositories
     (PostgreSQL), else None (the index's repository paths)."""
     from dakora.registry.db import make_engine
-    from dakora.registry.mirror import (
-        MirrorService,
-        MirrorWorker,
-        ProjectRow,
-        open_store,
-    )
+    from dakora.registry.mirror import MirrorService, MirrorWorker, open_store
 
     lower_priority()  # as the git workers (docs/design.md §15)
     store = open_store(settings)
     if store is None:
         return
     engine = make_engine(settings.database_url)
-    repo_path_for = None
-    if repos_dir is not None:
-        local = repos_dir
-
-        def repo_path_for(p: ProjectRow) -> Path:
-            return local / p.workspace / f"{p.slug}.git"
-
-    worker = MirrorWorker(MirrorService(engine, store, repo_path_for=repo_path_for))
+    service = MirrorService(engine, store, repo_path_for=replica_paths(repos_dir))
+    worker = MirrorWorker(service)
     worker.start()
     try:
         while True:

@@ -120,18 +120,14 @@ class ServerState:
         """The mirror worker (unless the backend is ``none``); with PostgreSQL
         this process is a replica: its repositories live under its own data dir and
         are caught up from the mirror when the index is ahead of them."""
-        from dakora.registry.mirror import (
-            MirrorService,
-            MirrorWorker,
-            ProjectRow,
-            open_store,
-        )
+        from dakora.api.mirror_process import MirrorProcess, replica_paths
+        from dakora.registry.mirror import MirrorService, MirrorWorker, open_store
 
         store = open_store(self.settings)
         if store is None:
             return
         repos_dir = self.settings.repos_dir.absolute()
-        repo_path_for: Callable[[ProjectRow], Path] | None = None
+        replica_repos: Path | None = None  # a replica's own repositories
         if engine.dialect.name == "postgresql":
             replica, self._advisory = replica_sync(engine, store)
             self.replica = replica
@@ -144,22 +140,15 @@ class ServerState:
                     info.repo_path,
                     default_branch=info.default_branch,
                 )
-
-            def local_repo(p: ProjectRow) -> Path:
-                return repos_dir / p.workspace / f"{p.slug}.git"
-
-            repo_path_for = local_repo
+            replica_repos = repos_dir
 
         if is_process_local(engine):  # another process cannot see the outbox
-            self.mirror = MirrorWorker(
-                MirrorService(engine, store, repo_path_for=repo_path_for)
+            service = MirrorService(
+                engine, store, repo_path_for=replica_paths(replica_repos)
             )
+            self.mirror = MirrorWorker(service)
         else:  # off the server's GIL and priority (api/mirror_process.py)
-            from dakora.api.mirror_process import MirrorProcess
-
-            self.mirror = MirrorProcess(
-                self.settings, repos_dir if repo_path_for is not None else None
-            )
+            self.mirror = MirrorProcess(self.settings, replica_repos)
         self.mirror.start()
 
     def _start_webhooks(self, engine: Engine) -> None:
